@@ -1,0 +1,50 @@
+# The two commands a new user needs: `make run` and `make test` (README.md).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PORT ?= 8000
+PYTHON ?= python3.11
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+PY := .venv/bin/python
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: help run test install services database demo worker lint
+
+help:
+	@echo "make run   install, prepare the database, create demo users and data, serve on :$(PORT)"
+	@echo "make test  run the whole test suite"
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools && .tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+# Secrets for this machine only, generated once; never committed (.gitignore).
+.env:
+	@$(PYTHON) -c "import secrets, base64, os; print('DEBUG=true'); print('SECRET_KEY=' + secrets.token_urlsafe(50)); print('CPR_KEYS=' + base64.urlsafe_b64encode(os.urandom(32)).decode())" > .env
+	@echo "Wrote .env with a new SECRET_KEY and CPR key (keep it: the CPR numbers need it)."
+
+install: $(if $(findstring .tools,$(UV)),.tools/bin/uv) .env
+	$(UV) sync --frozen --python $(PYTHON) --quiet
+
+services: install
+	@$(PY) manage.py check_services
+
+database: services
+	@$(PY) manage.py ensure_database
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py setup_trial
+
+demo: database
+	$(PY) manage.py demo_data
+
+run: demo
+	@echo "Starting a Celery worker and the web server on http://127.0.0.1:$(PORT)"
+	@set -m; .venv/bin/celery -A imrtrial worker --loglevel=INFO --concurrency=2 & worker=$$!; \
+	  trap 'kill -TERM -$$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	  $(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+test: services
+	.venv/bin/pytest
+
+lint: install
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
