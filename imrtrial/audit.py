@@ -1,0 +1,101 @@
+"""The audit trail. Row changes are captured by django-pghistory triggers in PostgreSQL; this
+module supplies who/why/where for them, and the trigger that makes trial tables respect the
+database freeze and lock (exports.DatasetLock)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pghistory
+import pgtrigger
+from pghistory import runtime
+from pghistory.middleware import HistoryMiddleware
+
+from imrtrial.errors import LOCKED_SQLSTATE
+
+
+@contextmanager
+def audit_context(*, user: Any = None, reason: str | None = None, **extra: Any) -> Iterator[None]:
+    """Attach the acting user, the reason for change and any other facts to every audit
+    event written inside the block. Keys set here are restored when the block ends, so a
+    reason given for one change does not stick to later changes in the same request."""
+    meta: dict[str, Any] = dict(extra)
+    if user is not None and getattr(user, "pk", None) is not None:
+        meta["user"] = user.pk
+        meta["username"] = user.get_username()
+    if reason:
+        meta["reason"] = reason
+    outer = getattr(runtime._tracker, "value", None)
+    saved = {key: outer.metadata[key] for key in meta if key in outer.metadata} if outer else {}
+    with pghistory.context(**meta):
+        yield
+    if outer is not None:
+        for key in meta:
+            outer.metadata.pop(key, None)
+        outer.metadata.update(saved)
+
+
+@contextmanager
+def task_context(task_name: str, task_id: str | None, **extra: Any) -> Iterator[None]:
+    """Context for work done outside a request: Celery tasks and management commands."""
+    with pghistory.context(task=task_name, task_id=task_id or str(uuid.uuid4()), **extra):
+        yield
+
+
+class AuditContextMiddleware(HistoryMiddleware):
+    """Every request, reads included (an audited download writes a row), gets a context with
+    the user, the URL, the method and a request id that also goes back in a response header."""
+
+    def get_context(self, request: Any) -> dict[str, Any]:
+        context = super().get_context(request)
+        request.audit_request_id = str(uuid.uuid4())
+        context.update(
+            request_id=request.audit_request_id,
+            method=request.method,
+            ip=request.META.get("REMOTE_ADDR"),
+        )
+        user = getattr(request, "user", None)
+        if user is not None and getattr(user, "is_authenticated", False):
+            context["username"] = user.get_username()
+        return context
+
+    def __call__(self, request: Any) -> Any:
+        with pghistory.context(**self.get_context(request)):
+            from django.core.handlers.wsgi import WSGIRequest as DjangoWSGIRequest
+            from pghistory.middleware import WSGIRequest
+
+            if isinstance(request, DjangoWSGIRequest):
+                request.__class__ = WSGIRequest
+            response = self.get_response(request)
+        response["X-Request-ID"] = request.audit_request_id
+        return response
+
+
+def refuse_when_locked(*, during_freeze: bool = True) -> pgtrigger.Trigger:
+    """A BEFORE trigger for a trial-data table: no row changes while the database is locked,
+    and (for data-entry tables, `during_freeze=True`) none while it is frozen either.
+
+    The state is the newest row of exports_datasetlock, an append-only log of freeze/lock
+    decisions. The check runs in PostgreSQL, so the admin, the shell, Celery tasks and raw
+    `QuerySet.update()` calls are refused exactly as the pages and the API are."""
+    frozen_too = "TRUE" if during_freeze else "FALSE"
+    return pgtrigger.Trigger(
+        name="refuse_when_locked",
+        when=pgtrigger.Before,
+        operation=pgtrigger.Insert | pgtrigger.Update | pgtrigger.Delete,
+        declare=[("current_level", "text")],
+        func=f"""
+            SELECT level INTO current_level FROM exports_datasetlock ORDER BY id DESC LIMIT 1;
+            IF current_level = 'lock' OR (current_level = 'freeze' AND {frozen_too}) THEN
+                RAISE EXCEPTION 'The trial database is %: % cannot be changed.',
+                    CASE current_level WHEN 'lock' THEN 'locked' ELSE 'frozen' END,
+                    TG_TABLE_NAME
+                    USING ERRCODE = '{LOCKED_SQLSTATE}';
+            END IF;
+            IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+            RETURN NEW;
+        """,  # noqa: S608 (no user input: a fixed table name and a boolean)
+    )

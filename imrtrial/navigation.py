@@ -1,0 +1,82 @@
+"""The main menu. An entry shows when the user holds one of its roles and its page exists;
+blinded users never get an entry that exists only for the IMR arm."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.urls import NoReverseMatch, reverse
+
+from imrtrial import access
+from imrtrial.roles import Role
+
+
+@dataclass(frozen=True)
+class Entry:
+    label: str
+    url_name: str
+    roles: tuple[str, ...]
+    unblinded_only: bool = False
+
+
+ENTRIES: tuple[Entry, ...] = (
+    Entry(
+        "Participants",
+        "participants:list",
+        (
+            Role.COORDINATOR,
+            Role.ASSESSOR,
+            Role.CLINICIAN,
+            Role.INSTRUCTOR,
+            Role.DATA_MANAGER,
+            Role.STATISTICIAN,
+            Role.MONITOR,
+        ),
+    ),
+    Entry("Worklist", "assessments:worklist", (Role.ASSESSOR, Role.CLINICIAN)),
+    Entry(
+        "Queries",
+        "assessments:queries",
+        (Role.DATA_MANAGER, Role.MONITOR, Role.COORDINATOR, Role.ASSESSOR, Role.CLINICIAN),
+    ),
+    Entry(
+        "IMR groups",
+        "fidelity:groups",
+        (Role.INSTRUCTOR, Role.FIDELITY_RATER, Role.COORDINATOR, Role.STATISTICIAN),
+        unblinded_only=True,
+    ),
+    Entry(
+        "Fidelity",
+        "fidelity:ratings",
+        (Role.FIDELITY_RATER, Role.STATISTICIAN),
+        unblinded_only=True,
+    ),
+    Entry("Allocation lists", "randomization:lists", (Role.STATISTICIAN,), unblinded_only=True),
+    Entry(
+        "Unblinding reports",
+        "randomization:incidents",
+        (Role.ASSESSOR, Role.DATA_MANAGER, Role.MONITOR, Role.STATISTICIAN),
+    ),
+    Entry("Register data", "assessments:register_import", (Role.DATA_MANAGER,)),
+    Entry("Freeze & lock", "exports:lock", (Role.DATA_MANAGER, Role.STATISTICIAN)),
+    Entry("Exports", "exports:list", (Role.DATA_MANAGER, Role.STATISTICIAN)),
+    Entry("Accounts", "admin:index", (Role.ADMIN,)),
+)
+
+
+def menu_for(user: Any) -> list[dict[str, str]]:
+    if not getattr(user, "is_authenticated", False):
+        return []
+    blinded = access.is_blinded(user)
+    items = []
+    for entry in ENTRIES:
+        if entry.unblinded_only and blinded:
+            continue
+        if not access.has_role(user, *entry.roles):
+            continue
+        try:
+            items.append({"label": entry.label, "url": reverse(entry.url_name)})
+        except NoReverseMatch:
+            continue
+    return items

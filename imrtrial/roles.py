@@ -1,0 +1,29 @@
+"""The trial's roles (DESIGN.md, "Who uses it")."""
+
+from django.db import models
+
+
+class Role(models.TextChoices):
+    COORDINATOR = "coordinator", "Coordinator"
+    ASSESSOR = "assessor", "Assessor"
+    CLINICIAN = "clinician", "Clinician"
+    INSTRUCTOR = "instructor", "IMR instructor"
+    FIDELITY_RATER = "fidelity_rater", "Fidelity rater"
+    DATA_MANAGER = "data_manager", "Data manager"
+    STATISTICIAN = "statistician", "Statistician"
+    MONITOR = "monitor", "Monitor"
+    ADMIN = "admin", "Administrator"
+
+
+# Anyone holding one of these is blinded, whatever else they hold ("blinded wins").
+BLINDED_ROLES = frozenset({Role.ASSESSOR, Role.DATA_MANAGER, Role.MONITOR})
+# Roles that may see allocation when the user holds no blinded role.
+UNBLINDED_ROLES = frozenset(
+    {Role.COORDINATOR, Role.CLINICIAN, Role.INSTRUCTOR, Role.FIDELITY_RATER, Role.STATISTICIAN}
+)
+# Roles that work at their own site(s); the others always cover every site.
+SITE_SCOPED_ROLES = frozenset({Role.COORDINATOR, Role.ASSESSOR, Role.CLINICIAN, Role.INSTRUCTOR})
+# Roles that must log in with a second factor.
+TWO_FACTOR_ROLES = frozenset({Role.STATISTICIAN, Role.DATA_MANAGER, Role.ADMIN})
+# Roles that work with trial data at all (admin manages accounts only).
+TRIAL_ROLES = frozenset(Role) - {Role.ADMIN}

@@ -1,0 +1,27 @@
+"""Sealing of secrets kept in the database (allocation arms of unused slots, list seeds, the
+masked-group key of blinded exports). Keys are derived per purpose from settings.CPR_KEYS,
+newest first, so the same rotation procedure covers everything that is encrypted at rest."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+from cryptography.fernet import Fernet, MultiFernet
+from django.conf import settings
+
+
+def _fernet(purpose: str) -> MultiFernet:
+    derived = []
+    for key in settings.CPR_KEYS:
+        digest = hashlib.sha256(f"imrtrial:seal:{purpose}:".encode() + key.encode()).digest()
+        derived.append(Fernet(base64.urlsafe_b64encode(digest)))
+    return MultiFernet(derived)
+
+
+def seal(purpose: str, plaintext: str) -> str:
+    return _fernet(purpose).encrypt(plaintext.encode()).decode()
+
+
+def unseal(purpose: str, token: str) -> str:
+    return _fernet(purpose).decrypt(token.encode()).decode()

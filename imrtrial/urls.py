@@ -1,0 +1,33 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from assessments import urls as assessments_urls
+from exports import urls as exports_urls
+from fidelity import urls as fidelity_urls
+from imrtrial import views
+from participants import urls as participants_urls
+from randomization import urls as randomization_urls
+
+api_urlpatterns = [
+    path("", include(participants_urls.api_urlpatterns)),
+    path("", include(randomization_urls.api_urlpatterns)),
+    path("", include(assessments_urls.api_urlpatterns)),
+    path("", include(fidelity_urls.api_urlpatterns)),
+    path("", include(exports_urls.api_urlpatterns)),
+    path("", include(views.api_urlpatterns)),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("accounts/", include(views.account_urlpatterns)),
+    path("participants/", include(participants_urls)),
+    path("randomisation/", include(randomization_urls)),
+    path("assessments/", include(assessments_urls)),
+    path("imr/", include(fidelity_urls)),
+    path("data/", include(exports_urls)),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_urlpatterns)),
+]
