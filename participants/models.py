@@ -1,0 +1,124 @@
+import pghistory
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from imrtrial.audit import refuse_when_locked
+
+
+@pghistory.track()
+class Site(models.Model):
+    """A community mental health centre: the randomisation stratum."""
+
+    code = models.CharField(max_length=3, unique=True)
+    name = models.CharField(max_length=100)
+    number = models.PositiveSmallIntegerField(unique=True, help_text="SITE code in datasets")
+    # The next participant number at this site; taken under a row lock at registration.
+    next_participant_number = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["number"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class Status(models.TextChoices):
+    REGISTERED = "registered", "Registered"
+    ELIGIBLE = "eligible", "Eligible"
+    INELIGIBLE = "ineligible", "Not eligible"
+    CONSENTED = "consented", "Consented"
+    RANDOMIZED = "randomized", "Randomised"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+    LOST_TO_FOLLOW_UP = "lost_to_follow_up", "Lost to follow-up"
+    DECEASED = "deceased", "Deceased"
+
+
+# Statuses after which screening, consent and randomisation are over.
+CLOSED_STATUSES = frozenset({Status.WITHDRAWN, Status.LOST_TO_FOLLOW_UP, Status.DECEASED})
+
+
+class Sex(models.TextChoices):
+    FEMALE = "female", "Female"
+    MALE = "male", "Male"
+
+
+@pghistory.track()
+class Participant(models.Model):
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="participants")
+    number = models.PositiveIntegerField(help_text="Registration number within the site")
+    study_id = models.CharField(max_length=16, unique=True)
+    cpr_ciphertext = models.TextField(help_text="Fernet token; never shown")
+    cpr_hash = models.CharField(max_length=64, unique=True, help_text="Keyed HMAC-SHA256")
+    date_of_birth = models.DateField()
+    sex = models.CharField(max_length=6, choices=Sex.choices)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.REGISTERED, db_index=True
+    )
+    registered_at = models.DateTimeField(default=timezone.now)
+    registered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    consent_date = models.DateField(null=True, blank=True)
+    consent_recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # Withdrawal, loss to follow-up or death: when and why.
+    status_date = models.DateField(null=True, blank=True)
+    status_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["site__number", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["site", "number"], name="one_number_per_site"),
+        ]
+        triggers = [refuse_when_locked(during_freeze=True)]
+
+    def __str__(self) -> str:
+        return self.study_id
+
+    @property
+    def cpr_masked(self) -> str:
+        return f"{self.date_of_birth:%d%m%y}-XXXX"
+
+    @property
+    def registered_on(self) -> "timezone.datetime":
+        return timezone.localdate(self.registered_at)
+
+
+class Diagnosis(models.TextChoices):
+    F20 = "F20", "Schizophrenia (F20)"
+    F31 = "F31", "Bipolar disorder (F31)"
+    OTHER = "other", "Other"
+
+
+@pghistory.track()
+class EligibilityScreening(models.Model):
+    """One eligibility screening. Every screening is kept: together they are the CONSORT
+    record of who was screened, who was excluded and why."""
+
+    participant = models.ForeignKey(
+        Participant, on_delete=models.PROTECT, related_name="screenings"
+    )
+    diagnosis = models.CharField(max_length=5, choices=Diagnosis.choices)
+    pse_confirmed = models.BooleanField()
+    age_18_or_over = models.BooleanField()
+    danish_fluent = models.BooleanField()
+    guardian_or_forensic = models.BooleanField()
+    dementia_or_intellectual_disability = models.BooleanField()
+    active_substance_use_disorder = models.BooleanField()
+    community_residential_home = models.BooleanField()
+    in_psychoeducation_course = models.BooleanField()
+    eligible = models.BooleanField()
+    reasons = models.JSONField(default=list, help_text="Why not eligible, in words")
+    screened_at = models.DateTimeField(default=timezone.now)
+    screened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["participant_id", "screened_at", "id"]
+        triggers = [refuse_when_locked(during_freeze=True)]
+
+    def __str__(self) -> str:
+        return f"{self.participant} screened {self.screened_at:%Y-%m-%d}: {self.eligible}"

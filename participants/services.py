@@ -1,0 +1,211 @@
+"""Writes for participants: registration, screening, consent and the end-of-participation
+statuses. Each function checks the caller's role and site, validates everything before it
+writes, runs in one transaction and leaves audit events with the user and the reason."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from imrtrial import access
+from imrtrial.audit import audit_context
+from imrtrial.errors import Conflict, Forbidden, Invalid
+from imrtrial.roles import Role
+from participants import cpr as cpr_module
+from participants import eligibility
+from participants.models import (
+    CLOSED_STATUSES,
+    EligibilityScreening,
+    Participant,
+    Sex,
+    Site,
+    Status,
+)
+from participants.studyid import make_study_id
+
+# Statuses from which a person may still be (re-)screened or consented.
+OPEN_BEFORE_RANDOMISATION = frozenset(
+    {Status.REGISTERED, Status.ELIGIBLE, Status.INELIGIBLE, Status.CONSENTED}
+)
+
+
+def _require_coordinator_at(user: Any, site: Site) -> None:
+    if not access.has_role_at(user, site, Role.COORDINATOR):
+        raise Forbidden(f"Only a coordinator at {site.name} can do this.")
+
+
+def _require_not_future(value: date, field: str, label: str) -> None:
+    if value > timezone.localdate():
+        raise Invalid(
+            f"{label} cannot be in the future.",
+            fields={field: [f"{label} cannot be in the future."]},
+        )
+
+
+def participant_register(*, user: Any, site_code: str, cpr: str, sex: str) -> Participant:
+    errors: dict[str, list[str]] = {}
+    site = Site.objects.filter(code=(site_code or "").strip().upper()).first()
+    if site is None:
+        errors["site"] = [f"Unknown site {site_code!r}; use BAL, GLA or FRB."]
+    try:
+        parsed = cpr_module.parse_cpr(cpr)
+    except cpr_module.InvalidCpr as exc:
+        errors["cpr"] = [str(exc)]
+    if sex not in Sex.values:
+        errors["sex"] = ["Sex must be 'female' or 'male'."]
+    if errors:
+        raise Invalid("The registration has errors.", fields=errors)
+    assert site is not None
+    _require_coordinator_at(user, site)
+
+    if Participant.objects.filter(cpr_hash__in=cpr_module.lookup_hashes(parsed)).exists():
+        raise Conflict("This CPR number is already registered in the trial.")
+    try:
+        with transaction.atomic(), audit_context(user=user, reason="Registration"):
+            locked_site = Site.objects.select_for_update().get(pk=site.pk)
+            number = locked_site.next_participant_number
+            locked_site.next_participant_number = number + 1
+            locked_site.save(update_fields=["next_participant_number"])
+            return Participant.objects.create(
+                site=locked_site,
+                number=number,
+                study_id=make_study_id(locked_site.code, number),
+                cpr_ciphertext=cpr_module.encrypt(parsed),
+                cpr_hash=cpr_module.keyed_hash(parsed),
+                date_of_birth=parsed.birth_date,
+                sex=sex,
+                registered_by=user,
+            )
+    except IntegrityError as exc:
+        # Two simultaneous registrations of one number: the unique hash lets only one in.
+        if "cpr_hash" in str(exc):
+            raise Conflict("This CPR number is already registered in the trial.") from None
+        raise
+
+
+def participant_screen(
+    *, user: Any, participant: Participant, answers: dict[str, Any]
+) -> EligibilityScreening:
+    """Record a screening. Re-screening is allowed until randomisation; every screening is
+    kept and the latest one decides the status."""
+    _require_coordinator_at(user, participant.site)
+    errors: dict[str, list[str]] = {}
+    if answers.get("diagnosis") not in ("F20", "F31", "other"):
+        errors["diagnosis"] = ["Diagnosis must be 'F20', 'F31' or 'other'."]
+    for field in eligibility.ANSWER_FIELDS[1:]:
+        if not isinstance(answers.get(field), bool):
+            errors[field] = ["Answer yes (true) or no (false)."]
+    if errors:
+        raise Invalid("The screening has unanswered questions.", fields=errors)
+
+    with transaction.atomic(), audit_context(user=user, reason="Eligibility screening"):
+        locked = Participant.objects.select_for_update().get(pk=participant.pk)
+        if locked.status not in OPEN_BEFORE_RANDOMISATION:
+            raise Conflict(
+                f"The participant is {locked.get_status_display().lower()}; "
+                "screening is only possible before randomisation."
+            )
+        reasons = eligibility.assess(answers)
+        screening = EligibilityScreening.objects.create(
+            participant=locked,
+            **{field: answers[field] for field in eligibility.ANSWER_FIELDS},
+            eligible=not reasons,
+            reasons=reasons,
+            screened_by=user,
+        )
+        if reasons:
+            new_status = Status.INELIGIBLE
+        elif locked.consent_date is not None:
+            new_status = Status.CONSENTED
+        else:
+            new_status = Status.ELIGIBLE
+        if locked.status != new_status:
+            locked.status = new_status
+            locked.save(update_fields=["status"])
+    participant.refresh_from_db()
+    return screening
+
+
+def participant_record_consent(
+    *, user: Any, participant: Participant, consent_date: date, reason: str = ""
+) -> Participant:
+    _require_coordinator_at(user, participant.site)
+    _require_not_future(consent_date, "consent_date", "The consent date")
+    if consent_date < participant.registered_on:
+        raise Invalid(
+            "The consent date is before registration.",
+            fields={
+                "consent_date": [
+                    f"The consent date cannot be before registration "
+                    f"({participant.registered_on:%Y-%m-%d})."
+                ]
+            },
+        )
+    with transaction.atomic(), audit_context(user=user, reason=reason or "Consent recorded"):
+        locked = Participant.objects.select_for_update().get(pk=participant.pk)
+        if locked.status == Status.RANDOMIZED or locked.status in CLOSED_STATUSES:
+            raise Conflict(
+                f"The participant is {locked.get_status_display().lower()}; "
+                "consent can only be recorded before randomisation."
+            )
+        if locked.status not in (Status.ELIGIBLE, Status.CONSENTED):
+            raise Invalid(
+                "Consent can only be recorded for a participant screened eligible "
+                f"(the participant is {locked.get_status_display().lower()})."
+            )
+        if locked.consent_date and locked.consent_date != consent_date and not reason:
+            raise Invalid(
+                "Consent is already recorded; give a reason to correct its date.",
+                fields={"reason": ["A reason is required to change a recorded consent date."]},
+            )
+        locked.consent_date = consent_date
+        locked.consent_recorded_by = user
+        locked.status = Status.CONSENTED
+        locked.save(update_fields=["consent_date", "consent_recorded_by", "status"])
+    participant.refresh_from_db()
+    return participant
+
+
+def participant_close(
+    *, user: Any, participant: Participant, status: str, on: date, reason: str
+) -> Participant:
+    """Withdrawal, loss to follow-up or death. The allocation, if any, is kept (ITT)."""
+    if status not in CLOSED_STATUSES:
+        raise Invalid(
+            "Unknown status.",
+            fields={"status": ["Use withdrawn, lost_to_follow_up or deceased."]},
+        )
+    allowed = (
+        (Role.COORDINATOR,) if status == Status.WITHDRAWN else (Role.COORDINATOR, Role.DATA_MANAGER)
+    )
+    if not access.has_role_at(user, participant.site, *allowed):
+        raise Forbidden("Your role does not allow changing this participant's status.")
+    errors: dict[str, list[str]] = {}
+    if not (reason or "").strip():
+        errors["reason"] = ["Give the reason."]
+    if on > timezone.localdate():
+        errors["date"] = ["The date cannot be in the future."]
+    elif on < participant.registered_on:
+        errors["date"] = [
+            f"The date cannot be before registration ({participant.registered_on:%Y-%m-%d})."
+        ]
+    if errors:
+        raise Invalid("The status change has errors.", fields=errors)
+    label = Status(status).label.lower()
+    with transaction.atomic(), audit_context(user=user, reason=reason.strip()):
+        locked = Participant.objects.select_for_update().get(pk=participant.pk)
+        if locked.status == status:
+            raise Conflict(f"The participant is already {label}.")
+        if locked.status == Status.DECEASED:
+            raise Conflict("The participant is recorded as deceased.")
+        if status == Status.LOST_TO_FOLLOW_UP and locked.status != Status.RANDOMIZED:
+            raise Invalid("Only a randomised participant can be lost to follow-up.")
+        locked.status = status
+        locked.status_date = on
+        locked.status_reason = reason.strip()
+        locked.save(update_fields=["status", "status_date", "status_reason"])
+    participant.refresh_from_db()
+    return participant

@@ -1,0 +1,7 @@
+app_name = "randomization"
+
+# Pages of this app.
+urlpatterns: list = []
+
+# Endpoints of this app under /api/v1/.
+api_urlpatterns: list = []
