@@ -91,3 +91,65 @@ def make_participant(
         user=coordinator, participant=participant, consent_date=timezone.localdate()
     )
     return participant
+
+
+def allocate(participant: Participant, arm: str, *, user: Any | None = None) -> Any:
+    """Bind a participant to an arm directly, bypassing the concealed list: for tests of what
+    happens after randomisation (groups, blinding of later pages). Tests of randomisation
+    itself use randomization.services."""
+    import secrets as _secrets
+
+    from imrtrial.sealing import seal
+    from participants.models import Status
+    from randomization.models import Allocation, AllocationList, AllocationSlot
+
+    site = participant.site
+    version = AllocationList.objects.filter(site=site).count() + 1
+    sequence = AllocationSlot.objects.filter(site=site).count() + 1
+    allocation_list = AllocationList.objects.create(
+        site=site,
+        version=version,
+        source=AllocationList.Source.IMPORTED,
+        first_sequence=sequence,
+        length=1,
+        sha256="0" * 64,
+    )
+    slot = AllocationSlot.objects.create(
+        allocation_list=allocation_list,
+        site=site,
+        sequence=sequence,
+        block=sequence,
+        block_size=6,
+        arm_sealed=seal("arm", arm),
+    )
+    allocation = Allocation.objects.create(
+        participant=participant,
+        slot=slot,
+        arm=arm,
+        randomization_code=_secrets.token_hex(4).upper(),
+        randomized_at=timezone.now(),
+        randomized_by=user or coordinator_for(site.code),
+    )
+    Participant.objects.filter(pk=participant.pk).update(status=Status.RANDOMIZED)
+    participant.refresh_from_db()
+    return allocation
+
+
+def complete_baseline(participant: Participant, *, user: Any | None = None) -> None:
+    """Mark the baseline forms that randomisation needs as complete (rows only, no scoring):
+    for tests that need a randomisable participant without exercising the forms."""
+    from assessments.models import InstrumentResponse, ResponseStatus, Timepoint
+    from assessments.selectors import BASELINE_REQUIRED_FOR_RANDOMISATION
+
+    for code in BASELINE_REQUIRED_FOR_RANDOMISATION:
+        InstrumentResponse.objects.update_or_create(
+            participant=participant,
+            timepoint=Timepoint.BASELINE,
+            instrument=code,
+            defaults={
+                "status": ResponseStatus.COMPLETE,
+                "rater": user,
+                "interview_date": timezone.localdate(),
+                "first_completed_at": timezone.now(),
+            },
+        )
