@@ -24,7 +24,7 @@ def group_with_members(staff):
 
 
 def test_saving_attendance_lists_every_member_present_or_absent(staff, group_with_members) -> None:
-    group, (a, b, c), session = group_with_members
+    _, (a, b, c), session = group_with_members
     response = api_client(staff.instructor).put(
         f"/api/v1/sessions/{session.pk}/attendance/", {"present": [a.pk, c.pk]}, format="json"
     )
@@ -44,7 +44,7 @@ def test_saving_attendance_lists_every_member_present_or_absent(staff, group_wit
 def test_attendance_is_only_for_members_and_a_bad_list_writes_nothing(
     staff, group_with_members
 ) -> None:
-    group, (a, _, _), session = group_with_members
+    _, (a, _, _), session = group_with_members
     outsider = imr_participant("BAL")
     response = api_client(staff.instructor).put(
         f"/api/v1/sessions/{session.pk}/attendance/",

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, timedelta
+from itertools import pairwise
 
 from fidelity.models import GroupSession, SessionStatus
 from fidelity.services.sessions import months_after, weekly_plan
@@ -14,7 +15,7 @@ def test_nine_months_of_weekly_sessions_cover_the_eleven_modules_in_order() -> N
     assert len(plan) == 39
     assert plan[0] == (date(2026, 1, 6), 1)
     assert plan[-1][0] == date(2026, 9, 29)
-    assert all(b[0] - a[0] == timedelta(weeks=1) for a, b in zip(plan, plan[1:], strict=False))
+    assert all(b[0] - a[0] == timedelta(weeks=1) for a, b in pairwise(plan))
     modules = [module for _, module in plan]
     assert modules == sorted(modules)
     assert set(Counter(modules).values()) <= {3, 4}
@@ -65,7 +66,7 @@ def test_sessions_are_moved_cancelled_added_and_their_module_changed(staff) -> N
     group = make_imr_group("BAL", start_date=date(2026, 1, 6))
     client = api_client(staff.instructor)
     client.post(f"/api/v1/groups/{group.pk}/schedule/", {"weeks": 3}, format="json")
-    first, second, third = GroupSession.objects.filter(group=group).order_by("date")
+    _, second, third = GroupSession.objects.filter(group=group).order_by("date")
 
     moved = client.patch(
         f"/api/v1/sessions/{second.pk}/",
