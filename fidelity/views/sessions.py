@@ -124,6 +124,7 @@ def session_attendance(request: HttpRequest, pk: int) -> HttpResponse:
     chosen = {pid: request.POST.get(f"p_{pid}") == "present" for pid in member_ids}
     chosen_instructors = {int(v) for v in request.POST.getlist("instructors") if v.isdigit()}
     version = request.POST.get("version", "")
+    correcting = session.status == SessionStatus.HELD
     try:
         changed = services.attendance_record(
             user=request.user,
@@ -143,7 +144,7 @@ def session_attendance(request: HttpRequest, pk: int) -> HttpResponse:
         return render(request, template, context, status=200 if is_htmx(request) else error.status)
     present = sum(chosen.values())
     note = f"Saved: {present} of {len(chosen)} present" + (
-        f" ({changed} changed)." if changed and session.status == SessionStatus.HELD else "."
+        f" ({changed} corrected)." if changed and correcting else "."
     )
     if is_htmx(request):
         session = selectors.session_get(user=request.user, pk=pk)
