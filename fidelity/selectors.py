@@ -427,21 +427,39 @@ class FidelityAssessment:
         return str(FidelityTimepoint(self.timepoint).label)
 
 
-def fidelity_assessment(*, user: Any, group: ImrGroup, timepoint: str) -> FidelityAssessment:
-    """Which ratings exist (existence only: a rater needs to know whether the other slot is
-    taken), the ones this user may see, and the discrepant items once both are in."""
+def fidelity_assessments(
+    *, user: Any, groups: Iterable[ImrGroup]
+) -> dict[tuple[int, str], FidelityAssessment]:
+    """Per group and timepoint: which ratings exist (existence only: a rater needs to know
+    whether the other slot is taken), the ones this user may see, and the discrepant items
+    once both are in. Two queries however many groups."""
     permissions.require_role(user, permissions.FIDELITY_READERS, "see fidelity ratings")
-    existing = {
-        r.rater_kind: r
-        for r in FidelityRating.objects.filter(group=group, timepoint=timepoint).select_related(
-            "rater"
-        )
-    }
+    groups = list(groups)
+    existing: dict[tuple[int, str], dict[str, FidelityRating]] = {}
+    for rating in FidelityRating.objects.filter(group__in=groups):
+        existing.setdefault((rating.group_id, rating.timepoint), {})[rating.rater_kind] = rating
     visible_ids = set(
-        ratings_visible_to(user)
-        .filter(group=group, timepoint=timepoint)
-        .values_list("pk", flat=True)
+        ratings_visible_to(user).filter(group__in=groups).values_list("pk", flat=True)
     )
+    may_rate = permissions.may_rate(user)
+    result = {}
+    for group in groups:
+        for timepoint in FidelityTimepoint.values:
+            found = existing.get((group.pk, timepoint), {})
+            result[(group.pk, timepoint)] = _assessment(
+                user, group, timepoint, found, visible_ids, may_rate
+            )
+    return result
+
+
+def _assessment(
+    user: Any,
+    group: ImrGroup,
+    timepoint: str,
+    existing: dict[str, FidelityRating],
+    visible_ids: set[int],
+    may_rate: bool,
+) -> FidelityAssessment:
     visible = {
         kind: (existing[kind] if kind in existing and existing[kind].pk in visible_ids else None)
         for kind in RaterKind.values
@@ -459,14 +477,10 @@ def fidelity_assessment(*, user: Any, group: ImrGroup, timepoint: str) -> Fideli
             if first.items[item.code] != second.items[item.code]
         ]
     open_kinds: list[str] = []
-    if permissions.may_rate(user):
+    if may_rate:
         if my_kind is None:
             open_kinds = [k for k in INDEPENDENT_KINDS if k not in existing]
-        if (
-            submitted[RaterKind.RATER1]
-            and submitted[RaterKind.RATER2]
-            and not submitted[RaterKind.CONSENSUS]
-        ):
+        if all(submitted[k] for k in INDEPENDENT_KINDS) and not submitted[RaterKind.CONSENSUS]:
             open_kinds.append(RaterKind.CONSENSUS)
     return FidelityAssessment(
         group=group,
@@ -477,6 +491,10 @@ def fidelity_assessment(*, user: Any, group: ImrGroup, timepoint: str) -> Fideli
         discrepancies=discrepancies,
         open_kinds=open_kinds,
     )
+
+
+def fidelity_assessment(*, user: Any, group: ImrGroup, timepoint: str) -> FidelityAssessment:
+    return fidelity_assessments(user=user, groups=[group])[(group.pk, timepoint)]
 
 
 @dataclass(frozen=True)

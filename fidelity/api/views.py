@@ -458,10 +458,8 @@ class GroupFidelityView(FidelityAPIView):
     )
     def get(self, request: Request, pk: int) -> Response:
         group = selectors.group_get(user=request.user, pk=pk)
-        assessments = [
-            selectors.fidelity_assessment(user=request.user, group=group, timepoint=t)
-            for t in FidelityTimepoint.values
-        ]
+        found = selectors.fidelity_assessments(user=request.user, groups=[group])
+        assessments = [found[(group.pk, t)] for t in FidelityTimepoint.values]
         return Response(
             s.GroupFidelitySerializer({"group": group.pk, "timepoints": assessments}).data
         )

@@ -21,15 +21,16 @@ from imrtrial.errors import TrialError
 def rating_overview(request: HttpRequest) -> HttpResponse:
     permissions.require_role(request.user, permissions.FIDELITY_READERS, "see fidelity ratings")
     summary = selectors.fidelity_summary(user=request.user)
-    rows = []
-    for entry in summary.groups:
-        states = []
-        for timepoint in FidelityTimepoint.values:
-            assessment = selectors.fidelity_assessment(
-                user=request.user, group=entry.group, timepoint=timepoint
-            )
-            states.append(assessment)
-        rows.append({"group": entry.group, "assessments": states})
+    assessments = selectors.fidelity_assessments(
+        user=request.user, groups=[entry.group for entry in summary.groups]
+    )
+    rows = [
+        {
+            "group": entry.group,
+            "assessments": [assessments[(entry.group.pk, t)] for t in FidelityTimepoint.values],
+        }
+        for entry in summary.groups
+    ]
     return render(
         request,
         "fidelity/ratings.html",
