@@ -114,6 +114,7 @@ def _render_detail(
     if may_manage:
         candidates = selectors.candidates_for(group)
         context["member_form"] = member_form or forms.MemberAddForm(candidates=candidates)
+        context["has_candidates"] = candidates.exists()
         context["can_add_member"] = (
             not group.enrolment_closed and group.member_count < group.capacity
         )
