@@ -79,8 +79,10 @@ def clean_items(raw: Any) -> tuple[dict[str, int], dict[str, list[str]]]:
     """Validate a rating's items: every one of the 13 items, each an integer 1–5.
 
     Keys may be the item codes (`FID_3`) or the bare item numbers (`3`, as printed on the
-    form). Returns the items under their codes and the errors per item; all items are checked
-    so the rater sees every problem at once."""
+    form); a list of 13 scores is read in item order. Returns the items under their codes and
+    the errors per item; all items are checked so the rater sees every problem at once."""
+    if isinstance(raw, list | tuple) and len(raw) == len(ITEMS):
+        raw = dict(zip(ITEM_CODES, raw, strict=True))
     if not isinstance(raw, Mapping):
         return {}, {"items": ['Give the 13 item scores as an object, e.g. {"FID_1": 4, ...}.']}
     cleaned: dict[str, int] = {}

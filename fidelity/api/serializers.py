@@ -126,8 +126,13 @@ class MemberSerializer(serializers.Serializer):
     first_session_on = serializers.DateField(allow_null=True)
 
 
+@extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string"}]})
+class ParticipantRefField(serializers.CharField):
+    """A participant by id (5) or by study ID ("BAL-007-K")."""
+
+
 class MemberAddSerializer(serializers.Serializer):
-    participant = serializers.IntegerField(help_text="The participant's id")
+    participant = ParticipantRefField(help_text="The participant's id (or study ID)")
 
 
 class MemberRemoveSerializer(serializers.Serializer):

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from fidelity import permissions, selectors
@@ -99,7 +100,11 @@ def group_create(
 ) -> ImrGroup:
     """A new IMR group at `site_code`. Instructors may be assigned now (two or three) or later."""
     permissions.require_role(user, permissions.GROUP_MANAGERS, "create IMR groups")
-    site = Site.objects.filter(code=(site_code or "").strip().upper()).first()
+    given = str(site_code or "").strip()
+    # The site's code, as everywhere in the API; its id is understood too.
+    site = Site.objects.filter(
+        Q(code=given.upper()) | Q(pk=int(given)) if given.isdigit() else Q(code=given.upper())
+    ).first()
     if site is None:
         raise Invalid(
             "Unknown site.", fields={"site": [f"Unknown site {site_code!r}; use BAL, GLA or FRB."]}
@@ -190,9 +195,14 @@ def group_update(
 
 
 def _participant_for(user: Any, participant_id: Any) -> Participant:
+    """By id (API.md) or, as typed on paper forms, by study ID; only at the user's sites."""
+    visible = participants_visible_to(user).select_related("site")
+    given = str(participant_id).strip()
     try:
-        return participants_visible_to(user).select_related("site").get(pk=int(participant_id))
-    except (Participant.DoesNotExist, TypeError, ValueError):
+        if given.isdigit():
+            return visible.get(pk=int(given))
+        return visible.get(study_id=given.upper())
+    except Participant.DoesNotExist:
         raise Invalid(
             "Unknown participant.",
             fields={"participant": ["No participant with this id at your sites."]},

@@ -262,3 +262,13 @@ def test_per_site_mean_and_sd_are_taken_over_the_groups_consensus_scores(staff) 
     group_a = next(g for g in body["groups"] if g["name"] == "A")
     assert group_a["midway"]["score"] == 5.0 and group_a["end"] is None
     assert json.dumps(body)  # plain JSON all through
+
+
+def test_thirteen_scores_in_item_order_are_read_as_items_1_to_13(staff, group) -> None:
+    scores = [5, 4, 4, 3, 2, 4, 4, 4, 5, 3, 4, 4, 4]
+    response = _submit(api_client(staff.rater1), group, "rater1", scores)
+    assert response.status_code == 201, response.content
+    assert response.json()["items"]["FID_1"] == 5 and response.json()["items"]["FID_5"] == 2
+    assert response.json()["total"] == 50
+    short = _submit(api_client(staff.rater2), group, "rater2", scores[:12])
+    assert short.status_code == 400

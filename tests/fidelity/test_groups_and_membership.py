@@ -202,3 +202,21 @@ def test_a_member_placed_in_error_is_removed_with_a_reason(staff) -> None:
     assert removed.status_code == 204
     event = GroupMembership.pgh_event_model.objects.get(pgh_label="delete")
     assert event.pgh_context["reason"] == "Wrong person"
+
+
+def test_a_member_can_be_given_by_study_id_and_a_site_by_id(staff, sites) -> None:
+    client = api_client(staff.coordinator)
+    created = client.post(
+        "/api/v1/groups/",
+        {"site": sites["BAL"].pk, "name": "By id", "start_date": "2026-01-06"},
+        format="json",
+    )
+    assert created.status_code == 201 and created.json()["site"] == "BAL"
+    participant = imr_participant("BAL")
+    response = client.post(
+        f"/api/v1/groups/{created.json()['id']}/members/",
+        {"participant": participant.study_id.lower()},
+        format="json",
+    )
+    assert response.status_code == 201
+    assert response.json()["participant"] == participant.pk
