@@ -299,10 +299,17 @@ class ExposureSummarySerializer(serializers.Serializer):
 
 
 class ExposureReportSerializer(serializers.Serializer):
-    overall = ExposureSummarySerializer()
-    sites = ExposureSummarySerializer(many=True)
+    itt_available = serializers.BooleanField(
+        help_text="False before the database lock: no per-site counts by arm until then"
+    )
+    overall = ExposureSummarySerializer(allow_null=True, help_text="ITT, after the lock")
+    sites = ExposureSummarySerializer(many=True, help_text="ITT per site, after the lock")
     groups = ExposureSummarySerializer(many=True)
-    participants = ExposureRowSerializer(many=True, source="rows")
+    participants = ExposureRowSerializer(
+        many=True,
+        source="rows",
+        help_text="Everyone randomised to IMR after the lock; before it, group members",
+    )
 
 
 class GroupExposureSerializer(serializers.Serializer):

@@ -225,7 +225,8 @@ def exposure_overview(request: HttpRequest) -> HttpResponse:
         {
             "report": report,
             # Per site, and all sites together when there are several.
-            "site_summaries": report.sites + ([report.overall] if len(report.sites) > 1 else []),
+            "site_summaries": report.sites
+            + ([report.overall] if report.overall and len(report.sites) > 1 else []),
             "site": site,
             "sites": selectors.sites_for_groups(request.user, permissions.MEMBER_READERS),
         },

@@ -28,8 +28,10 @@ from datetime import date
 
 import pytest
 
+from exports.models import DatasetLock
 from fidelity import exposure, selectors, services
 from fidelity.models import GroupSession
+from imrtrial.errors import Conflict
 from participants import services as participant_services
 from tests.factories import api_client, coordinator_for, imr_participant, make_imr_group
 
@@ -90,8 +92,16 @@ def trial(staff):
     return g1, g2, bal, gla
 
 
-def test_the_per_participant_rows_follow_the_hand_computed_example(staff, trial) -> None:
-    g1, _, bal, _ = trial
+@pytest.fixture
+def locked(staff, trial):
+    # The ITT figures per site and for the trial come with the lock (no per-site counts by
+    # arm before it).
+    DatasetLock.objects.create(level="lock", reason="Final analysis", set_by=staff.statistician)
+    return trial
+
+
+def test_the_per_participant_rows_follow_the_hand_computed_example(staff, locked) -> None:
+    g1, _, bal, _ = locked
     rows = {r.study_id: r for r in selectors.exposure_rows(user=staff.statistician, site="BAL")}
     assert len(rows) == 7  # the TAU participant is not there
     p2 = rows[bal["P2"].study_id]
@@ -117,7 +127,9 @@ def test_the_per_participant_rows_follow_the_hand_computed_example(staff, trial)
     assert rows[bal["P1"].study_id].group_name == g1.name
 
 
-def test_the_site_group_and_overall_summaries_match_the_hand_computed_figures(staff, trial) -> None:
+def test_the_site_group_and_overall_summaries_match_the_hand_computed_figures(
+    staff, locked
+) -> None:
     report = selectors.exposure_report(user=staff.statistician)
     bal = next(s for s in report.sites if s.scope == "BAL")
     assert bal.participants == 7 and bal.placed_in_group == 6
@@ -147,7 +159,7 @@ def test_the_site_group_and_overall_summaries_match_the_hand_computed_figures(st
 
 
 def test_the_exposure_endpoint_gives_the_same_figures_within_the_callers_sites(
-    staff, trial
+    staff, locked
 ) -> None:
     body = api_client(staff.coordinator).get("/api/v1/exposure/").json()
     assert [s["scope"] for s in body["sites"]] == ["BAL"]  # a BAL coordinator sees BAL only
@@ -155,10 +167,25 @@ def test_the_exposure_endpoint_gives_the_same_figures_within_the_callers_sites(
     assert body["overall"]["mean_sessions"] == pytest.approx(68 / 7)
     assert len(body["participants"]) == 7
 
-    g1, *_ = trial
+    g1, *_ = locked
     group = api_client(staff.instructor).get(f"/api/v1/groups/{g1.pk}/exposure/").json()
     assert group["summary"]["participants"] == 6
     assert group["summary"]["more_than_20"] == 2
+
+
+def test_before_the_lock_only_group_figures_are_shown(staff, trial) -> None:
+    g1, _, bal, _ = trial
+    report = selectors.exposure_report(user=staff.statistician)
+    assert (report.itt_available, report.overall, report.sites) == (False, None, [])
+    assert [g.participants for g in report.groups] == [6, 2]
+    assert bal["P7"].study_id not in {row.study_id for row in report.rows}  # in no group
+    with pytest.raises(Conflict):
+        selectors.exposure_rows(user=staff.statistician, site="BAL")
+    assert len(selectors.exposure_rows(user=staff.statistician, group=g1)) == 6
+    body = api_client(staff.coordinator).get("/api/v1/exposure/").json()
+    assert body["itt_available"] is False and body["overall"] is None and body["sites"] == []
+    assert len(body["groups"]) == 1  # the BAL coordinator's own group only
+    assert api_client(staff.instructor).get(f"/api/v1/groups/{g1.pk}/exposure/").status_code == 200
 
 
 def test_the_summary_of_nobody_has_no_mean_and_no_sd() -> None:
