@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -15,7 +16,7 @@ from fidelity.models import GroupSession, SessionStatus
 from fidelity.services.groups import UNSET
 from fidelity.views.common import is_htmx, unblinded_page
 from fidelity.views.groups import _render_detail
-from imrtrial.errors import Forbidden, TrialError
+from imrtrial.errors import Forbidden, TrialError, from_database_error
 
 
 @unblinded_page
@@ -108,6 +109,22 @@ def _attendance_context(
     }
 
 
+def _translate_db_refusal(service: Any) -> Any:
+    """The database's own refusal (frozen or locked) as a trial error, so the htmx form shows it
+    in place like any other refusal instead of an error page htmx would not swap in."""
+
+    def call(**kwargs: Any) -> Any:
+        try:
+            return service(**kwargs)
+        except DatabaseError as exc:
+            error = from_database_error(exc)
+            if error is None:
+                raise
+            raise error from exc
+
+    return call
+
+
 @unblinded_page
 def session_attendance(request: HttpRequest, pk: int) -> HttpResponse:
     session = selectors.session_get(user=request.user, pk=pk)
@@ -126,7 +143,7 @@ def session_attendance(request: HttpRequest, pk: int) -> HttpResponse:
     version = request.POST.get("version", "")
     correcting = session.status == SessionStatus.HELD
     try:
-        changed = services.attendance_record(
+        changed = _translate_db_refusal(services.attendance_record)(
             user=request.user,
             session=session,
             present=[pid for pid, came in chosen.items() if came],

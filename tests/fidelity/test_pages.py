@@ -224,3 +224,21 @@ def test_the_exposure_and_fidelity_overviews_render_for_the_statistician(
     assert exposure.status_code == 200 and "Wednesday group" in exposure.content.decode()
     fidelity = client.get("/imr/fidelity/")
     assert fidelity.status_code == 200 and "Wednesday group" in fidelity.content.decode()
+
+
+def test_a_locked_database_is_explained_in_place_on_the_attendance_form(
+    staff, today_session
+) -> None:
+    from exports.models import DatasetLock
+
+    _, (a, _), session = today_session
+    DatasetLock.objects.create(level="lock", reason="Final analysis", set_by=staff.statistician)
+    response = _login(staff.instructor).post(
+        f"/imr/sessions/{session.pk}/",
+        {f"p_{a.pk}": "present", "version": "0"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "locked" in html and 'id="attendance"' in html
+    assert not Attendance.objects.exists()
