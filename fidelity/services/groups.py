@@ -102,9 +102,10 @@ def group_create(
     permissions.require_role(user, permissions.GROUP_MANAGERS, "create IMR groups")
     given = str(site_code or "").strip()
     # The site's code, as everywhere in the API; its id is understood too.
-    site = Site.objects.filter(
-        Q(code=given.upper()) | Q(pk=int(given)) if given.isdigit() else Q(code=given.upper())
-    ).first()
+    lookup = Q(code=given.upper())
+    if given.isdigit():
+        lookup |= Q(pk=int(given))
+    site = Site.objects.filter(lookup).first()
     if site is None:
         raise Invalid(
             "Unknown site.", fields={"site": [f"Unknown site {site_code!r}; use BAL, GLA or FRB."]}
@@ -159,11 +160,8 @@ def group_update(
     if start_date is not UNSET:
         changes["start_date"] = start_date
     if capacity is not UNSET:
-        members = GroupMembership.objects.filter(group=group).count()
         if capacity_errors := _check_capacity(capacity):
             errors["capacity"] = capacity_errors
-        elif capacity < members:
-            errors["capacity"] = [f"The group already has {members} members."]
         changes["capacity"] = capacity
     if enrolment_closed is not UNSET:
         changes["enrolment_closed"] = bool(enrolment_closed)
@@ -177,6 +175,13 @@ def group_update(
 
     with transaction.atomic(), audit_context(user=user, reason=reason or "IMR group changed"):
         locked = ImrGroup.objects.select_for_update().get(pk=group.pk)
+        # Counted under the group's lock, which member additions take too.
+        members = GroupMembership.objects.filter(group=locked).count()
+        if "capacity" in changes and changes["capacity"] < members:
+            raise Invalid(
+                "The capacity is below the members.",
+                fields={"capacity": [f"The group already has {members} members."]},
+            )
         for key, value in changes.items():
             setattr(locked, key, value)
         if changes:

@@ -220,3 +220,18 @@ def test_a_member_can_be_given_by_study_id_and_a_site_by_id(staff, sites) -> Non
     )
     assert response.status_code == 201
     assert response.json()["participant"] == participant.pk
+
+
+def test_the_capacity_cannot_drop_below_the_members_already_in(staff) -> None:
+    group = make_imr_group("BAL")
+    client = api_client(staff.coordinator)
+    for _ in range(2):
+        participant = imr_participant("BAL")
+        client.post(
+            f"/api/v1/groups/{group.pk}/members/", {"participant": participant.pk}, format="json"
+        )
+    response = client.patch(f"/api/v1/groups/{group.pk}/", {"capacity": 1}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"capacity": ["The group already has 2 members."]}
+    group.refresh_from_db()
+    assert group.capacity == 10
