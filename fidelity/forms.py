@@ -3,7 +3,7 @@ their field errors are put back on the form, so nothing typed is lost."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -52,7 +52,7 @@ class GroupForm(forms.Form):
 
     def __init__(self, *args: Any, sites: list[Any], instructors: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["site"].choices = [(s.code, s.name) for s in sites]
+        cast(forms.ChoiceField, self.fields["site"]).choices = [(s.code, s.name) for s in sites]
         self.fields["instructors"].queryset = instructors  # type: ignore[attr-defined]
 
 
@@ -70,7 +70,9 @@ class MemberAddForm(forms.Form):
 
     def __init__(self, *args: Any, candidates: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["participant"].choices = [("", "—")] + [(p.pk, p.study_id) for p in candidates]
+        cast(forms.ChoiceField, self.fields["participant"]).choices = [("", "—")] + [
+            (p.pk, p.study_id) for p in candidates
+        ]
 
 
 class MemberRemoveForm(forms.Form):
@@ -135,7 +137,8 @@ class RatingForm(forms.Form):
             del self.fields["rater_kind"]
             self.fields["reason"] = forms.CharField(label="Reason for the correction")
         else:
-            self.fields["rater_kind"].choices = [(k, RaterKind(k).label) for k in kinds]
+            kind_field = cast(forms.ChoiceField, self.fields["rater_kind"])
+            kind_field.choices = [(k, RaterKind(k).label) for k in kinds]
 
     @property
     def item_fields(self) -> list[Any]:

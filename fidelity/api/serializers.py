@@ -368,7 +368,8 @@ class RatingSerializer(serializers.ModelSerializer):
 
 class DiscrepancySerializer(serializers.Serializer):
     item = serializers.CharField()
-    label = serializers.CharField()
+    # DRF moves declared fields off the class, so this does not shadow Field.label.
+    label = serializers.CharField()  # type: ignore[assignment]
     rater1 = serializers.IntegerField()
     rater2 = serializers.IntegerField()
 

@@ -75,7 +75,9 @@ def _check_name(site: Site, name: str, *, exclude: int | None = None) -> list[st
         return ["Give the group a name."]
     if len(name) > 100:
         return ["At most 100 characters."]
-    clash = ImrGroup.objects.filter(site=site, name__iexact=name).exclude(pk=exclude)
+    clash = ImrGroup.objects.filter(site=site, name__iexact=name)
+    if exclude is not None:
+        clash = clash.exclude(pk=exclude)
     if clash.exists():
         return [f"{site.name} already has a group called {name!r}."]
     return []

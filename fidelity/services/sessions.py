@@ -54,11 +54,11 @@ def _check_module(module: Any) -> list[str]:
 
 
 def _same_day_conflict(group: ImrGroup, day: date, *, exclude: int | None = None) -> None:
-    clash = (
-        GroupSession.objects.filter(group=group, date=day)
-        .exclude(status=SessionStatus.CANCELLED)
-        .exclude(pk=exclude)
+    clash = GroupSession.objects.filter(group=group, date=day).exclude(
+        status=SessionStatus.CANCELLED
     )
+    if exclude is not None:
+        clash = clash.exclude(pk=exclude)
     if clash.exists():
         raise Conflict(f"{group.name} already has a session on {day:%Y-%m-%d}.")
 

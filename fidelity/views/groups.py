@@ -116,7 +116,7 @@ def _render_detail(
         context["member_form"] = member_form or forms.MemberAddForm(candidates=candidates)
         context["has_candidates"] = candidates.exists()
         context["can_add_member"] = (
-            not group.enrolment_closed and group.member_count < group.capacity
+            not group.enrolment_closed and getattr(group, "member_count", 0) < group.capacity
         )
     if may_plan:
         held = [s for s in sessions if s.status != SessionStatus.CANCELLED]

@@ -74,6 +74,7 @@ def rating_form(request: HttpRequest, pk: int, timepoint: str) -> HttpResponse:
     if mode == "consensus":
         # Agreed items start filled in, discrepant ones empty: the raters settle those.
         r1, r2 = assessment.visible[RaterKind.RATER1], assessment.visible[RaterKind.RATER2]
+        assert r1 is not None and r2 is not None  # both are in, so both are visible to a rater
         initial_items = {
             code: r1.items[code] for code in scale.ITEM_CODES if r1.items[code] == r2.items[code]
         }
@@ -96,6 +97,7 @@ def rating_form(request: HttpRequest, pk: int, timepoint: str) -> HttpResponse:
             data = form.cleaned_data
             try:
                 if correcting:
+                    assert target is not None
                     services.rating_correct(
                         user=user,
                         rating=target,
