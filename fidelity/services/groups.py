@@ -256,11 +256,13 @@ def membership_add(*, user: Any, group: ImrGroup, participant_id: Any) -> GroupM
         if current is not None:
             where = "this group" if current.group_id == locked.pk else f"{current.group.name}"
             raise Conflict(f"{sid} is already a member of {where}.")
-        if locked.enrolment_closed:
-            raise Conflict(f"Enrolment to {locked.name} is closed.")
         members = GroupMembership.objects.filter(group=locked).count()
-        if members >= locked.capacity:
-            raise Conflict(f"{locked.name} is full ({members} of {locked.capacity}).")
+        if locked.enrolment_closed:
+            problem = f"Enrolment to {locked.name} is closed."
+        elif members >= locked.capacity:
+            problem = f"{locked.name} is full ({members} of {locked.capacity})."
+        if problem:
+            raise Invalid(problem, fields={"participant": [problem]})
         return GroupMembership.objects.create(
             group=locked, participant=participant, joined_on=timezone.localdate(), added_by=user
         )
@@ -287,7 +289,7 @@ def membership_remove(*, user: Any, group: ImrGroup, participant_id: Any, reason
             session__group=group, participant_id=membership.participant_id, present=True
         ).count()
         if attended:
-            raise Conflict(
+            raise Invalid(
                 f"{membership.participant.study_id} attended {attended} session(s) of this "
                 "group and stays a member."
             )

@@ -18,7 +18,7 @@ from fidelity.models import (
 )
 from fidelity.services.groups import UNSET
 from imrtrial.audit import audit_context
-from imrtrial.errors import Conflict, Invalid
+from imrtrial.errors import Conflict, Forbidden, Invalid
 
 
 def _clean(items: Any, rated_on: date | None) -> tuple[dict[str, int], dict[str, Any]]:
@@ -97,10 +97,12 @@ def rating_submit(
                 )
         else:
             if not all(kind in existing for kind in INDEPENDENT_KINDS):
-                raise Conflict(
+                # Not yet possible, like randomising someone not yet consented (API.md: 400).
+                message = (
                     "The consensus rating can be entered only after both raters have "
                     "submitted their independent ratings."
                 )
+                raise Invalid(message, fields={"rater_kind": [message]})
             if RaterKind.CONSENSUS in existing:
                 raise Conflict(f"The consensus for {group.name} ({when}) is already entered.")
         return FidelityRating.objects.create(
@@ -143,12 +145,12 @@ def rating_correct(
         locked = FidelityRating.objects.select_for_update().get(pk=rating.pk)
         if locked.rater_kind in INDEPENDENT_KINDS:
             if locked.rater_id != user.pk:
-                raise Conflict("Only the rater who submitted an independent rating can correct it.")
+                raise Forbidden("Only the rater who submitted an independent rating can correct it.")
             other = RaterKind.RATER2 if locked.rater_kind == RaterKind.RATER1 else RaterKind.RATER1
             if FidelityRating.objects.filter(
                 group_id=locked.group_id, timepoint=locked.timepoint, rater_kind=other
             ).exists():
-                raise Conflict(
+                raise Invalid(
                     "Both independent ratings are in; differences are settled in the consensus."
                 )
         fields = []

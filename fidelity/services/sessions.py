@@ -172,7 +172,7 @@ def session_update(
     with transaction.atomic(), audit_context(user=user, reason=reason or "IMR session changed"):
         locked = GroupSession.objects.select_for_update().get(pk=session.pk)
         if locked.status == SessionStatus.CANCELLED:
-            raise Conflict("The session is cancelled; add a new session instead.")
+            raise Invalid("The session is cancelled; add a new session instead.")
         fields: list[str] = []
         if date is not UNSET and date != locked.date:
             if locked.status == SessionStatus.HELD and date > timezone.localdate():
@@ -205,7 +205,7 @@ def session_cancel(*, user: Any, session: GroupSession, reason: str = "") -> Gro
         if locked.status == SessionStatus.CANCELLED:
             raise Conflict("The session is already cancelled.")
         if locked.status == SessionStatus.HELD:
-            raise Conflict(
+            raise Invalid(
                 "Attendance is recorded for this session, so it took place: correct the "
                 "attendance or the date instead."
             )
@@ -268,7 +268,7 @@ def attendance_record(
     with transaction.atomic():
         locked = GroupSession.objects.select_for_update().get(pk=session.pk)
         if locked.status == SessionStatus.CANCELLED:
-            raise Conflict("The session is cancelled; it has no attendance.")
+            raise Invalid("The session is cancelled; it has no attendance.")
         if version is not None and version != locked.attendance_version:
             raise Conflict(
                 "Someone saved this session's attendance after you opened it; reload to see "

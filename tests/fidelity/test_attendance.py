@@ -147,7 +147,8 @@ def test_a_cancelled_session_has_no_attendance(staff, group_with_members) -> Non
     response = api_client(staff.instructor).put(
         f"/api/v1/sessions/{session.pk}/attendance/", {"present": [a.pk]}, format="json"
     )
-    assert response.status_code == 409
+    assert response.status_code == 400
+    assert not Attendance.objects.exists()
 
 
 def test_who_ran_the_session_is_recorded_with_the_attendance(staff, group_with_members) -> None:

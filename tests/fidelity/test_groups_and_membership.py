@@ -173,7 +173,7 @@ def test_a_full_or_closed_group_takes_nobody_more(staff) -> None:
     full = client.post(
         f"/api/v1/groups/{group.pk}/members/", {"participant": second.pk}, format="json"
     )
-    assert full.status_code == 409 and "full" in full.json()["detail"]
+    assert full.status_code == 400 and "full" in full.json()["participant"][0]
 
     client.patch(
         f"/api/v1/groups/{group.pk}/", {"capacity": 10, "enrolment_closed": True}, format="json"
@@ -181,7 +181,7 @@ def test_a_full_or_closed_group_takes_nobody_more(staff) -> None:
     closed = client.post(
         f"/api/v1/groups/{group.pk}/members/", {"participant": second.pk}, format="json"
     )
-    assert closed.status_code == 409 and "closed" in closed.json()["detail"]
+    assert closed.status_code == 400 and "closed" in closed.json()["participant"][0]
     assert GroupMembership.objects.count() == 1
 
 

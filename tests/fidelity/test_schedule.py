@@ -119,4 +119,5 @@ def test_a_held_session_cannot_be_cancelled(staff) -> None:
     ).json()
     client.put(f"/api/v1/sessions/{session['id']}/attendance/", {"present": []}, format="json")
     response = client.post(f"/api/v1/sessions/{session['id']}/cancel/", {}, format="json")
-    assert response.status_code == 409
+    assert response.status_code == 400
+    assert "took place" in response.json()["detail"]
