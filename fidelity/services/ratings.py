@@ -145,7 +145,9 @@ def rating_correct(
         locked = FidelityRating.objects.select_for_update().get(pk=rating.pk)
         if locked.rater_kind in INDEPENDENT_KINDS:
             if locked.rater_id != user.pk:
-                raise Forbidden("Only the rater who submitted an independent rating can correct it.")
+                raise Forbidden(
+                    "Only the rater who submitted an independent rating can correct it."
+                )
             other = RaterKind.RATER2 if locked.rater_kind == RaterKind.RATER1 else RaterKind.RATER1
             if FidelityRating.objects.filter(
                 group_id=locked.group_id, timepoint=locked.timepoint, rater_kind=other
