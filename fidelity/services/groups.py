@@ -70,6 +70,17 @@ def resolve_instructors(
     return users, errors
 
 
+def sync_people(model: Any, *, owner: dict[str, Any], users: Sequence[Any]) -> None:
+    """Make the people linked to `owner` (a group's instructors, a session's instructors
+    present) exactly `users`: links are added and removed one by one, so each is audited."""
+    wanted = {u.pk for u in users}
+    model.objects.filter(**owner).exclude(user_id__in=wanted).delete()
+    have = set(model.objects.filter(**owner).values_list("user_id", flat=True))
+    for user in users:
+        if user.pk not in have:
+            model.objects.create(**owner, user=user)
+
+
 def _check_name(site: Site, name: str, *, exclude: int | None = None) -> list[str]:
     if not name:
         return ["Give the group a name."]
@@ -133,8 +144,7 @@ def group_create(
         group = ImrGroup.objects.create(
             site=site, name=name, start_date=start_date, capacity=capacity, created_by=user
         )
-        for instructor in users:
-            GroupInstructor.objects.create(group=group, user=instructor)
+        sync_people(GroupInstructor, owner={"group": group}, users=users)
     return group
 
 
@@ -189,14 +199,7 @@ def group_update(
         if changes:
             locked.save(update_fields=list(changes))
         if users is not None:
-            wanted = {u.pk for u in users}
-            GroupInstructor.objects.filter(group=locked).exclude(user_id__in=wanted).delete()
-            have = set(
-                GroupInstructor.objects.filter(group=locked).values_list("user_id", flat=True)
-            )
-            for instructor in users:
-                if instructor.pk not in have:
-                    GroupInstructor.objects.create(group=locked, user=instructor)
+            sync_people(GroupInstructor, owner={"group": locked}, users=users)
     group.refresh_from_db()
     return group
 

@@ -20,7 +20,7 @@ from fidelity.models import (
     SessionStatus,
 )
 from fidelity.scale import Module
-from fidelity.services.groups import UNSET, resolve_instructors
+from fidelity.services.groups import UNSET, resolve_instructors, sync_people
 from imrtrial.audit import audit_context
 from imrtrial.errors import Conflict, Invalid
 
@@ -63,15 +63,6 @@ def _same_day_conflict(group: ImrGroup, day: date, *, exclude: int | None = None
         raise Conflict(f"{group.name} already has a session on {day:%Y-%m-%d}.")
 
 
-def _set_instructors(session: GroupSession, users: list[Any]) -> None:
-    wanted = {u.pk for u in users}
-    SessionInstructor.objects.filter(session=session).exclude(user_id__in=wanted).delete()
-    have = set(SessionInstructor.objects.filter(session=session).values_list("user_id", flat=True))
-    for user in users:
-        if user.pk not in have:
-            SessionInstructor.objects.create(session=session, user=user)
-
-
 def session_add(
     *,
     user: Any,
@@ -98,7 +89,7 @@ def session_add(
         session = GroupSession.objects.create(
             group=group, date=date, module=module, created_by=user
         )
-        _set_instructors(session, users)
+        sync_people(SessionInstructor, owner={"session": session}, users=users)
     return session
 
 
@@ -189,7 +180,7 @@ def session_update(
         if fields:
             locked.save(update_fields=[*fields, "updated_at"])
         if users is not None:
-            _set_instructors(locked, users)
+            sync_people(SessionInstructor, owner={"session": locked}, users=users)
     session.refresh_from_db()
     return session
 
@@ -312,6 +303,6 @@ def attendance_record(
             if fields:
                 locked.save(update_fields=[*fields, "updated_at"])
             if users is not None:
-                _set_instructors(locked, users)
+                sync_people(SessionInstructor, owner={"session": locked}, users=users)
     session.refresh_from_db()
     return changed

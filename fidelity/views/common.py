@@ -10,7 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 
 from imrtrial import access
-from imrtrial.errors import NotFound
+from imrtrial.errors import NotFound, TrialError
 
 
 def unblinded_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -33,3 +33,32 @@ def unblinded_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
 
 def is_htmx(request: HttpRequest) -> bool:
     return request.headers.get("HX-Request") == "true"
+
+
+def run_for_form(form: Any, call: Callable[[], Any]) -> tuple[bool, Any]:
+    """Run a service for a submitted form. Its refusals of the input (400, 409) become errors
+    on the form, so what was typed stays; 403 and 404 go on to the error pages."""
+    from fidelity.forms import add_service_errors
+
+    try:
+        return True, call()
+    except TrialError as error:
+        if error.status in (403, 404):
+            raise
+        add_service_errors(form, error)
+        return False, None
+
+
+def run_for_message(request: HttpRequest, call: Callable[[], Any], success: str) -> bool:
+    """Run a service behind a one-button form; the outcome goes into the page's messages."""
+    from django.contrib import messages
+
+    try:
+        call()
+    except TrialError as error:
+        if error.status in (403, 404):
+            raise
+        messages.error(request, error.message)
+        return False
+    messages.success(request, success)
+    return True

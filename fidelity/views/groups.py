@@ -15,9 +15,9 @@ from django.views.decorators.http import require_POST
 from fidelity import exposure, forms, permissions, selectors, services
 from fidelity.models import ImrGroup, SessionStatus
 from fidelity.services.sessions import months_after, weekly_plan
-from fidelity.views.common import unblinded_page
+from fidelity.views.common import run_for_form, run_for_message, unblinded_page
 from imrtrial import access
-from imrtrial.errors import Forbidden, TrialError
+from imrtrial.errors import Forbidden
 
 
 @unblinded_page
@@ -61,20 +61,18 @@ def group_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             data = form.cleaned_data
-            try:
-                group = services.group_create(
+            done, group = run_for_form(
+                form,
+                lambda: services.group_create(
                     user=request.user,
                     site_code=data["site"],
                     name=data["name"],
                     start_date=data["start_date"],
                     capacity=data["capacity"],
                     instructors=[u.pk for u in data["instructors"]],
-                )
-            except TrialError as error:
-                if error.status in (403, 404):
-                    raise
-                forms.add_service_errors(form, error)
-            else:
+                ),
+            )
+            if done:
                 messages.success(request, f"Group {group.name} created.")
                 return redirect("fidelity:group", pk=group.pk)
         status = 400
@@ -161,8 +159,9 @@ def group_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             data = form.cleaned_data
-            try:
-                services.group_update(
+            done, _ = run_for_form(
+                form,
+                lambda: services.group_update(
                     user=request.user,
                     group=group,
                     name=data["name"],
@@ -171,12 +170,9 @@ def group_edit(request: HttpRequest, pk: int) -> HttpResponse:
                     enrolment_closed=data["enrolment_closed"],
                     instructors=[u.pk for u in data["instructors"]],
                     reason=data["reason"],
-                )
-            except TrialError as error:
-                if error.status in (403, 404):
-                    raise
-                forms.add_service_errors(form, error)
-            else:
+                ),
+            )
+            if done:
                 messages.success(request, "Group saved.")
                 return redirect("fidelity:group", pk=group.pk)
         status = 400
@@ -194,15 +190,13 @@ def member_add(request: HttpRequest, pk: int) -> HttpResponse:
     )
     form = forms.MemberAddForm(request.POST, candidates=selectors.candidates_for(group))
     if form.is_valid():
-        try:
-            membership = services.membership_add(
+        done, membership = run_for_form(
+            form,
+            lambda: services.membership_add(
                 user=request.user, group=group, participant_id=form.cleaned_data["participant"]
-            )
-        except TrialError as error:
-            if error.status in (403, 404):
-                raise
-            forms.add_service_errors(form, error)
-        else:
+            ),
+        )
+        if done:
             messages.success(request, f"{membership.participant.study_id} joined {group.name}.")
             return redirect("fidelity:group", pk=group.pk)
     return _render_detail(request, group, member_form=form, status=400)
@@ -212,16 +206,12 @@ def member_add(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def member_remove(request: HttpRequest, pk: int, participant_id: int) -> HttpResponse:
     group = selectors.group_get(user=request.user, pk=pk)
-    form = forms.MemberRemoveForm(request.POST)
-    reason = form.data.get("reason", "")
-    try:
-        services.membership_remove(
+    reason = forms.MemberRemoveForm(request.POST).data.get("reason", "")
+    run_for_message(
+        request,
+        lambda: services.membership_remove(
             user=request.user, group=group, participant_id=participant_id, reason=reason
-        )
-    except TrialError as error:
-        if error.status in (403, 404):
-            raise
-        messages.error(request, error.message)
-    else:
-        messages.success(request, "Member removed.")
+        ),
+        "Member removed.",
+    )
     return redirect("fidelity:group", pk=group.pk)

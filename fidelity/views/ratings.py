@@ -13,8 +13,7 @@ from django.utils import timezone
 
 from fidelity import forms, permissions, scale, selectors, services
 from fidelity.models import INDEPENDENT_KINDS, FidelityTimepoint, RaterKind
-from fidelity.views.common import unblinded_page
-from imrtrial.errors import TrialError
+from fidelity.views.common import run_for_form, unblinded_page
 
 
 @unblinded_page
@@ -95,10 +94,11 @@ def rating_form(request: HttpRequest, pk: int, timepoint: str) -> HttpResponse:
     if form is not None and request.method == "POST":
         if form.is_valid():
             data = form.cleaned_data
-            try:
+
+            def save() -> Any:
                 if correcting:
                     assert target is not None
-                    services.rating_correct(
+                    return services.rating_correct(
                         user=user,
                         rating=target,
                         items=form.items(),
@@ -106,21 +106,18 @@ def rating_form(request: HttpRequest, pk: int, timepoint: str) -> HttpResponse:
                         notes=data["notes"],
                         reason=data["reason"],
                     )
-                else:
-                    services.rating_submit(
-                        user=user,
-                        group=group,
-                        timepoint=timepoint,
-                        rater_kind=data["rater_kind"],
-                        items=form.items(),
-                        rated_on=data["rated_on"],
-                        notes=data["notes"],
-                    )
-            except TrialError as error:
-                if error.status in (403, 404):
-                    raise
-                forms.add_service_errors(form, error)
-            else:
+                return services.rating_submit(
+                    user=user,
+                    group=group,
+                    timepoint=timepoint,
+                    rater_kind=data["rater_kind"],
+                    items=form.items(),
+                    rated_on=data["rated_on"],
+                    notes=data["notes"],
+                )
+
+            done, _ = run_for_form(form, save)
+            if done:
                 messages.success(request, "Rating saved.")
                 return redirect("fidelity:rating", pk=group.pk, timepoint=timepoint)
         status = 400

@@ -14,7 +14,8 @@ from django.views.decorators.http import require_POST
 from fidelity import forms, permissions, selectors, services
 from fidelity.models import GroupSession, SessionStatus
 from fidelity.services.groups import UNSET
-from fidelity.views.common import is_htmx, unblinded_page
+from fidelity.services.sessions import weekly_plan
+from fidelity.views.common import is_htmx, run_for_form, run_for_message, unblinded_page
 from fidelity.views.groups import _render_detail
 from imrtrial.errors import Forbidden, TrialError, from_database_error
 
@@ -28,18 +29,16 @@ def session_add(request: HttpRequest, pk: int) -> HttpResponse:
     )
     form = forms.SessionForm(request.POST)
     if form.is_valid():
-        try:
-            session = services.session_add(
+        done, session = run_for_form(
+            form,
+            lambda: services.session_add(
                 user=request.user,
                 group=group,
                 date=form.cleaned_data["date"],
                 module=form.cleaned_data["module"],
-            )
-        except TrialError as error:
-            if error.status in (403, 404):
-                raise
-            forms.add_service_errors(form, error)
-        else:
+            ),
+        )
+        if done:
             messages.success(request, f"Session on {session.date:%Y-%m-%d} added.")
             return redirect("fidelity:group", pk=group.pk)
     return _render_detail(request, group, session_form=form, status=400)
@@ -51,20 +50,14 @@ def schedule_generate(request: HttpRequest, pk: int) -> HttpResponse:
     group = selectors.group_get(user=request.user, pk=pk)
     form = forms.ScheduleForm(request.POST)
     form.is_valid()
-    try:
-        sessions = services.schedule_generate(
+    weeks = len(weekly_plan(group.start_date))
+    run_for_message(
+        request,
+        lambda: services.schedule_generate(
             user=request.user, group=group, replace=bool(form.cleaned_data.get("replace"))
-        )
-    except TrialError as error:
-        if error.status in (403, 404):
-            raise
-        messages.error(request, error.message)
-    else:
-        messages.success(
-            request,
-            f"{len(sessions)} weekly sessions planned, {sessions[0].date:%Y-%m-%d} to "
-            f"{sessions[-1].date:%Y-%m-%d}.",
-        )
+        ),
+        f"{weeks} weekly sessions planned from {group.start_date:%Y-%m-%d}.",
+    )
     return redirect("fidelity:group", pk=group.pk)
 
 
@@ -186,8 +179,9 @@ def session_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             data = form.cleaned_data
-            try:
-                services.session_update(
+            done, _ = run_for_form(
+                form,
+                lambda: services.session_update(
                     user=request.user,
                     session=session,
                     date=data["date"],
@@ -196,12 +190,9 @@ def session_edit(request: HttpRequest, pk: int) -> HttpResponse:
                     if data["instructors_present"] or initial["instructors_present"]
                     else UNSET,
                     reason=data["reason"],
-                )
-            except TrialError as error:
-                if error.status in (403, 404):
-                    raise
-                forms.add_service_errors(form, error)
-            else:
+                ),
+            )
+            if done:
                 messages.success(request, "Session saved.")
                 return redirect("fidelity:group", pk=session.group_id)
         status = 400
@@ -219,16 +210,13 @@ def session_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     session = selectors.session_get(user=request.user, pk=pk)
     form = forms.CancelForm(request.POST)
     form.is_valid()
-    try:
-        services.session_cancel(
+    run_for_message(
+        request,
+        lambda: services.session_cancel(
             user=request.user, session=session, reason=form.cleaned_data.get("reason", "")
-        )
-    except TrialError as error:
-        if error.status in (403, 404):
-            raise
-        messages.error(request, error.message)
-    else:
-        messages.success(request, f"Session on {session.date:%Y-%m-%d} cancelled.")
+        ),
+        f"Session on {session.date:%Y-%m-%d} cancelled.",
+    )
     return redirect("fidelity:group", pk=session.group_id)
 
 
