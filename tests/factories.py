@@ -153,3 +153,51 @@ def complete_baseline(participant: Participant, *, user: Any | None = None) -> N
                 "first_completed_at": timezone.now(),
             },
         )
+
+
+# --- IMR delivery (fidelity) -------------------------------------------------------------
+
+
+def imr_participant(
+    site: str = "BAL", *, arm: str = "IMR", randomized_on: date | None = None
+) -> Any:
+    """A consented participant at `site` bound to `arm` (IMR by default), optionally
+    randomised on an earlier day (exposure counts days from randomisation)."""
+    participant = make_participant(site)
+    allocation = allocate(participant, arm)
+    if randomized_on is not None:
+        from datetime import datetime, time
+
+        import pgtrigger
+
+        from randomization.models import Allocation
+
+        # An allocation never changes in real life (a trigger refuses it); a test that needs
+        # an earlier randomisation day lifts that one trigger for this one update.
+        when = timezone.make_aware(datetime.combine(randomized_on, time(10, 0)))
+        with pgtrigger.ignore("randomization.Allocation:immutable"):
+            Allocation.objects.filter(pk=allocation.pk).update(randomized_at=when)
+    participant.refresh_from_db()
+    return participant
+
+
+def make_imr_group(
+    site: str = "BAL",
+    *,
+    name: str | None = None,
+    start_date: date | None = None,
+    user: Any | None = None,
+    instructors: list[Any] | None = None,
+    capacity: int | None = None,
+) -> Any:
+    """An IMR group created through the service by a coordinator of `site`."""
+    from fidelity import services as fidelity_services
+
+    return fidelity_services.group_create(
+        user=user or coordinator_for(site),
+        site_code=site,
+        name=name or f"Group {next(_counter)}",
+        start_date=start_date or timezone.localdate(),
+        capacity=capacity,
+        instructors=[u.pk for u in instructors or []],
+    )

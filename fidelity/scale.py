@@ -1,0 +1,146 @@
+"""The IMR Fidelity Scale (SAMHSA IMR toolkit, form revision 3-24-05; instruments/SPEC.md §10.1,
+instruments.json `IMR_FID`) and the eleven IMR modules of the trial paper's Table 1.
+
+This module is the one definition of both: the rating forms, the API validation, the database
+check constraint, the scores, the bands and the export labels are all derived from it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import models
+
+INSTRUMENT_CODE = "IMR_FID"
+INSTRUMENT_NAME = "IMR Fidelity Scale (SAMHSA IMR toolkit; rev. 3-24-05), 13 items"
+ITEM_MIN = 1
+ITEM_MAX = 5
+
+
+@dataclass(frozen=True)
+class Item:
+    number: int
+    label: str
+
+    @property
+    def code(self) -> str:
+        return f"FID_{self.number}"
+
+
+ITEMS: tuple[Item, ...] = (
+    Item(1, "Number of people in a session or group"),
+    Item(2, "Program length"),
+    Item(3, "Comprehensiveness of the curriculum"),
+    Item(4, "Provision of educational handouts"),
+    Item(5, "Involvement of significant others"),
+    Item(6, "IMR goal setting"),
+    Item(7, "IMR goal follow-up"),
+    Item(8, "Motivation-based strategies"),
+    Item(9, "Educational techniques"),
+    Item(10, "Cognitive-behavioral techniques"),
+    Item(11, "Coping skills training"),
+    Item(12, "Relapse prevention training"),
+    Item(13, "Behavioral tailoring for medication"),
+)
+ITEM_CODES: tuple[str, ...] = tuple(item.code for item in ITEMS)
+ITEMS_BY_CODE: dict[str, Item] = {item.code: item for item in ITEMS}
+ANCHORS = {1: "1 – not implemented", 5: "5 – full implementation"}
+
+
+class Band(models.TextChoices):
+    # US National EBP project convention (McHugo et al. 2007), SPEC.md §10.1.
+    HIGH = "high", "High (≥ 4.0)"
+    MODERATE = "moderate", "Moderate (3.0–3.99)"
+    LOW = "low", "Low (< 3.0)"
+
+
+class Module(models.IntegerChoices):
+    """The eleven IMR modules (trial paper, Table 1), taught in this order."""
+
+    RECOVERY_STRATEGIES = 1, "Recovery strategies"
+    PRACTICAL_FACTS = 2, "Practical facts about mental illness"
+    STRESS_VULNERABILITY = 3, "The Stress-Vulnerability Model"
+    SOCIAL_SUPPORT = 4, "Building social support"
+    MEDICATION = 5, "Using medication effectively"
+    DRUG_AND_ALCOHOL = 6, "Drug and alcohol use"
+    REDUCING_RELAPSES = 7, "Reducing relapses"
+    COPING_WITH_STRESS = 8, "Coping with stress and common problems"
+    COPING_WITH_SYMPTOMS = 9, "Coping with symptoms"
+    NEEDS_MET = 10, "Getting your needs met in the mental health system"
+    HEALTHY_LIFESTYLES = 11, "Healthy Lifestyles"
+
+
+def module_name(number: int) -> str:
+    return str(Module(number).label)
+
+
+def clean_items(raw: Any) -> tuple[dict[str, int], dict[str, list[str]]]:
+    """Validate a rating's items: every one of the 13 items, each an integer 1–5.
+
+    Keys may be the item codes (`FID_3`) or the bare item numbers (`3`, as printed on the
+    form); a list of 13 scores is read in item order. Returns the items under their codes and
+    the errors per item; all items are checked so the rater sees every problem at once."""
+    if isinstance(raw, list | tuple) and len(raw) == len(ITEMS):
+        raw = dict(zip(ITEM_CODES, raw, strict=True))
+    if not isinstance(raw, Mapping):
+        return {}, {"items": ['Give the 13 item scores as an object, e.g. {"FID_1": 4, ...}.']}
+    cleaned: dict[str, int] = {}
+    errors: dict[str, list[str]] = {}
+    for key, value in raw.items():
+        code = f"FID_{key}" if str(key).isdigit() else str(key).upper()
+        if code not in ITEMS_BY_CODE:
+            errors[str(key)] = [f"Unknown item; the scale has items {ITEM_CODES[0]}–FID_13."]
+            continue
+        # bool is an int in Python; a tick box is not a score.
+        if isinstance(value, bool) or not isinstance(value, int):
+            errors[code] = [f"Give a whole number {ITEM_MIN}–{ITEM_MAX}."]
+        elif not ITEM_MIN <= value <= ITEM_MAX:
+            errors[code] = [f"{value} is outside {ITEM_MIN}–{ITEM_MAX}."]
+        else:
+            cleaned[code] = value
+    for code in ITEM_CODES:
+        if code not in cleaned and code not in errors:
+            errors[code] = [
+                "Rate this item: all 13 items are required (the scale has no 'not applicable')."
+            ]
+    return cleaned, errors
+
+
+def total(items: Mapping[str, int]) -> int | None:
+    """FID_TOTAL, 13–65; None unless all 13 items are rated (SPEC.md missing rule)."""
+    if any(code not in items for code in ITEM_CODES):
+        return None
+    return sum(int(items[code]) for code in ITEM_CODES)
+
+
+def mean(items: Mapping[str, int]) -> float | None:
+    """FID_MEAN, the programme fidelity score: the mean of the 13 items."""
+    summed = total(items)
+    return None if summed is None else summed / len(ITEM_CODES)
+
+
+def band_of_total(summed: int | None) -> Band | None:
+    """The band decided on the integer total, so 52/13 is exactly 4.0 (high) with no
+    floating-point doubt at the cut-offs."""
+    if summed is None:
+        return None
+    if summed >= 4 * len(ITEM_CODES):
+        return Band.HIGH
+    if summed >= 3 * len(ITEM_CODES):
+        return Band.MODERATE
+    return Band.LOW
+
+
+def band_of_mean(value: float | None) -> Band | None:
+    """The band of an average of scores (per-site means): ≥ 4 high, 3–3.99 moderate, < 3 low."""
+    if value is None:
+        return None
+    # Means of means carry float noise (3.9999999999); nine decimals is far finer than any
+    # difference a rating can make.
+    value = round(value, 9)
+    if value >= 4:
+        return Band.HIGH
+    if value >= 3:
+        return Band.MODERATE
+    return Band.LOW

@@ -1,0 +1,77 @@
+"""Reads for IMR delivery, already limited to what the user may see.
+
+Every function first asks permissions.require_unblinded (directly or through a helper): for a
+blinded user the IMR groups, their members, attendance, exposure and fidelity ratings do not
+exist (404), and the contributions to shared pages (participant timeline) are empty."""
+
+from fidelity.selectors.exposure import ExposureReport, exposure_report, exposure_rows
+from fidelity.selectors.groups import (
+    AttendanceLine,
+    MemberRow,
+    attendance_history,
+    attendance_sheet,
+    attended_counts,
+    candidates_for,
+    group_get,
+    group_list,
+    groups_visible_to,
+    instructors_at,
+    member_rows,
+    participant_timeline,
+    session_get,
+    sessions_of,
+    sessions_visible_to,
+    sites_for_groups,
+    todays_sessions,
+)
+from fidelity.selectors.ratings import (
+    Discrepancy,
+    FidelityAssessment,
+    FidelityRow,
+    FidelitySummary,
+    GroupFidelity,
+    SiteFidelity,
+    fidelity_assessment,
+    fidelity_assessments,
+    fidelity_rows,
+    fidelity_summary,
+    rating_get,
+    rating_list,
+    ratings_visible_to,
+)
+
+__all__ = [
+    "AttendanceLine",
+    "Discrepancy",
+    "ExposureReport",
+    "FidelityAssessment",
+    "FidelityRow",
+    "FidelitySummary",
+    "GroupFidelity",
+    "MemberRow",
+    "SiteFidelity",
+    "attendance_history",
+    "attendance_sheet",
+    "attended_counts",
+    "candidates_for",
+    "exposure_report",
+    "exposure_rows",
+    "fidelity_assessment",
+    "fidelity_assessments",
+    "fidelity_rows",
+    "fidelity_summary",
+    "group_get",
+    "group_list",
+    "groups_visible_to",
+    "instructors_at",
+    "member_rows",
+    "participant_timeline",
+    "rating_get",
+    "rating_list",
+    "ratings_visible_to",
+    "session_get",
+    "sessions_of",
+    "sessions_visible_to",
+    "sites_for_groups",
+    "todays_sessions",
+]

@@ -1,0 +1,283 @@
+"""Groups, members, sessions and attendance; the participant timeline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
+from django.urls import reverse
+from django.utils import timezone
+
+from fidelity import permissions
+from fidelity.models import (
+    Attendance,
+    GroupMembership,
+    GroupSession,
+    ImrGroup,
+    SessionStatus,
+)
+from imrtrial import access
+from imrtrial.errors import NotFound
+from imrtrial.roles import BLINDED_ROLES, Role
+from imrtrial.timeline import TimelineEntry
+from participants.models import Participant, Site, Status
+from randomization.models import Allocation, Arm
+
+# ---------------------------------------------------------------------------- groups
+
+
+def groups_visible_to(user: Any) -> QuerySet[ImrGroup]:
+    if not access.may_see_allocation(user):
+        return ImrGroup.objects.none()
+    sites = access.site_ids(user, *permissions.GROUP_READERS)
+    return ImrGroup.objects.filter(site_id__in=sites).select_related("site")
+
+
+def group_list(*, user: Any, site: str | None = None) -> QuerySet[ImrGroup]:
+    permissions.require_role(user, permissions.GROUP_READERS, "see IMR groups")
+    queryset = groups_visible_to(user).annotate(
+        member_count=Count("memberships", distinct=True),
+        session_count=Count(
+            "sessions", filter=~Q(sessions__status=SessionStatus.CANCELLED), distinct=True
+        ),
+        sessions_held=Count(
+            "sessions", filter=Q(sessions__status=SessionStatus.HELD), distinct=True
+        ),
+    )
+    if site:
+        queryset = queryset.filter(site__code=site.strip().upper())
+    return queryset.prefetch_related("instructors")
+
+
+def group_get(*, user: Any, pk: Any) -> ImrGroup:
+    """The group, or 404 when unknown, outside the user's sites, or the user is blinded."""
+    permissions.require_role(user, permissions.GROUP_READERS, "see IMR groups")
+    try:
+        return group_list(user=user).get(pk=int(pk))
+    except (ImrGroup.DoesNotExist, ValueError, TypeError):
+        raise NotFound(permissions.NOT_FOUND) from None
+
+
+def sites_for_groups(user: Any, roles: tuple[str, ...] = permissions.GROUP_READERS) -> list[Site]:
+    if not access.may_see_allocation(user):
+        return []
+    return list(Site.objects.filter(pk__in=access.site_ids(user, *roles)))
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    participant: Participant
+    joined_on: date
+    sessions_attended: int
+    first_session_on: date | None
+
+
+def member_rows(group: ImrGroup) -> list[MemberRow]:
+    """The group's members with their attendance so far. Callers check
+    permissions.may_read_members first: fidelity raters do not see who the members are."""
+    memberships = list(
+        GroupMembership.objects.filter(group=group)
+        .select_related("participant")
+        .order_by("participant__number")
+    )
+    counts = attended_counts(m.participant_id for m in memberships)
+    return [
+        MemberRow(m.participant, m.joined_on, *counts.get(m.participant_id, (0, None)))
+        for m in memberships
+    ]
+
+
+def attended_counts(participant_ids: Iterable[int]) -> dict[int, tuple[int, date | None]]:
+    """Sessions attended and the first one attended, per participant (cancelled sessions never
+    count)."""
+    rows = (
+        Attendance.objects.filter(participant_id__in=list(participant_ids), present=True)
+        .exclude(session__status=SessionStatus.CANCELLED)
+        .values("participant_id")
+        .annotate(n=Count("id"), first=Min("session__date"))
+    )
+    return {row["participant_id"]: (row["n"], row["first"]) for row in rows}
+
+
+def instructors_at(site: Site | int) -> QuerySet[Any]:
+    """Users who may instruct a group at `site`: an instructor role there and no blinded role
+    (a blinded instructor could not see the group they run)."""
+    site_id = site if isinstance(site, int) else site.pk
+    return (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(
+            Q(role_assignments__role=Role.INSTRUCTOR)
+            & (Q(role_assignments__site_id=site_id) | Q(role_assignments__site__isnull=True))
+        )
+        .exclude(role_assignments__role__in=list(BLINDED_ROLES))
+        .distinct()
+        .order_by("username")
+    )
+
+
+def candidates_for(group: ImrGroup) -> QuerySet[Participant]:
+    """Participants who could join `group`: randomised to IMR at its site, in no group yet, and
+    neither withdrawn nor deceased. Only called for users who may manage the group."""
+    in_a_group = GroupMembership.objects.filter(participant_id=OuterRef("pk"))
+    return (
+        Participant.objects.filter(
+            site_id=group.site_id,
+            pk__in=Allocation.objects.filter(arm=Arm.IMR).values("participant_id"),
+        )
+        .exclude(status__in=[Status.WITHDRAWN, Status.DECEASED])
+        .exclude(Exists(in_a_group))
+        .order_by("number")
+    )
+
+
+# ---------------------------------------------------------------------------- sessions
+
+
+def sessions_visible_to(user: Any) -> QuerySet[GroupSession]:
+    return GroupSession.objects.filter(group__in=groups_visible_to(user)).select_related(
+        "group__site"
+    )
+
+
+def session_get(*, user: Any, pk: Any) -> GroupSession:
+    permissions.require_role(user, permissions.GROUP_READERS, "see IMR sessions")
+    try:
+        return sessions_visible_to(user).prefetch_related("instructors_present").get(pk=int(pk))
+    except (GroupSession.DoesNotExist, ValueError, TypeError):
+        raise NotFound(permissions.NOT_FOUND) from None
+
+
+def sessions_of(group: ImrGroup) -> QuerySet[GroupSession]:
+    return (
+        GroupSession.objects.filter(group=group)
+        .annotate(present_count=Count("attendance", filter=Q(attendance__present=True)))
+        .prefetch_related("instructors_present")
+        .order_by("date", "id")
+    )
+
+
+def todays_sessions(user: Any) -> QuerySet[GroupSession]:
+    """Today's sessions at the sites where the user records attendance: the instructor's
+    starting point on a phone."""
+    if not access.may_see_allocation(user):
+        return GroupSession.objects.none()
+    sites = access.site_ids(user, *permissions.ATTENDANCE_RECORDERS)
+    return (
+        GroupSession.objects.filter(group__site_id__in=sites, date=timezone.localdate())
+        .exclude(status=SessionStatus.CANCELLED)
+        .select_related("group__site")
+        .order_by("group__name")
+    )
+
+
+@dataclass(frozen=True)
+class AttendanceLine:
+    participant: Participant
+    present: bool | None  # None: not recorded yet
+    warning: str = ""
+
+
+def attendance_sheet(session: GroupSession) -> list[AttendanceLine]:
+    """Every current member of the session's group, with what is recorded for this session.
+    A member who joined after the attendance was saved shows as not recorded."""
+    recorded = dict(
+        Attendance.objects.filter(session=session).values_list("participant_id", "present")
+    )
+    members = (
+        GroupMembership.objects.filter(group_id=session.group_id)
+        .select_related("participant__allocation")
+        .order_by("participant__number")
+    )
+    lines = []
+    for membership in members:
+        participant = membership.participant
+        randomized_on = timezone.localdate(participant.allocation.randomized_at)
+        warning = ""
+        if session.date < randomized_on:
+            # Soft check: the session predates this participant's randomisation. Usually a
+            # wrong session date; shown to the instructor rather than refused.
+            warning = f"randomised {randomized_on:%Y-%m-%d}, after this session"
+        lines.append(AttendanceLine(participant, recorded.get(participant.pk), warning))
+    return lines
+
+
+def attendance_history(session: GroupSession) -> list[dict[str, Any]]:
+    """Corrections of this session's attendance from the audit trail: who changed whom from
+    what to what, when, and why."""
+    event_model = Attendance.pgh_event_model  # type: ignore[attr-defined]
+    events = (
+        event_model.objects.filter(session_id=session.pk)
+        .order_by("participant_id", "pgh_id")
+        .values("participant_id", "present", "pgh_label", "pgh_created_at", "pgh_context")
+    )
+    study_ids = dict(
+        Participant.objects.filter(
+            pk__in={event["participant_id"] for event in events}
+        ).values_list("pk", "study_id")
+    )
+    history: list[dict[str, Any]] = []
+    previous: dict[int, bool] = {}
+    for event in events:
+        pid = event["participant_id"]
+        if event["pgh_label"] == "update" and previous.get(pid) != event["present"]:
+            context = event["pgh_context"] or {}
+            history.append(
+                {
+                    "participant": pid,
+                    "study_id": study_ids.get(pid, ""),
+                    "from": previous.get(pid),
+                    "to": event["present"],
+                    "at": event["pgh_created_at"],
+                    "by": context.get("username", ""),
+                    "reason": context.get("reason", ""),
+                }
+            )
+        previous[pid] = event["present"]
+    return sorted(history, key=lambda item: item["at"], reverse=True)
+
+
+# ---------------------------------------------------------------------------- timeline
+
+
+def participant_timeline(participant: Any, user: Any) -> list[TimelineEntry]:
+    """Group membership and sessions attended, for the participant overview. Nothing at all
+    for blinded users or for roles that do not see IMR members."""
+    if not permissions.may_read_members(user, participant.site_id):
+        return []
+    entries: list[TimelineEntry] = []
+    membership = (
+        GroupMembership.objects.filter(participant_id=participant.pk)
+        .select_related("group")
+        .first()
+    )
+    if membership is not None:
+        entries.append(
+            TimelineEntry(
+                when=membership.joined_on,
+                title=f"Joined IMR group {membership.group.name}",
+                detail=f"Group started {membership.group.start_date:%Y-%m-%d}",
+                url=reverse("fidelity:group", args=[membership.group_id]),
+            )
+        )
+    attended = (
+        Attendance.objects.filter(participant_id=participant.pk, present=True)
+        .exclude(session__status=SessionStatus.CANCELLED)
+        .select_related("session")
+        .order_by("session__date")
+    )
+    for number, record in enumerate(attended, start=1):
+        session = record.session
+        entries.append(
+            TimelineEntry(
+                when=session.date,
+                title=f"IMR session attended ({number})",
+                detail=f"Module {session.module}: {session.module_name}",
+                url=reverse("fidelity:session", args=[session.pk]),
+            )
+        )
+    return entries
