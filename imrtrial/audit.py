@@ -13,6 +13,7 @@ import pghistory
 import pgtrigger
 from pghistory import runtime
 from pghistory.middleware import HistoryMiddleware
+from pghistory.middleware import WSGIRequest as HistoryWSGIRequest
 
 from imrtrial.errors import LOCKED_SQLSTATE
 
@@ -45,6 +46,17 @@ def task_context(task_name: str, task_id: str | None, **extra: Any) -> Iterator[
         yield
 
 
+class _AuditedWSGIRequest(HistoryWSGIRequest):
+    """pghistory's request class puts the user's id in the context when DRF authenticates a
+    token client inside the view; this adds the username, as the middleware does for
+    session users."""
+
+    def __setattr__(self, attr: str, value: Any) -> None:
+        super().__setattr__(attr, value)
+        if attr == "user" and getattr(value, "is_authenticated", False):
+            pghistory.context(username=value.get_username())
+
+
 class AuditContextMiddleware(HistoryMiddleware):
     """Every request, reads included (an audited download writes a row), gets a context with
     the user, the URL, the method and a request id that also goes back in a response header."""
@@ -65,10 +77,9 @@ class AuditContextMiddleware(HistoryMiddleware):
     def __call__(self, request: Any) -> Any:
         with pghistory.context(**self.get_context(request)):
             from django.core.handlers.wsgi import WSGIRequest as DjangoWSGIRequest
-            from pghistory.middleware import WSGIRequest
 
             if isinstance(request, DjangoWSGIRequest):
-                request.__class__ = WSGIRequest
+                request.__class__ = _AuditedWSGIRequest
             response = self.get_response(request)
         response["X-Request-ID"] = request.audit_request_id
         return response

@@ -5,8 +5,10 @@ is itself responsible for leaving out what the user may not see (blinding)."""
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from types import ModuleType
 from typing import Any
 
 from django.utils import timezone
@@ -28,10 +30,22 @@ class TimelineEntry:
         return timezone.make_aware(datetime.combine(self.when, time.min))
 
 
+def selectors_modules() -> Iterator[ModuleType]:
+    """Each app's `selectors` module, for the contracts that collect from every app (this
+    timeline, imrtrial.audit_trail). An app that has no selectors module yet contributes
+    nothing; any other import error is a bug and is raised."""
+    for app in APPS:
+        name = f"{app}.selectors"
+        try:
+            yield importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name != name:
+                raise
+
+
 def collect(participant: Any, user: Any) -> list[TimelineEntry]:
     entries: list[TimelineEntry] = []
-    for app in APPS:
-        module = importlib.import_module(f"{app}.selectors")
+    for module in selectors_modules():
         contribute = getattr(module, "participant_timeline", None)
         if contribute is not None:
             entries.extend(contribute(participant, user))
