@@ -149,6 +149,9 @@ AXES_COOLOFF_TIME = timedelta(minutes=30)
 AXES_RESET_ON_SUCCESS = False
 AXES_LOCKOUT_CALLABLE = "imrtrial.accounts.lockout.lockout_response"
 AXES_HTTP_RESPONSE_CODE = 429
+# Attempts during a lockout are refused and recorded but do not restart it: the lockout ends
+# 30 minutes after the fifth failure, as the lockout page says.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "password", "otp", "cpr"]
 AXES_VERBOSE = False
 # axes.W006 warns that locking out by username alone lets an attacker rotate addresses. Here

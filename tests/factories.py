@@ -209,3 +209,9 @@ def page_client(user: Any | None = None) -> Any:
         session[DEVICE_ID_SESSION_KEY] = device.persistent_id
         session.save()
     return client
+
+
+def wrong_code(device: Any) -> str:
+    """A six-digit code the device refuses now (none of the codes it would accept)."""
+    accepted = {totp_code(device, offset_steps=step) for step in (-1, 0, 1)}
+    return next(f"{n:06d}" for n in range(1_000_000) if f"{n:06d}" not in accepted)

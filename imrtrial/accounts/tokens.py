@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from drf_spectacular.authentication import SessionScheme
 from rest_framework import exceptions
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.request import Request
@@ -119,3 +120,9 @@ class VerifiedSessionAuthentication(SessionAuthentication):
 def _is_verified(user: Any) -> bool:
     check = getattr(user, "is_verified", None)
     return bool(check and check())
+
+
+class VerifiedSessionScheme(SessionScheme):
+    """The OpenAPI description of VerifiedSessionAuthentication: the session cookie."""
+
+    target_class = VerifiedSessionAuthentication
