@@ -11,6 +11,7 @@ from typing import Any
 
 import pghistory
 import pgtrigger
+from django.db import connection
 from pghistory import runtime
 from pghistory.middleware import HistoryMiddleware
 from pghistory.middleware import WSGIRequest as HistoryWSGIRequest
@@ -31,19 +32,41 @@ def audit_context(*, user: Any = None, reason: str | None = None, **extra: Any) 
         meta["reason"] = reason
     outer = getattr(runtime._tracker, "value", None)
     saved = {key: outer.metadata[key] for key in meta if key in outer.metadata} if outer else {}
-    with pghistory.context(**meta):
-        yield
-    if outer is not None:
-        for key in meta:
-            outer.metadata.pop(key, None)
-        outer.metadata.update(saved)
+    completed = False
+    try:
+        with pghistory.context(**meta):
+            yield
+        completed = True
+    finally:
+        if outer is not None:
+            for key in meta:
+                outer.metadata.pop(key, None)
+            outer.metadata.update(saved)
+        elif completed:
+            _forget_database_context()
+
+
+def _forget_database_context() -> None:
+    """pghistory hands the context to PostgreSQL as transaction-local settings. When the
+    outermost context ends inside a transaction that goes on, clear them: a later change in
+    the same transaction made without a context must not be attributed to this one. (Not
+    after an error: the transaction is then being rolled back and refuses statements.)"""
+    if connection.in_atomic_block and not connection.needs_rollback:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('pghistory.context_id', '', true), "
+                "set_config('pghistory.context_metadata', '', true)"
+            )
 
 
 @contextmanager
 def task_context(task_name: str, task_id: str | None, **extra: Any) -> Iterator[None]:
     """Context for work done outside a request: Celery tasks and management commands."""
+    outer = getattr(runtime._tracker, "value", None)
     with pghistory.context(task=task_name, task_id=task_id or str(uuid.uuid4()), **extra):
         yield
+    if outer is None:
+        _forget_database_context()
 
 
 class _AuditedWSGIRequest(HistoryWSGIRequest):

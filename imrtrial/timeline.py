@@ -18,16 +18,22 @@ APPS = ("participants", "randomization", "assessments", "fidelity", "exports")
 
 @dataclass(frozen=True)
 class TimelineEntry:
+    """One thing that happened. `when` is what the page shows: a moment, or a date (a consent
+    signed on a day). `recorded_at`, optional, orders a date among the same day's events: a
+    consent dated today and recorded after today's screening comes after it."""
+
     when: datetime | date
     title: str
     detail: str = ""
     url: str = ""
+    recorded_at: datetime | None = None
 
     @property
-    def sort_key(self) -> datetime:
+    def sort_key(self) -> tuple[date, datetime]:
         if isinstance(self.when, datetime):
-            return self.when
-        return timezone.make_aware(datetime.combine(self.when, time.min))
+            return timezone.localdate(self.when), self.when
+        start_of_day = timezone.make_aware(datetime.combine(self.when, time.min))
+        return self.when, self.recorded_at or start_of_day
 
 
 def selectors_modules() -> Iterator[ModuleType]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.urls import reverse
 
@@ -151,35 +152,46 @@ def participant_timeline(participant: Participant, user: Any) -> list[TimelineEn
                 screening.screened_at, title, f"{detail} (by {who})".strip(), screening_url
             )
         )
-    if participant.consent_date:
-        who = (
-            participant.consent_recorded_by.get_username()
-            if participant.consent_recorded_by
-            else ""
+    # Consent and each move to withdrawn, lost to follow-up or deceased come from the
+    # participant's history, which also says when they were recorded (a withdrawn participant
+    # may later be recorded as deceased: both stay on the timeline).
+    previous: Any = None
+    users = dict(
+        get_user_model()
+        .objects.filter(
+            pk__in=[participant.consent_recorded_by_id]
+            if participant.consent_recorded_by_id
+            else []
         )
-        entries.append(
-            TimelineEntry(
-                participant.consent_date,
-                "Written informed consent",
-                f"recorded by {who}" if who else "",
-                reverse("participants:consent", args=[participant.pk]),
-            )
-        )
-    # Each move to withdrawn, lost to follow-up or deceased, from the participant's history
-    # (a withdrawn participant may later be recorded as deceased: both stay on the timeline).
-    previous_status = None
+        .values_list("pk", "username")
+    )
     for event in Participant.pgh_event_model.objects.filter(pgh_obj_id=participant.pk).order_by(
         "pgh_id"
     ):
-        if event.status in CLOSED_STATUSES and event.status != previous_status:
+        if event.consent_date and (previous is None or previous.consent_date != event.consent_date):
+            corrected = previous is not None and previous.consent_date is not None
+            who = users.get(event.consent_recorded_by_id, "")
+            entries.append(
+                TimelineEntry(
+                    event.consent_date,
+                    "Consent date corrected" if corrected else "Written informed consent",
+                    f"recorded by {who}" if who else "",
+                    reverse("participants:consent", args=[participant.pk]),
+                    recorded_at=event.pgh_created_at,
+                )
+            )
+        if event.status in CLOSED_STATUSES and (
+            previous is None or event.status != previous.status
+        ):
             entries.append(
                 TimelineEntry(
                     event.status_date or event.pgh_created_at,
                     Status(event.status).label,
                     event.status_reason,
+                    recorded_at=event.pgh_created_at,
                 )
             )
-        previous_status = event.status
+        previous = event
     return entries
 
 
