@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
 from assessments import urls as assessments_urls
@@ -24,6 +26,8 @@ api_urlpatterns = [
 
 urlpatterns = [
     path("", views.home, name="home"),
+    # Browsers ask for /favicon.ico on pages that name no icon (the admin's).
+    path("favicon.ico", RedirectView.as_view(url=static("img/favicon.svg"), permanent=True)),
     path("accounts/", include(accounts_urls.urlpatterns)),
     path("participants/", include(participants_urls)),
     path("randomisation/", include(randomization_urls)),
