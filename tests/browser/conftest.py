@@ -62,8 +62,10 @@ def page(browser: Any, live_server: Any, settings: Any) -> Iterator[Any]:
     page.on("pageerror", lambda error: page.console_problems.append(str(error)))  # type: ignore[attr-defined]
     page.on(
         "response",
-        lambda response: response.status >= 400
-        and page.console_problems.append(f"{response.status} {response.url}"),  # type: ignore[attr-defined]
+        lambda response: (
+            response.status >= 400
+            and page.console_problems.append(f"{response.status} {response.url}")
+        ),  # type: ignore[attr-defined]
     )
     yield page
     context.close()
