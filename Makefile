@@ -38,11 +38,14 @@ database: services
 demo: database
 	$(PY) manage.py demo_data
 
+# The worker and the web server share make's process group, so Ctrl-C (or a TERM to the
+# group) reaches both; the EXIT trap also stops the worker when the server ends on its own.
 run: demo
-	@echo "Starting a Celery worker and the web server on http://127.0.0.1:$(PORT)"
-	@set -m; .venv/bin/celery -A imrtrial worker --loglevel=INFO --concurrency=2 & worker=$$!; \
-	  trap 'kill -TERM -$$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
-	  $(PY) manage.py runserver 127.0.0.1:$(PORT)
+	@echo "Starting a Celery worker and the web server on http://127.0.0.1:$(PORT) (Ctrl-C stops both)"
+	@.venv/bin/celery -A imrtrial worker --loglevel=INFO --concurrency=2 & worker=$$!; \
+	  trap 'kill -TERM $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
+	  trap 'exit 130' INT TERM; \
+	  PORT=$(PORT) $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 test: services
 	.venv/bin/pytest
