@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from axes.backends import AxesStandaloneBackend
 from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_cool_off
 from axes.utils import reset
@@ -62,3 +63,20 @@ def failures_reset(username: str) -> None:
     Not after the password alone: otherwise someone who knows a password could guess codes
     for ever, logging in again before each fifth wrong code."""
     reset(username=username)
+
+
+class TrialAxesBackend(AxesStandaloneBackend):
+    """axes' lockout check for every authentication that comes with a request (the login page,
+    the token endpoint, the admin). Without a request there is nothing to lock out or count
+    (Django's test client `login()`, a shell): the stock backend would raise instead."""
+
+    def authenticate(
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if request is None:
+            return None
+        return super().authenticate(request, username=username, password=password, **kwargs)

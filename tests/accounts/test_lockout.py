@@ -138,3 +138,14 @@ def test_lockouts_and_refused_attempts_are_recorded(coordinator: Any) -> None:
     refused = AuthEvent.objects.filter(username="anna", kind="login_failed").order_by("id").last()
     assert refused.detail == "refused: the account is locked out"
     assert AuthEvent.objects.filter(username="anna", kind="login_failed").count() == 6
+
+
+def test_the_test_clients_login_works_and_a_locked_account_still_cannot_use_the_pages(
+    coordinator: Any,
+) -> None:
+    client = Client()
+    assert client.login(username="anna", password=PASSWORD)
+    assert client.get("/participants/").status_code == 200
+    for _ in range(5):
+        page_login(Client(), "anna", "wrong")
+    assert page_login(Client(), "anna", PASSWORD).status_code == 429

@@ -222,3 +222,11 @@ def test_the_account_page_lists_roles_tokens_and_revokes_a_token(coordinator: An
     assert client.post("/accounts/", {"revoke": token.pk}).status_code == 302
     token.refresh_from_db()
     assert token.revoked_at is not None
+
+
+def test_the_code_page_shows_no_menu_before_the_code(statistician: Any) -> None:
+    client = Client()
+    login(client, "stig")
+    html = client.get("/accounts/verify/").content.decode()
+    assert 'aria-label="Main"' in html  # the header is there...
+    assert "/participants/" not in html and "Allocation lists" not in html  # ...its menu is not
