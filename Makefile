@@ -1,7 +1,9 @@
 # The two commands a new user needs: `make run` and `make test` (README.md).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-PORT ?= 8000
+# PORT from the environment, else from .env (several checkouts on one machine), else 8000.
+ENV_PORT := $(shell sed -n 's/^PORT=//p' .env 2>/dev/null | tail -n 1)
+PORT ?= $(or $(ENV_PORT),8000)
 PYTHON ?= python3.11
 UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
@@ -23,7 +25,7 @@ help:
 	@echo "Wrote .env with a new SECRET_KEY and CPR key (keep it: the CPR numbers need it)."
 
 install: $(if $(findstring .tools,$(UV)),.tools/bin/uv) .env
-	$(UV) sync --frozen --python $(PYTHON) --quiet
+	@$(UV) sync --frozen --python $(PYTHON) --quiet
 
 services: install
 	@$(PY) manage.py check_services
@@ -36,11 +38,14 @@ database: services
 demo: database
 	$(PY) manage.py demo_data
 
+# The worker and the web server share make's process group, so Ctrl-C (or a TERM to the
+# group) reaches both; the EXIT trap also stops the worker when the server ends on its own.
 run: demo
-	@echo "Starting a Celery worker and the web server on http://127.0.0.1:$(PORT)"
-	@set -m; .venv/bin/celery -A imrtrial worker --loglevel=INFO --concurrency=2 & worker=$$!; \
-	  trap 'kill -TERM -$$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
-	  $(PY) manage.py runserver 127.0.0.1:$(PORT)
+	@echo "Starting a Celery worker and the web server on http://127.0.0.1:$(PORT) (Ctrl-C stops both)"
+	@.venv/bin/celery -A imrtrial worker --loglevel=INFO --concurrency=2 & worker=$$!; \
+	  trap 'kill -TERM $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
+	  trap 'exit 130' INT TERM; \
+	  PORT=$(PORT) $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 test: services
 	.venv/bin/pytest

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import DatabaseError
-from rest_framework import permissions, status
+from rest_framework import exceptions, permissions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -24,7 +24,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, TrialError):
         return Response(exc.as_response_data(), status=exc.status)
     response = drf_exception_handler(exc, context)
-    if response is not None and response.status_code == status.HTTP_403_FORBIDDEN:
+    if (
+        response is not None
+        and response.status_code == status.HTTP_403_FORBIDDEN
+        and isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed)
+    ):
         request = context.get("request")
         if request is not None and not request.user.is_authenticated:
             # Token clients that sent no credentials: API.md says 401.

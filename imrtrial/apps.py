@@ -2,6 +2,7 @@ from django.apps import AppConfig
 
 
 class ImrTrialConfig(AppConfig):
+    default = True
     name = "imrtrial"
     verbose_name = "IMR trial: staff roles and security audit"
     default_auto_field = "django.db.models.BigAutoField"

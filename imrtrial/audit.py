@@ -11,8 +11,10 @@ from typing import Any
 
 import pghistory
 import pgtrigger
+from django.db import connection
 from pghistory import runtime
 from pghistory.middleware import HistoryMiddleware
+from pghistory.middleware import WSGIRequest as HistoryWSGIRequest
 
 from imrtrial.errors import LOCKED_SQLSTATE
 
@@ -30,19 +32,52 @@ def audit_context(*, user: Any = None, reason: str | None = None, **extra: Any) 
         meta["reason"] = reason
     outer = getattr(runtime._tracker, "value", None)
     saved = {key: outer.metadata[key] for key in meta if key in outer.metadata} if outer else {}
-    with pghistory.context(**meta):
-        yield
-    if outer is not None:
-        for key in meta:
-            outer.metadata.pop(key, None)
-        outer.metadata.update(saved)
+    completed = False
+    try:
+        with pghistory.context(**meta):
+            yield
+        completed = True
+    finally:
+        if outer is not None:
+            for key in meta:
+                outer.metadata.pop(key, None)
+            outer.metadata.update(saved)
+        elif completed:
+            _forget_database_context()
+
+
+def _forget_database_context() -> None:
+    """pghistory hands the context to PostgreSQL as transaction-local settings. When the
+    outermost context ends inside a transaction that goes on, clear them: a later change in
+    the same transaction made without a context must not be attributed to this one. (Not
+    after an error: the transaction is then being rolled back and refuses statements.)"""
+    if connection.in_atomic_block and not connection.needs_rollback:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('pghistory.context_id', '', true), "
+                "set_config('pghistory.context_metadata', '', true)"
+            )
 
 
 @contextmanager
 def task_context(task_name: str, task_id: str | None, **extra: Any) -> Iterator[None]:
     """Context for work done outside a request: Celery tasks and management commands."""
+    outer = getattr(runtime._tracker, "value", None)
     with pghistory.context(task=task_name, task_id=task_id or str(uuid.uuid4()), **extra):
         yield
+    if outer is None:
+        _forget_database_context()
+
+
+class _AuditedWSGIRequest(HistoryWSGIRequest):
+    """pghistory's request class puts the user's id in the context when DRF authenticates a
+    token client inside the view; this adds the username, as the middleware does for
+    session users."""
+
+    def __setattr__(self, attr: str, value: Any) -> None:
+        super().__setattr__(attr, value)
+        if attr == "user" and getattr(value, "is_authenticated", False):
+            pghistory.context(username=value.get_username())
 
 
 class AuditContextMiddleware(HistoryMiddleware):
@@ -65,10 +100,9 @@ class AuditContextMiddleware(HistoryMiddleware):
     def __call__(self, request: Any) -> Any:
         with pghistory.context(**self.get_context(request)):
             from django.core.handlers.wsgi import WSGIRequest as DjangoWSGIRequest
-            from pghistory.middleware import WSGIRequest
 
             if isinstance(request, DjangoWSGIRequest):
-                request.__class__ = WSGIRequest
+                request.__class__ = _AuditedWSGIRequest
             response = self.get_response(request)
         response["X-Request-ID"] = request.audit_request_id
         return response

@@ -40,7 +40,15 @@ def record(
 
 @receiver(user_logged_in)
 def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
-    record(AuthEvent.Kind.LOGIN, username=user.get_username(), request=request, user=user)
+    from imrtrial.access import needs_two_factor
+
+    record(
+        AuthEvent.Kind.LOGIN,
+        username=user.get_username(),
+        request=request,
+        user=user,
+        detail="password accepted; second factor next" if needs_two_factor(user) else "",
+    )
 
 
 @receiver(user_logged_out)
@@ -55,17 +63,30 @@ def _login_failed(
 ) -> None:
     username = str(credentials.get("username", ""))
     user = get_user_model().objects.filter(username=username).first()
-    record(AuthEvent.Kind.LOGIN_FAILED, username=username, request=request, user=user)
+    if credentials.get("factor") == "otp":
+        # Reported by imrtrial.accounts.lockout.second_factor_failed.
+        kind, detail = AuthEvent.Kind.OTP_FAILED, str(credentials.get("detail", ""))
+    elif getattr(request, "axes_locked_out", False) and (
+        getattr(request, "axes_failures_since_start", None) is None
+    ):
+        # The axes backend refused the attempt before the password was even checked.
+        kind, detail = AuthEvent.Kind.LOGIN_FAILED, "refused: the account is locked out"
+    else:
+        kind, detail = AuthEvent.Kind.LOGIN_FAILED, ""
+    record(kind, username=username, request=request, user=user, detail=detail)
 
 
 @receiver(user_locked_out)
 def _locked_out(sender: Any, request: Any, username: str | None = None, **kwargs: Any) -> None:
     name = username or ""
     user = get_user_model().objects.filter(username=name).first()
+    # axes signals a lockout when it happens and again for every attempt while it lasts; the
+    # second kind leaves `axes_failures_since_start` unset.
+    first = getattr(request, "axes_failures_since_start", None) is not None
     record(
         AuthEvent.Kind.LOCKED_OUT,
         username=name,
         request=request,
         user=user,
-        detail="Too many failed logins",
+        detail="Too many failed logins" if first else "Attempt while locked out",
     )

@@ -14,9 +14,17 @@ def trial(request: HttpRequest) -> dict[str, Any]:
         return {}
     from exports.selectors import current_lock
 
+    if access.needs_two_factor(user) and not _verified(user):
+        # Half logged in (password, no code yet): nothing but the way to finish or leave.
+        return {"user_roles": [], "may_see_allocation": False}
     return {
         "menu": navigation.menu_for(user),
         "user_roles": access.role_labels(access.roles_of(user)),
         "may_see_allocation": access.may_see_allocation(user),
         "dataset_lock": current_lock(),
     }
+
+
+def _verified(user: Any) -> bool:
+    check = getattr(user, "is_verified", None)
+    return bool(check and check())

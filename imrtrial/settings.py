@@ -28,14 +28,14 @@ if not CPR_KEYS:
 RANDOMIZATION_REQUIRES_BASELINE = env_bool("RANDOMIZATION_REQUIRES_BASELINE", default=True)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin with the trial's admin site (administrators only, second factor).
+    "imrtrial.admin_apps.TrialAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "pgtrigger",
@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "imrtrial.accounts.middleware.TwoFactorMiddleware",
     "imrtrial.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -119,7 +120,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = "UTC"
 
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
+    # axes' lockout check (a subclass that tolerates authenticate() without a request).
+    "imrtrial.accounts.lockout.TrialAxesBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 PASSWORD_HASHERS = [
@@ -143,9 +145,15 @@ LOGOUT_REDIRECT_URL = "login"
 AXES_FAILURE_LIMIT = 5
 AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_COOLOFF_TIME = timedelta(minutes=30)
-AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Failures are forgiven only after a complete login (imrtrial.accounts.lockout.failures_reset):
+# for the two-factor roles the password alone is not a success.
+AXES_RESET_ON_SUCCESS = False
+AXES_LOCKOUT_CALLABLE = "imrtrial.accounts.lockout.lockout_response"
 AXES_HTTP_RESPONSE_CODE = 429
+# Attempts during a lockout are refused and recorded but do not restart it: the lockout ends
+# 30 minutes after the fifth failure, as the lockout page says.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "password", "otp", "cpr"]
 AXES_VERBOSE = False
 # axes.W006 warns that locking out by username alone lets an attacker rotate addresses. Here
 # the opposite risk decides: one hospital NAT address serves every member of staff, so an IP
@@ -153,6 +161,15 @@ AXES_VERBOSE = False
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 
 OTP_TOTP_ISSUER = "IMR trial EDC"
+# Wrong codes count towards the axes lockout like wrong passwords (five per username); the
+# extra per-device delay of django-otp would only make a correct code fail unpredictably
+# right after a typo.
+OTP_TOTP_THROTTLE_FACTOR = 0
+
+# API tokens (imrtrial.accounts.tokens): stored hashed; they end after a working day at the
+# latest and, like sessions, after 30 minutes without use.
+API_TOKEN_LIFETIME = timedelta(hours=int(env("API_TOKEN_LIFETIME_HOURS", default="10")))
+API_TOKEN_IDLE_TIMEOUT = timedelta(minutes=int(env("API_TOKEN_IDLE_MINUTES", default="30")))
 
 # Idle sessions end after 30 minutes; every request renews the expiry.
 SESSION_COOKIE_AGE = 30 * 60
@@ -187,8 +204,8 @@ CONTENT_SECURITY_POLICY = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "imrtrial.accounts.tokens.TrialTokenAuthentication",
+        "imrtrial.accounts.tokens.VerifiedSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

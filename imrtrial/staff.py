@@ -14,6 +14,7 @@ from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from imrtrial.access import forget_grants
+from imrtrial.audit import audit_context
 from imrtrial.errors import Invalid
 from imrtrial.models import RoleAssignment
 from imrtrial.roles import SITE_SCOPED_ROLES, Role
@@ -40,8 +41,11 @@ def staff_save(
     password: str,
     totp_secret: str | None = None,
     email: str = "",
+    actor: Any = None,
+    reason: str = "",
 ) -> Any:
-    """Create or update a user with exactly these roles. No sites means every site."""
+    """Create or update a user with exactly these roles. No sites means every site. The
+    account and role changes are audited with `actor` (when a person acts) and `reason`."""
     unknown_roles = [r for r in roles if r not in Role.values]
     if not roles or unknown_roles:
         raise Invalid(
@@ -60,7 +64,7 @@ def staff_save(
         raise Invalid("Password refused: " + " ".join(exc.messages)) from None
     key = totp_key_hex(totp_secret) if totp_secret else None
 
-    with transaction.atomic():
+    with transaction.atomic(), audit_context(user=actor, reason=reason or None):
         user.set_password(password)
         if email:
             user.email = email

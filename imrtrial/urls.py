@@ -1,11 +1,15 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView
 
 from assessments import urls as assessments_urls
 from exports import urls as exports_urls
 from fidelity import urls as fidelity_urls
 from imrtrial import views
+from imrtrial.accounts import urls as accounts_urls
+from imrtrial.apidocs import ApiDocsView
 from participants import urls as participants_urls
 from randomization import urls as randomization_urls
 
@@ -15,14 +19,16 @@ api_urlpatterns = [
     path("", include(assessments_urls.api_urlpatterns)),
     path("", include(fidelity_urls.api_urlpatterns)),
     path("", include(exports_urls.api_urlpatterns)),
-    path("", include(views.api_urlpatterns)),
+    path("", include(accounts_urls.api_urlpatterns)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    path("docs/", ApiDocsView.as_view(url_name="schema"), name="api-docs"),
 ]
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("accounts/", include(views.account_urlpatterns)),
+    # Browsers ask for /favicon.ico on pages that name no icon (the admin's).
+    path("favicon.ico", RedirectView.as_view(url=static("img/favicon.svg"), permanent=True)),
+    path("accounts/", include(accounts_urls.urlpatterns)),
     path("participants/", include(participants_urls)),
     path("randomisation/", include(randomization_urls)),
     path("assessments/", include(assessments_urls)),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -140,7 +140,17 @@ class ParticipantListView(APIView):
 
     @extend_schema(
         responses=ParticipantSerializer(many=True),
-        summary="Participants at your sites (?site=, ?status=, ?search=)",
+        parameters=[
+            OpenApiParameter("site", str, description="Site code: BAL, GLA or FRB"),
+            OpenApiParameter("status", str, enum=Status.values),
+            OpenApiParameter(
+                "search",
+                str,
+                description="A study ID, or part of one. A complete ID with a wrong check "
+                "character is refused (400).",
+            ),
+        ],
+        summary="Participants at your sites",
     )
     def get(self, request: Request) -> Response:
         queryset = selectors.participant_list(
@@ -289,3 +299,30 @@ class EligibilityCriteriaView(APIView):
                 for c in eligibility.CRITERIA
             ]
         )
+
+
+class ChangeSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    old = serializers.CharField()
+    new = serializers.CharField()
+
+
+class AuditEntrySerializer(serializers.Serializer):
+    at = serializers.DateTimeField(help_text="UTC")
+    at_local = serializers.CharField(source="local_text", help_text="Copenhagen time")
+    who = serializers.CharField()
+    record = serializers.CharField()
+    action = serializers.CharField()
+    changes = ChangeSerializer(many=True)
+    reason = serializers.CharField()
+    via = serializers.CharField()
+
+
+class AuditTrailView(APIView):
+    """The participant's audit history (data managers and monitors; blinded: nothing that
+    could reveal an arm is included)."""
+
+    @extend_schema(responses=AuditEntrySerializer(many=True), summary="Audit history, newest first")
+    def get(self, request: Request, pk: int) -> Response:
+        _, entries = selectors.participant_audit_trail(user=request.user, pk=pk)
+        return Response(AuditEntrySerializer(entries, many=True).data)

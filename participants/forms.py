@@ -1,8 +1,20 @@
 from __future__ import annotations
 
-from django import forms
+from typing import Any
 
-from participants.models import Sex, Site
+from django import forms
+from django.utils import timezone
+
+from participants import eligibility
+from participants.models import Diagnosis, Sex, Site, Status
+
+YES_NO = [("yes", "Yes"), ("no", "No")]
+
+
+def _date_widget() -> forms.DateInput:
+    return forms.DateInput(
+        attrs={"type": "date", "max": timezone.localdate().isoformat()}, format="%Y-%m-%d"
+    )
 
 
 class RegistrationForm(forms.Form):
@@ -10,11 +22,82 @@ class RegistrationForm(forms.Form):
     cpr = forms.CharField(
         label="CPR number",
         max_length=11,
-        help_text="DDMMYY-SSSS",
-        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "numeric"}),
+        help_text="DDMMYY-SSSS (the hyphen may be left out). Stored encrypted; shown afterwards "
+        "only as DDMMYY-XXXX.",
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "off",
+                "inputmode": "numeric",
+                "autofocus": True,
+                "spellcheck": "false",
+            }
+        ),
     )
     sex = forms.ChoiceField(choices=Sex.choices, widget=forms.RadioSelect)
 
-    def __init__(self, *args: object, sites: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["site"].queryset = sites  # type: ignore[attr-defined]
+    def __init__(self, *args: Any, sites: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["site"]
+        field.queryset = sites  # type: ignore[attr-defined]
+        if sites.count() == 1:
+            field.initial = sites.first().code
+
+
+class ScreeningForm(forms.Form):
+    """The nine answers of API.md: the diagnosis and eight yes/no questions. Nothing is
+    pre-selected, so every answer is a decision."""
+
+    diagnosis = forms.ChoiceField(
+        label="ICD-10 diagnosis", choices=Diagnosis.choices, widget=forms.RadioSelect
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for criterion in eligibility.CRITERIA:
+            self.fields[criterion.field] = forms.ChoiceField(
+                label=criterion.question,
+                choices=YES_NO,
+                widget=forms.RadioSelect,
+                error_messages={"required": "Answer yes or no."},
+            )
+
+    def inclusion_fields(self) -> list[forms.BoundField]:
+        return [self[c.field] for c in eligibility.CRITERIA if c.required_answer]
+
+    def exclusion_fields(self) -> list[forms.BoundField]:
+        return [self[c.field] for c in eligibility.CRITERIA if not c.required_answer]
+
+    def answers(self) -> dict[str, Any]:
+        data = {"diagnosis": self.cleaned_data["diagnosis"]}
+        for criterion in eligibility.CRITERIA:
+            data[criterion.field] = self.cleaned_data[criterion.field] == "yes"
+        return data
+
+
+class ConsentForm(forms.Form):
+    consent_date = forms.DateField(label="Date of written informed consent", widget=_date_widget())
+    reason = forms.CharField(
+        label="Reason for the correction",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Only when you correct a consent date that is already recorded.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["consent_date"].widget = _date_widget()
+
+
+class StatusForm(forms.Form):
+    status = forms.ChoiceField(label="What happened", widget=forms.RadioSelect)
+    date = forms.DateField(label="Date", widget=_date_widget())
+    reason = forms.CharField(
+        label="Reason or circumstances", widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def __init__(self, *args: Any, statuses: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = [(s, Status(s).label) for s in statuses]  # type: ignore[attr-defined]
+        self.fields["date"].widget = _date_widget()
+        if len(statuses) == 1:
+            self.fields["status"].initial = statuses[0]

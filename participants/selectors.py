@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
+from django.urls import reverse
 
 from imrtrial import access
-from imrtrial.errors import NotFound
+from imrtrial.audit_trail import AuditEntry, AuditSource, participant_trail
+from imrtrial.errors import Forbidden, Invalid, NotFound
 from imrtrial.roles import Role
-from participants.models import Participant, Site
-from participants.studyid import STUDY_ID_PATTERN
+from imrtrial.timeline import TimelineEntry
+from participants.models import CLOSED_STATUSES, EligibilityScreening, Participant, Site, Status
+from participants.studyid import STUDY_ID_PATTERN, is_valid_study_id
 
 # Roles that work with individual participants (fidelity raters rate groups; admins manage
 # accounts). Site-scoped roles see their own sites only.
@@ -23,6 +27,12 @@ PARTICIPANT_READERS = (
     Role.STATISTICIAN,
     Role.MONITOR,
 )
+# Who reads a participant's audit history: the data manager and the monitor (both blinded,
+# so the history leaves out everything that could reveal an arm).
+AUDIT_READERS = (Role.DATA_MANAGER, Role.MONITOR)
+# Who records the end of participation: coordinators (any of the three statuses) and data
+# managers (loss to follow-up and death, which they often learn from registers).
+STATUS_RECORDERS = (Role.COORDINATOR, Role.DATA_MANAGER)
 
 
 def sites_visible_to(user: Any) -> QuerySet[Site]:
@@ -36,20 +46,46 @@ def participants_visible_to(user: Any) -> QuerySet[Participant]:
     return Participant.objects.filter(site_id__in=ids).select_related("site")
 
 
+def study_id_problem(text: str | None) -> str | None:
+    """What is wrong with a typed study ID that is complete but cannot be right (its check
+    character does not match), or None. Fragments ("BAL-00") are fine: they are searches."""
+    typed = (text or "").strip().upper()
+    if STUDY_ID_PATTERN.match(typed) and not is_valid_study_id(typed):
+        return (
+            f"{typed} is not a valid study ID: its check character does not match the rest. "
+            "Look for a mistyped character."
+        )
+    return None
+
+
 def participant_list(
     *, user: Any, site: str | None = None, status: str | None = None, search: str | None = None
 ) -> QuerySet[Participant]:
+    """The user's participants, filtered. Invalid when a filter cannot mean anything: an
+    unknown site or status, or a complete study ID with a wrong check character."""
+    errors: dict[str, list[str]] = {}
+    site_code = (site or "").strip().upper()
+    if site_code and not Site.objects.filter(code=site_code).exists():
+        errors["site"] = [f"Unknown site {site_code!r}; use BAL, GLA or FRB."]
+    if status and status not in Status.values:
+        errors["status"] = [f"Unknown status {status!r}; use one of {', '.join(Status.values)}."]
+    problem = study_id_problem(search)
+    if problem:
+        errors["search"] = [problem]
+    if errors:
+        raise Invalid("The filter has errors.", fields=errors)
     queryset = participants_visible_to(user)
-    if site:
-        queryset = queryset.filter(site__code=site.strip().upper())
+    if site_code:
+        queryset = queryset.filter(site__code=site_code)
     if status:
         queryset = queryset.filter(status=status)
     if search:
         text = search.strip().upper()
-        match = STUDY_ID_PATTERN.match(text)
         # A complete study ID must match exactly; a fragment finds every ID containing it.
         queryset = (
-            queryset.filter(study_id=text) if match else queryset.filter(study_id__contains=text)
+            queryset.filter(study_id=text)
+            if STUDY_ID_PATTERN.match(text)
+            else queryset.filter(study_id__contains=text)
         )
     return queryset
 
@@ -60,3 +96,123 @@ def participant_get(*, user: Any, pk: Any) -> Participant:
         return participants_visible_to(user).get(pk=int(pk))
     except (Participant.DoesNotExist, ValueError, TypeError):
         raise NotFound("No such participant at your sites.") from None
+
+
+def participant_for_action(*, user: Any, pk: Any, roles: tuple[str, ...], what: str) -> Participant:
+    """The participant a user wants to act on: 403 when none of the user's roles allows the
+    action anywhere, 404 when the participant is unknown or outside the user's sites, 403 when
+    the user sees the participant through another role but may not act at that site."""
+    if not access.has_role(user, *roles):
+        raise Forbidden(f"Your role does not allow {what}.")
+    participant = participant_get(user=user, pk=pk)
+    if not access.has_role_at(user, participant.site_id, *roles):
+        raise Forbidden(f"Your role does not allow {what} at {participant.site.name}.")
+    return participant
+
+
+def may_act(user: Any, participant: Participant, *roles: str) -> bool:
+    return access.has_role_at(user, participant.site_id, *roles)
+
+
+def screenings_of(participant: Participant) -> QuerySet[EligibilityScreening]:
+    return participant.screenings.select_related("screened_by").order_by("-screened_at", "-id")
+
+
+def participant_audit_trail(*, user: Any, pk: Any) -> tuple[Participant, list[AuditEntry]]:
+    participant = participant_for_action(
+        user=user, pk=pk, roles=AUDIT_READERS, what="reading the audit history"
+    )
+    return participant, participant_trail(participant=participant, user=user)
+
+
+# --- contributions to the overview and the audit history (imrtrial.timeline,
+# imrtrial.audit_trail) ----------------------------------------------------------------------
+
+
+def participant_timeline(participant: Participant, user: Any) -> list[TimelineEntry]:
+    """Registration, every screening, consent and the end of participation. Nothing here
+    depends on the arm."""
+    screening_url = reverse("participants:screening", args=[participant.pk])
+    registered_by = participant.registered_by.get_username() if participant.registered_by else ""
+    entries = [
+        TimelineEntry(
+            participant.registered_at,
+            "Registered",
+            f"at {participant.site.name} by {registered_by}",
+        )
+    ]
+    for screening in screenings_of(participant):
+        if screening.eligible:
+            title, detail = "Screened: eligible", ""
+        else:
+            title, detail = "Screened: not eligible", " ".join(screening.reasons)
+        who = screening.screened_by.get_username()
+        entries.append(
+            TimelineEntry(
+                screening.screened_at, title, f"{detail} (by {who})".strip(), screening_url
+            )
+        )
+    # Consent and each move to withdrawn, lost to follow-up or deceased come from the
+    # participant's history, which also says when they were recorded (a withdrawn participant
+    # may later be recorded as deceased: both stay on the timeline).
+    previous: Any = None
+    users = dict(
+        get_user_model()
+        .objects.filter(
+            pk__in=[participant.consent_recorded_by_id]
+            if participant.consent_recorded_by_id
+            else []
+        )
+        .values_list("pk", "username")
+    )
+    for event in Participant.pgh_event_model.objects.filter(pgh_obj_id=participant.pk).order_by(
+        "pgh_id"
+    ):
+        if event.consent_date and (previous is None or previous.consent_date != event.consent_date):
+            corrected = previous is not None and previous.consent_date is not None
+            who = users.get(event.consent_recorded_by_id, "")
+            entries.append(
+                TimelineEntry(
+                    event.consent_date,
+                    "Consent date corrected" if corrected else "Written informed consent",
+                    f"recorded by {who}" if who else "",
+                    reverse("participants:consent", args=[participant.pk]),
+                    recorded_at=event.pgh_created_at,
+                )
+            )
+        if event.status in CLOSED_STATUSES and (
+            previous is None or event.status != previous.status
+        ):
+            entries.append(
+                TimelineEntry(
+                    event.status_date or event.pgh_created_at,
+                    Status(event.status).label,
+                    event.status_reason,
+                    recorded_at=event.pgh_created_at,
+                )
+            )
+        previous = event
+    return entries
+
+
+def participant_audit_sources() -> list[AuditSource]:
+    return [
+        AuditSource(
+            Participant.pgh_event_model,
+            "pgh_obj_id",
+            "Participant",
+            blinded_may_see=True,
+            encrypted_fields=frozenset({"cpr_ciphertext"}),
+            hidden_fields=frozenset({"cpr_hash"}),
+            field_labels={"cpr_ciphertext": "CPR number", "study_id": "Study ID"},
+            describe=lambda event: f"Participant {event.study_id}",
+        ),
+        AuditSource(
+            EligibilityScreening.pgh_event_model,
+            "participant_id",
+            "Eligibility screening",
+            blinded_may_see=True,
+            hidden_fields=frozenset({"participant"}),
+            describe=lambda event: f"Eligibility screening {event.pgh_obj_id}",
+        ),
+    ]

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from imrtrial import access
 from imrtrial.audit import audit_context
@@ -45,6 +46,8 @@ def _require_not_future(value: date, field: str, label: str) -> None:
         )
 
 
+# Error reports (the technical 500 page, mails to administrators) must not show the number.
+@sensitive_variables("cpr", "parsed")
 def participant_register(*, user: Any, site_code: str, cpr: str, sex: str) -> Participant:
     errors: dict[str, list[str]] = {}
     site = Site.objects.filter(code=(site_code or "").strip().upper()).first()

@@ -1,18 +1,31 @@
-"""Pages for coordinators and everyone who looks participants up."""
+"""Pages for coordinators and everyone who looks participants up. Every page asks the
+selectors for the participant (404 outside the user's sites, 403 for a role that may not
+act) and the services for every change."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods
 
-from imrtrial import access
-from imrtrial.errors import Forbidden, TrialError
+from imrtrial import access, timeline
+from imrtrial.errors import Forbidden, Invalid, TrialError
 from imrtrial.roles import Role
-from participants import selectors, services
-from participants.forms import RegistrationForm
-from participants.models import Status
+from participants import eligibility, selectors, services
+from participants.forms import ConsentForm, RegistrationForm, ScreeningForm, StatusForm
+from participants.models import CLOSED_STATUSES, Participant, Status
+from participants.services import OPEN_BEFORE_RANDOMISATION
 from randomization.selectors import allocation_fields
+
+PAGE_SIZE = 50
 
 
 def _require_reader(request: HttpRequest) -> None:
@@ -20,63 +33,242 @@ def _require_reader(request: HttpRequest) -> None:
         raise Forbidden("Your role does not give access to participants.")
 
 
+def _show_errors(form: forms.Form, error: TrialError) -> None:
+    """A service's refusal, on the form: field messages at their fields, the rest on top."""
+    for field, field_messages in (error.fields or {"__all__": [error.message]}).items():
+        for message in field_messages:
+            form.add_error(field if field in form.fields else None, message)
+
+
 @login_required
 def participant_list(request: HttpRequest) -> HttpResponse:
     _require_reader(request)
-    site = request.GET.get("site", "")
-    status = request.GET.get("status", "")
-    search = request.GET.get("q", "")
-    participants = selectors.participant_list(
-        user=request.user, site=site, status=status, search=search
-    )
+    filters = {
+        "site": request.GET.get("site", ""),
+        "status": request.GET.get("status", ""),
+        "q": request.GET.get("q", "").strip(),
+    }
+    problems: list[str] = []
+    try:
+        queryset = selectors.participant_list(
+            user=request.user, site=filters["site"], status=filters["status"], search=filters["q"]
+        )
+    except Invalid as error:
+        problems = [m for field_messages in (error.fields or {}).values() for m in field_messages]
+        queryset = Participant.objects.none()
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "participants/list.html",
         {
-            "participants": participants,
+            "page": page,
+            "participants": page.object_list,
+            "problems": problems,
             "sites": selectors.sites_visible_to(request.user),
             "statuses": Status.choices,
-            "filters": {"site": site, "status": status, "q": search},
+            "filters": filters,
             "can_register": access.has_role(request.user, Role.COORDINATOR),
         },
     )
 
 
+@never_cache
+@sensitive_post_parameters("cpr")
 @login_required
+@require_http_methods(["GET", "POST"])
 def participant_register(request: HttpRequest) -> HttpResponse:
     sites = selectors.sites_visible_to(request.user).filter(
         pk__in=access.site_ids(request.user, Role.COORDINATOR)
     )
-    if not sites.exists():
+    if not access.has_role(request.user, Role.COORDINATOR) or not sites.exists():
         raise Forbidden("Only coordinators register participants.")
     form = RegistrationForm(request.POST or None, sites=sites)
-    if request.method == "POST" and form.is_valid():
-        try:
-            participant = services.participant_register(
-                user=request.user,
-                site_code=form.cleaned_data["site"].code,
-                cpr=form.cleaned_data["cpr"],
-                sex=form.cleaned_data["sex"],
-            )
-        except TrialError as error:
-            for field, messages in (error.fields or {"__all__": [error.message]}).items():
-                for message in messages:
-                    form.add_error(field if field in form.fields else None, message)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                participant = services.participant_register(
+                    user=request.user,
+                    site_code=form.cleaned_data["site"].code,
+                    cpr=form.cleaned_data["cpr"],
+                    sex=form.cleaned_data["sex"],
+                )
+            except TrialError as error:
+                _show_errors(form, error)
+                status = error.status
+            else:
+                messages.success(
+                    request, f"Registered as {participant.study_id}. Next: eligibility screening."
+                )
+                return redirect("participants:overview", pk=participant.pk)
         else:
-            return redirect("participants:overview", pk=participant.pk)
-    return render(request, "participants/register.html", {"form": form})
+            status = 400
+    return render(request, "participants/register.html", {"form": form}, status=status)
 
 
 @login_required
 def participant_overview(request: HttpRequest, pk: int) -> HttpResponse:
     _require_reader(request)
     participant = selectors.participant_get(user=request.user, pk=pk)
+    user = request.user
+    coordinator_here = selectors.may_act(user, participant, Role.COORDINATOR)
     return render(
         request,
         "participants/overview.html",
         {
             "participant": participant,
-            "screenings": participant.screenings.all(),
-            "allocation": allocation_fields(participant, request.user),
+            "latest_screening": selectors.screenings_of(participant).first(),
+            "allocation": allocation_fields(participant, user),
+            "timeline": list(reversed(timeline.collect(participant, user))),
+            "can_screen": coordinator_here and participant.status in OPEN_BEFORE_RANDOMISATION,
+            "can_consent": coordinator_here
+            and participant.status in (Status.ELIGIBLE, Status.CONSENTED),
+            "can_change_status": selectors.may_act(user, participant, *selectors.STATUS_RECORDERS)
+            and participant.status != Status.DECEASED,
+            "can_read_audit": access.has_role(user, *selectors.AUDIT_READERS),
         },
+    )
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def participant_screening(request: HttpRequest, pk: int) -> HttpResponse:
+    participant = selectors.participant_for_action(
+        user=request.user, pk=pk, roles=(Role.COORDINATOR,), what="eligibility screening"
+    )
+    form = ScreeningForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                screening = services.participant_screen(
+                    user=request.user, participant=participant, answers=form.answers()
+                )
+            except TrialError as error:
+                _show_errors(form, error)
+                status = error.status
+            else:
+                if screening.eligible:
+                    messages.success(request, f"{participant.study_id} is eligible.")
+                else:
+                    messages.warning(request, f"{participant.study_id} is not eligible.")
+                return redirect("participants:screening", pk=participant.pk)
+        else:
+            status = 400
+    return render(
+        request,
+        "participants/screening.html",
+        {
+            "participant": participant,
+            "form": form,
+            "screenings": selectors.screenings_of(participant),
+            "open": participant.status in OPEN_BEFORE_RANDOMISATION,
+            "diagnosis_reason": eligibility.DIAGNOSIS_REASON,
+        },
+        status=status,
+    )
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def participant_consent(request: HttpRequest, pk: int) -> HttpResponse:
+    participant = selectors.participant_for_action(
+        user=request.user, pk=pk, roles=(Role.COORDINATOR,), what="recording consent"
+    )
+    initial = {"consent_date": participant.consent_date} if participant.consent_date else {}
+    form = ConsentForm(request.POST or None, initial=initial)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.participant_record_consent(
+                    user=request.user,
+                    participant=participant,
+                    consent_date=form.cleaned_data["consent_date"],
+                    reason=form.cleaned_data["reason"],
+                )
+            except TrialError as error:
+                _show_errors(form, error)
+                status = error.status
+            else:
+                messages.success(request, f"Consent recorded for {participant.study_id}.")
+                return redirect("participants:overview", pk=participant.pk)
+        else:
+            status = 400
+    return render(
+        request,
+        "participants/consent.html",
+        {
+            "participant": participant,
+            "form": form,
+            "open": participant.status in (Status.ELIGIBLE, Status.CONSENTED),
+        },
+        status=status,
+    )
+
+
+def _statuses_for(user: Any, participant: Participant) -> list[str]:
+    allowed = []
+    if selectors.may_act(user, participant, Role.COORDINATOR):
+        allowed.append(Status.WITHDRAWN)
+    if selectors.may_act(user, participant, *selectors.STATUS_RECORDERS):
+        allowed += [Status.LOST_TO_FOLLOW_UP, Status.DECEASED]
+    return [s for s in allowed if s != participant.status]
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def participant_status(request: HttpRequest, pk: int) -> HttpResponse:
+    participant = selectors.participant_for_action(
+        user=request.user,
+        pk=pk,
+        roles=selectors.STATUS_RECORDERS,
+        what="recording withdrawal, loss to follow-up or death",
+    )
+    statuses = _statuses_for(request.user, participant)
+    form = StatusForm(request.POST or None, statuses=statuses)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.participant_close(
+                    user=request.user,
+                    participant=participant,
+                    status=form.cleaned_data["status"],
+                    on=form.cleaned_data["date"],
+                    reason=form.cleaned_data["reason"],
+                )
+            except TrialError as error:
+                _show_errors(form, error)
+                status = error.status
+            else:
+                messages.success(
+                    request,
+                    f"{participant.study_id} is recorded as "
+                    f"{Status(form.cleaned_data['status']).label.lower()}.",
+                )
+                return redirect("participants:overview", pk=participant.pk)
+        else:
+            status = 400
+    return render(
+        request,
+        "participants/status.html",
+        {
+            "participant": participant,
+            "form": form,
+            "closed": participant.status == Status.DECEASED or not statuses,
+            "closing_statuses": CLOSED_STATUSES,
+        },
+        status=status,
+    )
+
+
+@login_required
+def participant_audit(request: HttpRequest, pk: int) -> HttpResponse:
+    participant, entries = selectors.participant_audit_trail(user=request.user, pk=pk)
+    return render(
+        request, "participants/audit.html", {"participant": participant, "entries": entries}
     )

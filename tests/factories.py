@@ -201,3 +201,65 @@ def make_imr_group(
         capacity=capacity,
         instructors=[u.pk for u in instructors or []],
     )
+
+
+# --- accounts (issue 2) -------------------------------------------------------------------
+
+TEST_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+PASSWORD = "Recovery-2026!"
+
+
+def give_password(user: Any, password: str = PASSWORD) -> Any:
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    return user
+
+
+def enrol_totp(user: Any, secret: str = TEST_TOTP_SECRET) -> Any:
+    """A confirmed TOTP device with a known secret (see `totp_code`)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from imrtrial.staff import totp_key_hex
+
+    TOTPDevice.objects.filter(user=user).delete()
+    return TOTPDevice.objects.create(
+        user=user, name="Authenticator", key=totp_key_hex(secret), confirmed=True
+    )
+
+
+def totp_code(device: Any, *, offset_steps: int = 0) -> str:
+    """The device's code now (or `offset_steps` periods away), as an authenticator shows it."""
+    import time
+
+    from django_otp.oath import TOTP
+
+    generator = TOTP(device.bin_key, device.step, device.t0, device.digits)
+    generator.time = time.time() + offset_steps * device.step
+    return f"{generator.token():0{device.digits}d}"
+
+
+def page_client(user: Any | None = None) -> Any:
+    """A browser-like test client logged in as `user`; for the roles that need a second factor
+    the session is verified as if the code had been typed."""
+    from django.test import Client
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from imrtrial.access import needs_two_factor
+
+    client = Client()
+    if user is None:
+        return client
+    client.force_login(user)
+    if needs_two_factor(user):
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or enrol_totp(user)
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+    return client
+
+
+def wrong_code(device: Any) -> str:
+    """A six-digit code the device refuses now (none of the codes it would accept)."""
+    accepted = {totp_code(device, offset_steps=step) for step in (-1, 0, 1)}
+    return next(f"{n:06d}" for n in range(1_000_000) if f"{n:06d}" not in accepted)

@@ -1,15 +1,22 @@
+import sys
 from typing import Any
+from urllib.parse import urlparse
 
 import psycopg
 import redis
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 PG_START = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
-REDIS_START = (
-    'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" '
-    "--appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log"
-)
+
+
+def redis_start(port: int) -> str:
+    return (
+        f'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port {port} --save "" '
+        "--appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log"
+    )
 
 
 class Command(BaseCommand):
@@ -17,6 +24,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         db = settings.DATABASES["default"]
+        where = f"{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}"
         try:
             psycopg.connect(
                 host=db["HOST"],
@@ -27,14 +35,21 @@ class Command(BaseCommand):
                 connect_timeout=3,
             ).close()
         except psycopg.OperationalError:
-            raise CommandError(
-                f"PostgreSQL is not reachable at {db['HOST']}:{db['PORT'] or 5432}; "
-                f"start it with: {PG_START}"
-            ) from None
+            self.fail(f"PostgreSQL is not reachable at {where}. Start it with: {PG_START}")
         try:
-            redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=3).ping()
+            # One try: a missing server should be reported at once, not after backoff retries.
+            redis.Redis.from_url(
+                settings.REDIS_URL, socket_connect_timeout=3, retry=Retry(NoBackoff(), 0)
+            ).ping()
         except redis.RedisError:
-            raise CommandError(
-                f"Redis is not reachable at {settings.REDIS_URL}; start it with: {REDIS_START}"
-            ) from None
+            port = urlparse(settings.REDIS_URL).port or 6379
+            self.fail(
+                f"Redis is not reachable at {settings.REDIS_URL}. "
+                f"Start it with: {redis_start(port)}"
+            )
         self.stdout.write("PostgreSQL and Redis are reachable.")
+
+    def fail(self, message: str) -> None:
+        # One plain line on stderr (no traceback, no "CommandError:"): make shows it as is.
+        self.stderr.write(message)
+        sys.exit(1)

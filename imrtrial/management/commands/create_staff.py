@@ -1,3 +1,4 @@
+import getpass
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -37,10 +38,17 @@ class Command(BaseCommand):
             help="register a confirmed TOTP device",
         )
         parser.add_argument("--email", default="")
+        parser.add_argument(
+            "--reason",
+            default="",
+            help="why the account or its roles change (kept in the audit trail)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            with task_context("create_staff", None, target_username=options["username"]):
+            with task_context(
+                "create_staff", None, target_username=options["username"], os_user=_os_user()
+            ):
                 user = staff_save(
                     username=options["username"],
                     roles=options["role"],
@@ -48,6 +56,7 @@ class Command(BaseCommand):
                     password=options["password"],
                     totp_secret=options["totp_secret"],
                     email=options["email"],
+                    reason=options["reason"] or "create_staff command",
                 )
         except Invalid as exc:
             raise CommandError(exc.message) from None
@@ -55,3 +64,11 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(f"{user.username}: {', '.join(options['role'])} ({where})")
         )
+
+
+def _os_user() -> str:
+    """Who ran the command, as far as the operating system knows (for the audit trail)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

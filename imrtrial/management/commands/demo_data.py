@@ -1,3 +1,4 @@
+import os
 from typing import Any
 
 from django.conf import settings
@@ -41,7 +42,8 @@ class Command(BaseCommand):
                     totp_secret=DEMO_TOTP_SECRET if two_factor else None,
                 )
                 rows.append((username, DEMO_PASSWORD, two_factor))
-        self.stdout.write("\nDemo users (log in at http://127.0.0.1:8000/accounts/login/):")
+        port = os.environ.get("PORT") or "8000"
+        self.stdout.write(f"\nDemo users (log in at http://127.0.0.1:{port}/accounts/login/):")
         for username, password, two_factor in rows:
             note = "  + TOTP code: manage.py demo_totp " + username if two_factor else ""
             self.stdout.write(f"  {username:<22} {password}{note}")

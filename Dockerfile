@@ -1,0 +1,29 @@
+# The IMR trial EDC for production (docker-compose.yml runs it under gunicorn, with Celery).
+# Configuration and secrets come from the environment at run time, never from the image.
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_PROJECT_ENVIRONMENT=/opt/venv \
+    PATH=/opt/venv/bin:$PATH
+
+RUN pip install --no-cache-dir uv==0.13.9 \
+    && groupadd --system edc && useradd --system --gid edc --home-dir /app edc
+
+WORKDIR /app
+# The locked dependencies first, so that code changes do not reinstall them.
+COPY pyproject.toml uv.lock ./
+RUN uv sync --frozen --no-dev --no-install-project
+
+COPY --chown=edc:edc . .
+# collectstatic needs settings that load; these values exist only during this build step.
+RUN SECRET_KEY=build-only CPR_KEYS=MDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDA= DEBUG=false \
+    ALLOWED_HOSTS=localhost python manage.py collectstatic --no-input \
+    && mkdir -p /var/lib/imrtrial/exports /var/lib/celery \
+    && chown -R edc:edc /var/lib/imrtrial /var/lib/celery /app/staticfiles
+
+USER edc
+EXPOSE 8000
+CMD ["gunicorn", "imrtrial.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", \
+     "--timeout", "60", "--access-logfile", "-", "--forwarded-allow-ips", "*"]

@@ -1,0 +1,82 @@
+"""Lockout after repeated failures (django-axes, per username: staff at one hospital share an
+IP address). Password failures on the login page and on the token endpoint are counted by
+axes through `django.contrib.auth.authenticate`; failures of the second factor are reported
+here through the same signal, so all of them count towards one limit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from axes.backends import AxesStandaloneBackend
+from axes.handlers.proxy import AxesProxyHandler
+from axes.helpers import get_cool_off
+from axes.utils import reset
+from django.contrib.auth.signals import user_login_failed
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+
+
+def lockout_message(request: HttpRequest | None = None) -> str:
+    cool_off = get_cool_off(request)
+    minutes = int(cool_off.total_seconds() // 60) if cool_off else None
+    how_long = f"for {minutes} minutes" if minutes else "until an administrator unlocks it"
+    return (
+        "Too many failed logins for this account: it is locked "
+        f"{how_long}. The trial administrator can unlock it sooner."
+    )
+
+
+def lockout_response(
+    request: HttpRequest, original_response: HttpResponse | None = None, credentials: Any = None
+) -> HttpResponse:
+    """axes' AXES_LOCKOUT_CALLABLE: JSON for API clients, the lockout page for browsers; 429
+    with Retry-After on both."""
+    message = lockout_message(request)
+    response: HttpResponse
+    if request.path.startswith("/api/"):
+        response = JsonResponse({"detail": message}, status=429)
+    else:
+        response = render(request, "registration/locked_out.html", {"message": message}, status=429)
+    cool_off = get_cool_off(request)
+    if cool_off:
+        response["Retry-After"] = str(int(cool_off.total_seconds()))
+    return response
+
+
+def is_locked_out(request: HttpRequest, username: str) -> bool:
+    return AxesProxyHandler.is_locked(request, {"username": username})
+
+
+def second_factor_failed(request: HttpRequest, username: str, detail: str) -> bool:
+    """Count a wrong second-factor code like a wrong password. True when this failure has
+    locked the account out."""
+    user_login_failed.send(
+        sender=__name__,
+        credentials={"username": username, "factor": "otp", "detail": detail},
+        request=request,
+    )
+    return bool(getattr(request, "axes_locked_out", False))
+
+
+def failures_reset(username: str) -> None:
+    """After a complete login (every factor the role needs), earlier failures are forgiven.
+    Not after the password alone: otherwise someone who knows a password could guess codes
+    for ever, logging in again before each fifth wrong code."""
+    reset(username=username)
+
+
+class TrialAxesBackend(AxesStandaloneBackend):
+    """axes' lockout check for every authentication that comes with a request (the login page,
+    the token endpoint, the admin). Without a request there is nothing to lock out or count
+    (Django's test client `login()`, a shell): the stock backend would raise instead."""
+
+    def authenticate(
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if request is None:
+            return None
+        return super().authenticate(request, username=username, password=password, **kwargs)

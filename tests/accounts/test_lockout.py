@@ -1,0 +1,151 @@
+"""Five failures per username lock the account, on the login page and the token endpoint
+alike (django-axes), and wrong second-factor codes count as failures too."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from datetime import timedelta
+from typing import Any
+from unittest import mock
+
+from django.test import Client
+from django.utils import timezone
+
+from imrtrial.models import AuthEvent
+from imrtrial.roles import Role
+from tests.accounts.conftest import ask_for_token
+from tests.factories import PASSWORD, give_password, make_staff, totp_code, wrong_code
+
+
+def page_login(client: Client, username: str, password: str) -> Any:
+    return client.post("/accounts/login/", {"username": username, "password": password})
+
+
+def logged_in(client: Client) -> bool:
+    return "_auth_user_id" in client.session
+
+
+def test_five_wrong_passwords_on_the_login_page_lock_the_account(coordinator: Any) -> None:
+    client = Client()
+    for _ in range(4):
+        assert page_login(client, "anna", "wrong").status_code == 200
+    fifth = page_login(client, "anna", "wrong")
+    assert fifth.status_code == 429
+    assert b"locked" in fifth.content
+    right = page_login(client, "anna", PASSWORD)
+    assert right.status_code == 429
+    assert not logged_in(client)
+    # The API refuses the same account.
+    assert ask_for_token("anna", PASSWORD).status_code == 429
+
+
+def test_five_wrong_passwords_on_the_token_endpoint_lock_the_account(coordinator: Any) -> None:
+    for _ in range(4):
+        assert ask_for_token("anna", "wrong").status_code == 400
+    fifth = ask_for_token("anna", "wrong")
+    assert fifth.status_code == 429
+    assert "locked" in fifth.json()["detail"]
+    assert int(fifth["Retry-After"]) == 30 * 60
+    assert ask_for_token("anna", PASSWORD).status_code == 429
+    # ...and the login page too.
+    client = Client()
+    assert page_login(client, "anna", PASSWORD).status_code == 429
+    assert not logged_in(client)
+
+
+def test_failures_on_the_page_and_the_api_count_together(coordinator: Any) -> None:
+    client = Client()
+    for _ in range(3):
+        page_login(client, "anna", "wrong")
+    assert ask_for_token("anna", "wrong").status_code == 400
+    assert ask_for_token("anna", "wrong").status_code == 429
+    assert page_login(client, "anna", PASSWORD).status_code == 429
+
+
+def test_a_locked_account_does_not_lock_colleagues_behind_the_same_address(
+    coordinator: Any,
+) -> None:
+    give_password(make_staff("bo", Role.COORDINATOR, sites=["BAL"]))
+    for _ in range(5):
+        ask_for_token("anna", "wrong")
+    assert ask_for_token("bo", PASSWORD).status_code == 200
+    client = Client()
+    assert page_login(client, "bo", PASSWORD).status_code == 302
+    assert logged_in(client)
+
+
+def test_a_complete_login_forgives_earlier_failures(coordinator: Any) -> None:
+    for _ in range(4):
+        ask_for_token("anna", "wrong")
+    assert page_login(Client(), "anna", PASSWORD).status_code == 302
+    for _ in range(4):
+        assert ask_for_token("anna", "wrong").status_code == 400
+    assert ask_for_token("anna", PASSWORD).status_code == 200
+
+
+def test_the_lockout_ends_after_thirty_minutes(coordinator: Any) -> None:
+    for _ in range(5):
+        ask_for_token("anna", "wrong")
+    later = timezone.now() + timedelta(minutes=31)
+    with ExitStack() as stack:
+        for target in ("axes.attempts.now", "axes.handlers.proxy.now"):
+            stack.enter_context(mock.patch(target, return_value=later))
+        assert ask_for_token("anna", PASSWORD).status_code == 200
+
+
+def test_wrong_codes_on_the_login_page_lock_a_two_factor_account(statistician: Any) -> None:
+    device = statistician.totpdevice_set.get()
+    client = Client()
+    assert page_login(client, "stig", PASSWORD)["Location"].startswith("/accounts/verify/")
+    for _ in range(4):
+        response = client.post("/accounts/verify/", {"otp": wrong_code(device)})
+        assert response.status_code == 200
+        assert b"wrong" in response.content
+    fifth = client.post("/accounts/verify/", {"otp": wrong_code(device)})
+    assert fifth.status_code == 429
+    assert not logged_in(client)
+    assert page_login(Client(), "stig", PASSWORD).status_code == 429
+    assert ask_for_token("stig", PASSWORD, otp=totp_code(device)).status_code == 429
+    assert AuthEvent.objects.filter(kind="otp_failed", username="stig").count() == 5
+
+
+def test_typing_the_password_again_does_not_forgive_wrong_codes(statistician: Any) -> None:
+    device = statistician.totpdevice_set.get()
+    client = Client()
+    page_login(client, "stig", PASSWORD)
+    for _ in range(4):
+        client.post("/accounts/verify/", {"otp": wrong_code(device)})
+    client.post("/accounts/logout/")
+    # The password is right, but it is not a complete login: the four wrong codes still count.
+    assert page_login(client, "stig", PASSWORD).status_code == 302
+    assert client.post("/accounts/verify/", {"otp": wrong_code(device)}).status_code == 429
+
+
+def test_wrong_codes_on_the_token_endpoint_count_too(statistician: Any) -> None:
+    device = statistician.totpdevice_set.get()
+    for _ in range(4):
+        assert ask_for_token("stig", PASSWORD, otp=wrong_code(device)).status_code == 400
+    assert ask_for_token("stig", PASSWORD, otp=wrong_code(device)).status_code == 429
+
+
+def test_lockouts_and_refused_attempts_are_recorded(coordinator: Any) -> None:
+    for _ in range(5):
+        ask_for_token("anna", "wrong")
+    page_login(Client(), "anna", PASSWORD)
+    events = AuthEvent.objects.filter(username="anna", kind="locked_out").order_by("id")
+    assert [e.detail for e in events] == ["Too many failed logins", "Attempt while locked out"]
+    assert [e.channel for e in events] == ["api", "web"]
+    refused = AuthEvent.objects.filter(username="anna", kind="login_failed").order_by("id").last()
+    assert refused.detail == "refused: the account is locked out"
+    assert AuthEvent.objects.filter(username="anna", kind="login_failed").count() == 6
+
+
+def test_the_test_clients_login_works_and_a_locked_account_still_cannot_use_the_pages(
+    coordinator: Any,
+) -> None:
+    client = Client()
+    assert client.login(username="anna", password=PASSWORD)
+    assert client.get("/participants/").status_code == 200
+    for _ in range(5):
+        page_login(Client(), "anna", "wrong")
+    assert page_login(Client(), "anna", PASSWORD).status_code == 429

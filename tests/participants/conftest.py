@@ -1,0 +1,2 @@
+# The permission matrix's `world` fixture (tests/matrix.py).
+from tests.matrix import world  # noqa: F401
