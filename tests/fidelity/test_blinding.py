@@ -11,7 +11,7 @@ from django.test import Client
 
 from fidelity import selectors
 from imrtrial import navigation, timeline
-from tests.factories import api_client
+from tests.factories import api_client, page_client
 from tests.fidelity.world import api_urls, build_world, page_urls
 
 METHODS = ("get", "post", "put", "patch", "delete", "options")
@@ -53,8 +53,7 @@ def test_blinded_users_get_404_from_every_endpoint_with_every_method(staff, worl
 
 @pytest.mark.parametrize("who", BLINDED)
 def test_blinded_users_get_404_from_every_page_with_every_method(staff, world, who) -> None:
-    client = Client()
-    client.force_login(getattr(staff, who))
+    client = page_client(getattr(staff, who))
     before = world.counts()
     refused = {
         (method, url): _status(client, method, url)
@@ -67,8 +66,7 @@ def test_blinded_users_get_404_from_every_page_with_every_method(staff, world, w
 
 def test_the_same_addresses_exist_for_an_unblinded_reader(staff, world) -> None:
     # Proves the 404s above come from blinding: the statistician reads everything.
-    client = Client()
-    client.force_login(staff.statistician)
+    client = page_client(staff.statistician)
     api = api_client(staff.statistician)
     found = {url: _status(client, "get", url) for url in page_urls(world)}
     found |= {url: _status(api, "get", url) for url in api_urls(world)}
@@ -105,8 +103,7 @@ def test_blinded_users_find_no_trace_in_menu_timeline_or_participant_pages(
     member = world.members[0]
     assert selectors.participant_timeline(member, user) == []
     assert not [e for e in timeline.collect(member, user) if "IMR" in e.title]
-    client = Client()
-    client.force_login(user)
+    client = page_client(user)
     for url in ("/", f"/participants/{member.pk}/", "/participants/"):
         html = client.get(url).content.decode()
         assert "/imr/" not in html and world.group.name not in html

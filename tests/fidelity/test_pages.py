@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from fidelity import scale, services
 from fidelity.models import Attendance, FidelityRating, GroupMembership, GroupSession, ImrGroup
-from tests.factories import imr_participant, make_imr_group
+from tests.factories import imr_participant, make_imr_group, page_client
 
 
 def _checked(html: str, item: str) -> list[str]:
@@ -18,9 +18,7 @@ def _checked(html: str, item: str) -> list[str]:
 
 
 def _login(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+    return page_client(user)
 
 
 @pytest.fixture
