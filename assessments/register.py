@@ -45,10 +45,15 @@ class Line:
 @dataclass
 class ParsedFile:
     lines: list[Line] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+    problems: list[tuple[int, str]] = field(default_factory=list)
 
     def error(self, number: int, message: str) -> None:
-        self.errors.append(f"Line {number}: {message}")
+        self.problems.append((number, f"Line {number}: {message}"))
+
+    @property
+    def errors(self) -> list[str]:
+        """Every problem, in the order of the file's lines."""
+        return [message for _, message in sorted(self.problems, key=lambda p: p[0])]
 
 
 def _decode(content: bytes) -> str:
@@ -74,7 +79,7 @@ def parse(content: bytes, *, hashes_to_participant: Any) -> ParsedFile:
     text = _decode(content)
     rows = text.splitlines()
     if not rows or not rows[0].strip():
-        result.errors.append("The file is empty: the first line must be the header.")
+        result.error(1, "the file is empty: the first line must be the header.")
         return result
     header_line = rows[0]
     delimiter = max((";", ",", "\t"), key=header_line.count)
@@ -82,12 +87,13 @@ def parse(content: bytes, *, hashes_to_participant: Any) -> ParsedFile:
     header = [column.strip().lower() for column in next(reader)]
     missing_columns = [c for c in COLUMNS if c not in header]
     if missing_columns:
-        result.errors.append(
-            "Line 1: the header lacks the column(s) "
+        result.error(
+            1,
+            "the header lacks the column(s) "
             + ", ".join(missing_columns)
             + "; the columns are "
             + ", ".join(COLUMNS)
-            + "."
+            + ".",
         )
         return result
     position = {column: header.index(column) for column in COLUMNS}
@@ -159,6 +165,6 @@ def parse(content: bytes, *, hashes_to_participant: Any) -> ParsedFile:
         else:
             by_participant.setdefault(participant_id, []).append(line)
             result.lines.append(line)
-    if not result.lines and not result.errors:
-        result.errors.append("The file has a header but no data lines.")
+    if not result.lines and not result.problems:
+        result.error(2, "the file has a header but no data lines.")
     return result

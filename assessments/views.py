@@ -282,7 +282,7 @@ def psp_interval(request: HttpRequest) -> HttpResponse:
         "assessments/_psp_interval.html",
         {
             "psp_interval": psp.interval(values) if domains_ok else None,
-            "decile": psp.domain_decile(values) if domains_ok else None,
+            "psp_decile": psp.domain_decile(values) if domains_ok else None,
         },
     )
 

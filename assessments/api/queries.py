@@ -49,7 +49,7 @@ class RaiseQuerySerializer(serializers.Serializer):
     item = serializers.CharField(
         allow_blank=True, default="", help_text="Item code, 'interview_date', or empty"
     )
-    message = serializers.CharField()
+    message = serializers.CharField(allow_blank=True)
 
 
 class QueryTextSerializer(serializers.Serializer):

@@ -22,7 +22,7 @@ from participants.models import Participant
 READERS = role_permission(*permissions.READERS)
 
 PATH_PARAMETERS = [
-    OpenApiParameter("pk", int, OpenApiParameter.PATH, description="Participant id"),
+    OpenApiParameter("id", int, OpenApiParameter.PATH, description="Participant id"),
     OpenApiParameter(
         "timepoint",
         str,
@@ -287,7 +287,9 @@ class ParticipantFormsView(APIView):
     permission_classes = [READERS]
 
     @extend_schema(
-        parameters=[OpenApiParameter("pk", int, OpenApiParameter.PATH)],
+        parameters=[
+            OpenApiParameter("id", int, OpenApiParameter.PATH, description="Participant id")
+        ],
         responses=FormStatusSerializer(many=True),
         summary="The participant's forms at every timepoint, with their status",
     )
