@@ -203,7 +203,9 @@ class RegisterImport(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     imported_at = models.DateTimeField(default=timezone.now)
-    file_sha256 = models.CharField(max_length=64)
+    file_sha256 = models.CharField(
+        max_length=64, help_text="HMAC-SHA256 of the file under a key derived from CPR_KEYS"
+    )
     lines = models.PositiveIntegerField(help_text="Data lines in the file")
     participants = models.PositiveIntegerField(help_text="Participants linked")
     note = models.TextField(blank=True)

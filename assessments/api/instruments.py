@@ -3,8 +3,6 @@ items with label and allowed values, scores), for clients and for building forms
 
 from __future__ import annotations
 
-from typing import Any
-
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -12,77 +10,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from assessments.instruments import registry
-from assessments.instruments.base import Instrument, Item, MissingReason, Option, Score
+from assessments.instruments.metadata import instrument_metadata
 from imrtrial.errors import NotFound
-
-
-def _options(options: tuple[Option, ...]) -> list[dict[str, Any]]:
-    return [{"value": o.value, "label": str(o.label)} for o in options]
-
-
-def item_metadata(item: Item) -> dict[str, Any]:
-    return {
-        "code": item.code,
-        "label": str(item.label),
-        "type": item.type,
-        "min": item.min,
-        "max": item.max,
-        "step": item.step,
-        "allowed_values": item.allowed_values(),
-        "allowed": item.allowed_text(),
-        "options": _options(item.options),
-        "anchors": list(item.anchors),
-        "group": str(item.group),
-        "help": str(item.help_text),
-        "not_applicable_is_structural": item.na_structural,
-        "conditional": str(item.relevance_text) if item.relevant else "",
-        "derived": item.derived,
-        "derivation": str(item.derivation),
-        "pattern": item.pattern,
-        "layout_highest_first": item.layout_descending,
-        "comment_required_for": list(item.comment_required_for),
-        "exported": item.exported,
-        "unit": item.unit,
-    }
-
-
-def score_metadata(score: Score) -> dict[str, Any]:
-    return {
-        "code": score.code,
-        "label": str(score.label),
-        "items": list(score.items),
-        "method": score.method,
-        "type": score.type,
-        "decimals": score.decimals,
-        "min": score.min,
-        "max": score.max,
-        "higher_is": score.higher_is,
-        "sensitivity": score.sensitivity,
-        "derivation": str(score.derivation),
-        "options": _options(score.options),
-    }
-
-
-def instrument_metadata(instrument: Instrument) -> dict[str, Any]:
-    return {
-        "code": instrument.code,
-        "name": str(instrument.name),
-        "short_name": str(instrument.short_name),
-        "rater": instrument.rater,
-        "entered_by": list(instrument.entered_by),
-        "mode": instrument.mode,
-        "rater_description": str(instrument.rater_description),
-        "reference_period": str(instrument.reference_period),
-        "blinded_readable": instrument.blinded_readable,
-        "form_entry": instrument.form_entry,
-        "timepoints": list(instrument.timepoints),
-        "windows": list(instrument.windows),
-        "items": [item_metadata(item) for item in instrument.items],
-        "scores": [score_metadata(score) for score in instrument.scores],
-        "missing_reasons": [{"code": c, "label": str(label)} for c, label in MissingReason.choices],
-        "missing_rule": str(instrument.missing_rule),
-        "notes": [str(note) for note in instrument.notes],
-    }
 
 
 class OptionSerializer(serializers.Serializer):
@@ -132,6 +61,7 @@ class ScoreMetadataSerializer(serializers.Serializer):
 class MissingReasonSerializer(serializers.Serializer):
     code = serializers.CharField()
     label = serializers.CharField()
+    numeric = serializers.IntegerField(help_text="User-missing code in SPSS/Stata exports")
 
 
 class InstrumentMetadataSerializer(serializers.Serializer):

@@ -12,19 +12,27 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from assessments import permissions, windows
 from assessments.instruments.base import Action, CheckContext, Finding, Instrument
 from assessments.instruments.validation import EntryErrors, clean_entry
-from assessments.models import InstrumentResponse, ResponseStatus, Timepoint
+from assessments.models import (
+    UNRESOLVED_QUERY_STATUSES,
+    InstrumentResponse,
+    Query,
+    QueryKind,
+    ResponseStatus,
+    Timepoint,
+)
 from assessments.selectors import form_instrument
 from assessments.services.queries import sync_automatic_queries
 from exports.selectors import lock_level
 from imrtrial import access
 from imrtrial.audit import audit_context
-from imrtrial.errors import Conflict, Forbidden, Invalid, NotFound
+from imrtrial.errors import LOCKED_SQLSTATE, Conflict, Forbidden, Invalid, NotFound, sqlstate_of
 from participants.models import Participant
 
 REASON_MAX_LENGTH = 2000
@@ -78,11 +86,11 @@ def _check_participant(
         )
 
 
-def _as_fields(findings: list[Finding]) -> dict[str, list[str]]:
-    fields: dict[str, list[str]] = {}
+def _merge(fields: dict[str, list[str]], findings: list[Finding]) -> dict[str, list[str]]:
+    merged = {key: list(messages) for key, messages in fields.items()}
     for finding in findings:
-        fields.setdefault(finding.item, []).append(finding.message)
-    return fields
+        merged.setdefault(finding.item, []).append(finding.message)
+    return merged
 
 
 def response_save(
@@ -123,22 +131,10 @@ def response_save(
 
     randomised_on = windows.randomisation_date(participant)
     _check_participant(participant, timepoint, randomised_on)
-    # Without a date, a new form is dated today and an existing one keeps its date.
-    previous_date = (
-        InstrumentResponse.objects.filter(
-            participant=participant, timepoint=timepoint, instrument=instrument.code
-        )
-        .values_list("interview_date", flat=True)
-        .first()
-    )
-    interview_day = interview_date or previous_date or timezone.localdate()
-    date_findings = windows.interview_date_findings(
-        participant, timepoint, interview_day, randomised_on
-    )
     context = CheckContext(
         participant=participant,
         timepoint=timepoint,
-        interview_date=interview_day,
+        interview_date=interview_date,
         randomised_on=randomised_on,
         justifications=comments if isinstance(comments, dict) else {},
         reason=reason,
@@ -155,13 +151,15 @@ def response_save(
         errors = {}
     except EntryErrors as exc:
         errors = exc.fields
-    for key, messages in _as_fields([f for f in date_findings if f.action == Action.ERROR]).items():
-        errors.setdefault(key, []).extend(messages)
+    date_findings: list[Finding] = []
+    if interview_date is not None:
+        date_findings = windows.interview_date_findings(
+            participant, timepoint, interview_date, randomised_on
+        )
+        errors = _merge(errors, [f for f in date_findings if f.action == Action.ERROR])
     if errors:
         raise Invalid("The form has errors.", fields=errors)
-    findings = entry.findings + [f for f in date_findings if f.action != Action.ERROR]
 
-    require_data_entry_open()
     try:
         with (
             transaction.atomic(),
@@ -170,10 +168,33 @@ def response_save(
             ),
         ):
             existing = (
-                InstrumentResponse.objects.select_for_update()
+                InstrumentResponse.objects.select_for_update(of=("self",))
                 .filter(participant=participant, timepoint=timepoint, instrument=instrument.code)
+                .annotate(
+                    open_automatic=Exists(
+                        Query.objects.filter(
+                            response=OuterRef("pk"),
+                            kind=QueryKind.AUTOMATIC,
+                            status__in=UNRESOLVED_QUERY_STATUSES,
+                        )
+                    )
+                )
                 .first()
             )
+            # Without a date, a new form is dated today and an existing one keeps its date.
+            interview_day = (
+                interview_date
+                or (existing.interview_date if existing is not None else None)
+                or timezone.localdate()
+            )
+            if interview_date is None:
+                date_findings = windows.interview_date_findings(
+                    participant, timepoint, interview_day, randomised_on
+                )
+                date_errors = [f for f in date_findings if f.action == Action.ERROR]
+                if date_errors:
+                    raise Invalid("The form has errors.", fields=_merge({}, date_errors))
+            findings = entry.findings + [f for f in date_findings if f.action != Action.ERROR]
             if existing is None:
                 if version not in (None, 0, 1):
                     raise Conflict(
@@ -197,6 +218,7 @@ def response_save(
                         "your change again."
                     )
                 response = existing
+                response.participant = participant  # already loaded: no second read
                 created = False
 
             unchanged = (
@@ -241,12 +263,19 @@ def response_save(
                 response.first_completed_at = now
             response.version = 1 if created else response.version + 1
             response.save()
-            opened = sync_automatic_queries(response=response, findings=findings, user=user)
+            opened: list[Finding] = []
+            if findings or (existing is not None and existing.open_automatic):
+                opened = sync_automatic_queries(response=response, findings=findings, user=user)
     except IntegrityError as exc:
         if "one_response_per_instrument_and_timepoint" in str(exc):
             raise Conflict(
                 "Someone else created this form at the same moment: reload it."
             ) from None
+        raise
+    except DatabaseError as exc:
+        # The lock trigger is the guard; checking the lock first would cost every save a query.
+        if sqlstate_of(exc) == LOCKED_SQLSTATE:
+            require_data_entry_open()
         raise
     return SaveResult(response=response, created=created, changed=True, queries_opened=opened)
 

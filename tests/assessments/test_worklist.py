@@ -102,3 +102,21 @@ def test_closed_participants_leave_the_worklist(assessor: Any, sites: dict) -> N
         reason="Moved away",
     )
     assert rows_for(assessor) == []
+
+
+def test_the_timeline_shows_forms_and_due_dates_without_clinician_links_for_blinded_users(
+    assessor: Any, clinician: Any, sites: dict
+) -> None:
+    from assessments.selectors import participant_timeline as collect
+
+    participant = make_participant("BAL")
+    put_form(clinician, participant, "baseline", "IMRS_C", typical_items("IMRS_C"))
+    put_form(assessor, participant, "baseline", "SHS", typical_items("SHS"))
+    randomise_days_ago(participant, 10)
+    entries = {e.title: e for e in collect(participant, assessor)}
+    assert entries["IMRS clinician · Baseline (T0)"].url == ""
+    assert entries["State Hope · Baseline (T0)"].url.endswith("/baseline/SHS/")
+    assert "Post-intervention (T1) due" in entries
+    assert "One-year follow-up (T2) due" in entries
+    clinician_view = {e.title: e for e in collect(participant, clinician)}
+    assert clinician_view["IMRS clinician · Baseline (T0)"].url.endswith("/baseline/IMRS_C/")
