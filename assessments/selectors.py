@@ -39,7 +39,7 @@ DONE = (ResponseStatus.COMPLETE, ResponseStatus.VERIFIED)
 ACTIVE_STATUSES = (Status.CONSENTED, Status.RANDOMIZED)
 
 
-def baseline_missing(participant: object) -> list[str]:
+def baseline_missing(participant: Any) -> list[str]:
     """Instrument codes of the required baseline forms that are not complete yet."""
     done = set(
         InstrumentResponse.objects.filter(

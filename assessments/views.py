@@ -82,7 +82,7 @@ def participant_forms(request: HttpRequest, pk: int) -> HttpResponse:
     timepoints = []
     for timepoint in Timepoint.values:
         visit = windows.window(participant, timepoint, randomised_on=randomised_on)
-        forms = []
+        forms: list[dict[str, Any]] = []
         for instrument in registry.for_timepoint(timepoint):
             response = saved.get((timepoint, instrument.code))
             forms.append(
@@ -200,7 +200,7 @@ def form(request: HttpRequest, pk: int, timepoint: str, code: str) -> HttpRespon
             instrument, request.POST, derived
         )
         meta_form = entry_forms.EntryMetaForm(request.POST)
-        meta = {
+        meta: dict[str, Any] = {
             "interview_date": request.POST.get("interview_date", ""),
             "version": request.POST.get("version", ""),
             "reason": request.POST.get("reason", ""),
@@ -208,7 +208,7 @@ def form(request: HttpRequest, pk: int, timepoint: str, code: str) -> HttpRespon
         status_code = 400
         errors: dict[str, list[str]] = {}
         if not meta_form.is_valid():
-            errors = {k: list(v) for k, v in meta_form.errors.items()}
+            errors = {k: [str(m) for m in v] for k, v in meta_form.errors.items()}
         else:
             data = meta_form.cleaned_data
             try:
@@ -271,6 +271,7 @@ def form(request: HttpRequest, pk: int, timepoint: str, code: str) -> HttpRespon
 @require_GET
 def psp_interval(request: HttpRequest) -> HttpResponse:
     """The interval the PSP domain ratings allow, for the form's live hint (htmx)."""
+    _require(request, *permissions.READERS, *permissions.ENTERING_ROLES)
     values: dict[str, Any] = {}
     for code in (*psp.DOMAINS, "PSP_D9_PROMPT", "PSP_D10_SURVIVAL"):
         raw = request.GET.get(f"item-{code}", "").strip()

@@ -236,22 +236,33 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (--start-server)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent assessors")
     parser.add_argument("--participants", type=int, default=5, help="participants per assessor")
-    parser.add_argument("--seconds", type=float, default=10.0, help="per phase; two of each")
+    parser.add_argument("--seconds", type=float, default=5.0, help="per phase")
+    parser.add_argument("--rounds", type=int, default=4, help="alternating read/save rounds")
     args = parser.parse_args()
 
     port = int(env("PORT", default="8000"))
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would dominate
     url = args.url or f"http://127.0.0.1:{port}"
     assessors = setup(args.clients, args.participants)
+    per_round: list[float] = []
     server = start_server(port, args.workers) if args.start_server else None
     try:
         warm = Phase()
         run_phase(url, assessors, read_sites, 1.0, warm)
         run_phase(url, assessors, save_panss, 1.0, warm)
         sites, panss = Phase(), Phase()
-        for _ in range(2):  # alternate, so drift affects both alike
-            run_phase(url, assessors, read_sites, args.seconds, sites)
-            run_phase(url, assessors, save_panss, args.seconds, panss)
+        for _ in range(args.rounds):  # alternate, so drift on a shared machine hits both alike
+            round_sites, round_panss = Phase(), Phase()
+            run_phase(url, assessors, read_sites, args.seconds, round_sites)
+            run_phase(url, assessors, save_panss, args.seconds, round_panss)
+            per_round.append(
+                (round_panss.count / round_panss.elapsed)
+                / (round_sites.count / round_sites.elapsed)
+            )
+            for total, part in ((sites, round_sites), (panss, round_panss)):
+                total.latencies += part.latencies
+                total.errors += part.errors
+                total.elapsed += part.elapsed
     finally:
         if server is not None:
             server.terminate()
@@ -261,6 +272,7 @@ def main() -> None:
     saves = describe("PUT full PANSS (complete, audited)", panss)
     ratio = saves["rate"] / base["rate"]
     print(f"ratio PANSS saves / site reads: {ratio:.2f} (goal >= 0.40)")
+    print("ratio per round: " + ", ".join(f"{r:.2f}" for r in per_round))
     print(f"errors: {int(base['errors'] + saves['errors'])} (goal 0)")
 
 

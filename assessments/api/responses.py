@@ -223,14 +223,15 @@ class ResponseView(APIView):
         payload = ResponseWriteSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
+        raw: dict[str, Any] = request.data if isinstance(request.data, dict) else {}
         result = services.response_save(
             user=request.user,
             participant=participant,
             timepoint=timepoint,
             code=code,
-            items=request.data.get("items"),
-            missing=request.data.get("missing"),
-            comments=request.data.get("comments"),
+            items=raw.get("items"),
+            missing=raw.get("missing"),
+            comments=raw.get("comments"),
             status=data["status"],
             version=data.get("version"),
             reason=data["reason"],

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from fractions import Fraction
+from functools import cached_property
 from typing import Any
 
 from django.db import models
@@ -168,6 +169,10 @@ class Item:
     def describe(self) -> str:
         return f"{self.code} ({self.label})"
 
+    @cached_property
+    def _option_values(self) -> frozenset[Decimal]:
+        return frozenset(Decimal(str(option.value)) for option in self.options)
+
     def check(self, value: Any) -> tuple[Any, str | None]:
         """(the value as stored, None) or (None, an error message naming the item and the
         allowed values)."""
@@ -197,24 +202,28 @@ class Item:
                 }
             return parsed.isoformat(), None
         number = to_decimal(value)
-        refusal = str(_("%(item)s: %(value)s is not allowed; allowed values are %(allowed)s.")) % {
-            "item": self.describe(),
-            "value": value if not isinstance(value, str) else repr(value),
-            "allowed": self.allowed_text(),
-        }
-        if number is None:
-            return None, refusal
+        if number is None or not self._in_range(number):
+            return None, str(
+                _("%(item)s: %(value)s is not allowed; allowed values are %(allowed)s.")
+            ) % {
+                "item": self.describe(),
+                "value": value if not isinstance(value, str) else repr(value),
+                "allowed": self.allowed_text(),
+            }
+        return as_json_number(number, 2), None
+
+    def _in_range(self, number: Decimal) -> bool:
         if self.min is not None and number < Decimal(str(self.min)):
-            return None, refusal
+            return False
         if self.max is not None and number > Decimal(str(self.max)):
-            return None, refusal
-        if self.options and number not in {Decimal(str(o.value)) for o in self.options}:
-            return None, refusal
+            return False
+        if self.options and number not in self._option_values:
+            return False
         if self.step:
             base = Decimal(str(self.min if self.min is not None else 0))
             if (number - base) % Decimal(str(self.step)) != 0:
-                return None, refusal
-        return as_json_number(number, 2), None
+                return False
+        return True
 
     def option_label(self, value: Any) -> str:
         for option in self.options:
@@ -325,14 +334,15 @@ class Instrument:
     derive: Callable[[Any], dict[str, Any]] | None = None
 
     # -- look-ups --------------------------------------------------------------------------
+    @cached_property
+    def _items_by_code(self) -> dict[str, Item]:
+        return {item.code: item for item in self.items}
+
     def item(self, code: str) -> Item:
-        for item in self.items:
-            if item.code == code:
-                return item
-        raise KeyError(code)
+        return self._items_by_code[code]
 
     def has_item(self, code: str) -> bool:
-        return any(item.code == code for item in self.items)
+        return code in self._items_by_code
 
     @property
     def entered_items(self) -> tuple[Item, ...]:
@@ -373,9 +383,12 @@ def sum_of(codes: Iterable[str], *, decimals: int = 0) -> ScoreFunction:
     codes = tuple(codes)
 
     def compute(answers: Answers) -> Number | None:
-        if answers.missing_count(codes) or any(c not in answers.values for c in codes):
+        if any(c not in answers.values for c in codes):
             return None
-        return as_json_number(sum(_exact(answers.answered(codes)), Fraction(0)), decimals)
+        rated = answers.answered(codes)
+        if all(type(v) is int for v in rated):
+            return sum(rated)  # exact already: the common case
+        return as_json_number(sum(_exact(rated), Fraction(0)), decimals)
 
     return compute
 

@@ -3,6 +3,8 @@ GAF-F at the post-intervention interview is the trial's primary outcome."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.utils.translation import gettext_lazy as _
 
 from assessments.instruments.base import (
@@ -17,7 +19,7 @@ from assessments.instruments.base import (
 )
 from imrtrial.roles import Role
 
-GAF_BAND = dict(
+GAF_BAND: dict[str, Any] = dict(
     type="integer",
     min=1,
     max=100,

@@ -4,6 +4,8 @@ and the counts are summed per participant into the analysis windows."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.utils.translation import gettext_lazy as _
 
 from assessments.instruments.base import Instrument, Item, Mode, Score, entered
@@ -19,7 +21,7 @@ WINDOW_LABELS = {
     W_ALL: _("Randomisation to the follow-up due date (T2)"),
 }
 
-COUNT = dict(type="integer", min=0, max=None, step=1)
+COUNT: dict[str, Any] = dict(type="integer", min=0, max=None, step=1)
 ITEMS = (
     Item("ADM_N", _("Number of psychiatric inpatient admissions starting in window"), **COUNT),
     Item("ADM_DAYS", _("Inpatient bed days within window"), unit="days", **COUNT),
