@@ -303,6 +303,16 @@ def open_queries_by_participant(user: Any) -> list[dict[str, Any]]:
     )
 
 
+def mhrm_spirituality_skips() -> dict[str, int]:
+    """SPEC §7 asks to monitor how often the two spirituality items of the MHRM are skipped
+    (plausibly often in a secular Danish sample): forms done, and forms with either skipped."""
+    done = InstrumentResponse.objects.filter(instrument="MHRM", status__in=DONE)
+    return {
+        "forms": done.count(),
+        "skipped": done.filter(missing__has_any_keys=["MHRM_25", "MHRM_26"]).count(),
+    }
+
+
 # -- register data -----------------------------------------------------------------------------
 def current_register_import() -> RegisterImport | None:
     return RegisterImport.objects.filter(superseded_by__isnull=True).order_by("-id").first()

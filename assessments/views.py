@@ -363,6 +363,9 @@ def query_list(request: HttpRequest) -> HttpResponse:
             "filters": {"status": status, "site": site, "participant": participant},
             "statuses": [("", "Open and answered"), *QueryStatus.choices, ("all", "All")],
             "is_manager": permissions.may_manage_queries(request.user),
+            "spirituality": selectors.mhrm_spirituality_skips()
+            if permissions.may_manage_queries(request.user)
+            else None,
         },
     )
 

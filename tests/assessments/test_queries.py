@@ -174,3 +174,25 @@ def test_the_query_list_filters_by_site_status_and_participant(
     assert client.get("/api/v1/queries/?site=GLA").json() == []
     assert len(client.get(f"/api/v1/queries/?participant={saved_panss.pk}&status=open").json()) == 1
     assert client.get("/api/v1/queries/?status=closed").json() == []
+
+
+def test_the_data_manager_sees_how_often_the_mhrm_spirituality_items_are_skipped(
+    assessor: Any, data_manager: Any, sites: dict
+) -> None:
+    from django.test import Client
+
+    skipped = typical_items("MHRM")
+    del skipped["MHRM_25"]
+    put_form(
+        assessor,
+        make_participant("BAL"),
+        "baseline",
+        "MHRM",
+        skipped,
+        missing={"MHRM_25": "refused"},
+    )
+    put_form(assessor, make_participant("BAL"), "baseline", "MHRM", typical_items("MHRM"))
+    client = Client()
+    client.force_login(data_manager)
+    page = client.get("/assessments/queries/").content.decode()
+    assert "skipped in 1 of 2 completed MHRM forms" in page
