@@ -1,8 +1,11 @@
 import pghistory
+import pgtrigger
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from imrtrial.audit import refuse_when_locked
+from imrtrial.errors import LOCKED_SQLSTATE
 
 
 class Timepoint(models.TextChoices):
@@ -17,10 +20,48 @@ class ResponseStatus(models.TextChoices):
     VERIFIED = "verified", "Verified"
 
 
+# Columns source-data verification may change while the database is frozen.
+VERIFICATION_COLUMNS = ("status", "verified_by_id", "verified_at", "updated_at")
+
+
+def refuse_when_locked_except_verification() -> pgtrigger.Trigger:
+    """imrtrial.audit.refuse_when_locked for responses, with one exception: while the database
+    is frozen (no data entry), a monitor or data manager may still mark a completed response as
+    source-verified. The row's content (every column except the verification columns) must be
+    unchanged for that; after lock nothing changes."""
+    ignored = "ARRAY[" + ", ".join(f"'{c}'" for c in VERIFICATION_COLUMNS) + "]"
+    return pgtrigger.Trigger(
+        name="refuse_when_locked",
+        when=pgtrigger.Before,
+        operation=pgtrigger.Insert | pgtrigger.Update | pgtrigger.Delete,
+        declare=[("current_level", "text")],
+        func=f"""
+            SELECT level INTO current_level FROM exports_datasetlock ORDER BY id DESC LIMIT 1;
+            IF current_level = 'freeze' AND TG_OP = 'UPDATE'
+                AND OLD.status IN ('complete', 'verified')
+                AND NEW.status IN ('complete', 'verified')
+                AND (to_jsonb(NEW) - {ignored}) = (to_jsonb(OLD) - {ignored}) THEN
+                RETURN NEW;
+            END IF;
+            IF current_level IN ('lock', 'freeze') THEN
+                RAISE EXCEPTION 'The trial database is %: % cannot be changed.',
+                    CASE current_level WHEN 'lock' THEN 'locked' ELSE 'frozen' END,
+                    TG_TABLE_NAME
+                    USING ERRCODE = '{LOCKED_SQLSTATE}';
+            END IF;
+            IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+            RETURN NEW;
+        """,  # noqa: S608 (no user input: fixed column names)
+    )
+
+
 @pghistory.track()
 class InstrumentResponse(models.Model):
     """One instrument filled in for one participant at one timepoint. Items hold the scored
-    values; a missing item is absent from `items` and has a reason code in `missing`."""
+    values; a missing item is absent from `items` and has a reason code in `missing`.
+
+    `version` counts saved versions (1 on create, +1 on every change) and is the optimistic
+    concurrency token of the API. Every version is kept in the event table (pghistory)."""
 
     participant = models.ForeignKey(
         "participants.Participant", on_delete=models.PROTECT, related_name="responses"
@@ -29,6 +70,8 @@ class InstrumentResponse(models.Model):
     instrument = models.CharField(max_length=20, help_text="Instrument code (instruments.json)")
     items = models.JSONField(default=dict)
     missing = models.JSONField(default=dict)
+    # Free-text comments per item: "other (specify)", the reason for an out-of-interval total.
+    comments = models.JSONField(default=dict, blank=True)
     scores = models.JSONField(default=dict)
     status = models.CharField(
         max_length=8, choices=ResponseStatus.choices, default=ResponseStatus.DRAFT
@@ -40,6 +83,10 @@ class InstrumentResponse(models.Model):
     )
     rater_role = models.CharField(max_length=20, blank=True)
     first_completed_at = models.DateTimeField(null=True, blank=True)
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    verified_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -50,7 +97,158 @@ class InstrumentResponse(models.Model):
                 name="one_response_per_instrument_and_timepoint",
             )
         ]
-        triggers = [refuse_when_locked(during_freeze=True)]
+        triggers = [refuse_when_locked_except_verification()]
 
     def __str__(self) -> str:
         return f"{self.participant_id} {self.timepoint} {self.instrument}"
+
+    @property
+    def is_done(self) -> bool:
+        return self.status in (ResponseStatus.COMPLETE, ResponseStatus.VERIFIED)
+
+
+class QueryStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    ANSWERED = "answered", "Answered"
+    CLOSED = "closed", "Closed"
+
+
+# Queries that still need someone's attention (they block a lock without an override).
+UNRESOLVED_QUERY_STATUSES = (QueryStatus.OPEN, QueryStatus.ANSWERED)
+
+
+class QueryKind(models.TextChoices):
+    MANUAL = "manual", "Raised by a data manager"
+    AUTOMATIC = "automatic", "Edit check"
+
+
+@pghistory.track()
+class Query(models.Model):
+    """A data query on one field of one response: raised by a data manager or by an edit
+    check, answered by site staff, closed or re-opened by a data manager. The conversation is
+    in QueryMessage. Queries stay workable while the database is frozen, not after lock."""
+
+    response = models.ForeignKey(
+        InstrumentResponse, on_delete=models.PROTECT, related_name="queries"
+    )
+    item = models.CharField(
+        max_length=40, blank=True, help_text="Item code, 'interview_date', or empty for the form"
+    )
+    kind = models.CharField(max_length=10, choices=QueryKind.choices)
+    edit_check = models.CharField(
+        max_length=40, blank=True, help_text="Edit check code (automatic)"
+    )
+    status = models.CharField(
+        max_length=10, choices=QueryStatus.choices, default=QueryStatus.OPEN, db_index=True
+    )
+    message = models.TextField()
+    raised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    raised_at = models.DateTimeField(default=timezone.now)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-raised_at", "-id"]
+        verbose_name_plural = "queries"
+        triggers = [refuse_when_locked(during_freeze=False)]
+
+    def __str__(self) -> str:
+        return f"Query {self.pk} on {self.response} {self.item}"
+
+
+class QueryAction(models.TextChoices):
+    RAISED = "raised", "Raised"
+    ANSWERED = "answered", "Answered"
+    CLOSED = "closed", "Closed"
+    REOPENED = "reopened", "Re-opened"
+    AUTO_CLOSED = "auto_closed", "Closed by the edit check"
+
+
+@pghistory.track()
+class QueryMessage(models.Model):
+    """One step of a query's conversation. Never changed or deleted."""
+
+    query = models.ForeignKey(Query, on_delete=models.PROTECT, related_name="messages")
+    action = models.CharField(max_length=12, choices=QueryAction.choices)
+    text = models.TextField(blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    author_role = models.CharField(max_length=20, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "id"]
+        triggers = [
+            refuse_when_locked(during_freeze=False),
+            pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.at:%Y-%m-%d %H:%M}"
+
+
+@pghistory.track()
+class RegisterImport(models.Model):
+    """One import of a service-use file from the national registers. A new import supersedes
+    the previous one; superseded imports and their rows are kept. The file's CPR numbers are
+    never stored: rows are linked to participants through the keyed CPR hash."""
+
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    imported_at = models.DateTimeField(default=timezone.now)
+    file_sha256 = models.CharField(
+        max_length=64, help_text="HMAC-SHA256 of the file under a key derived from CPR_KEYS"
+    )
+    lines = models.PositiveIntegerField(help_text="Data lines in the file")
+    participants = models.PositiveIntegerField(help_text="Participants linked")
+    note = models.TextField(blank=True)
+    superseded_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    superseded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-imported_at", "-id"]
+        triggers = [refuse_when_locked(during_freeze=True)]
+
+    def __str__(self) -> str:
+        return f"Register import {self.pk} ({self.imported_at:%Y-%m-%d})"
+
+
+@pghistory.track()
+class ServiceUsePeriod(models.Model):
+    """One line of a register file: a participant's psychiatric service use in one period."""
+
+    register_import = models.ForeignKey(
+        RegisterImport, on_delete=models.PROTECT, related_name="periods"
+    )
+    participant = models.ForeignKey(
+        "participants.Participant", on_delete=models.PROTECT, related_name="service_use"
+    )
+    line = models.PositiveIntegerField(help_text="Line number in the imported file")
+    period_start = models.DateField()
+    period_end = models.DateField()
+    admissions = models.PositiveIntegerField()
+    admission_days = models.PositiveIntegerField()
+    emergency_visits = models.PositiveIntegerField()
+    outpatient_contacts = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["participant_id", "period_start"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(period_start__lte=models.F("period_end")),
+                name="service_use_period_in_order",
+            )
+        ]
+        triggers = [refuse_when_locked(during_freeze=True)]
+
+    def __str__(self) -> str:
+        return f"{self.participant_id} {self.period_start}–{self.period_end}"

@@ -1,22 +1,427 @@
-"""Reads for assessments."""
+"""Reads for assessments, already limited to what the user may see. Nothing here returns an
+arm: visit windows use the randomisation date only, which is arm-free."""
 
 from __future__ import annotations
 
-from assessments.models import InstrumentResponse, ResponseStatus, Timepoint
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.urls import reverse
+from django.utils import timezone
+
+from assessments import permissions, windows
+from assessments.instruments import registry
+from assessments.instruments.base import Instrument
+from assessments.models import (
+    UNRESOLVED_QUERY_STATUSES,
+    InstrumentResponse,
+    Query,
+    QueryStatus,
+    RegisterImport,
+    ResponseStatus,
+    ServiceUsePeriod,
+    Timepoint,
+)
+from imrtrial import access
+from imrtrial.errors import NotFound
+from imrtrial.timeline import TimelineEntry
+from participants.models import Participant, Status
 
 # What randomisation needs at baseline when RANDOMIZATION_REQUIRES_BASELINE is on (API.md):
 # the demographics and the clinician-rated interview.
 BASELINE_REQUIRED_FOR_RANDOMISATION = ("DEMOG", "GAF", "PSP", "PANSS", "HAMD6", "YMRS")
 
+DONE = (ResponseStatus.COMPLETE, ResponseStatus.VERIFIED)
+# Participants whose assessments are scheduled (closed participants are left off the worklist).
+ACTIVE_STATUSES = (Status.CONSENTED, Status.RANDOMIZED)
 
-def baseline_missing(participant: object) -> list[str]:
+
+def baseline_missing(participant: Any) -> list[str]:
     """Instrument codes of the required baseline forms that are not complete yet."""
     done = set(
         InstrumentResponse.objects.filter(
             participant=participant,
             timepoint=Timepoint.BASELINE,
             instrument__in=BASELINE_REQUIRED_FOR_RANDOMISATION,
-            status__in=[ResponseStatus.COMPLETE, ResponseStatus.VERIFIED],
+            status__in=DONE,
         ).values_list("instrument", flat=True)
     )
     return [code for code in BASELINE_REQUIRED_FOR_RANDOMISATION if code not in done]
+
+
+# -- participants and responses ----------------------------------------------------------------
+def participants_for_assessments(user: Any) -> QuerySet[Participant]:
+    return Participant.objects.filter(
+        site_id__in=access.site_ids(user, *permissions.READERS)
+    ).select_related("site")
+
+
+def participant_get(*, user: Any, pk: Any) -> Participant:
+    """The participant, or NotFound when unknown or outside the user's sites (404)."""
+    try:
+        return participants_for_assessments(user).select_related("allocation").get(pk=int(pk))
+    except (Participant.DoesNotExist, ValueError, TypeError):
+        raise NotFound("No such participant at your sites.") from None
+
+
+def parse_timepoint(value: str) -> str:
+    """The API's timepoint names; T0/T1/T2 of SPEC.md are accepted too."""
+    aliases = {"t0": Timepoint.BASELINE, "t1": Timepoint.POST, "t2": Timepoint.FOLLOWUP}
+    text = (value or "").strip().lower()
+    text = aliases.get(text, text)
+    if text not in Timepoint.values:
+        raise NotFound(f"Unknown timepoint {value!r}; use baseline, post or followup.")
+    return text
+
+
+def form_instrument(code: str, timepoint: str) -> Instrument:
+    """The instrument of a form at a timepoint, or NotFound (404) when the schedule has no
+    such form: an unknown code, register data, or e.g. CSQ-8 at baseline."""
+    instrument = registry.find((code or "").strip().upper())
+    if instrument is None:
+        raise NotFound(f"Unknown instrument {code!r}.")
+    if not instrument.form_entry:
+        raise NotFound(f"{instrument.code} is register data: it is imported, not entered.")
+    if timepoint not in instrument.timepoints:
+        raise NotFound(
+            f"{instrument.code} is not collected at {Timepoint(timepoint).label.lower()}."
+        )
+    return instrument
+
+
+def response_find(participant: Participant, timepoint: str, code: str) -> InstrumentResponse | None:
+    return (
+        InstrumentResponse.objects.filter(
+            participant=participant, timepoint=timepoint, instrument=code
+        )
+        .select_related("rater", "verified_by")
+        .first()
+    )
+
+
+def responses_of(participant: Participant) -> dict[tuple[str, str], InstrumentResponse]:
+    return {
+        (r.timepoint, r.instrument): r
+        for r in InstrumentResponse.objects.filter(participant=participant)
+    }
+
+
+def response_history(response: InstrumentResponse) -> list[dict[str, Any]]:
+    """Every saved version with who, when and why (the pghistory events)."""
+    rows = []
+    for event in response.events.order_by("pgh_id"):
+        context = event.pgh_context or {}
+        rows.append(
+            {
+                "version": event.version,
+                "label": event.pgh_label,
+                "at": event.pgh_created_at,
+                "status": event.status,
+                "user": context.get("username", ""),
+                "reason": context.get("reason", ""),
+            }
+        )
+    return rows
+
+
+# -- the worklist ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class WorklistForm:
+    code: str
+    name: str
+    status: str  # not_started | draft | complete | verified
+
+
+@dataclass(frozen=True)
+class WorklistRow:
+    participant_id: int
+    study_id: str
+    site: str
+    timepoint: str
+    timepoint_label: str
+    due: date
+    opens: date | None
+    closes: date | None
+    state: str  # due | open | overdue | completed
+    forms: tuple[WorklistForm, ...]
+
+
+def _forms_by_site(user: Any, site_ids: set[int]) -> dict[int, list[Instrument]]:
+    return {
+        site_id: [i for i in registry.forms() if permissions.may_enter(user, site_id, i)]
+        for site_id in site_ids
+    }
+
+
+def worklist(
+    *, user: Any, today: date | None = None, state: str = "", site: str = ""
+) -> list[WorklistRow]:
+    """Each participant's assessments that the user enters, with due date, window and state,
+    ordered by due date. Deliberately arm-free: no arm, group or per-arm count."""
+    today = today or timezone.localdate()
+    site_ids = set(access.site_ids(user, *permissions.ENTERING_ROLES))
+    participants = list(
+        Participant.objects.filter(site_id__in=site_ids, status__in=ACTIVE_STATUSES)
+        .filter(**({"site__code": site.upper()} if site else {}))
+        .select_related("site", "allocation")
+        .order_by("site__number", "number")
+    )
+    statuses: dict[int, dict[tuple[str, str], str]] = defaultdict(dict)
+    for participant_id, timepoint, code, status in InstrumentResponse.objects.filter(
+        participant__in=participants
+    ).values_list("participant_id", "timepoint", "instrument", "status"):
+        statuses[participant_id][(timepoint, code)] = status
+    forms = _forms_by_site(user, {p.site_id for p in participants})
+    rows: list[WorklistRow] = []
+    for participant in participants:
+        randomised_on = windows.randomisation_date(participant)
+        for timepoint in Timepoint.values:
+            if timepoint != Timepoint.BASELINE and randomised_on is None:
+                continue
+            instruments = [i for i in forms[participant.site_id] if timepoint in i.timepoints]
+            if not instruments:
+                continue
+            visit = windows.window(participant, timepoint, randomised_on=randomised_on)
+            row_forms = tuple(
+                WorklistForm(
+                    i.code,
+                    str(i.short_name),
+                    statuses[participant.pk].get((timepoint, i.code), "not_started"),
+                )
+                for i in instruments
+            )
+            done = all(f.status in DONE for f in row_forms)
+            row_state = visit.state(done=done, today=today)
+            if state and row_state != state:
+                continue
+            assert visit.due is not None
+            rows.append(
+                WorklistRow(
+                    participant_id=participant.pk,
+                    study_id=participant.study_id,
+                    site=participant.site.code,
+                    timepoint=timepoint,
+                    timepoint_label=Timepoint(timepoint).label,
+                    due=visit.due,
+                    opens=visit.opens,
+                    closes=visit.closes,
+                    state=row_state,
+                    forms=row_forms,
+                )
+            )
+    rows.sort(key=lambda r: (r.due, r.study_id, Timepoint.values.index(r.timepoint)))
+    return rows
+
+
+def worklist_counts(rows: list[WorklistRow]) -> dict[str, int]:
+    counts = Counter(row.state for row in rows)
+    return {state: counts.get(state, 0) for state in ("due", "open", "overdue", "completed")}
+
+
+# -- queries -----------------------------------------------------------------------------------
+def queries_visible_to(user: Any) -> QuerySet[Query]:
+    """Data managers see every query (those on IMRS_C too, whose values they never see);
+    site staff and monitors see the queries on forms they may read."""
+    queryset = Query.objects.select_related(
+        "response", "response__participant", "response__participant__site", "raised_by"
+    )
+    if access.has_role(user, *permissions.QUERY_MANAGERS):
+        return queryset
+    site_ids = access.site_ids(
+        user, *[r for r in permissions.QUERY_READERS if r not in permissions.QUERY_MANAGERS]
+    )
+    queryset = queryset.filter(response__participant__site_id__in=site_ids)
+    hidden = [i.code for i in registry.all() if not i.blinded_readable]
+    if access.is_blinded(user) and hidden:
+        queryset = queryset.exclude(response__instrument__in=hidden)
+    return queryset
+
+
+def query_list(
+    *,
+    user: Any,
+    status: str = "",
+    site: str = "",
+    participant: Any = None,
+    unresolved: bool = False,
+) -> QuerySet[Query]:
+    queryset = queries_visible_to(user)
+    if status:
+        queryset = queryset.filter(status=status)
+    if unresolved:
+        queryset = queryset.filter(status__in=UNRESOLVED_QUERY_STATUSES)
+    if site:
+        queryset = queryset.filter(response__participant__site__code=site.upper())
+    if participant:
+        queryset = queryset.filter(response__participant_id=participant)
+    return queryset
+
+
+def query_get(*, user: Any, pk: Any) -> Query:
+    try:
+        return queries_visible_to(user).prefetch_related("messages__author").get(pk=int(pk))
+    except (Query.DoesNotExist, ValueError, TypeError):
+        raise NotFound("No such query.") from None
+
+
+def open_query_count() -> int:
+    """Queries not closed yet (open or answered), trial-wide. The lock requires an override
+    reason when this is not zero."""
+    return Query.objects.filter(status__in=UNRESOLVED_QUERY_STATUSES).count()
+
+
+def open_queries_by_site(user: Any) -> list[dict[str, Any]]:
+    return list(
+        queries_visible_to(user)
+        .filter(status__in=UNRESOLVED_QUERY_STATUSES)
+        .values("response__participant__site__code", "response__participant__site__name")
+        .annotate(
+            open=Count("id", filter=Q(status=QueryStatus.OPEN)),
+            answered=Count("id", filter=Q(status=QueryStatus.ANSWERED)),
+        )
+        .order_by("response__participant__site__number")
+    )
+
+
+def open_queries_by_participant(user: Any) -> list[dict[str, Any]]:
+    return list(
+        queries_visible_to(user)
+        .filter(status__in=UNRESOLVED_QUERY_STATUSES)
+        .values(
+            "response__participant_id",
+            "response__participant__study_id",
+            "response__participant__site__code",
+        )
+        .annotate(
+            open=Count("id", filter=Q(status=QueryStatus.OPEN)),
+            answered=Count("id", filter=Q(status=QueryStatus.ANSWERED)),
+        )
+        .order_by("response__participant__study_id")
+    )
+
+
+def mhrm_spirituality_skips() -> dict[str, int]:
+    """SPEC §7 asks to monitor how often the two spirituality items of the MHRM are skipped
+    (plausibly often in a secular Danish sample): forms done, and forms with either skipped."""
+    done = InstrumentResponse.objects.filter(instrument="MHRM", status__in=DONE)
+    return {
+        "forms": done.count(),
+        "skipped": done.filter(missing__has_any_keys=["MHRM_25", "MHRM_26"]).count(),
+    }
+
+
+# -- register data -----------------------------------------------------------------------------
+def current_register_import() -> RegisterImport | None:
+    return RegisterImport.objects.filter(superseded_by__isnull=True).order_by("-id").first()
+
+
+@dataclass(frozen=True)
+class WindowCounts:
+    """Service use of one participant in one analysis window. `status`: ok, not_linked (no
+    line for the participant in the current import: linkage failed), crosses_boundary (a
+    period runs across the window's first or last day, so its counts cannot be attributed),
+    not_randomised."""
+
+    window: str
+    start: date | None
+    end: date | None
+    status: str
+    ADM_N: int | None = None
+    ADM_DAYS: int | None = None
+    ER_N: int | None = None
+    OPC_N: int | None = None
+
+
+def service_use_by_window(participants: Any = None) -> dict[int, dict[str, WindowCounts]]:
+    """For the exports: per participant (id) and window (W_PRE, W1, W2, W_ALL), the summed
+    counts of the current register import. No record in a window means 0 (SPEC §11)."""
+    from assessments.instruments.service_use import WINDOWS
+
+    current = current_register_import()
+    queryset = Participant.objects.select_related("allocation")
+    if participants is not None:
+        queryset = queryset.filter(pk__in=[getattr(p, "pk", p) for p in participants])
+    periods: dict[int, list[ServiceUsePeriod]] = defaultdict(list)
+    if current is not None:
+        for period in ServiceUsePeriod.objects.filter(register_import=current):
+            periods[period.participant_id].append(period)
+    result: dict[int, dict[str, WindowCounts]] = {}
+    for participant in queryset:
+        randomised_on = windows.randomisation_date(participant)
+        if randomised_on is None:
+            result[participant.pk] = {
+                w: WindowCounts(w, None, None, "not_randomised") for w in WINDOWS
+            }
+            continue
+        spans = windows.service_use_windows(randomised_on)
+        own = periods.get(participant.pk, [])
+        per_window: dict[str, WindowCounts] = {}
+        for name in WINDOWS:
+            start, end = spans[name]
+            if not own:
+                per_window[name] = WindowCounts(name, start, end, "not_linked")
+                continue
+            inside = [p for p in own if start <= p.period_start and p.period_end <= end]
+            crossing = [
+                p
+                for p in own
+                if p not in inside and p.period_start <= end and p.period_end >= start
+            ]
+            if crossing:
+                per_window[name] = WindowCounts(name, start, end, "crosses_boundary")
+                continue
+            per_window[name] = WindowCounts(
+                name,
+                start,
+                end,
+                "ok",
+                ADM_N=sum(p.admissions for p in inside),
+                ADM_DAYS=sum(p.admission_days for p in inside),
+                ER_N=sum(p.emergency_visits for p in inside),
+                OPC_N=sum(p.outpatient_contacts for p in inside),
+            )
+        result[participant.pk] = per_window
+    return result
+
+
+# -- the participant overview's timeline (imrtrial.timeline contract) --------------------------
+def participant_timeline(participant: Any, user: Any) -> list[TimelineEntry]:
+    if not access.has_role_at(user, participant.site_id, *permissions.READERS):
+        return []
+    entries: list[TimelineEntry] = []
+    for response in InstrumentResponse.objects.filter(participant=participant).order_by("id"):
+        instrument = registry.find(response.instrument)
+        if instrument is None:
+            continue
+        url = reverse(
+            "assessments:form",
+            kwargs={"pk": participant.pk, "timepoint": response.timepoint, "code": instrument.code},
+        )
+        when = response.interview_date or timezone.localdate(response.updated_at)
+        entries.append(
+            TimelineEntry(
+                when=when,
+                title=f"{instrument.short_name} · {Timepoint(response.timepoint).label}",
+                detail=response.get_status_display(),
+                url=url
+                if permissions.may_read_values(user, participant.site_id, instrument)
+                else "",
+            )
+        )
+    randomised_on = windows.randomisation_date(participant)
+    if randomised_on is not None:
+        for timepoint in (Timepoint.POST, Timepoint.FOLLOWUP):
+            visit = windows.window(participant, timepoint, randomised_on=randomised_on)
+            assert visit.due and visit.opens and visit.closes
+            entries.append(
+                TimelineEntry(
+                    when=visit.due,
+                    title=f"{Timepoint(timepoint).label} due",
+                    detail=f"Window {visit.opens:%Y-%m-%d} – {visit.closes:%Y-%m-%d}",
+                    url=reverse("assessments:participant", kwargs={"pk": participant.pk}),
+                )
+            )
+    return entries

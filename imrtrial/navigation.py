@@ -34,7 +34,7 @@ ENTRIES: tuple[Entry, ...] = (
             Role.MONITOR,
         ),
     ),
-    Entry("Worklist", "assessments:worklist", (Role.ASSESSOR, Role.CLINICIAN)),
+    Entry("Worklist", "assessments:worklist", (Role.ASSESSOR, Role.CLINICIAN, Role.COORDINATOR)),
     Entry(
         "Queries",
         "assessments:queries",

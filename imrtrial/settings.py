@@ -272,3 +272,15 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
+
+# --- Assessments (issue 4) -------------------------------------------------------------------
+# Visit windows in whole months after the randomisation date (the protocol's choice; SPEC §0.1
+# leaves them to the protocol). An interview dated outside its window opens a query.
+ASSESSMENT_WINDOWS = {
+    "post": {"due": 9, "opens": 8, "closes": 11},
+    "followup": {"due": 21, "opens": 19, "closes": 24},
+}
+# Register data: length of the look-back window W_PRE before randomisation (SPEC §11).
+SERVICE_USE_PRE_MONTHS = 12
+# Largest service-use file accepted (held in memory only: it contains CPR numbers).
+REGISTER_IMPORT_MAX_BYTES = 5 * 1024 * 1024

@@ -1,0 +1,106 @@
+"""`GET /api/v1/instruments/`: the instrument modules as JSON (code, name, rater, timepoints,
+items with label and allowed values, scores), for clients and for building forms."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from assessments.instruments import registry
+from assessments.instruments.metadata import instrument_metadata
+from imrtrial.errors import NotFound
+
+
+class OptionSerializer(serializers.Serializer):
+    value = serializers.FloatField()
+    label = serializers.CharField()
+
+
+class ItemMetadataSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    label = serializers.CharField()
+    type = serializers.ChoiceField(choices=["integer", "decimal", "text", "date"])
+    min = serializers.FloatField(allow_null=True)
+    max = serializers.FloatField(allow_null=True)
+    step = serializers.FloatField(allow_null=True)
+    allowed_values = serializers.ListField(child=serializers.FloatField(), allow_null=True)
+    allowed = serializers.CharField(help_text="The allowed values in words")
+    options = OptionSerializer(many=True)
+    anchors = serializers.ListField(child=serializers.FloatField())
+    group = serializers.CharField()
+    help = serializers.CharField()
+    not_applicable_is_structural = serializers.BooleanField()
+    conditional = serializers.CharField()
+    derived = serializers.BooleanField()
+    derivation = serializers.CharField()
+    pattern = serializers.CharField()
+    layout_highest_first = serializers.BooleanField()
+    comment_required_for = serializers.ListField(child=serializers.FloatField())
+    exported = serializers.BooleanField()
+    unit = serializers.CharField()
+
+
+class ScoreMetadataSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    label = serializers.CharField()
+    items = serializers.ListField(child=serializers.CharField())
+    method = serializers.CharField()
+    type = serializers.ChoiceField(choices=["integer", "decimal"])
+    decimals = serializers.IntegerField()
+    min = serializers.FloatField(allow_null=True)
+    max = serializers.FloatField(allow_null=True)
+    higher_is = serializers.CharField()
+    sensitivity = serializers.BooleanField()
+    derivation = serializers.CharField()
+    options = OptionSerializer(many=True)
+
+
+class MissingReasonSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    label = serializers.CharField()
+    numeric = serializers.IntegerField(help_text="User-missing code in SPSS/Stata exports")
+
+
+class InstrumentMetadataSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    short_name = serializers.CharField()
+    rater = serializers.CharField(help_text="The role that enters the instrument")
+    entered_by = serializers.ListField(child=serializers.CharField())
+    mode = serializers.CharField()
+    rater_description = serializers.CharField()
+    reference_period = serializers.CharField()
+    blinded_readable = serializers.BooleanField()
+    form_entry = serializers.BooleanField()
+    timepoints = serializers.ListField(child=serializers.CharField())
+    windows = serializers.ListField(child=serializers.CharField())
+    items = ItemMetadataSerializer(many=True)
+    scores = ScoreMetadataSerializer(many=True)
+    missing_reasons = MissingReasonSerializer(many=True)
+    missing_rule = serializers.CharField()
+    notes = serializers.ListField(child=serializers.CharField())
+
+
+class InstrumentListView(APIView):
+    @extend_schema(
+        responses=InstrumentMetadataSerializer(many=True),
+        summary="Every instrument: items, allowed values, scores, rater and timepoints",
+    )
+    def get(self, request: Request) -> Response:
+        return Response([instrument_metadata(i) for i in registry.all()])
+
+
+class InstrumentDetailView(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("code", str, OpenApiParameter.PATH)],
+        responses=InstrumentMetadataSerializer,
+        summary="One instrument",
+    )
+    def get(self, request: Request, code: str) -> Response:
+        instrument = registry.find(code.upper())
+        if instrument is None:
+            raise NotFound(f"Unknown instrument {code!r}.")
+        return Response(instrument_metadata(instrument))

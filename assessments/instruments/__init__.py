@@ -1,0 +1,2 @@
+"""One module per instrument; `registry` lists them and `base` holds the vocabulary
+(Item, Option, Score, Instrument, MissingReason). See DEVELOPERS.md, "Instruments"."""

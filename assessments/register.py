@@ -1,0 +1,170 @@
+"""Reading a service-use file from the national registers (SPEC §11).
+
+One line per participant and period, with a header naming the columns (any order, `;`, `,`
+or tab as separator, UTF-8 or Latin-1):
+
+    cpr;period_start;period_end;admissions;admission_days;emergency_visits;outpatient_contacts
+    010190-1234;2024-01-01;2024-12-31;1;12;2;14
+
+Dates are YYYY-MM-DD (DD-MM-YYYY and DD.MM.YYYY are read too); counts are whole numbers >= 0.
+A line is matched to a participant through the keyed CPR hash; the CPR number itself is never
+stored, logged or echoed: problems are reported by line number only."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from participants import cpr as cpr_module
+
+COLUMNS = (
+    "cpr",
+    "period_start",
+    "period_end",
+    "admissions",
+    "admission_days",
+    "emergency_visits",
+    "outpatient_contacts",
+)
+COUNT_COLUMNS = ("admissions", "admission_days", "emergency_visits", "outpatient_contacts")
+DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y")
+
+
+@dataclass
+class Line:
+    number: int
+    participant_id: int
+    period_start: date
+    period_end: date
+    counts: dict[str, int]
+
+
+@dataclass
+class ParsedFile:
+    lines: list[Line] = field(default_factory=list)
+    problems: list[tuple[int, str]] = field(default_factory=list)
+
+    def error(self, number: int, message: str) -> None:
+        self.problems.append((number, f"Line {number}: {message}"))
+
+    @property
+    def errors(self) -> list[str]:
+        """Every problem, in the order of the file's lines."""
+        return [message for _, message in sorted(self.problems, key=lambda p: p[0])]
+
+
+def _decode(content: bytes) -> str:
+    try:
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return content.decode("latin-1")
+
+
+def _date(text: str) -> date | None:
+    for fmt in DATE_FORMATS:
+        try:
+            return datetime.strptime(text.strip(), fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def parse(content: bytes, *, hashes_to_participant: Any) -> ParsedFile:
+    """Check every line and collect every problem. `hashes_to_participant(list_of_hash_lists)`
+    returns {hash: participant id} for the hashes that belong to a participant."""
+    result = ParsedFile()
+    text = _decode(content)
+    rows = text.splitlines()
+    if not rows or not rows[0].strip():
+        result.error(1, "the file is empty: the first line must be the header.")
+        return result
+    header_line = rows[0]
+    delimiter = max((";", ",", "\t"), key=header_line.count)
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    header = [column.strip().lower() for column in next(reader)]
+    missing_columns = [c for c in COLUMNS if c not in header]
+    if missing_columns:
+        result.error(
+            1,
+            "the header lacks the column(s) "
+            + ", ".join(missing_columns)
+            + "; the columns are "
+            + ", ".join(COLUMNS)
+            + ".",
+        )
+        return result
+    position = {column: header.index(column) for column in COLUMNS}
+
+    pending: list[tuple[int, list[str], dict[str, Any]]] = []
+    for number, fields in enumerate(reader, start=2):
+        if not any(value.strip() for value in fields):
+            continue
+        if len(fields) != len(header):
+            result.error(number, f"expected {len(header)} fields, found {len(fields)}.")
+            continue
+        values = {column: fields[position[column]].strip() for column in COLUMNS}
+        problems: list[str] = []
+        try:
+            parsed_cpr = cpr_module.parse_cpr(values["cpr"])
+        except cpr_module.InvalidCpr:
+            parsed_cpr = None
+            problems.append("the CPR number is not valid")
+        start, end = _date(values["period_start"]), _date(values["period_end"])
+        if start is None:
+            problems.append("period_start is not a date (YYYY-MM-DD)")
+        if end is None:
+            problems.append("period_end is not a date (YYYY-MM-DD)")
+        if start and end and start > end:
+            problems.append("period_start is after period_end")
+        counts: dict[str, int] = {}
+        for column in COUNT_COLUMNS:
+            raw = values[column]
+            if raw.isdigit():
+                counts[column] = int(raw)
+            else:
+                problems.append(f"{column} must be a whole number of 0 or more")
+        if start and end and "admission_days" in counts and start <= end:
+            length = (end - start).days + 1
+            if counts["admission_days"] > length:
+                days = counts["admission_days"]
+                problems.append(f"admission_days ({days}) exceeds the period ({length} days)")
+            if counts.get("admissions", 0) > 0 and counts["admission_days"] == 0:
+                problems.append("an admission counts at least 1 bed day")
+        if problems:
+            result.error(number, "; ".join(problems) + ".")
+            continue
+        assert parsed_cpr is not None and start and end
+        pending.append(
+            (
+                number,
+                cpr_module.lookup_hashes(parsed_cpr),
+                {"start": start, "end": end, "counts": counts},
+            )
+        )
+        del parsed_cpr
+
+    owners = hashes_to_participant([hashes for _, hashes, _ in pending])
+    by_participant: dict[int, list[Line]] = {}
+    for number, hashes, data in pending:
+        participant_id = next((owners[h] for h in hashes if h in owners), None)
+        if participant_id is None:
+            result.error(number, "no participant in the trial has this CPR number.")
+            continue
+        line = Line(number, participant_id, data["start"], data["end"], data["counts"])
+        for other in by_participant.get(participant_id, []):
+            if line.period_start <= other.period_end and other.period_start <= line.period_end:
+                result.error(
+                    number,
+                    f"the period overlaps line {other.number} of the same participant "
+                    "(counts would be double).",
+                )
+                break
+        else:
+            by_participant.setdefault(participant_id, []).append(line)
+            result.lines.append(line)
+    if not result.lines and not result.problems:
+        result.error(2, "the file has a header but no data lines.")
+    return result

@@ -1,0 +1,80 @@
+"""Import of register data (service use). All or nothing: a file with any bad or unmatched
+line changes nothing and the report lists every problem by line number. A new import
+supersedes the previous one, which is kept (with its rows) for the audit trail."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from assessments import permissions
+from assessments.models import RegisterImport, ServiceUsePeriod
+from assessments.register import parse
+from exports.selectors import lock_level
+from imrtrial import access
+from imrtrial.audit import audit_context
+from imrtrial.errors import Conflict, Forbidden, Invalid
+from participants.models import Participant
+
+
+def file_digest(content: bytes) -> str:
+    """A keyed digest of the file: it identifies an imported file in the audit trail, and,
+    unlike a plain SHA-256, cannot be confirmed by guessing the CPR numbers of a small file."""
+    key = hashlib.sha256(b"imrtrial:register-file:" + settings.CPR_KEYS[0].encode()).digest()
+    return hmac.new(key, content, hashlib.sha256).hexdigest()
+
+
+def _owners(hash_lists: list[list[str]]) -> dict[str, int]:
+    wanted = {h for hashes in hash_lists for h in hashes}
+    return dict(Participant.objects.filter(cpr_hash__in=wanted).values_list("cpr_hash", "id"))
+
+
+def register_import(*, user: Any, content: bytes, note: str = "") -> RegisterImport:
+    if not access.has_role(user, *permissions.REGISTER_IMPORTERS):
+        raise Forbidden("Data managers import register data.")
+    if not content:
+        raise Invalid("No file.", fields={"file": ["Choose the register file to import."]})
+    if len(content) > settings.REGISTER_IMPORT_MAX_BYTES:
+        raise Invalid(
+            "The file is too large.",
+            fields={"file": [f"At most {settings.REGISTER_IMPORT_MAX_BYTES // 1024 // 1024} MB."]},
+        )
+    note = (note or "").strip()
+    if lock_level() != "open":
+        raise Conflict("The trial database is frozen or locked: register data cannot change.")
+    parsed = parse(content, hashes_to_participant=_owners)
+    if parsed.errors:
+        raise Invalid("The file was not imported.", fields={"file": parsed.errors})
+    previous = RegisterImport.objects.select_for_update().filter(superseded_by__isnull=True)
+    with transaction.atomic(), audit_context(user=user, reason=note or "Register data import"):
+        current = list(previous)
+        now = timezone.now()
+        created = RegisterImport.objects.create(
+            imported_by=user,
+            imported_at=now,
+            file_sha256=file_digest(content),
+            lines=len(parsed.lines),
+            participants=len({line.participant_id for line in parsed.lines}),
+            note=note,
+        )
+        ServiceUsePeriod.objects.bulk_create(
+            ServiceUsePeriod(
+                register_import=created,
+                participant_id=line.participant_id,
+                line=line.number,
+                period_start=line.period_start,
+                period_end=line.period_end,
+                **line.counts,
+            )
+            for line in parsed.lines
+        )
+        for old in current:
+            old.superseded_by = created
+            old.superseded_at = now
+            old.save(update_fields=["superseded_by", "superseded_at"])
+    return created

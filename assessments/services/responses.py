@@ -1,0 +1,311 @@
+"""Saving and verifying instrument responses (API.md "Assessments").
+
+`version` is the optimistic-concurrency token: a new response is created with version absent
+or 0 (1, the number the new response will get, is accepted too), and becomes version 1; every
+change must send the version it was based on and gets the next number. A stale version is a
+409, and so is a missing version for a response that exists. Saving identical content again is
+not a change: it answers 200 with the same version and needs no reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from assessments import permissions, windows
+from assessments.instruments.base import Action, CheckContext, Finding, Instrument
+from assessments.instruments.validation import EntryErrors, clean_entry
+from assessments.models import (
+    UNRESOLVED_QUERY_STATUSES,
+    InstrumentResponse,
+    Query,
+    QueryKind,
+    ResponseStatus,
+    Timepoint,
+)
+from assessments.selectors import form_instrument
+from assessments.services.queries import sync_automatic_queries
+from exports.selectors import lock_level
+from imrtrial import access
+from imrtrial.audit import audit_context
+from imrtrial.errors import LOCKED_SQLSTATE, Conflict, Forbidden, Invalid, NotFound, sqlstate_of
+from participants.models import Participant
+
+REASON_MAX_LENGTH = 2000
+ENTRY_STATUSES = (ResponseStatus.DRAFT, ResponseStatus.COMPLETE)
+
+
+@dataclass
+class SaveResult:
+    response: InstrumentResponse
+    created: bool
+    changed: bool
+    queries_opened: list[Finding] = field(default_factory=list)
+
+
+def require_entry_allowed(user: Any, participant: Participant, instrument: Instrument) -> None:
+    """404 outside the user's sites; 403 for a role that does not enter this form."""
+    if not access.has_role_at(
+        user, participant.site_id, *permissions.READERS, *instrument.entered_by
+    ):
+        raise NotFound("No such participant at your sites.")
+    if permissions.may_enter(user, participant.site, instrument):
+        return
+    if not instrument.blinded_readable and access.is_blinded(user):
+        raise Forbidden(
+            f"{instrument.code} is rated by the participant's own clinician, who is not "
+            "blinded; blinded staff may neither enter nor read it."
+        )
+    roles = ", ".join(str(r) for r in instrument.entered_by)
+    raise Forbidden(f"{instrument.code} is entered by: {roles}. Your role does not allow it.")
+
+
+def require_data_entry_open() -> None:
+    level = lock_level()
+    if level == "lock":
+        raise Conflict("The trial database is locked: nothing can be changed.")
+    if level == "freeze":
+        raise Conflict("The trial database is frozen: no data entry (queries can be answered).")
+
+
+def _check_participant(
+    participant: Participant, timepoint: str, randomised_on: date | None
+) -> None:
+    if participant.consent_date is None:
+        raise Invalid(
+            "No informed consent is recorded for this participant: assessments start after consent."
+        )
+    if timepoint != Timepoint.BASELINE and randomised_on is None:
+        raise Invalid(
+            f"The participant is not randomised: {Timepoint(timepoint).label.lower()} "
+            "assessments open after randomisation."
+        )
+
+
+def _merge(fields: dict[str, list[str]], findings: list[Finding]) -> dict[str, list[str]]:
+    merged = {key: list(messages) for key, messages in fields.items()}
+    for finding in findings:
+        merged.setdefault(finding.item, []).append(finding.message)
+    return merged
+
+
+def response_save(
+    *,
+    user: Any,
+    participant: Participant,
+    timepoint: str,
+    code: str,
+    items: Any,
+    missing: Any = None,
+    comments: Any = None,
+    status: str = ResponseStatus.DRAFT,
+    version: int | None = None,
+    reason: str = "",
+    interview_date: date | None = None,
+) -> SaveResult:
+    """Validate everything first (one message per bad item, nothing written), then create or
+    change the response in one transaction, with the reason in the audit context, and open or
+    close the automatic queries of the edit checks."""
+    instrument = form_instrument(code, timepoint)
+    require_entry_allowed(user, participant, instrument)
+    reason = (reason or "").strip()
+    errors: dict[str, list[str]] = {}
+    if status not in ENTRY_STATUSES:
+        errors["status"] = [
+            "Use 'draft' or 'complete'; a monitor or data manager marks a form verified."
+            if status == ResponseStatus.VERIFIED
+            else "Use 'draft' or 'complete'."
+        ]
+    if len(reason) > REASON_MAX_LENGTH:
+        errors["reason"] = [f"At most {REASON_MAX_LENGTH} characters."]
+    if version is not None and (
+        isinstance(version, bool) or not isinstance(version, int) or version < 0
+    ):
+        errors["version"] = ["The version is a whole number (0 or absent for a new form)."]
+    if errors:
+        raise Invalid("The form has errors.", fields=errors)
+
+    randomised_on = windows.randomisation_date(participant)
+    _check_participant(participant, timepoint, randomised_on)
+    context = CheckContext(
+        participant=participant,
+        timepoint=timepoint,
+        interview_date=interview_date,
+        randomised_on=randomised_on,
+        justifications=comments if isinstance(comments, dict) else {},
+        reason=reason,
+    )
+    try:
+        entry = clean_entry(
+            instrument,
+            items=items,
+            missing=missing,
+            comments=comments,
+            complete=status == ResponseStatus.COMPLETE,
+            context=context,
+        )
+        errors = {}
+    except EntryErrors as exc:
+        errors = exc.fields
+    date_findings: list[Finding] = []
+    if interview_date is not None:
+        date_findings = windows.interview_date_findings(
+            participant, timepoint, interview_date, randomised_on
+        )
+        errors = _merge(errors, [f for f in date_findings if f.action == Action.ERROR])
+    if errors:
+        raise Invalid("The form has errors.", fields=errors)
+
+    try:
+        with (
+            transaction.atomic(),
+            audit_context(
+                user=user, reason=reason or None, instrument=instrument.code, timepoint=timepoint
+            ),
+        ):
+            existing = (
+                InstrumentResponse.objects.select_for_update(of=("self",))
+                .filter(participant=participant, timepoint=timepoint, instrument=instrument.code)
+                .annotate(
+                    open_automatic=Exists(
+                        Query.objects.filter(
+                            response=OuterRef("pk"),
+                            kind=QueryKind.AUTOMATIC,
+                            status__in=UNRESOLVED_QUERY_STATUSES,
+                        )
+                    )
+                )
+                .first()
+            )
+            # Without a date, a new form is dated today and an existing one keeps its date.
+            interview_day = (
+                interview_date
+                or (existing.interview_date if existing is not None else None)
+                or timezone.localdate()
+            )
+            if interview_date is None:
+                date_findings = windows.interview_date_findings(
+                    participant, timepoint, interview_day, randomised_on
+                )
+                date_errors = [f for f in date_findings if f.action == Action.ERROR]
+                if date_errors:
+                    raise Invalid("The form has errors.", fields=_merge({}, date_errors))
+            findings = entry.findings + [f for f in date_findings if f.action != Action.ERROR]
+            if existing is None:
+                if version not in (None, 0, 1):
+                    raise Conflict(
+                        f"There is no version {version} of this form yet: send version 0 (or "
+                        "leave it out) to create it."
+                    )
+                response = InstrumentResponse(
+                    participant=participant, timepoint=timepoint, instrument=instrument.code
+                )
+                created = True
+            else:
+                if version is None:
+                    raise Conflict(
+                        f"This form exists already (version {existing.version}): send the "
+                        "version you are changing."
+                    )
+                if version != existing.version:
+                    raise Conflict(
+                        f"The form was changed since you read it: it is now version "
+                        f"{existing.version}, you sent version {version}. Reload it and apply "
+                        "your change again."
+                    )
+                response = existing
+                response.participant = participant  # already loaded: no second read
+                created = False
+
+            unchanged = (
+                not created
+                and response.items == entry.values
+                and response.missing == entry.missing
+                and response.comments == entry.comments
+                and response.interview_date == interview_day
+                and (
+                    response.status == status
+                    or (
+                        response.status == ResponseStatus.VERIFIED
+                        and status == ResponseStatus.COMPLETE
+                    )
+                )
+            )
+            if unchanged:
+                return SaveResult(response=response, created=False, changed=False)
+            if response.first_completed_at is not None and not reason:
+                raise Invalid(
+                    "A completed form changes only with a reason.",
+                    fields={
+                        "reason": [
+                            "This form was completed on "
+                            f"{timezone.localtime(response.first_completed_at):%Y-%m-%d}: give "
+                            "the reason for the change."
+                        ]
+                    },
+                )
+            now = timezone.now()
+            response.items = entry.values
+            response.missing = entry.missing
+            response.comments = entry.comments
+            response.scores = instrument.compute_scores(entry.values, entry.missing)
+            response.status = status
+            response.interview_date = interview_day
+            response.rater = user
+            response.rater_role = permissions.entering_role(user, participant.site_id, instrument)
+            response.verified_by = None
+            response.verified_at = None
+            if status == ResponseStatus.COMPLETE and response.first_completed_at is None:
+                response.first_completed_at = now
+            response.version = 1 if created else response.version + 1
+            response.save()
+            opened: list[Finding] = []
+            if findings or (existing is not None and existing.open_automatic):
+                opened = sync_automatic_queries(response=response, findings=findings, user=user)
+    except IntegrityError as exc:
+        if "one_response_per_instrument_and_timepoint" in str(exc):
+            raise Conflict(
+                "Someone else created this form at the same moment: reload it."
+            ) from None
+        raise
+    except DatabaseError as exc:
+        # The lock trigger is the guard; checking the lock first would cost every save a query.
+        if sqlstate_of(exc) == LOCKED_SQLSTATE:
+            require_data_entry_open()
+        raise
+    return SaveResult(response=response, created=created, changed=True, queries_opened=opened)
+
+
+def response_verify(
+    *, user: Any, response: InstrumentResponse, version: int | None
+) -> InstrumentResponse:
+    """Source-data verification of one complete form by a monitor or data manager. Possible
+    while the database is frozen; any later change of the form clears it."""
+    from assessments.instruments import registry
+
+    instrument = registry.get(response.instrument)
+    if not permissions.may_verify(user, instrument):
+        raise Forbidden("Source-data verification is done by monitors and data managers.")
+    if lock_level() == "lock":
+        raise Conflict("The trial database is locked: nothing can be changed.")
+    with transaction.atomic(), audit_context(user=user, reason="Source-data verification"):
+        locked = InstrumentResponse.objects.select_for_update().get(pk=response.pk)
+        if version is None or version != locked.version:
+            raise Conflict(
+                f"The form is now version {locked.version}; verify the version you checked."
+            )
+        if locked.status == ResponseStatus.VERIFIED:
+            raise Conflict("This version of the form is already verified.")
+        if locked.status != ResponseStatus.COMPLETE:
+            raise Invalid(
+                "Only a complete form can be verified.", fields={"status": ["The form is a draft."]}
+            )
+        locked.status = ResponseStatus.VERIFIED
+        locked.verified_by = user
+        locked.verified_at = timezone.now()
+        locked.save(update_fields=["status", "verified_by", "verified_at", "updated_at"])
+    return locked

@@ -1,0 +1,489 @@
+"""Pages: the worklist, a participant's forms, the instrument forms, queries and the register
+import. Thin: access through assessments.permissions and the selectors, writes through the
+services; every form keeps what the user typed when something is refused."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.files.uploadhandler import MemoryFileUploadHandler, StopUpload
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_GET, require_POST
+
+from assessments import forms as entry_forms
+from assessments import permissions, selectors, services, windows
+from assessments.api.responses import derived_values
+from assessments.instruments import psp, registry
+from assessments.instruments.base import Instrument
+from assessments.models import QueryStatus, RegisterImport, ResponseStatus, Timepoint
+from assessments.register import COLUMNS
+from exports.selectors import lock_level
+from imrtrial import access
+from imrtrial.errors import Conflict, Forbidden, Invalid, TrialError
+from participants.models import Participant
+
+
+def _require(request: HttpRequest, *roles: str) -> None:
+    if not access.has_role(request.user, *roles):
+        raise Forbidden("Your role does not give access to this page.")
+
+
+# -- worklist ------------------------------------------------------------------------------------
+@login_required
+def worklist(request: HttpRequest) -> HttpResponse:
+    _require(request, *permissions.ENTERING_ROLES)
+    state = request.GET.get("state", "")
+    site = request.GET.get("site", "")
+    all_rows = selectors.worklist(user=request.user, site=site)
+    rows = [r for r in all_rows if not state or r.state == state]
+    return render(
+        request,
+        "assessments/worklist.html",
+        {
+            "rows": rows,
+            "counts": selectors.worklist_counts(all_rows),
+            "filters": {"state": state, "site": site},
+            "sites": sorted({r.site for r in all_rows}),
+            "states": ["due", "open", "overdue", "completed"],
+        },
+    )
+
+
+# -- a participant's forms -----------------------------------------------------------------------
+def blinding_guess_panel(request: HttpRequest, participant: Participant, timepoint: str) -> str:
+    """The assessor's blinding guess (IMR / TAU / don't know) at post-intervention and
+    follow-up belongs to the randomisation app. When it provides
+    `randomization.views.blinding_guess_panel(request, participant, timepoint) -> str`
+    (rendered HTML, empty when not applicable), it is shown in this page's slot."""
+    if timepoint == Timepoint.BASELINE:
+        return ""
+    try:
+        module = importlib.import_module("randomization.views")
+    except ImportError:
+        return ""
+    panel = getattr(module, "blinding_guess_panel", None)
+    return panel(request, participant, timepoint) if panel is not None else ""
+
+
+@login_required
+def participant_forms(request: HttpRequest, pk: int) -> HttpResponse:
+    _require(request, *permissions.READERS)
+    participant = selectors.participant_get(user=request.user, pk=pk)
+    saved = selectors.responses_of(participant)
+    randomised_on = windows.randomisation_date(participant)
+    today = timezone.localdate()
+    timepoints = []
+    for timepoint in Timepoint.values:
+        visit = windows.window(participant, timepoint, randomised_on=randomised_on)
+        forms: list[dict[str, Any]] = []
+        for instrument in registry.for_timepoint(timepoint):
+            response = saved.get((timepoint, instrument.code))
+            forms.append(
+                {
+                    "instrument": instrument,
+                    "response": response,
+                    "may_read": permissions.may_read_values(
+                        request.user, participant.site_id, instrument
+                    ),
+                    "may_enter": permissions.may_enter(
+                        request.user, participant.site_id, instrument
+                    ),
+                }
+            )
+        entered = [f for f in forms if f["may_enter"]] or forms
+        done = all(f["response"] is not None and f["response"].is_done for f in entered)
+        timepoints.append(
+            {
+                "code": timepoint,
+                "label": Timepoint(timepoint).label,
+                "window": visit,
+                "state": visit.state(done=done, today=today) if visit.due else "",
+                "forms": forms,
+                "blinding_guess": blinding_guess_panel(request, participant, timepoint),
+            }
+        )
+    return render(
+        request,
+        "assessments/participant.html",
+        {
+            "participant": participant,
+            "randomised_on": randomised_on,
+            "timepoints": timepoints,
+            "queries": selectors.query_list(user=request.user, participant=participant.pk).order_by(
+                "status", "-raised_at"
+            )
+            if access.has_role(request.user, *permissions.QUERY_READERS)
+            else [],
+        },
+    )
+
+
+# -- the instrument form -------------------------------------------------------------------------
+def _form_context(
+    request: HttpRequest,
+    participant: Participant,
+    timepoint: str,
+    instrument: Instrument,
+    *,
+    rows: list[entry_forms.Row],
+    meta: dict[str, Any],
+    errors: dict[str, list[str]] | None = None,
+    typed: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    response = selectors.response_find(participant, timepoint, instrument.code)
+    may_enter = permissions.may_enter(request.user, participant.site_id, instrument)
+    level = lock_level()
+    scores = []
+    if response is not None:
+        for score in instrument.scores:
+            scores.append({"score": score, "value": response.scores.get(score.code)})
+    item_values = typed if typed is not None else (response.items if response else {})
+    return {
+        "participant": participant,
+        "timepoint": timepoint,
+        "timepoint_label": Timepoint(timepoint).label,
+        "instrument": instrument,
+        "response": response,
+        "sections": entry_forms.sections(rows),
+        "meta": meta,
+        "errors": errors or {},
+        "scores": scores,
+        "editable": may_enter and level == "open",
+        "may_enter": may_enter,
+        "lock_level": level,
+        "needs_reason": response is not None and response.first_completed_at is not None,
+        "may_verify": permissions.may_verify(request.user, instrument)
+        and response is not None
+        and response.status == ResponseStatus.COMPLETE
+        and level != "lock",
+        "may_raise_query": permissions.may_manage_queries(request.user)
+        and response is not None
+        and level != "lock",
+        "query_fields": ["", "interview_date", *[item.code for item in instrument.entered_items]],
+        "queries": list(response.queries.order_by("status", "-raised_at")) if response else [],
+        "history": selectors.response_history(response) if response else [],
+        "psp_interval": psp.interval(item_values) if instrument.code == "PSP" else None,
+        "psp_decile": psp.domain_decile(item_values) if instrument.code == "PSP" else None,
+        "is_psp": instrument.code == "PSP",
+        "missing_reasons": entry_forms.MissingReason.choices,
+    }
+
+
+@login_required
+def form(request: HttpRequest, pk: int, timepoint: str, code: str) -> HttpResponse:
+    _require(request, *permissions.READERS, *permissions.ENTERING_ROLES)
+    participant = selectors.participant_get(user=request.user, pk=pk)
+    timepoint = selectors.parse_timepoint(timepoint)
+    instrument = selectors.form_instrument(code, timepoint)
+    if not permissions.may_read_values(request.user, participant.site_id, instrument):
+        raise Forbidden(
+            f"{instrument.code} is rated by the participant's own clinician, who is not blinded; "
+            "blinded staff cannot open it."
+        )
+    response = selectors.response_find(participant, timepoint, instrument.code)
+    derived = (
+        derived_values(response, instrument)
+        if response
+        else (
+            {k: v for k, v in instrument.derive(participant).items()} if instrument.derive else {}
+        )
+    )
+    if request.method == "POST":
+        rows, items, missing, comments = entry_forms.rows_from_post(
+            instrument, request.POST, derived
+        )
+        meta_form = entry_forms.EntryMetaForm(request.POST)
+        meta: dict[str, Any] = {
+            "interview_date": request.POST.get("interview_date", ""),
+            "version": request.POST.get("version", ""),
+            "reason": request.POST.get("reason", ""),
+        }
+        status_code = 400
+        errors: dict[str, list[str]] = {}
+        if not meta_form.is_valid():
+            errors = {k: [str(m) for m in v] for k, v in meta_form.errors.items()}
+        else:
+            data = meta_form.cleaned_data
+            try:
+                result = services.response_save(
+                    user=request.user,
+                    participant=participant,
+                    timepoint=timepoint,
+                    code=instrument.code,
+                    items=items,
+                    missing=missing,
+                    comments=comments,
+                    status=data["status"],
+                    version=data["version"],
+                    reason=data["reason"],
+                    interview_date=data["interview_date"],
+                )
+            except (Invalid, Conflict) as error:
+                status_code = error.status
+                errors = dict(error.fields or {"__all__": [error.message]})
+            else:
+                saved = result.response
+                text = (
+                    f"Saved {instrument.short_name} as {saved.get_status_display().lower()} "
+                    f"(version {saved.version})."
+                    if result.changed
+                    else "Nothing changed."
+                )
+                messages.success(request, text)
+                for finding in result.queries_opened:
+                    messages.warning(request, f"Query opened: {finding.message}")
+                return redirect(request.path)
+        rest = entry_forms.attach_errors(rows, errors)
+        typed = {k: v for k, v in items.items() if isinstance(v, int | float)}
+        context = _form_context(
+            request,
+            participant,
+            timepoint,
+            instrument,
+            rows=rows,
+            meta=meta,
+            errors=rest,
+            typed=typed,
+        )
+        return render(request, "assessments/form.html", context, status=status_code)
+
+    rows = entry_forms.rows_from_response(instrument, response, derived)
+    meta = {
+        "interview_date": entry_forms.initial_interview_date(response, timezone.localdate()),
+        "version": response.version if response else 0,
+        "reason": "",
+    }
+    return render(
+        request,
+        "assessments/form.html",
+        _form_context(request, participant, timepoint, instrument, rows=rows, meta=meta),
+    )
+
+
+@login_required
+@require_GET
+def psp_interval(request: HttpRequest) -> HttpResponse:
+    """The interval the PSP domain ratings allow, for the form's live hint (htmx)."""
+    _require(request, *permissions.READERS, *permissions.ENTERING_ROLES)
+    values: dict[str, Any] = {}
+    for code in (*psp.DOMAINS, "PSP_D9_PROMPT", "PSP_D10_SURVIVAL"):
+        raw = request.GET.get(f"item-{code}", "").strip()
+        if raw.isdigit():
+            values[code] = int(raw)
+    domains_ok = all(values.get(c) in range(1, 7) for c in psp.DOMAINS)
+    return render(
+        request,
+        "assessments/_psp_interval.html",
+        {
+            "psp_interval": psp.interval(values) if domains_ok else None,
+            "psp_decile": psp.domain_decile(values) if domains_ok else None,
+        },
+    )
+
+
+@login_required
+@require_POST
+def verify(request: HttpRequest, pk: int, timepoint: str, code: str) -> HttpResponse:
+    _require(request, *permissions.VERIFIERS)
+    participant = selectors.participant_get(user=request.user, pk=pk)
+    timepoint = selectors.parse_timepoint(timepoint)
+    instrument = selectors.form_instrument(code, timepoint)
+    response = selectors.response_find(participant, timepoint, instrument.code)
+    if response is None:
+        raise Invalid("Nothing is saved to verify.")
+    version = request.POST.get("version", "")
+    try:
+        services.response_verify(
+            user=request.user,
+            response=response,
+            version=int(version) if version.isdigit() else None,
+        )
+    except TrialError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"Version {response.version} marked as source-verified.")
+    return redirect("assessments:form", pk=pk, timepoint=timepoint, code=instrument.code)
+
+
+@login_required
+@require_POST
+def raise_query(request: HttpRequest, pk: int, timepoint: str, code: str) -> HttpResponse:
+    _require(request, *permissions.QUERY_MANAGERS)
+    participant = selectors.participant_get(user=request.user, pk=pk)
+    timepoint = selectors.parse_timepoint(timepoint)
+    instrument = selectors.form_instrument(code, timepoint)
+    try:
+        response = services.response_for_query(
+            participant=participant, timepoint=timepoint, code=instrument.code
+        )
+        query = services.query_raise(
+            user=request.user,
+            response=response,
+            item=request.POST.get("item", ""),
+            message=request.POST.get("message", ""),
+        )
+    except TrialError as error:
+        details = [m for ms in (error.fields or {}).values() for m in ms] or [error.message]
+        for detail in details:
+            messages.error(request, detail)
+        return redirect("assessments:form", pk=pk, timepoint=timepoint, code=instrument.code)
+    messages.success(request, f"Query {query.pk} raised.")
+    return redirect("assessments:query", query_id=query.pk)
+
+
+# -- queries -------------------------------------------------------------------------------------
+@login_required
+def query_list(request: HttpRequest) -> HttpResponse:
+    _require(request, *permissions.QUERY_READERS)
+    status = request.GET.get("status", "")
+    site = request.GET.get("site", "")
+    participant = request.GET.get("participant", "")
+    show_all = status == "all"
+    queryset = selectors.query_list(
+        user=request.user,
+        status="" if show_all else status,
+        site=site,
+        participant=int(participant) if participant.isdigit() else None,
+        unresolved=not status,
+    ).order_by("raised_at", "id")
+    return render(
+        request,
+        "assessments/queries.html",
+        {
+            "queries": queryset[:500],
+            "by_site": selectors.open_queries_by_site(request.user),
+            "by_participant": selectors.open_queries_by_participant(request.user),
+            "filters": {"status": status, "site": site, "participant": participant},
+            "statuses": [("", "Open and answered"), *QueryStatus.choices, ("all", "All")],
+            "is_manager": permissions.may_manage_queries(request.user),
+            "spirituality": selectors.mhrm_spirituality_skips()
+            if permissions.may_manage_queries(request.user)
+            else None,
+        },
+    )
+
+
+@login_required
+def query_detail(request: HttpRequest, query_id: int) -> HttpResponse:
+    _require(request, *permissions.QUERY_READERS)
+    query = selectors.query_get(user=request.user, pk=query_id)
+    response = query.response
+    instrument = registry.get(response.instrument)
+    site_id = response.participant.site_id
+    typed = ""
+    error_message = ""
+    status_code = 200
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        typed = request.POST.get("text", "")
+        try:
+            if action == "answer":
+                services.query_answer(user=request.user, query=query, text=typed)
+            elif action == "close":
+                services.query_close(user=request.user, query=query, text=typed)
+            elif action == "reopen":
+                services.query_reopen(user=request.user, query=query, text=typed)
+            else:
+                raise Invalid("Unknown action.")
+        except TrialError as error:
+            status_code = error.status
+            error_message = (
+                " ".join(m for ms in (error.fields or {}).values() for m in ms) or error.message
+            )
+        else:
+            messages.success(request, f"Query {query.pk}: {action} recorded.")
+            return redirect("assessments:query", query_id=query.pk)
+        query = selectors.query_get(user=request.user, pk=query_id)
+    return render(
+        request,
+        "assessments/query.html",
+        {
+            "query": query,
+            "instrument": instrument,
+            "form_url": reverse(
+                "assessments:form",
+                kwargs={
+                    "pk": response.participant_id,
+                    "timepoint": response.timepoint,
+                    "code": response.instrument,
+                },
+            )
+            if permissions.may_read_values(request.user, site_id, instrument)
+            else "",
+            "may_answer": permissions.may_answer_query(request.user, site_id, instrument)
+            and query.status != QueryStatus.CLOSED,
+            "may_manage": permissions.may_manage_queries(request.user),
+            "unblinded_writer": not access.is_blinded(request.user),
+            "typed": typed,
+            "error_message": error_message,
+            "locked": lock_level() == "lock",
+        },
+        status=status_code,
+    )
+
+
+# -- register data -------------------------------------------------------------------------------
+class InMemoryUploadHandler(MemoryFileUploadHandler):
+    """Keeps the uploaded register file in memory whatever its size (up to the limit): it
+    holds CPR numbers, which must never land in a temporary file on disk."""
+
+    def handle_raw_input(
+        self, input_data: Any, META: Any, content_length: int, boundary: Any, encoding: Any = None
+    ) -> None:
+        from django.conf import settings
+
+        if content_length > settings.REGISTER_IMPORT_MAX_BYTES + 64 * 1024:
+            raise StopUpload(connection_reset=True)
+        self.activated = True
+
+
+@csrf_exempt
+def register_import(request: HttpRequest) -> HttpResponse:
+    # The upload handlers must be set before anything reads request.POST, and the CSRF
+    # middleware would read it: so CSRF is checked here, after the handler is in place.
+    request.upload_handlers = [InMemoryUploadHandler(request)]
+    return _register_import(request)
+
+
+@csrf_protect
+@login_required
+def _register_import(request: HttpRequest) -> HttpResponse:
+    _require(request, *permissions.REGISTER_IMPORTERS)
+    errors: list[str] = []
+    note = ""
+    status_code = 200
+    if request.method == "POST":
+        note = request.POST.get("note", "")
+        upload = request.FILES.get("file")
+        try:
+            record = services.register_import(
+                user=request.user, content=upload.read() if upload else b"", note=note
+            )
+        except TrialError as error:
+            status_code = error.status
+            errors = [m for ms in (error.fields or {}).values() for m in ms] or [error.message]
+        else:
+            messages.success(
+                request,
+                f"Imported {record.lines} lines for {record.participants} participants; the "
+                "previous import is superseded.",
+            )
+            return redirect("assessments:register_import")
+    return render(
+        request,
+        "assessments/register.html",
+        {
+            "imports": RegisterImport.objects.select_related("imported_by")[:50],
+            "errors": errors,
+            "note": note,
+            "columns": ", ".join(COLUMNS),
+        },
+        status=status_code,
+    )

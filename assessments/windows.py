@@ -1,0 +1,185 @@
+"""Visit windows and the service-use analysis windows, all counted from the randomisation
+date (settings.ASSESSMENT_WINDOWS, SERVICE_USE_PRE_MONTHS). The randomisation date is arm-free:
+everyone who works with a participant may know it."""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from assessments.instruments.base import Action, Finding
+from assessments.models import Timepoint
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later; the last day of the month when that day does not exist."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def randomisation_date(participant: Any) -> date | None:
+    from randomization.selectors import allocation_of
+
+    allocation = allocation_of(participant)
+    return timezone.localdate(allocation.randomized_at) if allocation else None
+
+
+@dataclass(frozen=True)
+class Window:
+    """When a timepoint's interview is due. `closes` None: open-ended (baseline before
+    randomisation); `due` None: not yet known (post/follow-up before randomisation)."""
+
+    timepoint: str
+    due: date | None
+    opens: date | None
+    closes: date | None
+
+    def contains(self, day: date) -> bool:
+        if self.opens is None:
+            return False
+        return self.opens <= day and (self.closes is None or day <= self.closes)
+
+    def state(self, *, done: bool, today: date) -> str:
+        """completed, due (window not open yet), open (in window) or overdue."""
+        if done:
+            return "completed"
+        if self.opens is None or today < self.opens:
+            return "due"
+        if self.closes is not None and today > self.closes:
+            return "overdue"
+        return "open"
+
+
+def window(
+    participant: Any, timepoint: str, *, randomised_on: date | bool | None = False
+) -> Window:
+    if randomised_on is False:
+        randomised_on = randomisation_date(participant)
+    assert randomised_on is not True
+    if timepoint == Timepoint.BASELINE:
+        start = participant.consent_date or timezone.localdate(participant.registered_at)
+        return Window(timepoint, start, start, randomised_on)
+    rule = settings.ASSESSMENT_WINDOWS[timepoint]
+    if randomised_on is None:
+        return Window(timepoint, None, None, None)
+    return Window(
+        timepoint,
+        add_months(randomised_on, rule["due"]),
+        add_months(randomised_on, rule["opens"]),
+        add_months(randomised_on, rule["closes"]),
+    )
+
+
+def interview_date_findings(
+    participant: Any, timepoint: str, interview_date: date | None, randomised_on: date | None
+) -> list[Finding]:
+    """Edit checks on the interview date: hard errors for impossible dates, an automatic
+    query for a date outside the visit window."""
+    if interview_date is None:
+        return []
+    found: list[Finding] = []
+    if interview_date > timezone.localdate():
+        found.append(
+            Finding(
+                "interview_date",
+                "date_in_future",
+                _("The interview date is in the future."),
+                Action.ERROR,
+            )
+        )
+    if participant.consent_date and interview_date < participant.consent_date:
+        found.append(
+            Finding(
+                "interview_date",
+                "before_consent",
+                _("The interview date is before the consent date (%s).")
+                % participant.consent_date.isoformat(),
+                Action.ERROR,
+            )
+        )
+    if (
+        participant.status_date
+        and interview_date > participant.status_date
+        and participant.status
+        in (
+            "withdrawn",
+            "deceased",
+        )
+    ):
+        found.append(
+            Finding(
+                "interview_date",
+                "after_end_of_participation",
+                _("The interview date is after the participant's %(status)s date (%(date)s).")
+                % {
+                    "status": participant.get_status_display().lower(),
+                    "date": participant.status_date,
+                },
+                Action.ERROR,
+            )
+        )
+    if timepoint == Timepoint.BASELINE:
+        if randomised_on is not None and interview_date > randomised_on:
+            found.append(
+                Finding(
+                    "interview_date",
+                    "window",
+                    _("The baseline interview (%(date)s) is after randomisation (%(rand)s).")
+                    % {"date": interview_date.isoformat(), "rand": randomised_on.isoformat()},
+                )
+            )
+        return found
+    if randomised_on is not None and interview_date < randomised_on:
+        found.append(
+            Finding(
+                "interview_date",
+                "before_randomisation",
+                _("A %(timepoint)s interview cannot be before randomisation (%(rand)s).")
+                % {
+                    "timepoint": Timepoint(timepoint).label.lower(),
+                    "rand": randomised_on.isoformat(),
+                },
+                Action.ERROR,
+            )
+        )
+        return found
+    visit = window(participant, timepoint, randomised_on=randomised_on)
+    if visit.opens is not None and not visit.contains(interview_date):
+        found.append(
+            Finding(
+                "interview_date",
+                "window",
+                _(
+                    "The interview date %(date)s is outside the %(timepoint)s window "
+                    "%(opens)s – %(closes)s."
+                )
+                % {
+                    "date": interview_date.isoformat(),
+                    "timepoint": Timepoint(timepoint).label.lower(),
+                    "opens": visit.opens.isoformat(),
+                    "closes": visit.closes.isoformat() if visit.closes else "",
+                },
+            )
+        )
+    return found
+
+
+def service_use_windows(randomised_on: date) -> dict[str, tuple[date, date]]:
+    """The analysis windows of SPEC §11 as inclusive (first day, last day) pairs, with T1 and
+    T2 at their nominal due dates so every randomised participant has the same windows."""
+    t1 = add_months(randomised_on, settings.ASSESSMENT_WINDOWS["post"]["due"])
+    t2 = add_months(randomised_on, settings.ASSESSMENT_WINDOWS["followup"]["due"])
+    day = timedelta(days=1)
+    return {
+        "W_PRE": (add_months(randomised_on, -settings.SERVICE_USE_PRE_MONTHS), randomised_on - day),
+        "W1": (randomised_on, t1 - day),
+        "W2": (t1, t2 - day),
+        "W_ALL": (randomised_on, t2 - day),
+    }

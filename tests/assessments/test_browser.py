@@ -1,0 +1,114 @@
+"""In a real browser: an assessor opens the worklist, types a full PANSS from the keyboard with
+one item missing and its reason, saves, and sees the total (missing) and the prorated total;
+a wrong value on another form is refused and everything else typed stays."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.db import connections
+
+from assessments.models import InstrumentResponse
+from imrtrial.roles import Role
+from tests.factories import make_participant, make_staff
+
+pytestmark = pytest.mark.browser
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls the test makes between
+# browser steps are ordinary synchronous calls.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+PASSWORD = "Browser-test-2026!"
+
+
+@pytest.fixture
+def browser_page(live_server: Any, settings: Any) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+            ],
+        )
+        page = browser.new_page()
+        page.set_default_timeout(15000)
+        yield page
+        browser.close()
+
+
+def log_in(page: Any, base: str, username: str) -> None:
+    page.goto(f"{base}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+
+def test_an_assessor_enters_a_panss_from_the_worklist_and_sees_the_scores(
+    transactional_db: None, sites: dict, live_server: Any, browser_page: Any
+) -> None:
+    try:
+        enter_a_panss_and_a_wrong_gaf(live_server, browser_page)
+    finally:
+        # ORM calls made while Playwright's loop runs use their own connection (asgiref's
+        # context-local storage): close it, or the test database cannot be dropped.
+        connections.close_all()
+
+
+def enter_a_panss_and_a_wrong_gaf(live_server: Any, browser_page: Any) -> None:
+    assessor = make_staff("browser-assessor", Role.ASSESSOR, sites=["BAL"])
+    assessor.set_password(PASSWORD)
+    assessor.save()
+    participant = make_participant("BAL")
+    page, base = browser_page, live_server.url
+    log_in(page, base, "browser-assessor")
+
+    page.goto(f"{base}/assessments/worklist/")
+    page.click(f'a[data-form="{participant.study_id}-baseline-PANSS"]')
+    page.wait_for_selector("#id-P1")
+
+    # Keyboard entry: type the rating, Enter jumps to the next item.
+    ratings = {f"P{i}": "3" for i in range(1, 8)} | {f"N{i}": "2" for i in range(1, 8)}
+    ratings |= {f"G{i}": "4" for i in range(1, 17)}
+    page.focus("#id-P1")
+    for code, rating in ratings.items():
+        assert page.evaluate("document.activeElement.id") == f"id-{code}"
+        if code == "P7":
+            page.keyboard.press("Enter")  # left empty: a reason follows
+            continue
+        page.keyboard.type(rating)
+        page.keyboard.press("Enter")
+    page.select_option('select[name="missing-P7"]', "refused")
+    page.click("#save-complete")
+    page.wait_for_selector("#score-PANSS_TOTAL_PRO")
+
+    assert "missing" in page.inner_text("#score-PANSS_TOTAL .value")
+    # 6×3 + 7×2 + 16×4 = 96 over 29 rated items × 30 = 99.31
+    assert page.inner_text("#score-PANSS_TOTAL_PRO .value").strip() == "99.31"
+    assert page.inner_text("#score-PANSS_N .value").strip() == "14"
+    saved = InstrumentResponse.objects.get(instrument="PANSS")
+    assert saved.status == "complete" and saved.missing == {"P7": "refused"}
+    assert saved.items["G16"] == 4 and "P7" not in saved.items
+
+    # A wrong value is refused with the item named; what else was typed stays.
+    page.goto(f"{base}/assessments/participants/{participant.pk}/baseline/GAF/")
+    page.fill("#id-GAF_S", "0")
+    page.fill("#id-GAF_F", "57")
+    page.click("#save-complete")
+    page.wait_for_selector(".item-errors")
+    assert "GAF_S" in page.inner_text("#row-GAF_S .item-errors")
+    assert page.input_value("#id-GAF_F") == "57"
+    assert page.input_value("#id-GAF_S") == "0"
+    assert not InstrumentResponse.objects.filter(instrument="GAF").exists()
