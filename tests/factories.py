@@ -238,7 +238,7 @@ def totp_code(device: Any, *, offset_steps: int = 0) -> str:
     return f"{generator.token():0{device.digits}d}"
 
 
-def page_client(user: Any | None = None) -> Any:
+def page_client(user: Any | None = None, *, enforce_csrf_checks: bool = False) -> Any:
     """A browser-like test client logged in as `user`; for the roles that need a second factor
     the session is verified as if the code had been typed."""
     from django.test import Client
@@ -247,7 +247,7 @@ def page_client(user: Any | None = None) -> Any:
 
     from imrtrial.access import needs_two_factor
 
-    client = Client()
+    client = Client(enforce_csrf_checks=enforce_csrf_checks)
     if user is None:
         return client
     client.force_login(user)

@@ -12,13 +12,11 @@ from django.test import Client
 from assessments.models import InstrumentResponse, Query, RegisterImport
 from participants import services as participant_services
 from tests.assessments.helpers import put_form, randomise_days_ago, typical_items
-from tests.factories import coordinator_for
+from tests.factories import coordinator_for, page_client
 
 
 def browser(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+    return page_client(user)
 
 
 def page_url(participant: Any, timepoint: str, code: str) -> str:
@@ -236,7 +234,6 @@ def test_the_register_file_is_uploaded_on_the_page(data_manager: Any, sites: dic
 
 
 def test_the_register_page_enforces_csrf(data_manager: Any) -> None:
-    client = Client(enforce_csrf_checks=True)
-    client.force_login(data_manager)
+    client = page_client(data_manager, enforce_csrf_checks=True)
     response = client.post("/assessments/register/", {"file": SimpleUploadedFile("r.csv", b"x")})
     assert response.status_code == 403

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from imrtrial.roles import Role
 from tests.assessments.helpers import form_url, put_form, typical_items
-from tests.factories import api_client, make_participant, make_staff
+from tests.factories import api_client, make_participant, make_staff, page_client
 
 ROLES = {
     "coordinator": (Role.COORDINATOR, ["BAL"]),
@@ -262,8 +262,7 @@ PAGE_CASES = {
 @pytest.mark.parametrize("case", list(PAGE_CASES))
 def test_the_pages_answer_each_role_as_the_matrix_says(world: dict, case: str, who: str) -> None:
     path, table = PAGE_CASES[case]
-    client = Client()
-    client.force_login(world["users"][who])
+    client = page_client(world["users"][who])
     assert client.get(path(world["participant"])).status_code == expected_for(table, who)
 
 

@@ -12,7 +12,7 @@ from assessments.selectors import open_query_count
 from exports.models import DatasetLock
 from imrtrial.roles import Role
 from tests.assessments.helpers import form_url, put_form, typical_items
-from tests.factories import api_client, make_participant, make_staff
+from tests.factories import api_client, make_participant, make_staff, page_client
 
 
 @pytest.fixture
@@ -179,7 +179,6 @@ def test_the_query_list_filters_by_site_status_and_participant(
 def test_the_data_manager_sees_how_often_the_mhrm_spirituality_items_are_skipped(
     assessor: Any, data_manager: Any, sites: dict
 ) -> None:
-    from django.test import Client
 
     skipped = typical_items("MHRM")
     del skipped["MHRM_25"]
@@ -192,7 +191,6 @@ def test_the_data_manager_sees_how_often_the_mhrm_spirituality_items_are_skipped
         missing={"MHRM_25": "refused"},
     )
     put_form(assessor, make_participant("BAL"), "baseline", "MHRM", typical_items("MHRM"))
-    client = Client()
-    client.force_login(data_manager)
+    client = page_client(data_manager)
     page = client.get("/assessments/queries/").content.decode()
     assert "skipped in 1 of 2 completed MHRM forms" in page

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.test import Client
-
 from assessments.selectors import worklist
 from imrtrial.roles import Role
 from tests.assessments.helpers import put_form, randomise_days_ago, typical_items
-from tests.factories import api_client, make_participant, make_staff
+from tests.factories import api_client, make_participant, make_staff, page_client
 
 
 def rows_for(user: Any) -> list[dict]:
@@ -78,8 +76,7 @@ def test_nothing_on_the_worklist_reveals_the_allocation(assessor: Any, sites: di
     body = api_client(assessor).get("/api/v1/worklist/").content.decode()
     for leak in ('"arm"', '"TAU"', '"IMR"', "randomization_code", "group"):
         assert leak not in body, leak
-    client = Client()
-    client.force_login(assessor)
+    client = page_client(assessor)
     page = client.get("/assessments/worklist/").content.decode()
     assert "TAU" not in page and "Treatment as usual" not in page
     assert imr.allocation.randomization_code not in page
