@@ -255,3 +255,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
+
+# --- Exports (freeze/lock, export jobs): the watchdog that starts again any export whose
+# worker died (exports.tasks.requeue_stale_exports), run by Celery beat.
+CELERY_BEAT_SCHEDULE = {
+    "exports-requeue-stale": {
+        "task": "exports.requeue_stale_exports",
+        "schedule": 60.0,
+    },
+}

@@ -79,6 +79,7 @@ class Worker:
             "EXPORT_ROOT": str(export_dir),
             "PYTHONPATH": str(ROOT),
             "DJANGO_SETTINGS_MODULE": "imrtrial.settings",
+            "IMRTEST_QUEUE": queue,
             **env,
         }
         self.process = subprocess.Popen(

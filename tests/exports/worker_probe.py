@@ -20,7 +20,9 @@ from celery import shared_task
 from django.conf import settings
 from django.db import DatabaseError, transaction
 
-STALL_KEY = "imrtest:export-stalled"
+
+def stall_key() -> str:
+    return os.environ.get("EXPORT_TEST_STALL_KEY", "imrtest:export-stalled")
 
 
 def _redis() -> redis.Redis:
@@ -54,7 +56,7 @@ def _install_stall() -> None:
         written = original(staged, directory, progress)
         match = re.search(r"\.building-[0-9a-f-]{36}-(\d+)-", str(directory))
         if match and match.group(1) == "1":
-            _redis().rpush(STALL_KEY, str(os.getpid()))
+            _redis().rpush(stall_key(), str(os.getpid()))
             time.sleep(600)  # until the test kills this process
         return written
 
@@ -63,3 +65,9 @@ def _install_stall() -> None:
 
 if os.environ.get("EXPORT_TEST_STALL") == "1":
     _install_stall()
+
+# Tasks this worker sends (the watchdog's re-queued builds) go to the test's own queue.
+if os.environ.get("IMRTEST_QUEUE"):
+    from imrtrial.celery import app
+
+    app.conf.task_default_queue = os.environ["IMRTEST_QUEUE"]
