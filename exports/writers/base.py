@@ -42,6 +42,9 @@ class StagedDataset:
     def table(self) -> pa.Table:
         return pq.read_table(self.path)
 
+    def table_schema(self) -> pa.Schema:
+        return pq.read_schema(self.path)
+
 
 @dataclass(frozen=True)
 class WrittenFile:

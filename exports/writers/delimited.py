@@ -1,35 +1,26 @@
-"""CSV: UTF-8 without a byte-order mark, comma-separated, RFC 4180 quoting and line ends, one
-header row of variable names. Missing values with a reason are their negative codes (see the
-codebook); a value missing without a reason is an empty field."""
+"""CSV: UTF-8 without a byte-order mark, comma-separated, CRLF line ends, one header row of
+variable names, written by Arrow's CSV writer straight from the staged columns. Text values are
+quoted; missing values with a reason are their negative codes (see the codebook) and a value
+missing without a reason is an empty, unquoted field."""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
-from typing import Any
 
-from exports.datasets.base import VarType
+import pyarrow.csv as arrow_csv
+
 from exports.writers.base import Progress, StagedDataset, WrittenFile
 
-
-def _cell(value: Any, kind: VarType) -> str:
-    if value is None:
-        return ""
-    if kind == VarType.DECIMAL:
-        number = float(value)
-        return repr(number)
-    return str(value)
+OPTIONS = arrow_csv.WriteOptions(
+    include_header=True, delimiter=",", quoting_style="needed", quoting_header="none", eol="\r\n"
+)
 
 
 def write(staged: StagedDataset, directory: Path, progress: Progress) -> WrittenFile:
     name = f"{staged.name}.csv"
-    kinds = [column.type for column in staged.columns]
-    with open(directory / name, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\r\n")
-        writer.writerow([column.name for column in staged.columns])
+    schema = staged.table_schema()
+    with arrow_csv.CSVWriter(directory / name, schema, write_options=OPTIONS) as writer:
         for batch in staged.batches():
-            values = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
-            rows = zip(*values, strict=True)
-            writer.writerows([_cell(v, kinds[i]) for i, v in enumerate(row)] for row in rows)
+            writer.write_batch(batch)
             progress(batch.num_rows)
     return WrittenFile(name, "csv", "data", staged.name, staged.rows, directory / name)

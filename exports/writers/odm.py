@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -281,7 +282,7 @@ def write(
         out.end("GlobalVariables")
         _metadata(out, staged, blinded=blinded)
         out.end("Study")
-        _clinical_data(out, staged, progress)
+        _clinical_data(handle, staged, progress)
         out.end("ODM")
         out.xml.ignorableWhitespace("\n")
         out.xml.endDocument()
@@ -289,62 +290,99 @@ def write(
     return WrittenFile(FILE_NAME, "odm", "data", "", rows, path)
 
 
-def _clinical_data(out: _Writer, staged: list[StagedDataset], progress: Progress) -> None:
-    out.start("ClinicalData", {"StudyOID": STUDY_OID, "MetaDataVersionOID": "MDV.1"})
-    items = {index: item_columns(item) for index, item in enumerate(staged)}
-    positions = {
-        index: [[c.name for c in item.columns].index(c.name) for c in items[index]]
-        for index, item in enumerate(staged)
-    }
+def _attr(text: str) -> str:
+    """An attribute value for double quotes (XML 1.0, whitespace kept as character refs)."""
+    return (
+        text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+        .replace("\n", "&#10;")
+        .replace("\r", "&#13;")
+        .replace("\t", "&#9;")
+    )
+
+
+@dataclass(frozen=True)
+class _FormPlan:
+    """What every row of one dataset becomes, worked out once: the hot loop below writes
+    ready-made strings (hundreds of megabytes for a large trial)."""
+
+    opening: str
+    closing: str
+    items: tuple[tuple[int, str, VarType, frozenset[int]], ...]
+
+
+def _plan(item: StagedDataset) -> _FormPlan:
+    binding = item.dataset.odm
+    assert binding is not None
+    names = [c.name for c in item.columns]
+    indent = "\n" + "  " * 4
+    return _FormPlan(
+        opening=f'{indent}<FormData FormOID="{_attr(binding.form_oid)}">'
+        f'{indent}  <ItemGroupData ItemGroupOID="{_attr(_group_oid(binding))}">',
+        closing=f"{indent}  </ItemGroupData>{indent}</FormData>",
+        items=tuple(
+            (
+                names.index(column.name),
+                f'{indent}    <ItemData ItemOID="{_attr(item_oid(item, column))}"',
+                column.type,
+                frozenset(column.missing) if column.type != VarType.TEXT else frozenset(),
+            )
+            for column in item_columns(item)
+        ),
+    )
+
+
+def _clinical_data(handle: Any, staged: list[StagedDataset], progress: Progress) -> None:
+    write = handle.write
+    plans = [_plan(item) for item in staged]
     streams = [_rows(index, item) for index, item in enumerate(staged)]
+    write(f'\n  <ClinicalData StudyOID="{STUDY_OID}" MetaDataVersionOID="MDV.1">')
     subject: str | None = None
     event_oid: str | None = None
     pending = 0
     for key, _, index, _, event, row in heapq.merge(*streams, key=lambda r: r[:4]):
+        parts: list[str] = []
         if key != subject:
             if event_oid is not None:
-                out.end("StudyEventData")
+                parts.append("\n      </StudyEventData>")
             if subject is not None:
-                out.end("SubjectData")
-            out.start("SubjectData", {"SubjectKey": key})
+                parts.append("\n    </SubjectData>")
+            parts.append(f'\n    <SubjectData SubjectKey="{_attr(key)}">')
             subject, event_oid = key, None
         if event.oid != event_oid:
             if event_oid is not None:
-                out.end("StudyEventData")
-            out.start("StudyEventData", {"StudyEventOID": event.oid})
+                parts.append("\n      </StudyEventData>")
+            parts.append(f'\n      <StudyEventData StudyEventOID="{_attr(event.oid)}">')
             event_oid = event.oid
-        item = staged[index]
-        binding = item.dataset.odm
-        assert binding is not None
-        out.start("FormData", {"FormOID": binding.form_oid})
-        out.start("ItemGroupData", {"ItemGroupOID": _group_oid(binding)})
-        for column, position in zip(items[index], positions[index], strict=True):
+        plan = plans[index]
+        parts.append(plan.opening)
+        for position, opening, kind, missing_codes in plan.items:
             value = row[position]
             if value is None:
                 continue
-            oid = item_oid(item, column)
-            missing = MISSING_BY_CODE.get(value) if column.type != VarType.TEXT else None
-            if missing is not None and missing.code in column.missing:
-                out.leaf(
-                    "ItemData",
-                    {
-                        "ItemOID": oid,
-                        "IsNull": "Yes",
-                        "imr:MissingCode": str(missing.code),
-                        "imr:MissingReason": missing.reason,
-                    },
+            if value in missing_codes:
+                missing = MISSING_BY_CODE[int(value)]
+                parts.append(
+                    f'{opening} IsNull="Yes" imr:MissingCode="{missing.code}" '
+                    f'imr:MissingReason="{missing.reason}"/>'
                 )
+            elif kind == VarType.TEXT:
+                parts.append(f'{opening} Value="{_attr(value)}"/>')
+            elif kind == VarType.DECIMAL:
+                parts.append(f'{opening} Value="{float(value)!r}"/>')
             else:
-                out.leaf("ItemData", {"ItemOID": oid, "Value": _text_value(value, column.type)})
-        out.end("ItemGroupData")
-        out.end("FormData")
+                parts.append(f'{opening} Value="{value}"/>')
+        parts.append(plan.closing)
+        write("".join(parts))
         pending += 1
-        if pending >= 1000:
+        if pending >= 5000:
             progress(pending)
             pending = 0
     if event_oid is not None:
-        out.end("StudyEventData")
+        write("\n      </StudyEventData>")
     if subject is not None:
-        out.end("SubjectData")
-    out.end("ClinicalData")
+        write("\n    </SubjectData>")
+    write("\n  </ClinicalData>")
     progress(pending)
