@@ -37,8 +37,8 @@ demo: database
 	$(PY) manage.py demo_data
 
 run: demo
-	@echo "Starting a Celery worker and the web server on http://127.0.0.1:$(PORT)"
-	@set -m; .venv/bin/celery -A imrtrial worker --loglevel=INFO --concurrency=2 & worker=$$!; \
+	@echo "Starting a Celery worker (with beat: the export watchdog) and the web server on http://127.0.0.1:$(PORT)"
+	@mkdir -p var; set -m; .venv/bin/celery -A imrtrial worker --beat --schedule var/celerybeat-schedule --loglevel=INFO --concurrency=2 & worker=$$!; \
 	  trap 'kill -TERM -$$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	  $(PY) manage.py runserver 127.0.0.1:$(PORT)
 

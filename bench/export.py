@@ -319,6 +319,11 @@ def run_export(url: str, staff: object) -> tuple[float, float, int, int, object]
     finally:
         worker.terminate()
         worker.wait(timeout=30)
+        import redis
+
+        redis.Redis.from_url(settings.REDIS_URL).delete(
+            queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}"
+        )
     if job.status != "done":
         raise RuntimeError(f"The export failed: {job.error}")
     build = (job.finished_at - job.started_at).total_seconds()

@@ -39,7 +39,7 @@ CONTENT_TYPES = {
 
 class LockEntrySerializer(serializers.Serializer):
     level = serializers.CharField()
-    label = serializers.CharField(source="get_level_display")
+    level_display = serializers.CharField(source="get_level_display")
     reason = serializers.CharField()
     set_by = serializers.CharField(source="set_by.username")
     set_at = serializers.DateTimeField()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -56,6 +56,8 @@ def run_job(job_id: str, *, task_id: str, last_try: bool) -> str:
             result = files.build(job, attempt=job.attempts, report=beat.set_progress)
         except TRANSIENT as exc:
             beat.flush()
+            # The connection that failed is of no more use; the next query opens a new one.
+            connection.close()
             if last_try:
                 _fail(job, f"The database was unavailable during the export ({exc}).")
                 return "failed"

@@ -154,12 +154,13 @@ class ParticipantsBuilder:
         chunk: list[Row] = []
         for pk, sex, born, status, registered_at, consent, status_date, diagnosis in rows:
             facts = context.participants[pk]
-            randomised = facts.randomised_on is not None
+            day0 = facts.randomised_on
+            randomised = day0 is not None
             row: list = [
                 facts.study_id,
                 facts.site_number,
                 SEX_CODES[sex],
-                age_in_years(born, facts.randomised_on) if randomised else NOT_APPLICABLE.code,
+                age_in_years(born, day0) if day0 is not None else NOT_APPLICABLE.code,
                 DX_CODES.get(diagnosis or "", NOT_APPLICABLE.code),
                 statuses[status],
                 int(randomised),

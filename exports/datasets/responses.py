@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from typing import Any
 
 from django.db import connection
@@ -114,6 +115,7 @@ def stored_variables() -> dict[str, dict[str, dict[str, VariableMeta]]]:
         for part in ("items", "missing", "scores"):
             cursor.execute(_STORED_VARIABLES_SQL.format(part=part))
             for instrument, _, key, numeric, integral, dates, has_values in cursor.fetchall():
+                kind: str
                 if not has_values or part == "missing":
                     kind = T.INTEGER
                 elif numeric:
@@ -165,9 +167,7 @@ class ResponsesLongBuilder:
                 label=f"{meta.name if meta else code}: items and scores by timepoint"[:80],
                 description=f"Instrument {code}: one row per participant and timepoint.",
                 columns=columns,
-                chunks=lambda code=code, variables=variables: self._chunks(
-                    context, code, variables
-                ),
+                chunks=partial(self._chunks, context, code, variables),
                 odm=OdmBinding(
                     form_oid=f"F.{code}",
                     form_name=meta.name if meta else code,

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import XMLGenerator
+from xml.sax.xmlreader import AttributesImpl
 
 from exports.datasets.base import MISSING_BY_CODE, Column, OdmBinding, OdmEvent, VarType
 from exports.writers.base import Progress, StagedDataset, WrittenFile
@@ -70,7 +71,7 @@ class _Writer:
     def start(self, name: str, attrs: dict[str, str] | None = None) -> None:
         if self.depth:
             self.xml.ignorableWhitespace("\n" + "  " * self.depth)
-        self.xml.startElement(name, {k: v for k, v in (attrs or {}).items()})
+        self.xml.startElement(name, AttributesImpl(dict(attrs or {})))
         self.depth += 1
 
     def end(self, name: str, *, inline: bool = False) -> None:

@@ -58,7 +58,12 @@ def test_queue() -> Iterator[str]:
     celery_app.conf.task_default_queue = name
     yield name
     celery_app.conf.task_default_queue = previous
-    redis.Redis.from_url(settings.REDIS_URL).delete(name)
+    forget_queue(redis.Redis.from_url(settings.REDIS_URL), name)
+
+
+def forget_queue(client: redis.Redis, name: str) -> None:
+    """Remove a test queue and kombu's bookkeeping of it from Redis."""
+    client.delete(name, f"_kombu.binding.{name}", f"_kombu.binding_permanent.{name}")
 
 
 def database_url() -> str:

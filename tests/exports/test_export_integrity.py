@@ -90,6 +90,14 @@ def test_the_manifest_describes_every_file_the_snapshot_the_lock_and_who_asked(
     assert set(members) == set(listed) | {"manifest.json"}
 
 
+def test_status_changes_are_audited_but_progress_ticks_are_not(dm: Any, export_root: Path) -> None:
+    build_trial()
+    job = run_inline(new_job(dm))
+    events = list(job.events.order_by("pgh_id"))
+    assert [e.status for e in events] == ["queued", "running", "done"]
+    assert not hasattr(events[0], "progress")
+
+
 def test_the_codebook_lists_exactly_the_variables_of_every_data_file(
     dm: Any, export_root: Path
 ) -> None:

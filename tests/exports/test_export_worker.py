@@ -18,6 +18,7 @@ from exports.build.files import BUILDING_PREFIX
 from exports.build.heartbeat import builder_alive
 from exports.models import ExportJob
 from imrtrial.celery import app as celery_app
+from tests.exports.conftest import forget_queue
 from tests.exports.trial import build_trial
 from tests.factories import api_client
 
@@ -79,7 +80,7 @@ def own_queue(redis_client: Any) -> Iterator[str]:
     celery_app.conf.task_default_queue = name
     yield name
     celery_app.conf.task_default_queue = previous
-    redis_client.delete(name)
+    forget_queue(redis_client, name)
 
 
 def stalled_pid(redis_client: Any, key: str) -> int:

@@ -155,3 +155,20 @@ def test_a_failed_job_shows_why_on_the_page(dm: Any) -> None:
     )
     page = logged_in(dm).get("/data/exports/").content.decode()
     assert "Disk full." in page and f"/data/exports/{job.pk}/files/" not in page
+
+
+def test_the_statistician_may_ask_for_an_unblinded_export_only_after_the_lock(
+    statistician: Any, dm: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    client = logged_in(statistician)
+    page = client.get("/data/exports/")
+    assert b"Unblinded" in page.content and b"masking key" in page.content
+    refused = client.post("/data/exports/", {"formats": ["csv"], "unblinded": "on"})
+    assert refused.status_code == 409
+    assert b"need a locked database" in refused.content
+    assert not ExportJob.objects.exists()
+    services.dataset_lock(user=dm, reason="Final")
+    with django_capture_on_commit_callbacks():
+        accepted = client.post("/data/exports/", {"formats": ["csv"], "unblinded": "on"})
+    assert accepted.status_code == 302
+    assert ExportJob.objects.get().blinded is False
