@@ -13,7 +13,7 @@ from exports import selectors, services
 from exports.api import download_response
 from exports.forms import ExportForm, LockChangeForm
 from exports.models import DatasetLock, ExportJob
-from imrtrial.errors import Forbidden, TrialError
+from imrtrial.errors import Forbidden, Invalid, TrialError
 
 Level = DatasetLock.Level
 
@@ -43,6 +43,8 @@ def lock(request: HttpRequest) -> HttpResponse:
              _available_actions(level)}  # fmt: skip
     if request.method == "POST":
         action = request.POST.get("action", "")
+        if action not in dict(LockChangeForm.ACTIONS):
+            raise Invalid("Choose freeze, lock or unlock.")
         form = LockChangeForm(request.POST, prefix=action)
         forms[action] = form
         if form.is_valid():

@@ -108,6 +108,26 @@ _STORED_VARIABLES_SQL = """
 """
 
 
+def stored_instruments() -> dict[str, str]:
+    """Every instrument with responses, and the timepoints it has (as "T0, T1, T2")."""
+    from assessments.models import InstrumentResponse
+
+    ranks = timepoint_codes()
+    found: dict[str, set[int]] = {}
+    pairs = InstrumentResponse.objects.values_list("instrument", "timepoint").distinct()
+    for instrument, timepoint in pairs:
+        found.setdefault(instrument, set()).add(ranks.get(timepoint, -1))
+    return {
+        code: ", ".join(f"T{rank}" for rank in sorted(ranks_) if rank >= 0)
+        for code, ranks_ in found.items()
+    }
+
+
+def dataset_name(instrument: str) -> str:
+    """A file name from an instrument code (lower case letters, digits, underscores)."""
+    return "responses_long_" + (re.sub(r"[^a-z0-9_]+", "_", instrument.lower()) or "x")
+
+
 def stored_variables() -> dict[str, dict[str, dict[str, VariableMeta]]]:
     """instrument -> part ("items"/"scores") -> key -> what the stored values look like."""
     found: dict[str, dict[str, dict[str, VariableMeta]]] = {}
@@ -155,15 +175,16 @@ class ResponsesLongBuilder:
     reveals_allocation = False
 
     def build(self, context: ExportContext) -> Iterable[Dataset]:
+        present = stored_instruments()
         stored = stored_variables()
-        for code in sorted(stored):
+        for code in sorted(present):
             meta = context.catalogue.get(code)
             if context.blinded and meta is not None and meta.reveals_allocation:
                 continue
-            variables = self.variables(code, meta, stored[code])
+            variables = self.variables(code, meta, stored.get(code, {}), present[code])
             columns = self.key_columns(context) + [v.column for v in variables]
             yield Dataset(
-                name=f"responses_long_{code.lower()}",
+                name=dataset_name(code),
                 label=f"{meta.name if meta else code}: items and scores by timepoint"[:80],
                 description=f"Instrument {code}: one row per participant and timepoint.",
                 columns=columns,
@@ -209,9 +230,10 @@ class ResponsesLongBuilder:
         code: str,
         meta: InstrumentMeta | None,
         stored: dict[str, dict[str, VariableMeta]],
+        present_timepoints: str = "",
     ) -> list[Variable]:
         taken = {name.upper() for name in KEY_NAMES}
-        timepoints = ", ".join(meta.timepoints) if meta else ""
+        timepoints = ", ".join(meta.timepoints) if meta and meta.timepoints else present_timepoints
         result: list[Variable] = []
         item_codes: set[str] = set()
         for part in ("items", "scores"):

@@ -144,7 +144,6 @@ def _metadata(out: _Writer, staged: list[StagedDataset], *, blinded: bool) -> No
                 "OID": _group_oid(binding),
                 "Name": binding.form_name,
                 "Repeating": "No",
-                "SASDatasetName": item.name[:8].upper(),
             },
         )
         out.translated("Description", item.dataset.label)

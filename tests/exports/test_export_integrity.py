@@ -317,3 +317,22 @@ def test_the_instrument_registry_supplies_labels_value_labels_and_leaves_out_arm
     services.dataset_lock(user=dm, reason="Final")
     open_job = run_inline(new_job(unblinded_roles, blinded=False))
     assert "responses_long_panss" in {d["name"] for d in open_job.manifest["datasets"]}
+
+
+def test_forms_without_stored_values_still_give_their_rows_and_timepoints(
+    dm: Any, export_root: Path
+) -> None:
+    from tests.exports.trial import respond
+
+    trial = build_trial()
+    respond(trial.randomised["FRB1"], "followup", "CSQ8", items={}, scores={})
+    respond(trial.randomised["BAL1"], "post", "CSQ8", items={}, scores={})
+    job = run_inline(new_job(dm, formats=["csv"]))
+    folder = export_root / job.directory
+    rows = (folder / "responses_long_csq8.csv").read_text().splitlines()
+    assert rows[0] == "STUDY_ID,SITE,GROUP,TIMEPOINT,FORM_STATUS,ASSESS_DAY"
+    assert len(rows) == 3
+    with open(folder / "codebook.csv", encoding="utf-8") as handle:
+        panss = {r["variable"]: r for r in csv.DictReader(handle)
+                 if r["dataset"] == "responses_long_panss"}  # fmt: skip
+    assert panss["P1"]["timepoint"] == "T0, T1"

@@ -172,3 +172,9 @@ def test_the_statistician_may_ask_for_an_unblinded_export_only_after_the_lock(
         accepted = client.post("/data/exports/", {"formats": ["csv"], "unblinded": "on"})
     assert accepted.status_code == 302
     assert ExportJob.objects.get().blinded is False
+
+
+def test_an_unknown_action_on_the_lock_page_changes_nothing(dm: Any) -> None:
+    response = logged_in(dm).post("/data/lock/", {"action": "seal", "seal-reason": "x"})
+    assert response.status_code == 400
+    assert not DatasetLock.objects.exists()
