@@ -7,6 +7,7 @@ session's tasks."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -62,8 +63,17 @@ def test_queue() -> Iterator[str]:
 
 
 def forget_queue(client: redis.Redis, name: str) -> None:
-    """Remove a test queue and kombu's bookkeeping of it from Redis."""
+    """Remove a test queue and kombu's bookkeeping of it from Redis, including messages left
+    unacknowledged by a worker a test killed (kombu would restore them an hour later)."""
     client.delete(name, f"_kombu.binding.{name}", f"_kombu.binding_permanent.{name}")
+    for tag, payload in client.hgetall("unacked").items():
+        try:
+            routing_key = json.loads(payload)[2]
+        except (ValueError, IndexError, TypeError):
+            continue
+        if routing_key == name:
+            client.hdel("unacked", tag)
+            client.zrem("unacked_index", tag)
 
 
 def database_url() -> str:
