@@ -41,8 +41,8 @@ demo: database
 # The worker and the web server share make's process group, so Ctrl-C (or a TERM to the
 # group) reaches both; the EXIT trap also stops the worker when the server ends on its own.
 run: demo
-	@echo "Starting a Celery worker and the web server on http://127.0.0.1:$(PORT) (Ctrl-C stops both)"
-	@.venv/bin/celery -A imrtrial worker --loglevel=INFO --concurrency=2 & worker=$$!; \
+	@echo "Starting a Celery worker (with beat: the export watchdog) and the web server on http://127.0.0.1:$(PORT) (Ctrl-C stops both)"
+	@mkdir -p var; .venv/bin/celery -A imrtrial worker --beat --schedule var/celerybeat-schedule --loglevel=INFO --concurrency=2 & worker=$$!; \
 	  trap 'kill -TERM $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
 	  trap 'exit 130' INT TERM; \
 	  PORT=$(PORT) $(PY) manage.py runserver 127.0.0.1:$(PORT)

@@ -1,6 +1,26 @@
+"""Reads for the freeze/lock and for export jobs, and the rules of who may act on them."""
+
 from __future__ import annotations
 
-from exports.models import DatasetLock
+import importlib
+from typing import Any
+
+from django.apps import apps
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+
+from exports.models import DatasetLock, ExportJob
+from imrtrial import access
+from imrtrial.errors import NotFound
+from imrtrial.roles import TRIAL_ROLES, Role
+
+# Who sets and lifts the freeze and the lock, and who exports (DESIGN.md, "Who uses it").
+LOCK_MANAGERS = (Role.DATA_MANAGER, Role.STATISTICIAN)
+EXPORTERS = (Role.DATA_MANAGER, Role.STATISTICIAN)
+
+# Query states that no longer block the lock, for counting through the model while
+# assessments.selectors.open_query_count does not exist yet.
+CLOSED_QUERY_STATES = ("closed", "resolved", "cancelled", "withdrawn")
 
 
 def current_lock() -> DatasetLock | None:
@@ -11,3 +31,86 @@ def lock_level() -> str:
     """'open', 'freeze' or 'lock'."""
     latest = current_lock()
     return latest.level if latest else DatasetLock.Level.OPEN
+
+
+def lock_history(*, limit: int | None = None) -> QuerySet[DatasetLock]:
+    queryset = DatasetLock.objects.select_related("set_by").order_by("-id")
+    return queryset[:limit] if limit else queryset
+
+
+def open_query_count() -> int:
+    """Data queries that are still open: they block the lock unless overridden with a reason.
+
+    The assessments app owns queries. Its `assessments.selectors.open_query_count()` is the
+    source of truth once it exists; until then the count is taken from a `Query` model with
+    a `status` field if there is one, and is 0 when queries do not exist at all."""
+    try:
+        module = importlib.import_module("assessments.selectors")
+    except ImportError:  # pragma: no cover (the app is always installed)
+        module = None
+    counter = getattr(module, "open_query_count", None)
+    if callable(counter):
+        return int(counter())
+    try:
+        query_model = apps.get_model("assessments", "Query")  # type: ignore[misc]
+    except LookupError:
+        return 0
+    field_names = {field.name for field in query_model._meta.get_fields()}
+    if "status" not in field_names:
+        return query_model.objects.count()
+    return query_model.objects.exclude(status__in=CLOSED_QUERY_STATES).count()
+
+
+# --- who may ---------------------------------------------------------------------------
+
+
+def may_read_lock(user: Any) -> bool:
+    return access.has_role(user, *TRIAL_ROLES)
+
+
+def may_manage_lock(user: Any) -> bool:
+    return access.has_role(user, *LOCK_MANAGERS)
+
+
+def may_export(user: Any) -> bool:
+    """Data managers and statisticians make blinded exports."""
+    return access.has_role(user, *EXPORTERS)
+
+
+def may_export_unblinded(user: Any) -> bool:
+    """Unblinded exports: a statistician who holds no blinded role (blinded wins, so a
+    statistician who is also a data manager is blinded)."""
+    return access.has_role(user, Role.STATISTICIAN) and access.may_see_allocation(user)
+
+
+def may_access_job(user: Any, job: ExportJob) -> bool:
+    """The job's files: for roles allowed to make that kind of export (the owner had that
+    right when asking; whoever has lost it since no longer downloads)."""
+    if not may_export(user):
+        return False
+    return job.blinded or may_export_unblinded(user)
+
+
+def may_receive_masking_key(user: Any) -> bool:
+    return may_export_unblinded(user)
+
+
+# --- export jobs -----------------------------------------------------------------------
+
+
+def export_jobs_visible_to(user: Any) -> QuerySet[ExportJob]:
+    queryset = ExportJob.objects.select_related("requested_by", "lock")
+    if not may_export(user):
+        return queryset.none()
+    if not may_export_unblinded(user):
+        queryset = queryset.filter(blinded=True)
+    return queryset.order_by("-requested_at")
+
+
+def export_job_get(*, user: Any, pk: Any) -> ExportJob:
+    """The job, or NotFound when unknown or not for this user (an unblinded export does not
+    exist for a blinded user)."""
+    try:
+        return export_jobs_visible_to(user).get(pk=pk)
+    except (ExportJob.DoesNotExist, ValueError, TypeError, ValidationError):
+        raise NotFound("No such export.") from None

@@ -284,3 +284,12 @@ ASSESSMENT_WINDOWS = {
 SERVICE_USE_PRE_MONTHS = 12
 # Largest service-use file accepted (held in memory only: it contains CPR numbers).
 REGISTER_IMPORT_MAX_BYTES = 5 * 1024 * 1024
+
+# --- Exports (freeze/lock, export jobs): the watchdog that starts again any export whose
+# worker died (exports.tasks.requeue_stale_exports), run by Celery beat.
+CELERY_BEAT_SCHEDULE = {
+    "exports-requeue-stale": {
+        "task": "exports.requeue_stale_exports",
+        "schedule": 60.0,
+    },
+}

@@ -1,0 +1,353 @@
+"""HTTP API for the freeze/lock and for exports (API.md, "Locks and exports")."""
+
+from __future__ import annotations
+
+import mimetypes
+from typing import Any
+
+from django.http import FileResponse
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from exports import selectors, services
+from exports.models import DatasetLock, ExportFormat, ExportJob
+from imrtrial.api import role_permission
+from imrtrial.roles import TRIAL_ROLES
+
+LOCK_MANAGERS = role_permission(*selectors.LOCK_MANAGERS)
+LOCK_READERS = role_permission(*TRIAL_ROLES)
+EXPORTERS = role_permission(*selectors.EXPORTERS)
+
+CONTENT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "sav": "application/x-spss-sav",
+    "dta": "application/x-stata-dta",
+    "parquet": "application/vnd.apache.parquet",
+    "odm": "application/xml",
+    "zip": "application/zip",
+    "json": "application/json",
+}
+
+
+# --- locks -----------------------------------------------------------------------------
+
+
+class LockEntrySerializer(serializers.Serializer):
+    level = serializers.CharField()
+    level_display = serializers.CharField(source="get_level_display")
+    reason = serializers.CharField()
+    set_by = serializers.CharField(source="set_by.username")
+    set_at = serializers.DateTimeField()
+    open_queries = serializers.IntegerField(allow_null=True)
+    open_queries_override = serializers.BooleanField()
+
+
+class LockStateSerializer(serializers.Serializer):
+    level = serializers.ChoiceField(choices=DatasetLock.Level.choices)
+    reason = serializers.CharField(allow_blank=True)
+    set_by = serializers.CharField(allow_null=True)
+    set_at = serializers.DateTimeField(allow_null=True)
+    open_queries_override = serializers.BooleanField()
+    open_queries = serializers.IntegerField(help_text="Data queries open now")
+    history = LockEntrySerializer(many=True)
+
+
+class LockRequestSerializer(serializers.Serializer):
+    level = serializers.ChoiceField(choices=[DatasetLock.Level.FREEZE, DatasetLock.Level.LOCK])
+    reason = serializers.CharField()
+    override_open_queries = serializers.BooleanField(
+        default=False, help_text="Lock although data queries are open (say why in the reason)"
+    )
+
+
+class UnlockRequestSerializer(serializers.Serializer):
+    reason = serializers.CharField()
+    to = serializers.ChoiceField(
+        choices=[DatasetLock.Level.OPEN, DatasetLock.Level.FREEZE],
+        default=DatasetLock.Level.OPEN,
+        help_text="'freeze' steps a lock down to a freeze without opening data entry",
+    )
+
+
+def lock_state() -> dict[str, Any]:
+    current = selectors.current_lock()
+    return {
+        "level": current.level if current else DatasetLock.Level.OPEN,
+        "reason": current.reason if current else "",
+        "set_by": current.set_by.get_username() if current else None,
+        "set_at": current.set_at if current else None,
+        "open_queries_override": current.open_queries_override if current else False,
+        "open_queries": selectors.open_query_count(),
+        "history": list(selectors.lock_history(limit=200)),
+    }
+
+
+class LockView(APIView):
+    def get_permissions(self) -> list[Any]:
+        return [LOCK_MANAGERS()] if self.request.method == "POST" else [LOCK_READERS()]
+
+    @extend_schema(responses=LockStateSerializer, summary="The database's freeze/lock state")
+    def get(self, request: Request) -> Response:
+        return Response(LockStateSerializer(lock_state()).data)
+
+    @extend_schema(
+        request=LockRequestSerializer,
+        responses={
+            201: LockStateSerializer,
+            400: OpenApiResponse(description="No reason, or an unknown level"),
+            403: OpenApiResponse(description="Not a data manager or statistician"),
+            409: OpenApiResponse(
+                description="Already in that state, locked (unlock first), open queries "
+                "without the override, or data being saved at that moment"
+            ),
+        },
+        summary="Freeze or lock the trial database (with a reason)",
+    )
+    def post(self, request: Request) -> Response:
+        payload = LockRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        if data["level"] == DatasetLock.Level.FREEZE:
+            services.dataset_freeze(user=request.user, reason=data["reason"])
+        else:
+            services.dataset_lock(
+                user=request.user,
+                reason=data["reason"],
+                override_open_queries=data["override_open_queries"],
+            )
+        return Response(LockStateSerializer(lock_state()).data, status=status.HTTP_201_CREATED)
+
+
+class UnlockView(APIView):
+    permission_classes = [LOCK_MANAGERS]
+
+    @extend_schema(
+        request=UnlockRequestSerializer,
+        responses={
+            200: LockStateSerializer,
+            400: OpenApiResponse(description="No reason"),
+            403: OpenApiResponse(description="Not a data manager or statistician"),
+            409: OpenApiResponse(description="Neither frozen nor locked"),
+        },
+        summary="Lift the freeze or the lock (with a reason)",
+    )
+    def post(self, request: Request) -> Response:
+        payload = UnlockRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.dataset_unlock(
+            user=request.user,
+            reason=payload.validated_data["reason"],
+            to=payload.validated_data["to"],
+        )
+        return Response(LockStateSerializer(lock_state()).data)
+
+
+# --- exports ---------------------------------------------------------------------------
+
+
+class ExportRequestSerializer(serializers.Serializer):
+    formats = serializers.ListField(
+        child=serializers.ChoiceField(choices=ExportFormat.choices),
+        allow_empty=False,
+        default=list(ExportFormat.values),
+    )
+    blinded = serializers.BooleanField(default=True)
+
+
+class ExportCreatedSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.CharField()
+    url = serializers.URLField()
+
+
+class ExportFileSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    format = serializers.CharField(help_text="csv, sav, dta, parquet, odm, codebook or zip")
+    kind = serializers.CharField(help_text="data, codebook or archive")
+    dataset = serializers.CharField(allow_blank=True)
+    rows = serializers.IntegerField()
+    bytes = serializers.IntegerField()
+    sha256 = serializers.CharField()
+    url = serializers.URLField()
+
+
+class ExportJobSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    url = serializers.URLField()
+    status = serializers.ChoiceField(choices=ExportJob.Status.choices)
+    progress = serializers.IntegerField(min_value=0, max_value=100)
+    blinded = serializers.BooleanField()
+    formats = serializers.ListField(child=serializers.CharField())
+    requested_by = serializers.CharField()
+    requested_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    attempts = serializers.IntegerField()
+    error = serializers.CharField(allow_blank=True)
+    snapshot_at = serializers.DateTimeField(allow_null=True)
+    data_as_of = serializers.DateTimeField(allow_null=True)
+    lock_level = serializers.CharField(allow_blank=True)
+    files = ExportFileSerializer(many=True)
+    manifest_url = serializers.URLField(allow_null=True)
+
+
+def file_url(request: Request, job: ExportJob, name: str) -> str:
+    return request.build_absolute_uri(
+        reverse("api-export-file", kwargs={"pk": job.pk, "name": name})
+    )
+
+
+def job_data(request: Request, job: ExportJob) -> dict[str, Any]:
+    done = job.status == ExportJob.Status.DONE
+    return {
+        "id": job.pk,
+        "url": request.build_absolute_uri(reverse("api-export", kwargs={"pk": job.pk})),
+        "status": job.status,
+        "progress": job.progress,
+        "blinded": job.blinded,
+        "formats": job.formats,
+        "requested_by": job.requested_by.get_username(),
+        "requested_at": job.requested_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+        "attempts": job.attempts,
+        "error": job.error,
+        "snapshot_at": job.snapshot_at,
+        "data_as_of": job.data_as_of,
+        "lock_level": job.lock_level,
+        "files": [
+            entry | {"url": file_url(request, job, entry["name"])}
+            for entry in (job.files if done else [])
+        ],
+        "manifest_url": file_url(request, job, "manifest.json") if done else None,
+    }
+
+
+class ExportListView(APIView):
+    permission_classes = [EXPORTERS]
+
+    @extend_schema(responses=ExportJobSerializer(many=True), summary="Exports you may see")
+    def get(self, request: Request) -> Response:
+        jobs = selectors.export_jobs_visible_to(request.user)[:200]
+        return Response(ExportJobSerializer([job_data(request, j) for j in jobs], many=True).data)
+
+    @extend_schema(
+        request=ExportRequestSerializer,
+        responses={
+            202: ExportCreatedSerializer,
+            400: OpenApiResponse(description="Unknown or no formats"),
+            403: OpenApiResponse(
+                description="Not a data manager or statistician; or unblinded without being "
+                "an unblinded statistician"
+            ),
+            409: OpenApiResponse(description="Unblinded while the database is not locked"),
+            503: OpenApiResponse(description="The task queue is down; nothing was saved"),
+        },
+        summary="Start an export job (blinded: data managers and statisticians; unblinded: "
+        "the statistician after lock)",
+    )
+    def post(self, request: Request) -> Response:
+        payload = ExportRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        job = services.export_request(
+            user=request.user,
+            formats=payload.validated_data["formats"],
+            blinded=payload.validated_data["blinded"],
+        )
+        url = request.build_absolute_uri(reverse("api-export", kwargs={"pk": job.pk}))
+        return Response(
+            {"id": job.pk, "status": job.status, "url": url},
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": url},
+        )
+
+
+class ExportDetailView(APIView):
+    permission_classes = [EXPORTERS]
+
+    @extend_schema(
+        responses={200: ExportJobSerializer, 404: OpenApiResponse(description="No such export")},
+        summary="An export's status, progress and files",
+    )
+    def get(self, request: Request, pk: str) -> Response:
+        job = selectors.export_job_get(user=request.user, pk=pk)
+        return Response(ExportJobSerializer(job_data(request, job)).data)
+
+
+def download_response(request: Any, *, job: ExportJob, name: str, channel: str) -> FileResponse:
+    """The file, after recording the download (shared by the API and the pages)."""
+    path, entry = services.export_file_for_download(
+        user=request.user,
+        job=job,
+        name=name,
+        channel=channel,
+        ip=request.META.get("REMOTE_ADDR"),
+        request_id=getattr(request, "audit_request_id", ""),
+    )
+    content_type = CONTENT_TYPES.get(entry.get("format", ""))
+    if content_type is None:
+        guessed = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        content_type = guessed + ("; charset=utf-8" if guessed.startswith("text/") else "")
+    response = FileResponse(
+        open(path, "rb"),  # noqa: SIM115 (FileResponse closes it)
+        as_attachment=True,
+        filename=name,
+        content_type=content_type,
+    )
+    if entry.get("sha256"):
+        response["X-Content-SHA256"] = entry["sha256"]
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+class ExportFileView(APIView):
+    permission_classes = [EXPORTERS]
+
+    @extend_schema(
+        responses={
+            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            404: OpenApiResponse(description="No such export or file"),
+        },
+        summary="Download one file of a finished export (each download is recorded)",
+    )
+    def get(self, request: Request, pk: str, name: str) -> FileResponse:
+        job = selectors.export_job_get(user=request.user, pk=pk)
+        return download_response(request, job=job, name=name, channel="api")
+
+
+class MaskingGroupSerializer(serializers.Serializer):
+    group = serializers.CharField()
+    code = serializers.IntegerField()
+    arm = serializers.CharField()
+    arm_label = serializers.CharField()
+
+
+class MaskingKeySerializer(serializers.Serializer):
+    groups = MaskingGroupSerializer(many=True)
+    released_at = serializers.DateTimeField()
+    key_created_at = serializers.DateTimeField()
+
+
+class MaskingKeyView(APIView):
+    @extend_schema(
+        responses={
+            200: MaskingKeySerializer,
+            403: OpenApiResponse(description="Not the statistician"),
+            404: OpenApiResponse(description="No key yet (or a blinded caller)"),
+            409: OpenApiResponse(description="The database is not locked"),
+        },
+        summary="The masking key of blinded exports: statistician, after lock (recorded)",
+    )
+    def get(self, request: Request) -> Response:
+        released = services.masking_key_release(
+            user=request.user,
+            channel="api",
+            ip=request.META.get("REMOTE_ADDR"),
+            request_id=getattr(request, "audit_request_id", ""),
+        )
+        return Response(MaskingKeySerializer(released).data)

@@ -1,0 +1,1 @@
+"""Building export files: snapshot, formats, manifest, archive, publication."""

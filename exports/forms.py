@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from exports.models import DatasetLock, ExportFormat
+
+
+class LockChangeForm(forms.Form):
+    """One form for every transition; the button pressed says which (`action`)."""
+
+    ACTIONS = (("freeze", "Freeze"), ("lock", "Lock"), ("unlock", "Unlock"))
+
+    action = forms.ChoiceField(choices=ACTIONS, widget=forms.HiddenInput)
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Required: it is kept in the log and the audit trail.",
+    )
+    override_open_queries = forms.BooleanField(
+        required=False, label="Lock although data queries are still open (say why above)"
+    )
+    to = forms.ChoiceField(
+        required=False,
+        choices=[
+            (DatasetLock.Level.OPEN, "Open: data entry allowed again"),
+            (DatasetLock.Level.FREEZE, "Frozen: only answering queries"),
+        ],
+        initial=DatasetLock.Level.OPEN,
+        widget=forms.RadioSelect,
+        label="Unlock to",
+    )
+
+
+class ExportForm(forms.Form):
+    formats = forms.MultipleChoiceField(
+        choices=ExportFormat.choices,
+        initial=list(ExportFormat.values),
+        widget=forms.CheckboxSelectMultiple,
+        help_text="A codebook (HTML and CSV) and manifest.json come with every export.",
+    )
+    unblinded = forms.BooleanField(
+        required=False,
+        label="Unblinded: the randomised arm instead of masked groups (needs a locked database)",
+    )
+
+    def __init__(self, *args: Any, may_unblind: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not may_unblind:
+            del self.fields["unblinded"]

@@ -1,0 +1,318 @@
+"""Writes for the end of the trial: freeze, lock and unlock; export requests and downloads;
+the release of the masking key. Every function checks the caller's role, validates first,
+runs in one transaction and leaves audit rows with the user and the reason."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.utils import timezone
+
+from exports import queue, selectors
+from exports.models import (
+    DatasetLock,
+    ExportDownload,
+    ExportFormat,
+    ExportJob,
+    MaskingKey,
+    MaskingKeyRelease,
+)
+from imrtrial import access
+from imrtrial.audit import audit_context
+from imrtrial.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable, sqlstate_of
+from imrtrial.sealing import seal, unseal
+
+Level = DatasetLock.Level
+
+# How long a freeze or lock waits for data entry that is being saved at that moment.
+WRITER_WAIT = "5s"
+DEADLOCK_DETECTED = "40P01"
+LOCK_NOT_AVAILABLE = "55P03"
+
+MASKING_PURPOSE = "export-masking-key"
+MASKED_GROUPS = ("A", "B")
+
+_STATE_WORDS = {Level.OPEN: "open", Level.FREEZE: "frozen", Level.LOCK: "locked"}
+
+
+# --- freeze, lock, unlock --------------------------------------------------------------
+
+
+def dataset_freeze(*, user: Any, reason: str) -> DatasetLock:
+    """No new data entry from now on; queries can still be answered and verified."""
+    return _set_level(user=user, level=Level.FREEZE, reason=reason)
+
+
+def dataset_lock(*, user: Any, reason: str, override_open_queries: bool = False) -> DatasetLock:
+    """Everything read-only. With open queries only when the caller overrides explicitly; the
+    reason then has to explain why."""
+    return _set_level(
+        user=user, level=Level.LOCK, reason=reason, override_open_queries=override_open_queries
+    )
+
+
+def dataset_unlock(*, user: Any, reason: str, to: str = Level.OPEN) -> DatasetLock:
+    """Lift the lock or the freeze. `to="freeze"` steps a lock down to a freeze directly, so
+    that answering late queries never opens a window for new data entry."""
+    if to not in (Level.OPEN, Level.FREEZE):
+        raise Invalid("Unknown state.", fields={"to": ["Unlock to 'open' or to 'freeze'."]})
+    return _set_level(user=user, level=to, reason=reason, unlocking=True)
+
+
+def _set_level(
+    *,
+    user: Any,
+    level: str,
+    reason: str,
+    override_open_queries: bool = False,
+    unlocking: bool = False,
+) -> DatasetLock:
+    if not selectors.may_manage_lock(user):
+        raise Forbidden("Only a data manager or a statistician can freeze, lock or unlock.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise Invalid(
+            "Give the reason.", fields={"reason": ["A reason is required for every change."]}
+        )
+    for attempt in range(3):
+        try:
+            return _write_level(
+                user=user,
+                level=level,
+                reason=reason,
+                override_open_queries=override_open_queries,
+                unlocking=unlocking,
+            )
+        except OperationalError as exc:
+            state = sqlstate_of(exc)
+            if state == DEADLOCK_DETECTED and attempt < 2:
+                continue
+            if state in (DEADLOCK_DETECTED, LOCK_NOT_AVAILABLE):
+                raise Conflict(
+                    "Data is being saved at this moment; nothing was changed. Try again."
+                ) from None
+            raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _write_level(
+    *, user: Any, level: str, reason: str, override_open_queries: bool, unlocking: bool
+) -> DatasetLock:
+    with transaction.atomic(), audit_context(user=user, reason=reason, lock_level=level):
+        with connection.cursor() as cursor:
+            # One transition at a time; the trial tables' triggers only read this table and
+            # are not blocked by this mode.
+            cursor.execute("LOCK TABLE exports_datasetlock IN SHARE ROW EXCLUSIVE MODE")
+        current = selectors.lock_level()
+        _check_transition(current=current, wanted=level, unlocking=unlocking)
+        open_queries = selectors.open_query_count()
+        if level == Level.LOCK and open_queries and not override_open_queries:
+            raise Conflict(
+                f"{open_queries} data quer{'y is' if open_queries == 1 else 'ies are'} still "
+                "open. Resolve them first, or lock with the explicit override and a reason "
+                "that says why the lock cannot wait."
+            )
+        if level != Level.OPEN:
+            _wait_for_writers()
+        return DatasetLock.objects.create(
+            level=level,
+            reason=reason,
+            set_by=user,
+            open_queries_override=bool(level == Level.LOCK and open_queries),
+            open_queries=open_queries,
+        )
+
+
+def _check_transition(*, current: str, wanted: str, unlocking: bool) -> None:
+    word = _STATE_WORDS[Level(current)]
+    if unlocking:
+        if current == Level.OPEN:
+            raise Conflict("The database is neither frozen nor locked.")
+        if wanted == Level.FREEZE and current != Level.LOCK:
+            raise Conflict("The database is already frozen (and not locked).")
+        return
+    if current == wanted:
+        raise Conflict(f"The database is already {word}.")
+    if current == Level.LOCK:
+        raise Conflict(
+            "The database is locked. To allow answering queries again, unlock it to a freeze "
+            '(POST /api/v1/locks/unlock/ with "to": "freeze").'
+        )
+
+
+def _wait_for_writers() -> None:
+    """Make the new state hold from the moment it is committed. Taking SHARE locks on every
+    lock-aware table waits for transactions that have already written trial data (their
+    trigger ran before this state existed) and holds back new writers until the commit, after
+    which their trigger sees the new state and refuses."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT DISTINCT c.relname
+            FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+            WHERE t.tgname LIKE 'pgtrigger\\_refuse\\_when\\_locked\\_%%'
+              AND pg_table_is_visible(c.oid)
+            ORDER BY 1
+            """
+        )
+        tables = [row[0] for row in cursor.fetchall()]
+        if not tables:
+            return
+        cursor.execute(f"SET LOCAL lock_timeout = '{WRITER_WAIT}'")
+        quoted = ", ".join(connection.ops.quote_name(name) for name in tables)
+        cursor.execute(f"LOCK TABLE {quoted} IN SHARE MODE")
+
+
+# --- export jobs -----------------------------------------------------------------------
+
+
+def canonical_formats(formats: Iterable[str]) -> list[str]:
+    wanted = set(formats)
+    return [choice for choice in ExportFormat.values if choice in wanted]
+
+
+def export_request(*, user: Any, formats: Sequence[str], blinded: bool = True) -> ExportJob:
+    """Queue an export. Blinded: data managers and statisticians. Unblinded: only an unblinded
+    statistician, and only while the database is locked (checked again in the snapshot)."""
+    if not selectors.may_export(user):
+        raise Forbidden("Only data managers and statisticians make exports.")
+    unknown = sorted(set(formats) - set(ExportFormat.values))
+    choices = ", ".join(ExportFormat.values)
+    if not formats:
+        raise Invalid(
+            "Choose a format.", fields={"formats": [f"Choose at least one of {choices}."]}
+        )
+    if unknown:
+        raise Invalid(
+            "Unknown format.",
+            fields={"formats": [f"Unknown format(s): {', '.join(unknown)}. Use {choices}."]},
+        )
+    if not blinded:
+        if not selectors.may_export_unblinded(user):
+            raise Forbidden(
+                "Unblinded exports are for the trial statistician only (and not for anyone who "
+                "also holds a blinded role). Ask for a blinded export instead."
+            )
+        level = selectors.lock_level()
+        if level != Level.LOCK:
+            raise Conflict(
+                f"Unblinded exports need a locked database; it is {_STATE_WORDS[Level(level)]}."
+            )
+    # Ask the broker first: a request made while Redis is down leaves nothing behind.
+    queue.ensure_broker()
+    if blinded:
+        masking_key_get_or_create()
+    with transaction.atomic(), audit_context(user=user, reason="Export requested"):
+        job = ExportJob.objects.create(
+            requested_by=user, formats=canonical_formats(formats), blinded=blinded
+        )
+        transaction.on_commit(partial(_enqueue, job.pk))
+    job.refresh_from_db()
+    return job
+
+
+def _enqueue(job_id: Any) -> None:
+    try:
+        task_id = queue.send_build(str(job_id))
+    except Unavailable:
+        # Redis went away between the check and the commit. The job must not wait forever for
+        # a message that was never sent: it fails with the reason, and the caller gets 503.
+        with audit_context(reason="Task queue unavailable"):
+            ExportJob.objects.filter(pk=job_id, status=ExportJob.Status.QUEUED).update(
+                status=ExportJob.Status.FAILED, error=queue.QUEUE_DOWN, finished_at=timezone.now()
+            )
+        raise
+    ExportJob.objects.filter(pk=job_id, task_id="").update(task_id=task_id)
+
+
+def export_root() -> Path:
+    return Path(settings.EXPORT_ROOT)
+
+
+def export_file_for_download(
+    *, user: Any, job: ExportJob, name: str, channel: str, ip: str | None, request_id: str
+) -> tuple[Path, dict[str, Any]]:
+    """The path of a published file and its entry, after recording the download."""
+    if not selectors.may_access_job(user, job):
+        raise NotFound("No such export.")
+    if job.status != ExportJob.Status.DONE:
+        raise NotFound(f"The export has no files: it is {job.get_status_display().lower()}.")
+    entries = {entry["name"]: entry for entry in job.files}
+    entries.setdefault("manifest.json", {"name": "manifest.json", "format": "json"})
+    entry = entries.get(name)
+    path = export_root() / job.directory / name if entry else None
+    if entry is None or path is None or not path.is_file():
+        raise NotFound("The export has no file of that name.")
+    with transaction.atomic(), audit_context(user=user, reason="Export downloaded", file=name):
+        ExportDownload.objects.create(
+            job=job, file_name=name, user=user, ip_address=ip, request_id=request_id or ""
+        )
+    return path, entry
+
+
+# --- the masking key -------------------------------------------------------------------
+
+
+def masking_key_get_or_create() -> MaskingKey:
+    """The trial's masking key, made (at random, sealed) the first time a blinded export is
+    requested."""
+    existing = MaskingKey.objects.first()
+    if existing is not None:
+        return existing
+    letters = list(MASKED_GROUPS)
+    secrets.SystemRandom().shuffle(letters)
+    mapping = {"IMR": letters[0], "TAU": letters[1]}
+    try:
+        with transaction.atomic():
+            return MaskingKey.objects.create(
+                sealed_mapping=seal(MASKING_PURPOSE, json.dumps(mapping, sort_keys=True))
+            )
+    except IntegrityError:
+        # Someone else made it at the same moment: theirs is the key.
+        return MaskingKey.objects.get()
+
+
+def masking_mapping(key: MaskingKey) -> dict[str, str]:
+    """arm -> masked group letter. For the export builder and the release below only."""
+    return dict(json.loads(unseal(MASKING_PURPOSE, key.sealed_mapping)))
+
+
+def masking_key_check_recipient(user: Any) -> None:
+    if access.is_blinded(user):
+        # For blinded users the key does not exist (DESIGN.md, blinding).
+        raise NotFound("Not found.")
+    if not selectors.may_receive_masking_key(user):
+        raise Forbidden("Only the trial statistician receives the masking key.")
+
+
+def masking_key_release(
+    *, user: Any, channel: str, ip: str | None, request_id: str
+) -> dict[str, Any]:
+    """Show the masking key to the statistician after the lock, and record that it was shown."""
+    masking_key_check_recipient(user)
+    lock = selectors.current_lock()
+    if lock is None or lock.level != Level.LOCK:
+        raise Conflict("The masking key is released only after the database is locked.")
+    key = MaskingKey.objects.first()
+    if key is None:
+        raise NotFound("No blinded export has been made, so there is no masking key.")
+    mapping = masking_mapping(key)
+    with transaction.atomic(), audit_context(user=user, reason="Masking key released"):
+        release = MaskingKeyRelease.objects.create(
+            user=user, lock=lock, channel=channel, ip_address=ip, request_id=request_id or ""
+        )
+    from randomization.models import Arm
+
+    groups = [
+        {"group": letter, "code": MASKED_GROUPS.index(letter) + 1, "arm": arm}
+        | {"arm_label": Arm(arm).label}
+        for arm, letter in sorted(mapping.items(), key=lambda pair: pair[1])
+    ]
+    return {"groups": groups, "released_at": release.at, "key_created_at": key.created_at}

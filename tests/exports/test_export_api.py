@@ -1,0 +1,168 @@
+"""Asking for exports over the API: who may, what is checked first, and what comes back
+(API.md: POST /api/v1/exports/ -> 202 {"id", "status", "url"})."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from exports import queue, services
+from exports.models import ExportJob, MaskingKey
+from imrtrial.celery import app as celery_app
+from imrtrial.roles import Role
+from tests.factories import api_client, make_staff
+
+ALL = ["csv", "sav", "dta", "parquet", "odm"]
+DEAD_BROKER = "redis://127.0.0.1:1/0"  # nothing listens there: Redis is "down"
+
+
+def ask(user: Any, **body: Any) -> Any:
+    return api_client(user).post("/api/v1/exports/", body, format="json")
+
+
+def test_a_data_manager_starts_a_blinded_export_sent_after_the_commit(
+    dm: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = ask(dm, formats=ALL, blinded=True)
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert set(body) == {"id", "status", "url"}
+    assert body["status"] == "queued"
+    assert body["url"].endswith(f"/api/v1/exports/{body['id']}/")
+    assert response["Location"] == body["url"]
+    job = ExportJob.objects.get(pk=body["id"])
+    assert (job.requested_by, job.blinded, job.formats) == (dm, True, ALL)
+    assert len(callbacks) == 1  # the task is sent only once the job is committed
+    assert MaskingKey.objects.count() == 1
+    event = job.events.get(pgh_label="insert")
+    assert event.pgh_context["user"] == dm.pk
+
+
+def test_the_defaults_are_every_format_and_blinded(dm: Any) -> None:
+    response = ask(dm)
+    assert response.status_code == 202
+    job = ExportJob.objects.get(pk=response.json()["id"])
+    assert job.formats == ALL and job.blinded is True
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"formats": []}, "formats"),
+        ({"formats": ["csv", "xlsx"]}, "formats"),
+        ({"formats": "csv"}, "formats"),
+        ({"formats": ["csv"], "blinded": "perhaps"}, "blinded"),
+    ],
+)
+def test_bad_requests_are_refused_field_by_field_and_nothing_is_written(
+    dm: Any, body: dict, field: str
+) -> None:
+    response = ask(dm, **body)
+    assert response.status_code == 400
+    assert field in response.json()
+    assert not ExportJob.objects.exists()
+
+
+@pytest.mark.parametrize("role", [Role.COORDINATOR, Role.ASSESSOR, Role.MONITOR, Role.ADMIN])
+def test_roles_that_do_not_export_get_403(sites: dict, role: str) -> None:
+    response = ask(make_staff("x", role), formats=["csv"])
+    assert response.status_code == 403
+    assert not ExportJob.objects.exists()
+
+
+def test_anonymous_callers_get_401(sites: dict) -> None:
+    assert api_client().post("/api/v1/exports/", {}, format="json").status_code == 401
+
+
+def test_a_data_manager_may_not_ask_for_an_unblinded_export(dm: Any) -> None:
+    services.dataset_lock(user=dm, reason="Final")
+    response = ask(dm, formats=["csv"], blinded=False)
+    assert response.status_code == 403
+    assert "statistician" in response.json()["detail"]
+    assert not ExportJob.objects.exists()
+
+
+def test_a_statistician_who_also_holds_a_blinded_role_is_blinded(sites: dict) -> None:
+    both = make_staff("both", Role.STATISTICIAN, Role.DATA_MANAGER)
+    services.dataset_lock(user=both, reason="Final")
+    assert ask(both, blinded=False).status_code == 403
+    assert ask(both, blinded=True).status_code == 202
+
+
+@pytest.mark.parametrize("level", [None, "freeze"])
+def test_an_unblinded_export_needs_a_locked_database(
+    statistician: Any, dm: Any, level: str | None
+) -> None:
+    if level:
+        services.dataset_freeze(user=dm, reason="Cleaning")
+    response = ask(statistician, formats=["csv"], blinded=False)
+    assert response.status_code == 409
+    assert "locked database" in response.json()["detail"]
+    assert not ExportJob.objects.exists()
+
+
+def test_the_statistician_starts_an_unblinded_export_after_the_lock(
+    statistician: Any, dm: Any
+) -> None:
+    services.dataset_lock(user=dm, reason="Final")
+    response = ask(statistician, formats=["sav"], blinded=False)
+    assert response.status_code == 202
+    assert ExportJob.objects.get().blinded is False
+
+
+def test_when_redis_is_down_a_new_export_gets_503_and_nothing_is_saved(
+    dm: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(celery_app.conf, "broker_url", DEAD_BROKER)
+    response = ask(dm, formats=["csv"])
+    assert response.status_code == 503
+    assert "task queue" in response.json()["detail"]
+    assert not ExportJob.objects.exists()
+    assert not MaskingKey.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_when_redis_fails_after_the_commit_the_job_fails_with_the_reason_and_the_caller_gets_503(
+    dm: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(queue, "ensure_broker", lambda: None)  # Redis answers the check...
+    monkeypatch.setattr(celery_app.conf, "broker_url", DEAD_BROKER)  # ...then goes away
+    response = ask(dm, formats=["csv"])
+    assert response.status_code == 503
+    job = ExportJob.objects.get()
+    assert job.status == "failed"
+    assert "task queue" in job.error
+    assert job.files == []
+
+
+def test_the_owner_reads_the_status_of_a_queued_job(dm: Any) -> None:
+    job_id = ask(dm, formats=["csv"]).json()["id"]
+    response = api_client(dm).get(f"/api/v1/exports/{job_id}/")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["status"], body["progress"], body["files"], body["manifest_url"]) == (
+        "queued",
+        0,
+        [],
+        None,
+    )
+
+
+def test_an_unblinded_job_does_not_exist_for_a_data_manager(statistician: Any, dm: Any) -> None:
+    services.dataset_lock(user=dm, reason="Final")
+    job_id = ask(statistician, blinded=False).json()["id"]
+    assert api_client(dm).get(f"/api/v1/exports/{job_id}/").status_code == 404
+    assert job_id not in {j["id"] for j in api_client(dm).get("/api/v1/exports/").json()}
+    assert api_client(statistician).get(f"/api/v1/exports/{job_id}/").status_code == 200
+
+
+def test_unknown_exports_are_404_and_other_roles_403(dm: Any) -> None:
+    job_id = ask(dm).json()["id"]
+    assert (
+        api_client(dm).get("/api/v1/exports/6d1f7c5e-0000-4000-8000-000000000000/").status_code
+        == 404
+    )
+    coordinator = make_staff("c", Role.COORDINATOR)
+    assert api_client(coordinator).get(f"/api/v1/exports/{job_id}/").status_code == 403
