@@ -17,7 +17,7 @@ from exports import services
 from exports.models import ExportDownload
 from imrtrial.roles import Role
 from tests.exports.trial import build_trial, new_job, run_inline
-from tests.factories import api_client, make_staff
+from tests.factories import api_client, make_staff, page_client
 
 # One blinded and one unblinded export for the module; each test runs in a transaction that
 # is rolled back, so the downloads it records do not leak into the next test.
@@ -106,8 +106,7 @@ def test_a_job_that_is_not_done_has_nothing_to_download(jobs: dict) -> None:
 def test_the_pages_download_through_the_same_rules(jobs: dict) -> None:
     job = jobs["blinded"]
     archive = next(f for f in job.files if f["kind"] == "archive")
-    client = Client()
-    client.force_login(jobs["dm"])
+    client = page_client(jobs["dm"])
     response = client.get(f"/data/exports/{job.pk}/files/{archive['name']}")
     assert response.status_code == 200
     assert response["Content-Type"] == "application/zip"

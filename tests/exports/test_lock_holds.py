@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from django.contrib import admin
 from django.db import DatabaseError, connection, models, transaction
-from django.test import Client
 from django.urls import path
 
 from exports import services
@@ -17,7 +16,7 @@ from imrtrial.audit import refuse_when_locked
 from imrtrial.errors import LOCKED_SQLSTATE, sqlstate_of
 from imrtrial.roles import Role
 from participants.models import Participant
-from tests.factories import api_client, make_participant, make_staff, unique_cpr
+from tests.factories import api_client, make_participant, make_staff, page_client, unique_cpr
 
 
 class FreezeProbe(models.Model):
@@ -72,8 +71,7 @@ def test_unlocking_restores_data_entry(dm: Any) -> None:
 def test_the_pages_cannot_enter_data_and_every_page_says_why(dm: Any) -> None:
     coordinator = make_staff("c", Role.COORDINATOR, sites=["BAL"])
     services.dataset_lock(user=dm, reason="Primary analysis")
-    client = Client()
-    client.force_login(coordinator)
+    client = page_client(coordinator)
     response = client.post(
         "/participants/new/", {"site": "BAL", "cpr": unique_cpr(), "sex": "female"}
     )
@@ -89,8 +87,7 @@ def test_the_pages_cannot_enter_data_and_every_page_says_why(dm: Any) -> None:
 
 def test_a_frozen_database_is_announced_on_every_page(dm: Any) -> None:
     services.dataset_freeze(user=dm, reason="Cleaning")
-    client = Client()
-    client.force_login(make_staff("m", Role.MONITOR))
+    client = page_client(make_staff("m", Role.MONITOR))
     page = client.get("/participants/")
     assert b'class="banner banner-freeze"' in page.content
     assert b"queries can still be answered" in page.content
@@ -110,8 +107,7 @@ def test_the_admin_cannot_change_trial_data_while_locked(dm: Any) -> None:
     participant = make_participant("BAL", sex="female")
     superuser = make_staff("root", Role.ADMIN)
     services.dataset_lock(user=dm, reason="Lock")
-    client = Client()
-    client.force_login(superuser)
+    client = page_client(superuser)
     url = f"/locktest-admin/participants/participant/{participant.pk}/change/"
     assert client.get(url).status_code == 200
     response = client.post(url, {"sex": "male", "status_reason": "edited in the admin"})

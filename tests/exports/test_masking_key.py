@@ -6,12 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.test import Client
 
 from exports import services
 from exports.models import MaskingKey, MaskingKeyRelease
 from imrtrial.roles import Role
-from tests.factories import api_client, make_staff
+from tests.factories import api_client, make_staff, page_client
 
 URL = "/api/v1/exports/masking-key/"
 
@@ -73,8 +72,7 @@ def test_without_any_blinded_export_there_is_no_key(statistician: Any, dm: Any) 
 def test_the_page_shows_the_key_only_on_a_deliberate_request(statistician: Any, dm: Any) -> None:
     services.masking_key_get_or_create()
     services.dataset_lock(user=dm, reason="Final")
-    client = Client()
-    client.force_login(statistician)
+    client = page_client(statistician)
     page = client.get("/data/masking-key/")
     assert page.status_code == 200
     assert b"Treatment as usual" not in page.content
@@ -83,7 +81,6 @@ def test_the_page_shows_the_key_only_on_a_deliberate_request(statistician: Any, 
     assert shown.status_code == 200
     assert b"Treatment as usual" in shown.content
     assert MaskingKeyRelease.objects.get().channel == "web"
-    blinded = Client()
-    blinded.force_login(dm)
+    blinded = page_client(dm)
     assert blinded.get("/data/masking-key/").status_code == 404
     assert blinded.post("/data/masking-key/").status_code == 404

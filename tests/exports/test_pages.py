@@ -11,12 +11,11 @@ from django.test import Client
 from exports import selectors, services
 from exports.models import DatasetLock, ExportJob
 from imrtrial.roles import Role
-from tests.factories import make_staff
+from tests.factories import make_staff, page_client
 
 
 def logged_in(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
+    client = page_client(user)
     return client
 
 
