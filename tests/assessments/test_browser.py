@@ -4,7 +4,6 @@ a wrong value on another form is refused and everything else typed stays."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,17 +16,16 @@ from tests.factories import make_participant, make_staff
 
 pytestmark = pytest.mark.browser
 
-# Playwright's sync API runs an event loop in this thread; the ORM calls the test makes between
-# browser steps are ordinary synchronous calls.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 PASSWORD = "Browser-test-2026!"
 
 
 @pytest.fixture
-def browser_page(live_server: Any, settings: Any) -> Iterator[Any]:
+def browser_page(live_server: Any, settings: Any, monkeypatch: Any) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
+    # between browser steps are ordinary synchronous calls.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False
     with sync_playwright() as playwright:

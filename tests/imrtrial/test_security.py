@@ -33,6 +33,7 @@ def production_env() -> dict[str, str]:
         DATABASE_URL=os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/imrtrial"),
     )
     env.pop("DJANGO_SETTINGS_MODULE", None)
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set by browser tests for their own thread
     return env
 
 
