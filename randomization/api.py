@@ -274,7 +274,9 @@ class AllocationListSerializer(serializers.ModelSerializer):
 
 
 class ListFileSerializer(serializers.Serializer):
-    csv = serializers.CharField(trim_whitespace=False, help_text="The list file's text (CSV)")
+    csv = serializers.CharField(
+        trim_whitespace=False, allow_blank=True, help_text="The list file's text (CSV)"
+    )
     filename = serializers.CharField(required=False, allow_blank=True, default="")
 
 
