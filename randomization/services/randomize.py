@@ -15,6 +15,7 @@ recorded in the randomisation log, and an exhausted list alerts the statistician
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -29,18 +30,27 @@ from exports.selectors import lock_level
 from imrtrial import access
 from imrtrial.audit import audit_context
 from imrtrial.errors import (
+    LOCKED_SQLSTATE,
     Conflict,
     Forbidden,
     Invalid,
     TrialError,
     Unavailable,
     from_database_error,
+    sqlstate_of,
 )
 from imrtrial.roles import Role
 from imrtrial.sealing import unseal
 from participants.models import CLOSED_STATUSES, Participant, Status
-from randomization.models import Allocation, AllocationList, AllocationSlot, RandomizationLogEntry
-from randomization.services.log import Kind, log_event
+from randomization.models import Allocation, AllocationList, RandomizationLogEntry
+from randomization.services.log import Kind, actor_and_context, log_event
+
+# Statuses in which a participant cannot have been randomised (the allocation and the status
+# `randomized` are written in one transaction).
+BEFORE_RANDOMISATION = frozenset(
+    {Status.REGISTERED, Status.ELIGIBLE, Status.INELIGIBLE, Status.CONSENTED}
+)
+
 
 # Crockford's base32 without I, L, O, U: codes are read aloud and typed.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -55,12 +65,10 @@ class Outcome:
 
 
 def new_randomization_code() -> str:
-    """A code that says nothing about arm, site, order or time: 40 random bits."""
-    while True:
-        raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
-        code = f"{raw[:4]}-{raw[4:]}"
-        if not Allocation.objects.filter(randomization_code=code).exists():
-            return code
+    """A code that says nothing about arm, site, order or time: 40 random bits. Uniqueness is
+    the database's job (UNIQUE(randomization_code)); a collision is retried."""
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
+    return f"{raw[:4]}-{raw[4:]}"
 
 
 def _refusal(error_class: type[TrialError], kind: str, message: str) -> TrialError:
@@ -94,17 +102,37 @@ def _require_randomiser(user: Any, participant: Participant) -> None:
         )
 
 
-def _check_ready(participant: Participant) -> dict[str, Any]:
+# The participant's row, locked, with its latest screening, in one round trip. After waiting
+# for the lock, PostgreSQL returns the newest version of the participant's row, but what the
+# statement reads from other tables comes from the snapshot taken before the wait: so the
+# row's own status is what the decision rests on, and the allocation is read afterwards, in a
+# statement of its own, whenever the status says randomisation may already have happened.
+LOCK_PARTICIPANT = """
+    SELECT p.*, s.id AS screening_id, s.eligible AS screening_eligible,
+           s.reasons AS screening_reasons, s.screened_at AS screened_at
+    FROM participants_participant p
+    LEFT JOIN LATERAL (
+        SELECT id, eligible, reasons, screened_at
+        FROM participants_eligibilityscreening
+        WHERE participant_id = p.id
+        ORDER BY screened_at DESC, id DESC
+        LIMIT 1
+    ) s ON TRUE
+    WHERE p.id = %s
+    FOR UPDATE OF p
+"""
+
+
+def _lock_participant(participant: Participant) -> Any:
+    (locked,) = Participant.objects.raw(LOCK_PARTICIPANT, [participant.pk])
+    locked.site = participant.site
+    return locked
+
+
+def _check_ready(participant: Any) -> dict[str, Any]:
     """Eligibility, consent and baseline, read under the participant's row lock. Returns what
-    was confirmed, for the log."""
-    level = lock_level()
-    if level != "open":
-        state = "locked" if level == "lock" else "frozen"
-        raise _refusal(
-            Conflict,
-            Kind.REFUSED_LOCKED,
-            f"The trial database is {state}: nobody can be randomised.",
-        )
+    was confirmed, for the log. (Whether the database is frozen or locked is checked by
+    PostgreSQL itself when the allocation is inserted.)"""
     if participant.status in CLOSED_STATUSES:
         raise _refusal(
             Conflict,
@@ -112,23 +140,24 @@ def _check_ready(participant: Participant) -> dict[str, Any]:
             f"The participant is {participant.get_status_display().lower()} and cannot be "
             "randomised.",
         )
-    screening = participant.screenings.order_by("-screened_at", "-id").first()
-    if screening is None:
+    if participant.screening_id is None:
         raise _refusal(
             Invalid,
             Kind.REFUSED_INELIGIBLE,
             "Not eligible: the participant has not been screened for eligibility.",
         )
-    if not screening.eligible:
-        reasons = " ".join(screening.reasons) or "the latest screening found them not eligible."
-        raise _refusal(Invalid, Kind.REFUSED_INELIGIBLE, f"Not eligible: {reasons}")
+    if not participant.screening_eligible:
+        reasons = participant.screening_reasons
+        if isinstance(reasons, str):
+            reasons = json.loads(reasons)
+        text = " ".join(reasons or []) or "the latest screening found them not eligible."
+        raise _refusal(Invalid, Kind.REFUSED_INELIGIBLE, f"Not eligible: {text}")
     if participant.status != Status.CONSENTED or participant.consent_date is None:
         raise _refusal(
             Invalid,
             Kind.REFUSED_NOT_CONSENTED,
             "Not consented: record the participant's written informed consent first.",
         )
-    missing: list[str] = []
     if settings.RANDOMIZATION_REQUIRES_BASELINE:
         missing = baseline_missing(participant)
         if missing:
@@ -138,36 +167,80 @@ def _check_ready(participant: Participant) -> dict[str, Any]:
                 f"Baseline missing: complete the baseline forms first ({', '.join(missing)}).",
             )
     return {
-        "screening": screening.pk,
-        "screened_at": screening.screened_at.isoformat(),
+        "screening": participant.screening_id,
+        "screened_at": participant.screened_at.isoformat(),
         "consent_date": participant.consent_date.isoformat(),
         "baseline_required": bool(settings.RANDOMIZATION_REQUIRES_BASELINE),
     }
 
 
-def _take_next_slot(site_id: int) -> AllocationSlot:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE randomization_sitesequence SET next_sequence = next_sequence + 1 "
-            "WHERE site_id = %s RETURNING next_sequence - 1",
-            [site_id],
-        )
-        row = cursor.fetchone()
-    slot = (
-        AllocationSlot.objects.select_related("allocation_list")
-        .filter(site_id=site_id, sequence=row[0])
-        .first()
-        if row
-        else None
+@dataclass(frozen=True)
+class TakenSlot:
+    id: int
+    sequence: int
+    arm_sealed: str
+    allocation_list_id: int
+    list_version: int
+
+
+# Take the site's next position and read its slot in one round trip. The UPDATE takes the
+# site's row lock (held to commit: randomisations at a site are serialised); never
+# `ORDER BY ... LIMIT 1 FOR UPDATE` on the slots, which PostgreSQL may answer with no row
+# after a lock wait (a false "exhausted"), nor SKIP LOCKED, which uses slots out of order.
+TAKE_NEXT_SLOT = """
+    WITH taken AS (
+        UPDATE randomization_sitesequence SET next_sequence = next_sequence + 1
+        WHERE site_id = %s
+        RETURNING site_id, next_sequence - 1 AS position
     )
-    if slot is None:
+    SELECT slot.id, slot.sequence, slot.arm_sealed, list.id, list.version
+    FROM taken
+    JOIN randomization_allocationslot slot
+        ON slot.site_id = taken.site_id AND slot.sequence = taken.position
+    JOIN randomization_allocationlist list ON list.id = slot.allocation_list_id
+"""
+
+# The allocation, the participant's new status and the log row, in one statement (so in one
+# round trip, inside the same transaction). The tables' triggers run as for any other write:
+# the audit trail (pghistory), the lock check, the immutability of allocations.
+RECORD_RANDOMISATION = """
+    WITH allocation AS (
+        INSERT INTO randomization_allocation
+            (participant_id, slot_id, arm, randomization_code, randomized_at,
+             randomized_by_id, idempotency_key)
+        VALUES (%(participant)s, %(slot)s, %(arm)s, %(code)s, %(at)s, %(user)s, %(key)s)
+        RETURNING id
+    ), randomised AS (
+        UPDATE participants_participant SET status = %(status)s
+        WHERE id = %(participant)s
+        RETURNING id
+    ), logged AS (
+        INSERT INTO randomization_randomizationlogentry
+            (kind, at, user_id, username, channel, site_id, participant_id,
+             allocation_list_id, message, detail, request_id)
+        SELECT %(kind)s, %(at)s, %(user)s, %(username)s, %(channel)s, %(site)s,
+               randomised.id, %(list)s, %(message)s, %(detail)s::jsonb, %(request)s
+        FROM randomised
+        RETURNING id
+    )
+    SELECT allocation.id FROM allocation, logged
+"""
+
+
+def _take_next_slot(site_id: int) -> TakenSlot:
+    with connection.cursor() as cursor:
+        cursor.execute(TAKE_NEXT_SLOT, [site_id])
+        row = cursor.fetchone()
+    if row is None:
+        # No slot at that position (or no list at all): the transaction rolls back, and with
+        # it the increment, so the next list version starts exactly here.
         raise _refusal(
             Unavailable,
             Kind.REFUSED_EXHAUSTED,
             "The allocation list of this site is exhausted. Nothing was recorded; the "
             "statisticians have been alerted and will append new blocks. Try again later.",
         )
-    return slot
+    return TakenSlot(*row)
 
 
 def _is_repeat(allocation: Allocation, user: Any, key: str) -> bool:
@@ -178,12 +251,12 @@ def _is_repeat(allocation: Allocation, user: Any, key: str) -> bool:
 
 def _randomize_locked(*, participant: Participant, user: Any, key: str, channel: str) -> Outcome:
     with transaction.atomic(), audit_context(user=user, reason="Randomisation"):
-        locked = (
-            Participant.objects.select_for_update(of=("self",))
-            .select_related("site")
-            .get(pk=participant.pk)
+        locked = _lock_participant(participant)
+        existing = (
+            None
+            if locked.status in BEFORE_RANDOMISATION
+            else Allocation.objects.filter(participant_id=locked.pk).first()
         )
-        existing = Allocation.objects.filter(participant=locked).first()
         if existing is not None:
             if _is_repeat(existing, user, key):
                 return Outcome(existing, created=False)
@@ -192,45 +265,52 @@ def _randomize_locked(*, participant: Participant, user: Any, key: str, channel:
                 Kind.REFUSED_DUPLICATE,
                 f"{locked.study_id} is already randomised; a randomisation can never be repeated.",
             )
-        if key and Allocation.objects.filter(randomized_by=user, idempotency_key=key).exists():
-            raise _refusal(
-                Invalid,
-                Kind.REFUSED_INVALID,
-                "This Idempotency-Key was already used for another randomisation; "
-                "use a new key for each participant.",
-            )
         confirmed = _check_ready(locked)
         slot = _take_next_slot(locked.site_id)
-        arm = unseal("arm", slot.arm_sealed)
-        allocation = Allocation.objects.create(
+        allocation = Allocation(
             participant=locked,
-            slot=slot,
-            arm=arm,
+            slot_id=slot.id,
+            arm=unseal("arm", slot.arm_sealed),
             randomization_code=new_randomization_code(),
             randomized_at=timezone.now(),
             randomized_by=user,
             idempotency_key=key,
         )
-        Participant.objects.filter(pk=locked.pk).update(status=Status.RANDOMIZED)
-        log_event(
-            Kind.RANDOMIZED,
-            user=user,
-            channel=channel,
-            site=locked.site,
-            participant=locked,
-            allocation_list=slot.allocation_list,
-            message=f"{locked.study_id} randomised ({allocation.randomization_code})",
-            detail={
-                **confirmed,
-                "stratum": locked.site.code,
-                "list_version": slot.allocation_list.version,
-                "sequence": slot.sequence,
-                "slot": slot.pk,
-                "arm": arm,
-                "randomization_code": allocation.randomization_code,
-                "randomized_at": allocation.randomized_at.isoformat(),
-            },
-        )
+        _, username, request_id = actor_and_context(user, channel)
+        detail = {
+            **confirmed,
+            "stratum": locked.site.code,
+            "list_version": slot.list_version,
+            "sequence": slot.sequence,
+            "slot": slot.id,
+            "arm": allocation.arm,
+            "randomization_code": allocation.randomization_code,
+            "randomized_at": allocation.randomized_at.isoformat(),
+        }
+        with connection.cursor() as cursor:
+            cursor.execute(
+                RECORD_RANDOMISATION,
+                {
+                    "participant": locked.pk,
+                    "slot": slot.id,
+                    "arm": allocation.arm,
+                    "code": allocation.randomization_code,
+                    "at": allocation.randomized_at,
+                    "user": user.pk,
+                    "key": key,
+                    "status": Status.RANDOMIZED.value,
+                    "kind": Kind.RANDOMIZED.value,
+                    "username": username,
+                    "channel": channel,
+                    "site": locked.site_id,
+                    "list": slot.allocation_list_id,
+                    "message": f"{locked.study_id} randomised ({allocation.randomization_code})",
+                    "detail": json.dumps(detail),
+                    "request": request_id,
+                },
+            )
+            (allocation.pk,) = cursor.fetchone()
+        locked.status = Status.RANDOMIZED
         from randomization.tasks import send_randomisation_confirmation
 
         allocation_id = allocation.pk
@@ -279,29 +359,9 @@ def randomize(
     try:
         _check_key(key)
         _require_randomiser(user, participant)
-        try:
-            outcome = _randomize_locked(
-                participant=participant, user=user, key=key, channel=channel
-            )
-        except IntegrityError as exc:
-            # The unique constraints caught what the locks should already have prevented.
-            if "participant" in str(exc):
-                raise _refusal(
-                    Conflict, Kind.REFUSED_DUPLICATE, "The participant is already randomised."
-                ) from exc
-            if "idempotency" in str(exc):
-                raise _refusal(
-                    Invalid,
-                    Kind.REFUSED_INVALID,
-                    "This Idempotency-Key was already used for another randomisation.",
-                ) from exc
-            raise
-        except DatabaseError as exc:
-            translated = from_database_error(exc)
-            if translated is None:
-                raise
-            translated.log_kind = Kind.REFUSED_LOCKED  # type: ignore[attr-defined]
-            raise translated from exc
+        outcome = _randomize_with_retry(
+            participant=participant, user=user, key=key, channel=channel
+        )
     except TrialError as error:
         _record_refusal(error, participant=participant, user=user, key=key, channel=channel)
         raise
@@ -316,6 +376,48 @@ def randomize(
             detail={"idempotency_key": key},
         )
     return outcome
+
+
+def _randomize_with_retry(
+    *, participant: Participant, user: Any, key: str, channel: str
+) -> Outcome:
+    """The database's refusals become trial errors. The only one worth another try is two
+    randomisation codes colliding (40 random bits: about once in 10^12 randomisations)."""
+    for _attempt in range(3):
+        try:
+            return _randomize_locked(participant=participant, user=user, key=key, channel=channel)
+        except IntegrityError as exc:
+            text = str(exc)
+            if "randomization_code" in text:
+                continue
+            if "participant" in text:
+                # The unique constraint caught what the row lock should already have prevented.
+                raise _refusal(
+                    Conflict, Kind.REFUSED_DUPLICATE, "The participant is already randomised."
+                ) from exc
+            if "idempotency" in text:
+                raise _refusal(
+                    Invalid,
+                    Kind.REFUSED_INVALID,
+                    "This Idempotency-Key was already used for another randomisation; "
+                    "use a new key for each participant.",
+                ) from exc
+            raise
+        except DatabaseError as exc:
+            if sqlstate_of(exc) == LOCKED_SQLSTATE:
+                level = lock_level()
+                state = "locked" if level == "lock" else "frozen"
+                raise _refusal(
+                    Conflict,
+                    Kind.REFUSED_LOCKED,
+                    f"The trial database is {state}: nobody can be randomised.",
+                ) from exc
+            translated = from_database_error(exc)
+            if translated is None:
+                raise
+            translated.log_kind = Kind.REFUSED_LOCKED  # type: ignore[attr-defined]
+            raise translated from exc
+    raise Conflict("Randomisation could not be completed; please try again.")
 
 
 def participant_randomize(
