@@ -302,6 +302,76 @@ def blinding_index_report(*, user: Any, channel: str = "web") -> dict[str, Any]:
     return report
 
 
+# --- the methods sheet (RANDOMISATION.md §5) ---------------------------------------------
+
+
+def methods_sheet(*, user: Any, channel: str = "web") -> dict[str, Any]:
+    """What CONSORT 8-10 / SPIRIT 16 need: generator, algorithm, sizes and draw rule, ratio,
+    strata, lists with hashes and seed commitments, who generated, enrolled and assigned, the
+    concealment mechanism, deviations, and (only after lock) counts by arm and site."""
+    from randomization import generator
+
+    require_list_custodian(user, channel=channel)
+    locked = lock_level() == "lock"
+    lists = list(
+        AllocationList.objects.select_related("site", "created_by").order_by(
+            "site__number", "version"
+        )
+    )
+    enrolled_by = sorted(set(Allocation.objects.values_list("randomized_by__username", flat=True)))
+    counts: dict[str, dict[str, int]] | None = None
+    if locked:
+        counts = {}
+        for site_code, arm, n in (
+            Allocation.objects.values_list("slot__site__code", "arm")
+            .annotate(n=Count("id"))
+            .values_list("slot__site__code", "arm", "n")
+        ):
+            counts.setdefault(site_code, {"IMR": 0, "TAU": 0})[arm] = n
+    refusals = dict(
+        RandomizationLogEntry.objects.filter(kind__startswith="refused_")
+        .values("kind")
+        .annotate(n=Count("id"))
+        .values_list("kind", "n")
+    )
+    sheet = {
+        "generator": (
+            f"{generator.ALGORITHM} v{generator.ALGORITHM_VERSION} (docs/randomisation.md)"
+        ),
+        "block_sizes": list(generator.BLOCK_SIZES),
+        "block_size_rule": "uniform and independent for each block",
+        "ratio": "1:1 within every block",
+        "strata": [site.code for site in Site.objects.order_by("number")],
+        "lists": lists,
+        "generated_by": sorted(
+            {
+                a.created_by.get_username()
+                if a.created_by
+                else str(a.parameters.get("generated_by") or a.parameters.get("imported_by"))
+                for a in lists
+            }
+        ),
+        "enrolled_and_assigned_by": enrolled_by,
+        "concealment": (
+            "Central web randomisation: lists stored encrypted and readable only by the "
+            "statistician; the arm is revealed only after the allocation is irreversibly "
+            "recorded for an eligible, consented participant with a complete baseline."
+        ),
+        "extensions": [a for a in lists if a.source == AllocationList.Source.EXTENSION],
+        "refusals": refusals,
+        "locked": locked,
+        "counts": counts,
+    }
+    log_event(
+        Kind.REPORT_VIEWED,
+        user=user,
+        channel=channel,
+        message="Methods sheet viewed" + (" (with counts by arm)" if locked else ""),
+        detail={"report": "methods_sheet", "with_counts": locked},
+    )
+    return sheet
+
+
 # --- contributions to other apps ---------------------------------------------------------
 
 

@@ -22,6 +22,7 @@ urlpatterns = [
     path("lists/<int:pk>/seed/", views.download_seed, name="list_seed"),
     path("log/", views.log, name="log"),
     path("blinding-index/", views.blinding_index, name="blinding_index"),
+    path("methods/", views.methods, name="methods"),
     path("incidents/", views.incidents, name="incidents"),
 ]
 

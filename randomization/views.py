@@ -281,6 +281,15 @@ def blinding_index(request: HttpRequest) -> HttpResponse:
     return render(request, "randomization/blinding_index.html", {"locked": True, "report": report})
 
 
+@statistician_page
+def methods(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "randomization/methods.html",
+        {"sheet": selectors.methods_sheet(user=request.user, channel="web")},
+    )
+
+
 # --- unblinding reports ------------------------------------------------------------------
 
 

@@ -310,6 +310,9 @@ def _randomize_locked(*, participant: Participant, user: Any, key: str, channel:
                 },
             )
             (allocation.pk,) = cursor.fetchone()
+        # The row exists now: the instance is a saved one (as if loaded from the database).
+        allocation._state.adding = False
+        allocation._state.db = connection.alias
         locked.status = Status.RANDOMIZED
         from randomization.tasks import send_randomisation_confirmation
 

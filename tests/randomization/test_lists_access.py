@@ -134,7 +134,12 @@ def test_nobody_but_a_statistician_reads_a_list_by_any_route(
         assert response.status_code in (403, 404), (path, response.status_code)
         assert lists[0].sha256 not in response.content.decode()
     client.force_login(user)
-    for path in ("/randomisation/lists/", "/randomisation/log/", "/randomisation/blinding-index/"):
+    for path in (
+        "/randomisation/lists/",
+        "/randomisation/log/",
+        "/randomisation/blinding-index/",
+        "/randomisation/methods/",
+    ):
         assert client.get(path).status_code in (403, 404), path
     for path in (
         f"/randomisation/lists/{pk}/csv/",
@@ -254,3 +259,32 @@ def test_the_list_overview_api_gives_metadata_and_never_arms(
     text = json.dumps(body)
     assert 'IMR"' not in text.replace('"arms": ["IMR", "TAU"]', "")
     assert AllocationList.objects.count() == 3
+
+
+def test_the_methods_sheet_shows_counts_by_arm_only_after_lock(
+    lists: list, statistician: Any, client: Any
+) -> None:
+    from exports.models import DatasetLock
+    from tests.factories import coordinator_for
+    from tests.randomization.conftest import ready_participant
+
+    for site in ("BAL", "GLA"):
+        participant = ready_participant(site)
+        api_client(coordinator_for(site)).post(
+            f"/api/v1/participants/{participant.pk}/randomize/", {}, format="json"
+        )
+    client.force_login(statistician)
+    before = client.get("/randomisation/methods/").content.decode()
+    assert lists[0].sha256 in before
+    assert lists[0].parameters["seed_commitment"] in before
+    assert "coordinator-BAL" in before
+    assert "Shown only after the database is locked." in before
+    DatasetLock.objects.create(level="lock", reason="Final", set_by=statistician)
+    after = client.get("/randomisation/methods/").content.decode()
+    assert "Shown only after the database is locked." not in after
+    assert "<td>BAL</td><td>" in after
+    assert RandomizationLogEntry.objects.filter(kind=Kind.REPORT_VIEWED).count() == 2
+    client.force_login(make_staff("coord", Role.COORDINATOR))
+    assert client.get("/randomisation/methods/").status_code == 403
+    client.force_login(make_staff("dm", Role.DATA_MANAGER))
+    assert client.get("/randomisation/methods/").status_code == 404
