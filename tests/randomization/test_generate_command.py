@@ -15,7 +15,7 @@ from imrtrial.roles import Role
 from imrtrial.sealing import unseal
 from randomization import generator
 from randomization.models import AllocationList, AllocationSlot, RandomizationLogEntry, SiteSequence
-from randomization.services.lists import stored_slots
+from randomization.services.list_reads import stored_slots
 from tests.factories import make_staff
 
 Kind = RandomizationLogEntry.Kind

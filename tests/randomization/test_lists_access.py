@@ -17,7 +17,7 @@ from django.core.management import CommandError, call_command
 from imrtrial.roles import Role
 from randomization import generator
 from randomization.models import AllocationList, RandomizationLogEntry
-from randomization.services.lists import stored_slots
+from randomization.services.list_reads import stored_slots
 from tests.factories import api_client, make_staff
 
 Kind = RandomizationLogEntry.Kind

@@ -17,7 +17,7 @@ from randomization.models import (
     RandomizationLogEntry,
     SiteSequence,
 )
-from randomization.services.randomize import CODE_ALPHABET
+from randomization.services.allocation import CODE_ALPHABET
 from tests.factories import api_client, coordinator_for, make_participant, make_staff
 from tests.randomization.conftest import ready_participant
 
@@ -307,3 +307,18 @@ def test_there_is_no_way_to_change_or_undo_a_randomisation_over_the_api(
     response = getattr(client, method)(url(participant), {}, format="json")
     assert response.status_code == 405
     assert Allocation.objects.filter(participant=participant).count() == 1
+
+
+def test_a_colliding_randomisation_code_is_drawn_again(lists: list, monkeypatch: Any) -> None:
+    from randomization.services import allocation as service
+
+    codes = iter(["AAAA-AAAA", "AAAA-AAAA", "BBBB-BBBB"])
+    monkeypatch.setattr(service, "new_randomization_code", lambda: next(codes))
+    first, second = ready_participant("BAL"), ready_participant("BAL")
+    assert randomise(first).json()["randomization_code"] == "AAAA-AAAA"
+    response = randomise(second)
+    assert response.status_code == 201
+    assert response.json()["randomization_code"] == "BBBB-BBBB"
+    # The failed attempt left nothing behind: the second participant took position 2.
+    assert Allocation.objects.get(participant=second).slot.sequence == 2
+    assert SiteSequence.objects.get(site=second.site).next_sequence == 3

@@ -381,6 +381,11 @@ def randomize(
     return outcome
 
 
+def _constraint_of(exc: IntegrityError) -> str:
+    cause = exc.__cause__ or exc
+    return str(getattr(getattr(cause, "diag", None), "constraint_name", None) or "")
+
+
 def _randomize_with_retry(
     *, participant: Participant, user: Any, key: str, channel: str
 ) -> Outcome:
@@ -390,15 +395,15 @@ def _randomize_with_retry(
         try:
             return _randomize_locked(participant=participant, user=user, key=key, channel=channel)
         except IntegrityError as exc:
-            text = str(exc)
-            if "randomization_code" in text:
+            constraint = _constraint_of(exc)
+            if "randomization_code" in constraint:
                 continue
-            if "participant" in text:
+            if "participant" in constraint:
                 # The unique constraint caught what the row lock should already have prevented.
                 raise _refusal(
                     Conflict, Kind.REFUSED_DUPLICATE, "The participant is already randomised."
                 ) from exc
-            if "idempotency" in text:
+            if "idempotency" in constraint:
                 raise _refusal(
                     Invalid,
                     Kind.REFUSED_INVALID,
