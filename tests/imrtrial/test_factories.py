@@ -22,16 +22,3 @@ def test_complete_baseline_satisfies_the_randomisation_requirement(sites: dict) 
     assert baseline_missing(participant) == ["DEMOG", "GAF", "PSP", "PANSS", "HAMD6", "YMRS"]
     complete_baseline(participant)
     assert baseline_missing(participant) == []
-
-
-def test_randomise_uses_the_real_service_and_the_concealed_list(sites: dict) -> None:
-    from tests.factories import make_allocation_lists, randomise
-
-    make_allocation_lists(per_site=6)
-    participant = make_participant("BAL")
-    complete_baseline(participant)
-    allocation = randomise(participant)
-    participant.refresh_from_db()
-    assert participant.status == Status.RANDOMIZED
-    assert allocation.slot.sequence == 1
-    assert allocation.arm in ("IMR", "TAU")
