@@ -29,13 +29,14 @@ from randomization.models import (
     UnblindingIncident,
 )
 from randomization.services.blinding import resolve_person
+from randomization.services.lists import is_list_custodian
 
 NO_STORE = "no-store, private"
 
 
 class StatisticianOnly(permissions.BasePermission):
-    """Statisticians without a blinded role. Blinded users get 404, exactly as for something
-    that does not exist (DEVELOPERS.md, "Blinding"); other roles get 403."""
+    """The list custodian (services.lists.is_list_custodian). Blinded users get 404, exactly
+    as for something that does not exist (DEVELOPERS.md, "Blinding"); other roles get 403."""
 
     message = "Only a statistician can do this."
 
@@ -43,7 +44,7 @@ class StatisticianOnly(permissions.BasePermission):
         user = request.user
         if not (user and user.is_authenticated):
             return False
-        if access.has_role(user, Role.STATISTICIAN) and access.may_see_allocation(user):
+        if is_list_custodian(user):
             return True
         if access.is_blinded(user):
             raise Http404

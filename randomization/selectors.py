@@ -72,10 +72,7 @@ def arm_of(participant: Any, *, user: Any) -> str | None:
 def randomisation_result(*, participant: Any, user: Any) -> Allocation:
     """The allocation, for the coordinator's result page: coordinators at the participant's
     site who may see allocation. NotFound when the participant is not randomised."""
-    if not (
-        access.has_role_at(user, participant.site_id, Role.COORDINATOR)
-        and access.may_see_allocation(user)
-    ):
+    if not may_randomise(user, participant):
         raise Forbidden("Only a coordinator at the participant's site sees this page.")
     allocation = allocation_of(participant)
     if allocation is None:
@@ -121,9 +118,13 @@ def readiness(participant: Any) -> dict[str, Any]:
 
 
 def may_randomise(user: Any, participant: Any) -> bool:
-    return access.has_role_at(
-        user, participant.site_id, Role.COORDINATOR
-    ) and access.may_see_allocation(user)
+    """Coordinators at the participant's site who may see allocation and are not the list
+    custodian (the same rule as the service's)."""
+    return (
+        access.has_role_at(user, participant.site_id, Role.COORDINATOR)
+        and access.may_see_allocation(user)
+        and not access.has_role(user, Role.STATISTICIAN)
+    )
 
 
 # --- allocation lists (statisticians) ----------------------------------------------------

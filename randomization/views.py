@@ -24,6 +24,7 @@ from participants import selectors as participant_selectors
 from randomization import forms, selectors, services
 from randomization.models import Guess, GuessTimepoint, RandomizationLogEntry
 from randomization.services.blinding import TRIAL_MANAGERS
+from randomization.services.lists import is_list_custodian
 
 
 def _form_errors(form: Any, error: TrialError) -> None:
@@ -33,15 +34,15 @@ def _form_errors(form: Any, error: TrialError) -> None:
 
 
 def statistician_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Statisticians without a blinded role. Blinded users get 404 (the page does not exist
-    for them); other roles 403."""
+    """The list custodian only (services.lists.is_list_custodian). Blinded users get 404 (the
+    page does not exist for them); other roles 403."""
 
     @wraps(view)
     @login_required
     @never_cache
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         user = request.user
-        if access.has_role(user, Role.STATISTICIAN) and access.may_see_allocation(user):
+        if is_list_custodian(user):
             return view(request, *args, **kwargs)
         if access.is_blinded(user):
             raise Http404

@@ -100,6 +100,15 @@ def _require_randomiser(user: Any, participant: Participant) -> None:
             Kind.REFUSED_NOT_ALLOWED,
             "You hold a blinded role, so you cannot randomise (the arm would be shown to you).",
         )
+    if access.has_role(user, Role.STATISTICIAN):
+        # RANDOMISATION.md §4: the list custodian does not enrol (whoever can read the list
+        # could choose whom to randomise next).
+        raise _refusal(
+            Forbidden,
+            Kind.REFUSED_NOT_ALLOWED,
+            "You hold the statistician role and can read the allocation lists, so you cannot "
+            "randomise.",
+        )
 
 
 # The participant's row, locked, with its latest screening, in one round trip. After waiting

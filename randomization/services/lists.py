@@ -30,6 +30,15 @@ MAX_PER_SITE = 10_000
 SOFTWARE = "IMR trial EDC 1.0.0"
 
 
+def is_list_custodian(user: Any) -> bool:
+    """A statistician who holds no blinded role and does not enrol (no coordinator role)."""
+    return (
+        access.has_role(user, Role.STATISTICIAN)
+        and access.may_see_allocation(user)
+        and not access.has_role(user, Role.COORDINATOR)
+    )
+
+
 def require_list_custodian(user: Any, *, channel: str) -> None:
     """Statisticians hold the lists. A management command run on the server without --by is
     allowed (shell access is the gate there) and is logged with the operating-system user."""
@@ -41,6 +50,11 @@ def require_list_custodian(user: Any, *, channel: str) -> None:
         raise Forbidden(
             "You hold a blinded role as well as the statistician role, so you cannot work "
             "with allocation lists."
+        )
+    if access.has_role(user, Role.COORDINATOR):
+        raise Forbidden(
+            "You also hold the coordinator role: the list custodian does not enrol, so you "
+            "cannot work with allocation lists."
         )
 
 

@@ -322,3 +322,14 @@ def test_a_colliding_randomisation_code_is_drawn_again(lists: list, monkeypatch:
     # The failed attempt left nothing behind: the second participant took position 2.
     assert Allocation.objects.get(participant=second).slot.sequence == 2
     assert SiteSequence.objects.get(site=second.site).next_sequence == 3
+
+
+def test_the_list_custodian_does_not_enrol(lists: list) -> None:
+    participant = ready_participant("BAL")
+    custodian = make_staff("stat-coord", Role.COORDINATOR, Role.STATISTICIAN, sites=["BAL"])
+    response = randomise(participant, custodian)
+    assert response.status_code == 403
+    assert "statistician" in response.json()["detail"]
+    assert Allocation.objects.count() == 0
+    # ... and, holding the coordinator role, cannot read the lists either.
+    assert api_client(custodian).get("/api/v1/allocation-lists/").status_code == 403
