@@ -114,7 +114,159 @@ class Allocation(models.Model):
     idempotency_key = models.CharField(max_length=100, blank=True)
 
     class Meta:
+        constraints = [
+            # A key identifies one request of one user: reusing it for another participant
+            # is refused instead of silently returning someone else's allocation.
+            models.UniqueConstraint(
+                fields=["randomized_by", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="one_allocation_per_idempotency_key",
+            )
+        ]
         triggers = [refuse_change("A randomisation"), refuse_when_locked(during_freeze=True)]
 
     def __str__(self) -> str:
         return f"Allocation {self.randomization_code}"
+
+
+class RandomizationLogEntry(models.Model):
+    """The randomisation audit log (RANDOMISATION.md §4, "Audit"): list generation, import,
+    extension and every read of a list; each randomisation and each refusal. Append-only in
+    PostgreSQL. Not lock-aware on purpose: reading a list after lock is still recorded.
+    Shown to statisticians only, since entries name slots and arms."""
+
+    class Kind(models.TextChoices):
+        LIST_GENERATED = "list_generated", "List generated"
+        LIST_IMPORTED = "list_imported", "List imported"
+        LIST_EXTENDED = "list_extended", "List extended"
+        LIST_REFUSED = "list_refused", "List generation or import refused"
+        LIST_DOWNLOADED = "list_downloaded", "List read (download)"
+        SEED_DOWNLOADED = "seed_downloaded", "Seed read"
+        PACKAGE_DOWNLOADED = "package_downloaded", "Trial master file package read"
+        LIST_VERIFIED = "list_verified", "List verified against a file"
+        RANDOMIZED = "randomized", "Randomised"
+        REPLAYED = "replayed", "Repeated request answered with the existing allocation"
+        REFUSED_NOT_ALLOWED = "refused_not_allowed", "Refused: role or site"
+        REFUSED_INELIGIBLE = "refused_ineligible", "Refused: not eligible"
+        REFUSED_NOT_CONSENTED = "refused_not_consented", "Refused: no consent"
+        REFUSED_BASELINE = "refused_baseline", "Refused: baseline incomplete"
+        REFUSED_DUPLICATE = "refused_duplicate", "Refused: already randomised"
+        REFUSED_CLOSED = "refused_closed", "Refused: participation ended"
+        REFUSED_EXHAUSTED = "refused_exhausted", "Refused: list exhausted"
+        REFUSED_LOCKED = "refused_locked", "Refused: database frozen or locked"
+        REFUSED_INVALID = "refused_invalid", "Refused: invalid request"
+        EXHAUSTION_ALERT = "exhaustion_alert", "Statisticians alerted: list exhausted"
+        REPORT_VIEWED = "report_viewed", "Unblinded report viewed"
+
+    kind = models.CharField(max_length=24, choices=Kind.choices, db_index=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    username = models.CharField(max_length=150, blank=True)
+    channel = models.CharField(max_length=8, default="web")  # web | api | cli | task
+    site = models.ForeignKey(
+        "participants.Site", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    participant = models.ForeignKey(
+        "participants.Participant",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    allocation_list = models.ForeignKey(
+        AllocationList, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    message = models.TextField(blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        triggers = [
+            pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete)
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.kind}"
+
+
+class IncidentHow(models.TextChoices):
+    PARTICIPANT_TOLD = "participant_told", "The participant mentioned it"
+    STAFF_TOLD = "staff_told", "A member of staff mentioned it"
+    RECORD_SEEN = "record_seen", "Saw it in a record, letter or e-mail"
+    GROUP_CONTACT = "group_contact", "Saw or heard about IMR group activity"
+    OTHER = "other", "Other"
+
+
+@pghistory.track()
+class UnblindingIncident(models.Model):
+    """A blinded person learned (or may have learned) a participant's allocation. Assessments
+    that person makes from `learned_on` on are flagged (randomization.selectors)."""
+
+    person = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="unblinding_incidents"
+    )
+    participant = models.ForeignKey(
+        "participants.Participant",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="unblinding_incidents",
+        help_text="Whose allocation was learned, if known",
+    )
+    learned_on = models.DateField()
+    how = models.CharField(max_length=20, choices=IncidentHow.choices)
+    description = models.TextField(blank=True)
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    reported_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-reported_at", "-id"]
+        # Reports stay possible while the database is frozen (like answering queries).
+        triggers = [refuse_when_locked(during_freeze=False)]
+
+    def __str__(self) -> str:
+        return f"Unblinding of {self.person} on {self.learned_on}"
+
+
+class GuessTimepoint(models.TextChoices):
+    POST = "post", "Post-intervention (T1)"
+    FOLLOWUP = "followup", "One-year follow-up (T2)"
+
+
+class Guess(models.TextChoices):
+    IMR = "IMR", "IMR + treatment as usual"
+    TAU = "TAU", "Treatment as usual"
+    DONT_KNOW = "dont_know", "Don't know"
+
+
+@pghistory.track()
+class BlindingGuess(models.Model):
+    """The assessor's guess of the arm at a post-intervention or follow-up assessment, for the
+    blinding index computed after lock. Holds no arm: only the guess."""
+
+    participant = models.ForeignKey(
+        "participants.Participant", on_delete=models.PROTECT, related_name="blinding_guesses"
+    )
+    timepoint = models.CharField(max_length=8, choices=GuessTimepoint.choices)
+    assessor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    guess = models.CharField(max_length=9, choices=Guess.choices)
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["participant", "timepoint"], name="one_blinding_guess_per_timepoint"
+            )
+        ]
+        ordering = ["participant_id", "timepoint"]
+        triggers = [refuse_when_locked(during_freeze=True)]
+
+    def __str__(self) -> str:
+        return f"Blinding guess {self.participant_id} {self.timepoint}"

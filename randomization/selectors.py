@@ -1,12 +1,43 @@
 """Reads about allocation. Everything that shows an arm goes through `allocation_fields` or
-`arm_of`, and both consult imrtrial.access.may_see_allocation."""
+`arm_of`, and both consult imrtrial.access.may_see_allocation. The other reads here (lists,
+the randomisation log, unblinding reports, blinding guesses, the blinding index, the timeline)
+check role and scope themselves."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
+from django.conf import settings
+from django.db.models import Count, Min, QuerySet
+from django.urls import reverse
+from django.utils import timezone
+
+from exports.selectors import lock_level
 from imrtrial import access
-from randomization.models import Allocation
+from imrtrial.errors import Conflict, Forbidden, NotFound
+from imrtrial.roles import BLINDED_ROLES, Role
+from imrtrial.timeline import TimelineEntry
+from participants.models import Site, Status
+from randomization import blinding_index
+from randomization.models import (
+    Allocation,
+    AllocationList,
+    BlindingGuess,
+    GuessTimepoint,
+    RandomizationLogEntry,
+    SiteSequence,
+    UnblindingIncident,
+)
+from randomization.services.lists import require_list_custodian
+from randomization.services.log import Kind, log_event
+
+# Roles that may read the recorded guesses (they hold no arm). Coordinators have no need.
+GUESS_READERS = (Role.ASSESSOR, Role.DATA_MANAGER, Role.MONITOR, Role.STATISTICIAN)
+TRIAL_MANAGERS = (Role.STATISTICIAN, Role.DATA_MANAGER)
+
+
+# --- allocation --------------------------------------------------------------------------
 
 
 def allocation_of(participant: Any) -> Allocation | None:
@@ -36,3 +67,362 @@ def arm_of(participant: Any, *, user: Any) -> str | None:
         return None
     allocation = allocation_of(participant)
     return allocation.arm if allocation else None
+
+
+def randomisation_result(*, participant: Any, user: Any) -> Allocation:
+    """The allocation, for the coordinator's result page: coordinators at the participant's
+    site who may see allocation. NotFound when the participant is not randomised."""
+    if not may_randomise(user, participant):
+        raise Forbidden("Only a coordinator at the participant's site sees this page.")
+    allocation = allocation_of(participant)
+    if allocation is None:
+        raise NotFound("The participant is not randomised.")
+    return allocation
+
+
+def readiness(participant: Any) -> dict[str, Any]:
+    """What the coordinator checks before randomising (no arm, no list state)."""
+    from assessments.selectors import baseline_missing
+
+    screening = participant.screenings.order_by("-screened_at", "-id").first()
+    missing = baseline_missing(participant) if settings.RANDOMIZATION_REQUIRES_BASELINE else []
+    problems = []
+    if participant.status == Status.RANDOMIZED or allocation_of(participant) is not None:
+        problems.append("The participant is already randomised.")
+    elif participant.status not in (
+        Status.REGISTERED,
+        Status.ELIGIBLE,
+        Status.INELIGIBLE,
+        Status.CONSENTED,
+    ):
+        problems.append(f"The participant is {participant.get_status_display().lower()}.")
+    if screening is None:
+        problems.append("Not screened for eligibility.")
+    elif not screening.eligible:
+        problems.append("Not eligible: " + " ".join(screening.reasons))
+    if participant.consent_date is None:
+        problems.append("No written informed consent recorded.")
+    if missing:
+        problems.append("Baseline incomplete: " + ", ".join(missing) + ".")
+    level = lock_level()
+    if level != "open":
+        problems.append(f"The trial database is {'locked' if level == 'lock' else 'frozen'}.")
+    return {
+        "screening": screening,
+        "consent_date": participant.consent_date,
+        "baseline_required": settings.RANDOMIZATION_REQUIRES_BASELINE,
+        "baseline_missing": missing,
+        "problems": problems,
+        "ready": not problems,
+    }
+
+
+def may_randomise(user: Any, participant: Any) -> bool:
+    """Coordinators at the participant's site who may see allocation and are not the list
+    custodian (the same rule as the service's)."""
+    return (
+        access.has_role_at(user, participant.site_id, Role.COORDINATOR)
+        and access.may_see_allocation(user)
+        and not access.has_role(user, Role.STATISTICIAN)
+    )
+
+
+# --- allocation lists (statisticians) ----------------------------------------------------
+
+
+def allocation_lists_overview(*, user: Any) -> list[dict[str, Any]]:
+    """Per site: the list versions (metadata and hash, never an arm), slots in all, used and
+    left. For the list custodian only; nothing here is shown to anyone who enrols."""
+    require_list_custodian(user, channel="web")
+    used = dict(
+        Allocation.objects.values("slot__site_id")
+        .annotate(n=Count("id"))
+        .values_list("slot__site_id", "n")
+    )
+    versions_by_site: dict[int, list[AllocationList]] = {}
+    for allocation_list in AllocationList.objects.select_related("created_by").order_by(
+        "site_id", "version"
+    ):
+        versions_by_site.setdefault(allocation_list.site_id, []).append(allocation_list)
+    sequence = dict(SiteSequence.objects.values_list("site_id", "next_sequence"))
+    overview = []
+    for site in Site.objects.order_by("number"):
+        versions = versions_by_site.get(site.pk, [])
+        total = sum(v.length for v in versions)
+        taken = used.get(site.pk, 0)
+        overview.append(
+            {
+                "site": site,
+                "versions": versions,
+                "slots": total,
+                "used": taken,
+                "left": max(total - taken, 0),
+                "next_sequence": sequence.get(site.pk),
+            }
+        )
+    return overview
+
+
+def allocation_lists(*, user: Any) -> QuerySet[AllocationList]:
+    require_list_custodian(user, channel="web")
+    return AllocationList.objects.select_related("site", "created_by").order_by(
+        "site__number", "version"
+    )
+
+
+def randomization_log(
+    *, user: Any, kind: str | None = None, site: str | None = None
+) -> QuerySet[RandomizationLogEntry]:
+    """The randomisation log: it names slots and arms, so statisticians only."""
+    require_list_custodian(user, channel="web")
+    queryset = RandomizationLogEntry.objects.select_related(
+        "site", "participant", "allocation_list"
+    )
+    if kind:
+        queryset = queryset.filter(kind=kind)
+    if site:
+        queryset = queryset.filter(site__code=site.strip().upper())
+    return queryset
+
+
+# --- unblinding incidents ----------------------------------------------------------------
+
+
+def may_report_unblinding(user: Any) -> bool:
+    return access.has_role(user, *BLINDED_ROLES) or access.has_role(user, *TRIAL_MANAGERS)
+
+
+def incidents_visible_to(user: Any) -> QuerySet[UnblindingIncident]:
+    """Trial managers (statistician, data manager) see every report; blinded staff see the
+    reports about themselves or made by them."""
+    queryset = UnblindingIncident.objects.select_related(
+        "person", "reported_by", "participant__site"
+    )
+    if access.has_role(user, *TRIAL_MANAGERS):
+        return queryset
+    if access.has_role(user, *BLINDED_ROLES):
+        return queryset.filter(person=user) | queryset.filter(reported_by=user)
+    raise Forbidden("Your role does not give access to unblinding reports.")
+
+
+def unblinding_dates(user_ids: Any = None) -> dict[int, date]:
+    """The first day each person was unblinded (any participant), by user id."""
+    queryset = UnblindingIncident.objects.all()
+    if user_ids is not None:
+        queryset = queryset.filter(person_id__in=list(user_ids))
+    return dict(
+        queryset.values("person_id")
+        .annotate(first=Min("learned_on"))
+        .values_list("person_id", "first")
+    )
+
+
+def assessor_unblinded_on(user: Any) -> date | None:
+    """The first day the user learned an allocation, or None. Assessments this person makes
+    from that day on are flagged (`response_is_flagged`)."""
+    if user is None or getattr(user, "pk", None) is None:
+        return None
+    return unblinding_dates([user.pk]).get(user.pk)
+
+
+def assessment_day(response: Any) -> date | None:
+    if getattr(response, "interview_date", None):
+        return response.interview_date
+    moment: datetime | None = getattr(response, "first_completed_at", None) or getattr(
+        response, "created_at", None
+    )
+    return timezone.localdate(moment) if moment else None
+
+
+def response_is_flagged(response: Any, *, unblinded: dict[int, date] | None = None) -> bool:
+    """True when the response's rater had reported being unblinded on or before the day of the
+    assessment. Pass `unblinded` (from `unblinding_dates`) when flagging many responses."""
+    rater_id = getattr(response, "rater_id", None)
+    if rater_id is None:
+        return False
+    since = (unblinded if unblinded is not None else unblinding_dates([rater_id])).get(rater_id)
+    day = assessment_day(response)
+    return since is not None and day is not None and day >= since
+
+
+# --- blinding guesses and the blinding index ---------------------------------------------
+
+
+def may_read_guesses(user: Any, participant: Any) -> bool:
+    return access.has_role_at(user, participant.site_id, *GUESS_READERS)
+
+
+def blinding_guess_get(*, user: Any, participant: Any, timepoint: str) -> BlindingGuess:
+    if not may_read_guesses(user, participant):
+        raise Forbidden("Your role does not give access to blinding guesses.")
+    if timepoint not in GuessTimepoint.values:
+        raise NotFound("Blinding guesses exist for 'post' and 'followup' only.")
+    guess = (
+        BlindingGuess.objects.select_related("assessor")
+        .filter(participant=participant, timepoint=timepoint)
+        .first()
+    )
+    if guess is None:
+        raise NotFound("No blinding guess is recorded for this timepoint.")
+    return guess
+
+
+def blinding_index_report(*, user: Any, channel: str = "web") -> dict[str, Any]:
+    """Guess-by-arm tables with Bang's index per arm and James' index, per timepoint and
+    overall. Combines guesses with arms, so: statisticians, after lock, audited."""
+    require_list_custodian(user, channel=channel)
+    if lock_level() != "lock":
+        raise Conflict("The blinding index is computed only after the database is locked.")
+    rows = BlindingGuess.objects.filter(participant__allocation__isnull=False).values_list(
+        "timepoint", "guess", "participant__allocation__arm"
+    )
+    tables = {tp: blinding_index.empty_table() for tp in [*GuessTimepoint.values, "all"]}
+    for timepoint, guess, arm in rows:
+        for key in (timepoint, "all"):
+            tables[key][guess][arm] += 1
+    report = {"timepoints": []}
+    for key, table in tables.items():
+        label = "All assessments" if key == "all" else GuessTimepoint(key).label
+        report["timepoints"].append(
+            {
+                "timepoint": key,
+                "label": label,
+                "n": sum(sum(row.values()) for row in table.values()),
+                "table": table,
+                "bang": {arm: blinding_index.bang(table, arm).as_dict() for arm in ("IMR", "TAU")},
+                "james": blinding_index.james(table).as_dict(),
+            }
+        )
+    log_event(
+        Kind.REPORT_VIEWED,
+        user=user,
+        channel=channel,
+        message="Blinding index viewed",
+        detail={"report": "blinding_index", "n": report["timepoints"][-1]["n"]},
+    )
+    return report
+
+
+# --- the methods sheet (RANDOMISATION.md §5) ---------------------------------------------
+
+
+def methods_sheet(*, user: Any, channel: str = "web") -> dict[str, Any]:
+    """What CONSORT 8-10 / SPIRIT 16 need: generator, algorithm, sizes and draw rule, ratio,
+    strata, lists with hashes and seed commitments, who generated, enrolled and assigned, the
+    concealment mechanism, deviations, and (only after lock) counts by arm and site."""
+    from randomization import generator
+
+    require_list_custodian(user, channel=channel)
+    locked = lock_level() == "lock"
+    lists = list(
+        AllocationList.objects.select_related("site", "created_by").order_by(
+            "site__number", "version"
+        )
+    )
+    enrolled_by = sorted(set(Allocation.objects.values_list("randomized_by__username", flat=True)))
+    counts: dict[str, dict[str, int]] | None = None
+    if locked:
+        counts = {}
+        for site_code, arm, n in (
+            Allocation.objects.values_list("slot__site__code", "arm")
+            .annotate(n=Count("id"))
+            .values_list("slot__site__code", "arm", "n")
+        ):
+            counts.setdefault(site_code, {"IMR": 0, "TAU": 0})[arm] = n
+    refusals = dict(
+        RandomizationLogEntry.objects.filter(kind__startswith="refused_")
+        .values("kind")
+        .annotate(n=Count("id"))
+        .values_list("kind", "n")
+    )
+    sheet = {
+        "generator": (
+            f"{generator.ALGORITHM} v{generator.ALGORITHM_VERSION} (docs/randomisation.md)"
+        ),
+        "block_sizes": list(generator.BLOCK_SIZES),
+        "block_size_rule": "uniform and independent for each block",
+        "ratio": "1:1 within every block",
+        "strata": [site.code for site in Site.objects.order_by("number")],
+        "lists": lists,
+        "generated_by": sorted(
+            {
+                a.created_by.get_username()
+                if a.created_by
+                else str(a.parameters.get("generated_by") or a.parameters.get("imported_by"))
+                for a in lists
+            }
+        ),
+        "enrolled_and_assigned_by": enrolled_by,
+        "concealment": (
+            "Central web randomisation: lists stored encrypted and readable only by the "
+            "statistician; the arm is revealed only after the allocation is irreversibly "
+            "recorded for an eligible, consented participant with a complete baseline."
+        ),
+        "extensions": [a for a in lists if a.source == AllocationList.Source.EXTENSION],
+        "refusals": refusals,
+        "locked": locked,
+        "counts": counts,
+    }
+    log_event(
+        Kind.REPORT_VIEWED,
+        user=user,
+        channel=channel,
+        message="Methods sheet viewed" + (" (with counts by arm)" if locked else ""),
+        detail={"report": "methods_sheet", "with_counts": locked},
+    )
+    return sheet
+
+
+# --- contributions to other apps ---------------------------------------------------------
+
+
+def participant_timeline(participant: Any, user: Any) -> list[TimelineEntry]:
+    """Randomisation (the arm only for users who may see it), blinding guesses for the roles
+    that read them, and unblinding reports about the participant for trial managers."""
+    entries: list[TimelineEntry] = []
+    allocation = allocation_of(participant)
+    if allocation is not None:
+        detail = ""
+        url = ""
+        if access.may_see_allocation(user):
+            detail = f"{allocation.get_arm_display()} · code {allocation.randomization_code}"
+            if may_randomise(user, participant):
+                url = reverse("randomization:result", args=[participant.pk])
+        entries.append(TimelineEntry(allocation.randomized_at, "Randomised", detail, url))
+    if may_read_guesses(user, participant):
+        for guess in participant.blinding_guesses.all():
+            entries.append(
+                TimelineEntry(
+                    guess.recorded_at,
+                    f"Blinding guess ({guess.get_timepoint_display()})",
+                    guess.get_guess_display(),
+                )
+            )
+    if access.has_role(user, *TRIAL_MANAGERS):
+        for incident in participant.unblinding_incidents.select_related("person"):
+            entries.append(
+                TimelineEntry(
+                    incident.learned_on,
+                    "Unblinding reported",
+                    f"{incident.person.get_username()}: {incident.get_how_display()}",
+                    reverse("randomization:incidents"),
+                )
+            )
+    return entries
+
+
+# Audit-trail event models whose rows reveal allocation (arms, slots, list contents). The
+# audit page shows them only to users for whom `audit_model_visible` is true.
+ALLOCATION_EVENT_MODELS = frozenset({"randomization.AllocationEvent"})
+LIST_EVENT_MODELS = frozenset({"randomization.AllocationListEvent"})
+
+
+def audit_model_visible(model_label: str, user: Any) -> bool:
+    """Contract for the audit page: may `user` see audit events of `model_label`
+    ("app_label.ModelName")? Allocation events need `may_see_allocation`; list events are the
+    list custodian's (statisticians)."""
+    if model_label in ALLOCATION_EVENT_MODELS:
+        return access.may_see_allocation(user)
+    if model_label in LIST_EVENT_MODELS:
+        return access.has_role(user, Role.STATISTICIAN) and access.may_see_allocation(user)
+    return True

@@ -263,3 +263,22 @@ def wrong_code(device: Any) -> str:
     """A six-digit code the device refuses now (none of the codes it would accept)."""
     accepted = {totp_code(device, offset_steps=step) for step in (-1, 0, 1)}
     return next(f"{n:06d}" for n in range(1_000_000) if f"{n:06d}" not in accepted)
+
+def make_allocation_lists(*, per_site: int = 30, seed: int = 0x0123456789ABCDEF) -> list[Any]:
+    """Real, concealed allocation lists for every site from a fixed seed (tests only; production
+    draws the seed with secrets.randbits(128))."""
+    from randomization.services import allocation_lists_generate
+
+    return allocation_lists_generate(
+        per_site=per_site, user=None, channel="cli", randbits=lambda bits: seed
+    )
+
+
+def randomise(participant: Participant, *, user: Any | None = None) -> Any:
+    """Randomise through the real service (the participant must be consented, and have a
+    complete baseline unless RANDOMIZATION_REQUIRES_BASELINE is off); returns the Allocation."""
+    from randomization.services import participant_randomize
+
+    return participant_randomize(
+        participant=participant, user=user or coordinator_for(participant.site.code)
+    )

@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from imrtrial.roles import BLINDED_ROLES
+from participants.models import Site
+from randomization.models import Guess, IncidentHow
+
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+
+
+class ConfirmRandomisationForm(forms.Form):
+    # One token per rendering of the page: it is the request's idempotency key, so a double
+    # click (or a resubmitted form) returns the allocation made by the first click.
+    token = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    confirm = forms.BooleanField(
+        label="I have checked the participant's identity, eligibility and written consent. "
+        "I understand that randomisation cannot be undone.",
+        error_messages={"required": "Tick the box to confirm."},
+    )
+
+
+class GenerateForm(forms.Form):
+    per_site = forms.IntegerField(
+        label="Slots per site (at least)",
+        min_value=1,
+        max_value=10_000,
+        help_text="Whole blocks are added until each site has at least this many.",
+    )
+    sites = forms.ModelMultipleChoiceField(
+        queryset=Site.objects.order_by("number"),
+        to_field_name="code",
+        widget=forms.CheckboxSelectMultiple,
+    )
+    extend = forms.BooleanField(
+        required=False, label="Append complete blocks to the existing lists (extension)"
+    )
+    reason = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Reason (for extensions)"
+    )
+
+
+class ListFileField(forms.FileField):
+    def clean(self, data: Any, initial: Any = None) -> Any:
+        uploaded = super().clean(data, initial)
+        if uploaded is not None and uploaded.size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError("The file is larger than 5 MB.")
+        return uploaded
+
+
+class ImportForm(forms.Form):
+    file = ListFileField(
+        label="List file (CSV: site, sequence, block, block_size, arm)",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    )
+    extend = forms.BooleanField(
+        required=False, label="Append to the existing lists (complete blocks, numbered on)"
+    )
+    reason = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Reason (for extensions)"
+    )
+
+
+class VerifyForm(forms.Form):
+    file = ListFileField(
+        label="File to verify against the stored list",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    )
+
+
+class IncidentForm(forms.Form):
+    participant = forms.ModelChoiceField(
+        queryset=None,
+        required=False,
+        to_field_name="study_id",
+        empty_label="Not known / several participants",
+        label="Whose allocation",
+    )
+    learned_on = forms.DateField(
+        label="Date you learned it",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        initial=timezone.localdate,
+    )
+    how = forms.ChoiceField(choices=IncidentHow.choices, label="How")
+    description = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="What happened",
+        help_text="Describe the circumstances. Do not write which arm it was.",
+    )
+    person = forms.ModelChoiceField(
+        queryset=None,
+        required=False,
+        to_field_name="username",
+        empty_label="Myself",
+        label="Who was unblinded",
+    )
+
+    def __init__(self, *args: Any, participants: Any, for_others: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["participant"].queryset = participants  # type: ignore[attr-defined]
+        if for_others:
+            blinded = (
+                get_user_model()
+                .objects.filter(role_assignments__role__in=list(BLINDED_ROLES), is_active=True)
+                .distinct()
+                .order_by("username")
+            )
+            self.fields["person"].queryset = blinded  # type: ignore[attr-defined]
+        else:
+            del self.fields["person"]
+
+
+class BlindingGuessForm(forms.Form):
+    guess = forms.ChoiceField(
+        choices=Guess.choices,
+        widget=forms.RadioSelect,
+        label="Which arm do you think the participant was allocated to?",
+    )
+    reason = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Reason for changing a recorded guess",
+    )

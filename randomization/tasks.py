@@ -1,0 +1,98 @@
+"""E-mails about randomisation, sent by Celery after the transaction that caused them has
+committed (so nothing is announced that could still roll back)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import EmailMessage, get_connection
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from imrtrial import access
+from imrtrial.audit import task_context
+from imrtrial.roles import Role
+from randomization.models import Allocation, RandomizationLogEntry
+from randomization.services.log import Kind, log_event
+
+
+def _holders(role: str, site_id: int | None = None) -> list[Any]:
+    """Active users holding `role` (at `site_id`, or at every site) who may see allocation and
+    have an e-mail address. Anyone blinded is left out, whatever else they hold."""
+    assignments = Q(role_assignments__role=role)
+    if site_id is not None:
+        assignments &= Q(role_assignments__site_id=site_id) | Q(role_assignments__site__isnull=True)
+    users = (
+        get_user_model().objects.filter(assignments, is_active=True).exclude(email="").distinct()
+    )
+    return [user for user in users.order_by("username") if access.may_see_allocation(user)]
+
+
+def confirmation_recipients(allocation: Allocation) -> list[Any]:
+    recipients = [allocation.randomized_by] if allocation.randomized_by.email else []
+    for instructor in _holders(Role.INSTRUCTOR, allocation.participant.site_id):
+        if instructor.pk not in {r.pk for r in recipients}:
+            recipients.append(instructor)
+    return [r for r in recipients if access.may_see_allocation(r)]
+
+
+def _send(subject: str, body: str, recipients: list[Any]) -> int:
+    # One message per person: staff addresses are not shared, and one bad address does not
+    # stop the others.
+    messages = [
+        EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email])
+        for user in recipients
+    ]
+    if not messages:
+        return 0
+    return get_connection().send_messages(messages) or 0
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def send_randomisation_confirmation(allocation_id: int) -> int:
+    with task_context("send_randomisation_confirmation", None, allocation=allocation_id):
+        allocation = Allocation.objects.select_related("participant__site", "randomized_by").get(
+            pk=allocation_id
+        )
+        participant = allocation.participant
+        body = render_to_string(
+            "randomization/email/confirmation.txt",
+            {
+                "allocation": allocation,
+                "participant": participant,
+                "randomized_local": timezone.localtime(allocation.randomized_at),
+            },
+        )
+        subject = f"[IMR trial] {participant.study_id} randomised ({participant.site.code})"
+        return _send(subject, body, confirmation_recipients(allocation))
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def alert_list_exhausted(log_entry_id: int) -> int:
+    with task_context("alert_list_exhausted", None, log_entry=log_entry_id):
+        entry = RandomizationLogEntry.objects.select_related("site", "participant").get(
+            pk=log_entry_id
+        )
+        recipients = _holders(Role.STATISTICIAN)
+        body = render_to_string(
+            "randomization/email/exhausted.txt",
+            {"entry": entry, "at_local": timezone.localtime(entry.at)},
+        )
+        sent = _send(
+            f"[IMR trial] URGENT: allocation list exhausted at {entry.site.name}",
+            body,
+            recipients,
+        )
+        log_event(
+            Kind.EXHAUSTION_ALERT,
+            channel="task",
+            site=entry.site,
+            participant=entry.participant,
+            message=f"{sent} statistician(s) alerted that the list of {entry.site.code} ran out",
+            detail={"refusal": entry.pk, "recipients": [u.get_username() for u in recipients]},
+        )
+        return sent

@@ -1,0 +1,285 @@
+"""For every page and endpoint a blinded user can reach, the answer for an IMR participant and
+for a TAU participant is the same apart from identifiers and times.
+
+The routes are not listed here: the test walks the project's URL configuration, so pages and
+endpoints that other apps add later are covered without editing it. It GETs
+- every route without parameters (lists, home, menus: "list pages"), and
+- every route that takes a participant id (the parameter right after `participants/`), with
+  each plausible value of its other parameters (timepoints, instrument codes),
+as an assessor, a data manager and a monitor, in two worlds built the same way except that the
+two participants' arms are swapped:
+1. world A must answer byte for byte as world B (after blanking times and CSRF tokens): no
+   page or count anywhere depends on which participant got which arm;
+2. within a world, the IMR participant's pages equal the TAU participant's after identifiers
+   (database ids, study ids) are blanked as well.
+
+Apps can make the worlds richer (e.g. group membership and attendance for the IMR arm) by
+providing `tests/<app>/blinding_scenario.py` with `arm_specific_data(participant, arm)`."""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import re
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+from django.db import connection, transaction
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls.resolvers import RoutePattern
+from django.utils import timezone
+
+from assessments.models import Timepoint
+from imrtrial.roles import Role
+from imrtrial.timeline import APPS
+from participants import services as participant_services
+from participants.models import Participant
+from randomization.models import BlindingGuess, UnblindingIncident
+from tests.factories import ELIGIBLE_ANSWERS, allocate, complete_baseline, make_staff
+
+# Instrument codes of instruments/instruments.json (the assessments app's registry).
+INSTRUMENTS = (
+    "GAF",
+    "PSP",
+    "PANSS",
+    "HAMD6",
+    "YMRS",
+    "IMRS_P",
+    "IMRS_C",
+    "MHRM",
+    "SHS",
+    "CSQ8",
+    "SERVICE_USE",
+    "DEMOG",
+    "ELIG",
+)
+CANDIDATES: dict[str, tuple[str, ...]] = {
+    "timepoint": tuple(Timepoint.values),
+    "instrument": INSTRUMENTS,
+    "code": INSTRUMENTS,
+}
+PARTICIPANT_PARAMETER = re.compile(r"participants/<(?:int:)?(\w+)>")
+PARAMETER = re.compile(r"<(?:(\w+):)?(\w+)>")
+# Static documentation of the API: no data in it, and slow to build.
+SKIPPED_NAMES = {"schema", "api-docs"}
+
+BLINDED = {
+    "assessor": (Role.ASSESSOR,),
+    "data_manager": (Role.DATA_MANAGER,),
+    "monitor": (Role.MONITOR,),
+}
+
+
+def routes() -> Iterator[tuple[str, URLPattern]]:
+    def walk(patterns: list[Any], prefix: str) -> Iterator[tuple[str, URLPattern]]:
+        for entry in patterns:
+            if not isinstance(entry.pattern, RoutePattern):
+                continue  # regex routes: only the admin's, which needs is_staff
+            route = prefix + str(entry.pattern)
+            if isinstance(entry, URLResolver):
+                yield from walk(entry.url_patterns, route)
+            else:
+                yield route, entry
+
+    yield from walk(get_resolver().url_patterns, "/")
+
+
+def fill(route: str, values: dict[str, str]) -> str:
+    return PARAMETER.sub(lambda m: values[m.group(2)], route)
+
+
+def requests_to_make(labels: dict[str, int]) -> list[tuple[str, str | None, str]]:
+    """(route, participant label or None, url) for every GET the blinded users make."""
+    planned = []
+    for route, pattern in routes():
+        if pattern.name in SKIPPED_NAMES:
+            continue
+        names = [m.group(2) for m in PARAMETER.finditer(route)]
+        if not names:
+            planned.append((route, None, route))
+            continue
+        found = PARTICIPANT_PARAMETER.search(route)
+        if not found:
+            continue
+        others = [n for n in names if n != found.group(1)]
+        choices = [CANDIDATES.get(name, ("1",)) for name in others]
+        for combination in itertools.product(*choices):
+            for label, pk in labels.items():
+                values = dict(zip(others, combination, strict=True))
+                values[found.group(1)] = str(pk)
+                planned.append((route, label, fill(route, values)))
+    return planned
+
+
+TIME = re.compile(
+    r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?|\b\d\d:\d\d(:\d\d)?\b"
+)
+CSRF = re.compile(r'(csrfmiddlewaretoken" value="|"X-CSRFToken": ")[^"]+')
+IDENTIFIER = re.compile(r"\b[1-9]\d{5,}\b")  # every database id in these worlds is >= 100000
+
+
+def blank_times(text: str) -> str:
+    return CSRF.sub(r"\1<CSRF>", TIME.sub("<TIME>", text))
+
+
+def blank_identifiers(text: str, study_ids: list[str]) -> str:
+    for study_id in study_ids:
+        text = text.replace(study_id, "<STUDY-ID>")
+    return IDENTIFIER.sub("<ID>", text)
+
+
+def reset_sequences() -> None:
+    """Every table's ids start at the same, distinctive values in both worlds."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT schemaname || '.' || sequencename FROM pg_sequences "
+            "WHERE schemaname = 'public' ORDER BY sequencename"
+        )
+        for index, (name,) in enumerate(cursor.fetchall()):
+            cursor.execute("SELECT setval(%s, %s, false)", [name, 100_000 + 10_000 * index])
+
+
+def scenario_hooks() -> list[Any]:
+    hooks = []
+    for app in APPS:
+        try:
+            module = importlib.import_module(f"tests.{app}.blinding_scenario")
+        except ModuleNotFoundError:
+            continue
+        hooks.append(module.arm_specific_data)
+    return hooks
+
+
+def build_world(arms: tuple[str, str], coordinator: Any, assessor: Any) -> list[Participant]:
+    participants = []
+    for serial, arm in zip(("1001", "1002"), arms, strict=True):
+        # Same birth date and sex: only the serial differs (and it is never shown).
+        participant = participant_services.participant_register(
+            user=coordinator, site_code="BAL", cpr=f"010170-{serial}", sex="female"
+        )
+        participant_services.participant_screen(
+            user=coordinator, participant=participant, answers=dict(ELIGIBLE_ANSWERS)
+        )
+        participant_services.participant_record_consent(
+            user=coordinator, participant=participant, consent_date=timezone.localdate()
+        )
+        complete_baseline(participant, user=assessor)
+        allocate(participant, arm, user=coordinator)
+        BlindingGuess.objects.create(
+            participant=participant,
+            timepoint="post",
+            assessor=assessor,
+            guess="dont_know",
+            recorded_at=timezone.now(),
+        )
+        for hook in scenario_hooks():
+            hook(participant, arm)
+        participants.append(participant)
+    UnblindingIncident.objects.create(
+        person=assessor,
+        learned_on=date(2012, 1, 1),
+        how="overheard",
+        description="Heard something in the waiting room",
+        reported_by=assessor,
+    )
+    return participants
+
+
+def answer(client: Client, url: str) -> tuple[int, str, str, str]:
+    response = client.get(url)
+    body = response.content.decode(errors="replace") if hasattr(response, "content") else ""
+    return (
+        response.status_code,
+        response.get("Content-Type", ""),
+        response.get("Location", ""),
+        blank_times(body),
+    )
+
+
+def visit_world(
+    arms: tuple[str, str], users: dict[str, Any], coordinator: Any
+) -> tuple[dict[tuple[str, str, str | None, str], tuple], list[str], list[str]]:
+    with transaction.atomic():
+        reset_sequences()
+        participants = build_world(arms, coordinator, users["assessor"])
+        labels = {"first": participants[0].pk, "second": participants[1].pk}
+        planned = requests_to_make(labels)
+        answers = {}
+        for role, user in users.items():
+            client = Client()
+            client.force_login(user)
+            for route, label, url in planned:
+                answers[(role, route, label, url)] = answer(client, url)
+        transaction.set_rollback(True)
+    return answers, [p.study_id for p in participants], [route for route, _, _ in planned]
+
+
+def test_blinded_users_get_the_same_answers_whichever_arm_a_participant_is_in(
+    sites: dict,
+) -> None:
+    coordinator = make_staff("coordinator", Role.COORDINATOR, sites=["BAL"])
+    users = {name: make_staff(name, *roles, sites=["BAL"]) for name, roles in BLINDED.items()}
+    world_a, study_ids, covered = visit_world(("IMR", "TAU"), users, coordinator)
+    world_b, study_ids_b, _ = visit_world(("TAU", "IMR"), users, coordinator)
+    assert study_ids == study_ids_b
+
+    # The test really visits the participant's pages and the list pages.
+    for expected in (
+        "/participants/<int:pk>/",
+        "/api/v1/participants/<int:pk>/",
+        "/api/v1/participants/",
+        "/randomisation/participants/<int:pk>/blinding-guess/<str:timepoint>/",
+        "/api/v1/participants/<int:pk>/randomize/",
+        "/randomisation/incidents/",
+    ):
+        assert expected in covered, expected
+    overviews = [
+        seen
+        for (role, route, _label, _url), seen in world_a.items()
+        if route == "/participants/<int:pk>/" and role == "assessor"
+    ]
+    assert [seen[0] for seen in overviews] == [200, 200]
+
+    # 1. Swapping the arms changes nothing anywhere.
+    assert world_a.keys() == world_b.keys()
+    for key, seen in world_a.items():
+        assert seen == world_b[key], f"{key} depends on the arms"
+
+    # 2. Within a world, the IMR participant's pages equal the TAU participant's.
+    for (role, route, label, url), seen in world_a.items():
+        if label != "first":
+            continue
+        twin = next(
+            value
+            for (r, rt, lb, u), value in world_a.items()
+            if (r, rt, lb) == (role, route, "second") and _same_other_parameters(route, url, u)
+        )
+        first = seen[:2] + tuple(blank_identifiers(part, study_ids) for part in seen[2:])
+        second = twin[:2] + tuple(blank_identifiers(part, study_ids) for part in twin[2:])
+        assert first == second, f"{role} {url}: the IMR and TAU participants differ"
+
+
+def _same_other_parameters(route: str, url_a: str, url_b: str) -> bool:
+    """Whether two URLs of `route` differ only in the participant id."""
+    found = PARTICIPANT_PARAMETER.search(route)
+    assert found
+    parts_a = re.fullmatch(_as_regex(route), url_a)
+    parts_b = re.fullmatch(_as_regex(route), url_b)
+    assert parts_a and parts_b, (route, url_a, url_b)
+    name = found.group(1)
+    return all(
+        parts_a.group(key) == parts_b.group(key) for key in parts_a.groupdict() if key != name
+    )
+
+
+def _as_regex(route: str) -> str:
+    out = []
+    position = 0
+    for match in PARAMETER.finditer(route):
+        out.append(re.escape(route[position : match.start()]))
+        out.append(f"(?P<{match.group(2)}>[^/]+)")
+        position = match.end()
+    out.append(re.escape(route[position:]))
+    return "".join(out)

@@ -1,0 +1,78 @@
+"""After commit, the coordinator and the site's IMR instructors get a confirmation e-mail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core import mail
+
+from imrtrial.roles import Role
+from tests.factories import api_client, make_staff
+from tests.randomization.conftest import ready_participant
+
+
+def staff(username: str, *roles: str, sites: list[str] | None = None, email: bool = True) -> Any:
+    user = make_staff(username, *roles, sites=sites)
+    if email:
+        user.email = f"{username}@example.org"
+        user.save(update_fields=["email"])
+    return user
+
+
+def test_the_coordinator_and_the_sites_instructors_are_told_after_commit(
+    lists: list, eager_celery: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    coordinator = staff("coord", Role.COORDINATOR, sites=["BAL"])
+    staff("instr-bal", Role.INSTRUCTOR, sites=["BAL"])
+    staff("instr-all", Role.INSTRUCTOR)
+    staff("instr-gla", Role.INSTRUCTOR, sites=["GLA"])
+    staff("instr-blinded", Role.INSTRUCTOR, Role.ASSESSOR, sites=["BAL"])
+    staff("instr-no-mail", Role.INSTRUCTOR, sites=["BAL"], email=False)
+    staff("assessor", Role.ASSESSOR, sites=["BAL"])
+    participant = ready_participant("BAL", user=coordinator)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = api_client(coordinator).post(
+            f"/api/v1/participants/{participant.pk}/randomize/", {}, format="json"
+        )
+    assert response.status_code == 201
+    assert len(callbacks) == 1
+    recipients = sorted(message.to[0] for message in mail.outbox)
+    assert recipients == [
+        "coord@example.org",
+        "instr-all@example.org",
+        "instr-bal@example.org",
+    ]
+    body = mail.outbox[0].body
+    allocation = participant.allocation
+    assert participant.study_id in body
+    assert allocation.randomization_code in body
+    assert allocation.get_arm_display() in body
+    assert participant.cpr_masked[:6] not in body
+
+
+def test_nothing_is_sent_before_the_transaction_commits(
+    lists: list, eager_celery: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    coordinator = staff("coord", Role.COORDINATOR, sites=["BAL"])
+    participant = ready_participant("BAL", user=coordinator)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        api_client(coordinator).post(
+            f"/api/v1/participants/{participant.pk}/randomize/", {}, format="json"
+        )
+        assert mail.outbox == []
+    assert len(callbacks) == 1
+
+
+def test_a_repeated_request_sends_no_second_e_mail(
+    lists: list, eager_celery: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    coordinator = staff("coord", Role.COORDINATOR, sites=["BAL"])
+    participant = ready_participant("BAL", user=coordinator)
+    client = api_client(coordinator)
+    path = f"/api/v1/participants/{participant.pk}/randomize/"
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(path, {}, format="json", HTTP_IDEMPOTENCY_KEY="once")
+        client.post(path, {}, format="json", HTTP_IDEMPOTENCY_KEY="once")
+    assert len(mail.outbox) == 1
