@@ -224,6 +224,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Three apps have a "timepoint" with different choices; name each enum after its meaning.
+    "ENUM_NAME_OVERRIDES": {
+        "AssessmentTimepointEnum": "assessments.models.Timepoint",
+        "FidelityTimepointEnum": "fidelity.models.FidelityTimepoint",
+        "GuessTimepointEnum": "randomization.models.GuessTimepoint",
+    },
 }
 
 # The audit trail: every event row carries its own copy of the context (who, which request or

@@ -203,7 +203,8 @@ def participant_audit_sources() -> list[AuditSource]:
             "Participant",
             blinded_may_see=True,
             encrypted_fields=frozenset({"cpr_ciphertext"}),
-            hidden_fields=frozenset({"cpr_hash"}),
+            # The number within the site is part of the study ID; the hash is never shown.
+            hidden_fields=frozenset({"cpr_hash", "number"}),
             field_labels={"cpr_ciphertext": "CPR number", "study_id": "Study ID"},
             describe=lambda event: f"Participant {event.study_id}",
         ),

@@ -238,24 +238,31 @@ def totp_code(device: Any, *, offset_steps: int = 0) -> str:
     return f"{generator.token():0{device.digits}d}"
 
 
-def page_client(user: Any | None = None, *, enforce_csrf_checks: bool = False) -> Any:
-    """A browser-like test client logged in as `user`; for the roles that need a second factor
-    the session is verified as if the code had been typed."""
-    from django.test import Client
+def verify_session(client: Any, user: Any) -> None:
+    """Mark a logged-in test client's session as having passed the second factor, for the
+    roles that need one (as django_otp.login does after a correct code)."""
     from django_otp import DEVICE_ID_SESSION_KEY
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     from imrtrial.access import needs_two_factor
 
+    if not needs_two_factor(user):
+        return
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or enrol_totp(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+
+
+def page_client(user: Any | None = None, *, enforce_csrf_checks: bool = False) -> Any:
+    """A browser-like test client logged in as `user`; for the roles that need a second factor
+    the session is verified as if the code had been typed."""
+    from django.test import Client
+
     client = Client(enforce_csrf_checks=enforce_csrf_checks)
-    if user is None:
-        return client
-    client.force_login(user)
-    if needs_two_factor(user):
-        device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or enrol_totp(user)
-        session = client.session
-        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-        session.save()
+    if user is not None:
+        client.force_login(user)
+        verify_session(client, user)
     return client
 
 
@@ -263,6 +270,7 @@ def wrong_code(device: Any) -> str:
     """A six-digit code the device refuses now (none of the codes it would accept)."""
     accepted = {totp_code(device, offset_steps=step) for step in (-1, 0, 1)}
     return next(f"{n:06d}" for n in range(1_000_000) if f"{n:06d}" not in accepted)
+
 
 def make_allocation_lists(*, per_site: int = 30, seed: int = 0x0123456789ABCDEF) -> list[Any]:
     """Real, concealed allocation lists for every site from a fixed seed (tests only; production

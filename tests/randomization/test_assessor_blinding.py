@@ -37,7 +37,7 @@ from imrtrial.timeline import APPS
 from participants import services as participant_services
 from participants.models import Participant
 from randomization.models import BlindingGuess, UnblindingIncident
-from tests.factories import ELIGIBLE_ANSWERS, allocate, complete_baseline, make_staff
+from tests.factories import ELIGIBLE_ANSWERS, allocate, complete_baseline, make_staff, page_client
 
 # Instrument codes of instruments/instruments.json (the assessments app's registry).
 INSTRUMENTS = (
@@ -208,8 +208,7 @@ def visit_world(
         planned = requests_to_make(labels)
         answers = {}
         for role, user in users.items():
-            client = Client()
-            client.force_login(user)
+            client = page_client(user)
             for route, label, url in planned:
                 answers[(role, route, label, url)] = answer(client, url)
         transaction.set_rollback(True)
