@@ -39,6 +39,7 @@ from imrtrial.errors import (
     from_database_error,
     sqlstate_of,
 )
+from imrtrial.queue import send_after_commit
 from imrtrial.roles import Role
 from imrtrial.sealing import unseal
 from participants.models import CLOSED_STATUSES, Participant, Status
@@ -326,7 +327,7 @@ def _randomize_locked(*, participant: Participant, user: Any, key: str, channel:
         from randomization.tasks import send_randomisation_confirmation
 
         allocation_id = allocation.pk
-        transaction.on_commit(lambda: send_randomisation_confirmation.delay(allocation_id))
+        send_after_commit(send_randomisation_confirmation, allocation_id)
         return Outcome(allocation, created=True)
 
 
@@ -360,7 +361,7 @@ def _record_refusal(
             from randomization.tasks import alert_list_exhausted
 
             entry_id = entry.pk
-            transaction.on_commit(lambda: alert_list_exhausted.delay(entry_id))
+            send_after_commit(alert_list_exhausted, entry_id)
 
 
 def randomize(

@@ -76,3 +76,23 @@ def test_a_repeated_request_sends_no_second_e_mail(
         client.post(path, {}, format="json", HTTP_IDEMPOTENCY_KEY="once")
         client.post(path, {}, format="json", HTTP_IDEMPOTENCY_KEY="once")
     assert len(mail.outbox) == 1
+
+
+def test_with_redis_down_the_randomisation_stands_and_the_confirmation_is_still_sent(
+    lists: list, monkeypatch: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from imrtrial.celery import app as celery_app
+
+    coordinator = staff("coord", Role.COORDINATOR, sites=["BAL"])
+    participant = ready_participant("BAL", user=coordinator)
+    monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")  # nobody there
+    # Forget the connections earlier tests opened to the real broker.
+    monkeypatch.setattr(celery_app, "_pool", None)
+    monkeypatch.setattr(celery_app.amqp, "_producer_pool", None)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client(coordinator).post(
+            f"/api/v1/participants/{participant.pk}/randomize/", {}, format="json"
+        )
+    assert response.status_code == 201
+    assert [message.to for message in mail.outbox] == [["coord@example.org"]]
