@@ -76,6 +76,8 @@ class Column:
     missing_labels: tuple[tuple[int, str], ...] = ()
 
     def __post_init__(self) -> None:
+        if is_identifying(self.name):
+            raise ValueError(f"{self.name} identifies a person and is never exported.")
         if not self.missing:
             return
         if self.type == VarType.TEXT:
@@ -184,28 +186,8 @@ class DatasetBuilder(Protocol):
     def build(self, context: Any) -> Iterable[Dataset]: ...
 
 
-# Names every format accepts: Stata allows 32 characters, SPSS 64 bytes; both need a letter
-# first and then letters, digits and underscores.
-NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
-
-
-def safe_name(raw: str, taken: set[str]) -> str:
-    """A variable name valid in SPSS and Stata, unique (ignoring case) among `taken`."""
-    name = re.sub(r"[^A-Za-z0-9_]", "_", raw.strip()) or "V"
-    if not name[0].isalpha():
-        name = "V" + name
-    name = name[:32]
-    candidate, n = name, 2
-    while candidate.upper() in taken:
-        suffix = f"_{n}"
-        candidate = name[: 32 - len(suffix)] + suffix
-        n += 1
-    taken.add(candidate.upper())
-    return candidate
-
-
-# Variables that identify a person directly. The builders never read them; this list also
-# stops a variable of such a name arriving from stored form data.
+# Variables that identify a person directly. The builders never read them, and no column of
+# such a name can be made (Column checks), whatever a module or builder declares.
 IDENTIFYING_NAMES = frozenset(
     {"CPR", "CPR_NUMBER", "DOB", "DATE_OF_BIRTH", "BIRTH_DATE", "NAME", "FIRST_NAME",
      "LAST_NAME", "SURNAME", "FULL_NAME", "ADDRESS", "PHONE", "EMAIL"}
