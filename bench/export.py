@@ -14,7 +14,9 @@ built) through a real Celery worker (solo pool, so the worker is one process) an
 - in the same run, the time of a PostgreSQL `COPY` of the raw response rows to /dev/null, and
   the ratio of the export to it.
 
-Run from the project root: `.venv/bin/python bench/export.py [--participants N] [--blinded]`.
+Run from the project root:
+`.venv/bin/python bench/export.py [--participants N] [--blinded] [--keep]`
+(the exported files are removed afterwards unless --keep).
 Results are recorded in docs/benchmarks.md."""
 
 from __future__ import annotations
@@ -187,8 +189,16 @@ def build_trial(n: int) -> tuple[Any, Any]:
     forms = [i for i in registry.forms()]
     templates = {i.code: form_templates(i.code, rng) for i in forms}
     started = time.perf_counter()
-    people, screenings, lists, slots, allocations = [], [], [], [], []
-    responses, queries, messages, guesses = [], [], [], []
+    Rows = list[dict[str, Any]]
+    people: Rows = []
+    screenings: Rows = []
+    lists: Rows = []
+    slots: Rows = []
+    allocations: Rows = []
+    responses: Rows = []
+    queries: Rows = []
+    messages: Rows = []
+    guesses: Rows = []
     sealed = {"IMR": seal("arm", "IMR"), "TAU": seal("arm", "TAU")}
     numbers = {site.pk: 0 for site in sites}
     token = cpr_module.encrypt(cpr_module.Cpr(digits="0101600000", birth_date=date(1960, 1, 1)))
@@ -340,7 +350,11 @@ def _imr_delivery(
     randomisation), 40 weekly sessions (two cancelled), attendance by each member's own
     propensity (about one in eight never comes), and rater 1, rater 2 and consensus ratings at
     midway and at the end."""
-    groups, members, sessions, attendance, ratings = [], [], [], [], []
+    groups: list[dict] = []
+    members: list[dict] = []
+    sessions: list[dict] = []
+    attendance: list[dict] = []
+    ratings: list[dict] = []
     session_id = 0
     for site in sites:
         pids = sorted(imr_by_site[site.pk], key=lambda pid: randomised_on[pid])
@@ -510,6 +524,7 @@ def run_export(url: str, staff: object, *, blinded: bool) -> tuple[float, float,
         )
     if job.status != "done":
         raise RuntimeError(f"The export failed: {job.error}")
+    assert job.finished_at is not None and job.started_at is not None
     build = (job.finished_at - job.started_at).total_seconds()
     return wall, build, sampler.peak, hwm, job
 
@@ -520,8 +535,21 @@ def main() -> None:
     parser.add_argument(
         "--blinded", action="store_true", help="a blinded export (data manager) instead"
     )
+    parser.add_argument("--keep", action="store_true", help="keep the exported files")
     args = parser.parse_args()
     url = configure(args.participants)
+    try:
+        measure(url, args)
+    finally:
+        if not args.keep:
+            import shutil
+
+            from django.conf import settings
+
+            shutil.rmtree(settings.EXPORT_ROOT, ignore_errors=True)
+
+
+def measure(url: str, args: argparse.Namespace) -> None:
     dm, statistician = build_trial(args.participants)
     from exports import services
 

@@ -129,11 +129,12 @@ class BlindingBuilder:
 
         order = {code: n for n, code in enumerate(context.catalogue)}
         unblinded = unblinding_dates()
-        guesses: dict[tuple[int, int], Any] = {}
-        for guess in BlindingGuess.objects.values(
+        guesses: dict[tuple[int, int], dict[str, Any]] = {}
+        for recorded in BlindingGuess.objects.values(
             "participant_id", "timepoint", "guess", "assessor_id", "recorded_at"
         ):
-            guesses[(guess["participant_id"], TIMEPOINT_NUMBERS[guess["timepoint"]])] = guess
+            key = (recorded["participant_id"], TIMEPOINT_NUMBERS[recorded["timepoint"]])
+            guesses[key] = dict(recorded)
         forms: dict[tuple[int, int], list[tuple[str, bool]]] = defaultdict(list)
         responses = InstrumentResponse.objects.filter(
             status__in=DONE_STATUSES, timepoint__in=["post", "followup"]
@@ -146,31 +147,33 @@ class BlindingBuilder:
             "first_completed_at",
             "created_at",
         )
-        for pid, timepoint, code, rater_id, interview, completed, created in responses:
+        for pid, when, code, rater_id, interview, completed, created in responses:
             response = SimpleNamespace(
                 rater_id=rater_id,
                 interview_date=interview,
                 first_completed_at=completed,
                 created_at=created,
             )
-            flagged = response_is_flagged(response, unblinded=unblinded)
-            forms[(pid, TIMEPOINT_NUMBERS[timepoint])].append((code, flagged))
+            is_flagged = response_is_flagged(response, unblinded=unblinded)
+            forms[(pid, TIMEPOINT_NUMBERS[when])].append((code, is_flagged))
         chunk: list[Row] = []
         for facts in context.participants.values():  # ordered by study ID
             if facts.randomised_on is None or facts.arm is None:
                 continue
-            for timepoint in (1, 2):
-                guess = guesses.get((facts.id, timepoint))
-                done = forms.get((facts.id, timepoint), [])
+            for number in (1, 2):
+                guess = guesses.get((facts.id, number))
+                done = forms.get((facts.id, number), [])
                 if guess is None and not done:
                     continue
-                flagged = sorted((code for code, flag in done if flag), key=order.get)
+                flagged = sorted(
+                    (code for code, flag in done if flag), key=lambda code: order[code]
+                )
                 chunk.append(
                     (
                         facts.study_id,
                         facts.site_number,
                         context.allocation_value(facts),
-                        timepoint,
+                        number,
                         *self._guess(guess, facts.arm, unblinded),
                         context.days_from_randomisation(facts, self._day(guess)),
                         self._guesser_unblinded(guess, unblinded),

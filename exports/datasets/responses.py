@@ -39,8 +39,6 @@ from exports.instruments import TIMEPOINT_NAMES, TIMEPOINT_NUMBERS, InstrumentMe
 
 CHUNK = 5000
 DONE_STATUSES = ("complete", "verified")
-KEY_NAMES = ("STUDY_ID", "SITE", "ARM", "GROUP", "INSTRUMENT", "TIMEPOINT", "ASSESS_DAY")
-KEY_NAMES += ("VERIFIED",)
 
 
 def timepoint_labels() -> tuple[tuple[int, str], ...]:
