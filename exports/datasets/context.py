@@ -58,7 +58,6 @@ class ExportContext:
     catalogue: Mapping[str, InstrumentMeta]
     user: Any = None  # who asked: the scoped selectors of other apps read as this user
     participants: dict[int, ParticipantFacts] = field(default_factory=dict)
-    by_study_id: dict[str, ParticipantFacts] = field(default_factory=dict)
     redactions: list[dict[str, Any]] = field(default_factory=list)
     withheld: list[Withheld] = field(default_factory=list)
     # Counts of what the snapshot holds but no dataset contains (e.g. draft forms).
@@ -98,7 +97,6 @@ class ExportContext:
                 status_date=status_date,
             )
             self.participants[pk] = facts
-            self.by_study_id[study_id] = facts
 
     def _allocation_code(self, arm: str | None) -> int | None:
         if arm is None:
