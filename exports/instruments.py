@@ -1,126 +1,109 @@
-"""Instrument metadata for the exports, from the assessments app's instrument registry.
+"""Instrument metadata for the exports, read from the assessments app's instrument modules.
 
-The registry is the one source of truth for items, labels, allowed values and scores
-(DESIGN.md, invariant 5). The exports read it through one hook,
-`assessments.selectors.instrument_catalogue()`, returning one mapping per instrument in the
-shape of instruments.json (code, name, timepoints, items: code/label/min/max/step/options/type,
-scores: code/label/items/method/min/max/rule). Until the hook exists the catalogue is empty and
-the response datasets describe what is stored, variable by variable."""
+The instrument modules are the one source of truth for items, labels, value labels, types,
+ranges, scores, derivations and missing-data reasons (DESIGN.md, invariant 5). The exports read
+them through the stable metadata API (`assessments.instruments.registry`,
+`assessments.instruments.metadata.variables`, `metadata.MISSING_CODES`,
+`metadata.STATA_MISSING`) and nothing else: every column of a response dataset, the codebook and
+the ODM metadata follow from what is read here.
+
+Labels in the modules are translatable; exports are written in English whatever the worker's
+language (`ENGLISH`), so that the same data always give the same bytes."""
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
 
-from exports.datasets.base import VarType
+from django.utils import translation
 
-DATE = "date"  # a date item: exported as days relative to randomisation
+from assessments.instruments import metadata, registry
+from assessments.instruments.base import ALL_TIMEPOINTS, Instrument, MissingReason
+
+ENGLISH = "en"
+
+# The assessment timepoints in order, with the T0/T1/T2 names of SPEC.md (the suffix of the wide
+# dataset's variables) and their number in the TIMEPOINT variable.
+TIMEPOINT_NUMBERS: dict[str, int] = {code: number for number, code in enumerate(ALL_TIMEPOINTS)}
+TIMEPOINT_NAMES: dict[str, str] = {code: f"T{n}" for code, n in TIMEPOINT_NUMBERS.items()}
 
 
 @dataclass(frozen=True)
-class VariableMeta:
-    code: str
-    label: str
-    type: str  # VarType value or DATE
-    value_labels: tuple[tuple[int | float, str], ...] = ()
-    minimum: float | None = None
-    maximum: float | None = None
-    derivation: str = ""
+class Missing:
+    """A missing-data reason of the instrument modules and its codes in the data files."""
+
+    reason: str  # assessments MissingReason value
+    code: int  # metadata.MISSING_CODES: the number in SPSS, CSV, Parquet and ODM
+    stata: str  # metadata.STATA_MISSING without the dot: Stata's extended missing value
+    label: str  # "Missing: refused"
 
 
 @dataclass(frozen=True)
 class InstrumentMeta:
     code: str
     name: str
+    short_name: str
     timepoints: tuple[str, ...]
-    items: tuple[VariableMeta, ...]
-    scores: tuple[VariableMeta, ...]
-    # Filled in for one arm only (an IMR-arm-only form): its presence reveals the arm, so
-    # blinded exports leave it out.
-    reveals_allocation: bool = False
+    variables: tuple[metadata.Variable, ...]  # items, then scores (metadata.variables order)
+    blinded_readable: bool
+    form_entry: bool
+    missing_rule: str
+    # Item code -> label of the reason "not applicable" where it is a structural answer rather
+    # than missing data (IMRS item 13: no medication prescribed).
+    structural_na: Mapping[str, str]
+    items: frozenset[str]  # every item code of the instrument (exported or not)
+    score_codes: frozenset[str]
+
+    def variable(self, code: str) -> metadata.Variable:
+        for variable in self.variables:
+            if variable.code == code:
+                return variable
+        raise KeyError(code)
 
 
-def _is_integral(value: Any) -> bool:
-    return value is None or float(value).is_integer()
-
-
-def _item(spec: Mapping[str, Any]) -> VariableMeta:
-    declared = str(spec.get("type") or "").lower()
-    options = spec.get("options") or []
-    if declared == DATE:
-        kind = DATE
-    elif declared in ("text", "string"):
-        kind = VarType.TEXT
-    elif all(_is_integral(spec.get(k)) for k in ("min", "max", "step")) and all(
-        _is_integral(option.get("value")) for option in options
-    ):
-        kind = VarType.INTEGER
-    else:
-        kind = VarType.DECIMAL
-    labels = tuple(
-        (int(o["value"]) if kind == VarType.INTEGER else float(o["value"]), str(o["label"]))
-        for o in options
-    )
-    derivation = "Derived" if spec.get("derived") else ""
-    return VariableMeta(
-        code=str(spec["code"]),
-        label=str(spec.get("label") or spec["code"]),
-        type=kind,
-        value_labels=labels,
-        minimum=spec.get("min"),
-        maximum=spec.get("max"),
-        derivation=derivation,
-    )
-
-
-def _score(spec: Mapping[str, Any]) -> VariableMeta:
-    method = str(spec.get("method") or "")
-    items = ", ".join(spec.get("items") or [])
-    parts = [f"{method} of {items}" if method and items else method]
-    if spec.get("rule"):
-        parts.append(str(spec["rule"]))
-    integral = method != "mean" and all(_is_integral(spec.get(k)) for k in ("min", "max"))
-    return VariableMeta(
-        code=str(spec["code"]),
-        label=str(spec.get("label") or spec["code"]),
-        type=VarType.INTEGER if integral else VarType.DECIMAL,
-        minimum=spec.get("min"),
-        maximum=spec.get("max"),
-        derivation="; ".join(part for part in parts if part) or "Computed by the EDC",
-    )
-
-
-def instrument_from_spec(code: str, spec: Mapping[str, Any]) -> InstrumentMeta:
+def _describe(instrument: Instrument) -> InstrumentMeta:
     return InstrumentMeta(
-        code=code,
-        name=str(spec.get("name") or code),
-        timepoints=tuple(str(t) for t in spec.get("timepoints") or ()),
-        items=tuple(_item(item) for item in spec.get("items") or ()),
-        scores=tuple(_score(score) for score in spec.get("scores") or ()),
-        reveals_allocation=bool(spec.get("reveals_allocation") or spec.get("imr_arm_only")),
+        code=instrument.code,
+        name=str(instrument.name),
+        short_name=str(instrument.short_name),
+        timepoints=tuple(tp for tp in ALL_TIMEPOINTS if tp in instrument.timepoints),
+        variables=tuple(metadata.variables(instrument)),
+        blinded_readable=instrument.blinded_readable,
+        form_entry=instrument.form_entry,
+        missing_rule=str(instrument.missing_rule),
+        structural_na={
+            item.code: str(item.na_label or "not applicable")
+            for item in instrument.items
+            if item.na_structural
+        },
+        items=frozenset(item.code for item in instrument.items),
+        score_codes=frozenset(score.code for score in instrument.scores),
     )
 
 
-def catalogue_from_specs(specs: Iterable[Mapping[str, Any]]) -> dict[str, InstrumentMeta]:
-    result = {}
-    for spec in specs:
-        code = str(spec["code"])
-        result[code] = instrument_from_spec(code, spec)
-    return result
-
-
+@cache
 def catalogue() -> dict[str, InstrumentMeta]:
-    """The registry's instruments by code, or {} while the registry hook does not exist."""
-    try:
-        module = importlib.import_module("assessments.selectors")
-    except ImportError:  # pragma: no cover
-        return {}
-    hook = getattr(module, "instrument_catalogue", None)
-    if not callable(hook):
-        return {}
-    specs = hook()
-    if isinstance(specs, Mapping):
-        specs = [{"code": code, **dict(spec)} for code, spec in specs.items()]
-    return catalogue_from_specs(specs)
+    """Every instrument of the registry, in the registry's (form) order, by code."""
+    with translation.override(ENGLISH):
+        return {instrument.code: _describe(instrument) for instrument in registry.all()}
+
+
+def instrument(code: str) -> InstrumentMeta:
+    return catalogue()[code]
+
+
+@cache
+def missing_reasons() -> tuple[Missing, ...]:
+    """The missing-data reasons of the instrument modules, in their order, with the codes the
+    assessments metadata gives them (one source of truth for forms, API and exports)."""
+    with translation.override(ENGLISH):
+        return tuple(
+            Missing(
+                reason=str(reason),
+                code=metadata.MISSING_CODES[reason],
+                stata=metadata.STATA_MISSING[reason].lstrip("."),
+                label=f"Missing: {label}",
+            )
+            for reason, label in MissingReason.choices
+        )

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
-from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
@@ -17,10 +15,6 @@ from imrtrial.roles import TRIAL_ROLES, Role
 # Who sets and lifts the freeze and the lock, and who exports (DESIGN.md, "Who uses it").
 LOCK_MANAGERS = (Role.DATA_MANAGER, Role.STATISTICIAN)
 EXPORTERS = (Role.DATA_MANAGER, Role.STATISTICIAN)
-
-# Query states that no longer block the lock, for counting through the model while
-# assessments.selectors.open_query_count does not exist yet.
-CLOSED_QUERY_STATES = ("closed", "resolved", "cancelled", "withdrawn")
 
 
 def current_lock() -> DatasetLock | None:
@@ -39,26 +33,11 @@ def lock_history(*, limit: int | None = None) -> QuerySet[DatasetLock]:
 
 
 def open_query_count() -> int:
-    """Data queries that are still open: they block the lock unless overridden with a reason.
+    """Data queries not closed yet (open or answered): they block the lock unless overridden
+    with a reason. The assessments app owns queries and counts them."""
+    from assessments.selectors import open_query_count as unresolved_queries
 
-    The assessments app owns queries. Its `assessments.selectors.open_query_count()` is the
-    source of truth once it exists; until then the count is taken from a `Query` model with
-    a `status` field if there is one, and is 0 when queries do not exist at all."""
-    try:
-        module = importlib.import_module("assessments.selectors")
-    except ImportError:  # pragma: no cover (the app is always installed)
-        module = None
-    counter = getattr(module, "open_query_count", None)
-    if callable(counter):
-        return int(counter())
-    try:
-        query_model = apps.get_model("assessments", "Query")  # type: ignore[misc]
-    except LookupError:
-        return 0
-    field_names = {field.name for field in query_model._meta.get_fields()}
-    if "status" not in field_names:
-        return query_model.objects.count()
-    return query_model.objects.exclude(status__in=CLOSED_QUERY_STATES).count()
+    return unresolved_queries()
 
 
 # --- who may ---------------------------------------------------------------------------

@@ -26,12 +26,13 @@ from django.apps import apps
 from django.conf import settings
 from django.db import connection, models, transaction
 from django.db.models import Max
+from django.utils import translation
 
 from exports import selectors
 from exports.datasets import datasets_for
-from exports.datasets.base import MISSING_CODES, Dataset
-from exports.datasets.context import ExportContext
-from exports.instruments import catalogue
+from exports.datasets.base import Dataset, missing_codes
+from exports.datasets.context import ExportContext, Withheld
+from exports.instruments import ENGLISH, catalogue
 from exports.models import DatasetLock, ExportJob, MaskingKey
 from exports.writers import TABULAR_WRITERS, codebook, odm
 from exports.writers import parquet as parquet_writer
@@ -145,15 +146,24 @@ def build(job: ExportJob, *, attempt: int, report: Callable[[int], None]) -> Bui
     work = root / f"{BUILDING_PREFIX}{job_id}-{attempt}-{secrets.token_hex(4)}"
     work.mkdir()
     try:
-        return _build_in(job, work=work, root=root, progress=Progress(report))
+        # Labels are written in English whatever the worker's language: same data, same bytes.
+        with translation.override(ENGLISH):
+            return _build_in(job, work=work, root=root, progress=Progress(report))
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
 
 
-def _read_snapshot(
-    job: ExportJob, staging: Path, output: Path, progress: Progress
-) -> tuple[list[StagedDataset], datetime, datetime | None, DatasetLock | None, list[dict]]:
+@dataclass
+class Snapshot:
+    staged: list[StagedDataset]
+    snapshot_at: datetime
+    as_of: datetime | None
+    lock: DatasetLock | None
+    context: ExportContext
+
+
+def _read_snapshot(job: ExportJob, staging: Path, output: Path, progress: Progress) -> Snapshot:
     """Everything that reads the database, in one REPEATABLE READ, READ ONLY transaction:
     every dataset sees the same committed state, however long the export takes."""
     with transaction.atomic():
@@ -181,7 +191,9 @@ def _read_snapshot(
             from exports.services import masking_mapping
 
             masking = masking_mapping(key)
-        context = ExportContext(blinded=job.blinded, masking=masking, catalogue=catalogue())
+        context = ExportContext(
+            blinded=job.blinded, masking=masking, catalogue=catalogue(), user=job.requested_by
+        )
         context.load_participants()
         datasets: list[Dataset] = datasets_for(context)
         staged: list[StagedDataset] = []
@@ -189,12 +201,12 @@ def _read_snapshot(
         for index, dataset in enumerate(datasets):
             progress.reading(index, len(datasets))
             folder = output if keep_parquet else staging
-            staged.append(
-                parquet_writer.stage(dataset, folder / f"{dataset.name}.parquet", lambda n: None)
-            )
+            item = parquet_writer.stage(dataset, folder / f"{dataset.name}.parquet", lambda n: None)
+            staged.append(item)
+            context.staged[dataset.name] = item
         sources = {model for dataset in datasets for model in dataset.sources}
         as_of = data_as_of(sources)
-    return staged, snapshot_at, as_of, lock, context.redactions
+    return Snapshot(staged, snapshot_at, as_of, lock, context)
 
 
 def _build_in(job: ExportJob, *, work: Path, root: Path, progress: Progress) -> BuildResult:
@@ -211,7 +223,14 @@ def _build_in(job: ExportJob, *, work: Path, root: Path, progress: Progress) -> 
         seconds[stage] = round(seconds.get(stage, 0.0) + now - clock, 3)
         clock = now
 
-    staged, snapshot_at, as_of, lock, redactions = _read_snapshot(job, staging, output, progress)
+    snapshot = _read_snapshot(job, staging, output, progress)
+    staged, snapshot_at, as_of, lock = (
+        snapshot.staged,
+        snapshot.snapshot_at,
+        snapshot.as_of,
+        snapshot.lock,
+    )
+    withheld = snapshot.context.withheld
     lap("snapshot")
 
     written: list[WrittenFile] = []
@@ -239,13 +258,13 @@ def _build_in(job: ExportJob, *, work: Path, root: Path, progress: Progress) -> 
             )
         )
         lap("odm")
-    written.append(codebook.write_html(staged, output, blinded=job.blinded))
+    written.append(codebook.write_html(staged, output, blinded=job.blinded, withheld=withheld))
     written.append(codebook.write_csv(staged, output))
     shutil.rmtree(staging)
 
     files = [_describe(item) for item in sorted(written, key=lambda w: w.name)]
     lap("codebook_and_hashes")
-    manifest = _manifest(job, staged, files, snapshot_at, as_of, lock, redactions)
+    manifest = _manifest(job, staged, files, snapshot, withheld)
     # How long each stage took (for operations and the benchmark); it is not data.
     manifest["build_seconds"] = dict(seconds)
     manifest_path = output / MANIFEST
@@ -287,12 +306,11 @@ def _manifest(
     job: ExportJob,
     staged: list[StagedDataset],
     files: list[dict[str, Any]],
-    snapshot_at: datetime,
-    as_of: datetime | None,
-    lock: DatasetLock | None,
-    redactions: list[dict],
+    snapshot: Snapshot,
+    withheld: list[Withheld],
 ) -> dict[str, Any]:
     user = job.requested_by
+    lock = snapshot.lock
     lock_info: dict[str, Any] = {"level": lock.level if lock else DatasetLock.Level.OPEN}
     if lock is not None:
         lock_info |= {
@@ -307,8 +325,8 @@ def _manifest(
         "export_id": str(job.pk),
         "requested_by": {"id": user.pk, "username": user.get_username()},
         "requested_at": _iso(job.requested_at),
-        "snapshot_at": _iso(snapshot_at),
-        "data_as_of": _iso(as_of),
+        "snapshot_at": _iso(snapshot.snapshot_at),
+        "data_as_of": _iso(snapshot.as_of),
         "lock": lock_info,
         "blinded": job.blinded,
         "allocation_variable": "GROUP (masked; key sealed in the EDC)" if job.blinded else "ARM",
@@ -326,9 +344,11 @@ def _manifest(
         "files": [dict(entry) for entry in files],
         "missing_value_codes": [
             {"code": m.code, "reason": m.reason, "label": m.label, "stata": f".{m.stata}"}
-            for m in MISSING_CODES
+            for m in missing_codes()
         ],
-        "cpr_redactions": redactions,
+        "withheld": [{"what": note.what, "why": note.why} for note in withheld],
+        "not_exported": dict(sorted(snapshot.context.not_exported.items())),
+        "cpr_redactions": snapshot.context.redactions,
     }
 
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from exports.build import files
 from exports.build.heartbeat import Heartbeat
-from exports.datasets.responses import ExportDataError
+from exports.datasets.forms import ExportDataError
 from exports.models import ExportJob
 
 logger = logging.getLogger(__name__)

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
+import pyarrow as pa
 from django.db import models
+
+from exports.instruments import Missing, missing_reasons
 
 Row = tuple[Any, ...]
 
@@ -24,51 +27,32 @@ class VarType(StrEnum):
     TEXT = "text"
 
 
-@dataclass(frozen=True)
-class MissingCode:
-    """A reason for a missing value and how each format writes it: a negative number outside
-    every valid range (SPSS user-missing, CSV, Parquet, ODM) or a Stata extended missing value."""
-
-    code: int
-    reason: str
-    label: str
-    stata: str
+# --- missing values -------------------------------------------------------------------------
+# The reasons and their codes are the assessments app's (exports.instruments.missing_reasons):
+# forms, API and exports speak of the same reasons with the same numbers. The codes are
+# negative, so only variables whose valid values are all non-negative may carry them (checked
+# below); variables that can be negative (days relative to randomisation) carry none.
 
 
-MISSING_CODES: tuple[MissingCode, ...] = (
-    MissingCode(-991, "not_answered", "Missing: not answered", "a"),
-    MissingCode(-992, "refused", "Missing: refused", "b"),
-    MissingCode(-993, "not_assessed", "Missing: not assessed", "c"),
-    MissingCode(-994, "insufficient_information", "Missing: insufficient information", "d"),
-    MissingCode(-995, "not_applicable", "Missing: not applicable", "e"),
-    MissingCode(-999, "other", "Missing: other reason", "z"),
-)
-MISSING_BY_CODE: dict[int, MissingCode] = {m.code: m for m in MISSING_CODES}
-MISSING_BY_REASON: dict[str, MissingCode] = {m.reason: m for m in MISSING_CODES}
-ALL_MISSING: tuple[int, ...] = tuple(m.code for m in MISSING_CODES)
-NOT_APPLICABLE = MISSING_BY_REASON["not_applicable"]
-
-# Spellings of the reasons the data-entry side may store.
-_REASON_ALIASES = {
-    "not_answered": "not_answered",
-    "unanswered": "not_answered",
-    "no_answer": "not_answered",
-    "refused": "refused",
-    "not_assessed": "not_assessed",
-    "not_done": "not_assessed",
-    "insufficient_information": "insufficient_information",
-    "insufficient_info": "insufficient_information",
-    "inadequate_information": "insufficient_information",
-    "not_applicable": "not_applicable",
-    "na": "not_applicable",
-    "n/a": "not_applicable",
-}
+def missing_codes() -> tuple[Missing, ...]:
+    return missing_reasons()
 
 
-def missing_code_for(reason: Any) -> MissingCode:
-    """The code for a stored missing-data reason; an unknown reason is 'other', never lost."""
-    text = re.sub(r"[\s\-]+", "_", str(reason or "").strip().lower())
-    return MISSING_BY_REASON[_REASON_ALIASES.get(text, "other")]
+def missing_by_code() -> dict[int, Missing]:
+    return {m.code: m for m in missing_reasons()}
+
+
+def missing_by_reason() -> dict[str, Missing]:
+    return {m.reason: m for m in missing_reasons()}
+
+
+def all_missing() -> tuple[int, ...]:
+    return tuple(m.code for m in missing_reasons())
+
+
+def not_applicable() -> int:
+    """The code of "not applicable" (e.g. the age of someone never randomised)."""
+    return missing_by_reason()["not_applicable"].code
 
 
 @dataclass(frozen=True)
@@ -84,14 +68,40 @@ class Column:
     minimum: float | None = None
     maximum: float | None = None
     key: bool = False
+    # The instrument's own code of the variable (GAF_F for GAF_F_T1), for the codebook.
+    source: str = ""
+    # What else a reader needs: sensitivity variable, direction, unit.
+    notes: str = ""
+    # A label of its own for a missing code (IMRS item 13: "not applicable" is an answer).
+    missing_labels: tuple[tuple[int, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if is_identifying(self.name):
+            raise ValueError(f"{self.name} identifies a person and is never exported.")
+        if not self.missing:
+            return
+        if self.type == VarType.TEXT:
+            raise ValueError(f"{self.name}: a text variable has no missing-value codes.")
+        lowest = [v for v in (self.minimum,) if v is not None]
+        lowest += [value for value, _ in self.value_labels]
+        if not lowest or min(lowest) <= max(self.missing):
+            # A code inside the valid values would be read as a reason where it is a value.
+            raise ValueError(
+                f"{self.name}: missing-value codes need valid values that are all above them."
+            )
 
     @property
     def labels(self) -> dict[int | float, str]:
         return dict(self.value_labels)
 
     @property
-    def missing_codes(self) -> list[MissingCode]:
-        return [MISSING_BY_CODE[code] for code in self.missing]
+    def missing_codes(self) -> list[Missing]:
+        known = missing_by_code()
+        overrides = dict(self.missing_labels)
+        return [
+            replace(known[code], label=overrides[code]) if code in overrides else known[code]
+            for code in self.missing
+        ]
 
     def allowed_values(self) -> str:
         """In words, for the codebook."""
@@ -123,7 +133,9 @@ class OdmEvent:
 class OdmBinding:
     """Where a dataset's rows go in CDISC ODM: SubjectData (the subject column) ->
     StudyEventData (a fixed event, or one chosen per row by the event column's value) ->
-    FormData/ItemGroupData. Key columns other than the event become no ItemData."""
+    FormData/ItemGroupData. The subject, event and repeat-key columns become no ItemData.
+    A dataset without a binding (one that re-arranges data already in the ODM file, or
+    describes no subject) is not written to ODM."""
 
     form_oid: str
     form_name: str
@@ -131,6 +143,20 @@ class OdmBinding:
     event_column: str | None = None
     events_by_value: Mapping[int, OdmEvent] = field(default_factory=dict)
     subject_column: str = "STUDY_ID"
+    # A form filled in more than once per subject and event (attendance per session, service
+    # use per window): this column's value is the FormRepeatKey.
+    repeat_column: str | None = None
+
+
+@dataclass(frozen=True)
+class Columns:
+    """A chunk given column by column (Arrow arrays in the dataset's column order), for a
+    dataset arranged with array operations rather than row by row (the wide file)."""
+
+    arrays: list[pa.Array]
+
+
+Chunk = Sequence[Row] | Columns
 
 
 @dataclass
@@ -138,7 +164,7 @@ class Dataset:
     name: str
     label: str
     columns: list[Column]
-    chunks: Callable[[], Iterator[Sequence[Row]]]
+    chunks: Callable[[], Iterator[Chunk]]
     odm: OdmBinding | None = None
     sources: tuple[type[models.Model], ...] = ()
     description: str = ""
@@ -160,28 +186,8 @@ class DatasetBuilder(Protocol):
     def build(self, context: Any) -> Iterable[Dataset]: ...
 
 
-# Names every format accepts: Stata allows 32 characters, SPSS 64 bytes; both need a letter
-# first and then letters, digits and underscores.
-NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
-
-
-def safe_name(raw: str, taken: set[str]) -> str:
-    """A variable name valid in SPSS and Stata, unique (ignoring case) among `taken`."""
-    name = re.sub(r"[^A-Za-z0-9_]", "_", raw.strip()) or "V"
-    if not name[0].isalpha():
-        name = "V" + name
-    name = name[:32]
-    candidate, n = name, 2
-    while candidate.upper() in taken:
-        suffix = f"_{n}"
-        candidate = name[: 32 - len(suffix)] + suffix
-        n += 1
-    taken.add(candidate.upper())
-    return candidate
-
-
-# Variables that identify a person directly. The builders never read them; this list also
-# stops a variable of such a name arriving from stored form data.
+# Variables that identify a person directly. The builders never read them, and no column of
+# such a name can be made (Column checks), whatever a module or builder declares.
 IDENTIFYING_NAMES = frozenset(
     {"CPR", "CPR_NUMBER", "DOB", "DATE_OF_BIRTH", "BIRTH_DATE", "NAME", "FIRST_NAME",
      "LAST_NAME", "SURNAME", "FULL_NAME", "ADDRESS", "PHONE", "EMAIL"}

@@ -1,28 +1,31 @@
-"""`participants`: one row per registered person. Dates are days relative to randomisation;
-the date of birth only gives the age and never leaves; the CPR number is never read."""
+"""`participants`: one row per registered person, with what the analyses adjust for and
+stratify by: site, sex, age at randomisation, diagnosis, the baseline demographics (DEMOG), the
+arm (unblinded) or masked group (blinded), status and withdrawal, and dates as days relative to
+randomisation.
+
+Sex, site and age are DEMOG's derived items, computed by the instrument module itself
+(`assessments.instruments.demog.derive`: AGE is whole years at randomisation); the date of
+birth is read only by that function and never leaves. The other demographics are the answers
+on the complete baseline DEMOG form. The CPR number is never read; free text (the reason for
+a withdrawal, "other (specify)" comments) is not exported."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import date
+from typing import Any
 
 from django.db.models import OuterRef, Subquery
 from django.db.models.functions import Collate
 from django.utils import timezone
 
-from exports.datasets.base import NOT_APPLICABLE, Column, Dataset, OdmBinding, OdmEvent, Row
+from exports.datasets.base import Column, Dataset, OdmBinding, OdmEvent, Row, not_applicable
 from exports.datasets.base import VarType as T
-from exports.datasets.context import ExportContext
-
-SEX_CODES = {"male": 1, "female": 2}
-SEX_LABELS = ((1, "Male"), (2, "Female"))
-DX_CODES = {"F20": 1, "F31": 2}
-DX_LABELS = ((1, "Schizophrenia (ICD-10 F20.x)"), (2, "Bipolar disorder (ICD-10 F31.x)"))
-NO_YES = ((0, "No"), (1, "Yes"))
+from exports.datasets.context import DEMOG, NO_YES, ExportContext
+from exports.datasets.forms import FormDecoder, FormRef, as_dict, variable_column
+from exports.datasets.responses import DONE_STATUSES, exported_variables
 
 ENROLMENT = OdmEvent("SE.ENROLMENT", "Enrolment and participation", 0)
-NA = (NOT_APPLICABLE.code,)
-CHUNK = 5000
+CHUNK = 2000
 
 
 def status_codes() -> dict[str, int]:
@@ -37,35 +40,35 @@ def status_labels() -> tuple[tuple[int, str], ...]:
     return tuple((number, label) for number, (_, label) in enumerate(Status.choices, start=1))
 
 
-def age_in_years(born: date, on: date) -> int:
-    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+def diagnosis_codes() -> dict[str, int]:
+    from participants.models import Diagnosis
+
+    return {value: number for number, value in enumerate(Diagnosis.values, start=1)}
+
+
+def diagnosis_labels() -> tuple[tuple[int, str], ...]:
+    from participants.models import Diagnosis
+
+    return tuple((number, label) for number, (_, label) in enumerate(Diagnosis.choices, start=1))
 
 
 class ParticipantsBuilder:
     name = "participants"
     reveals_allocation = False
 
-    def columns(self, context: ExportContext) -> list[Column]:
+    def columns(self, context: ExportContext, demographics: list[Any]) -> list[Column]:
+        demog = context.catalogue[DEMOG]
+        sex, age = demog.variable("SEX"), demog.variable("AGE")
+        na = (not_applicable(),)
         columns = [
             context.study_id_column(),
             context.site_column(),
-            Column("SEX", "Sex", T.INTEGER, value_labels=SEX_LABELS),
+            context.allocation_column(),
             Column(
-                "AGE",
-                "Age at randomisation (years)",
+                "RANDOMISED",
+                "Randomised (intention-to-treat population)",
                 T.INTEGER,
-                missing=NA,
-                minimum=18,
-                derivation="Whole years from the date of birth (CPR number) to randomisation; "
-                "not applicable if not randomised",
-            ),
-            Column(
-                "DX_GROUP",
-                "Diagnosis group",
-                T.INTEGER,
-                value_labels=DX_LABELS,
-                missing=NA,
-                derivation="From the latest eligible screening; not applicable if never eligible",
+                value_labels=NO_YES,
             ),
             Column(
                 "STATUS",
@@ -74,109 +77,146 @@ class ParticipantsBuilder:
                 value_labels=status_labels(),
             ),
             Column(
-                "RANDOMISED",
-                "Randomised (intention-to-treat population)",
+                "WITHDRAWN",
+                "Withdrew consent",
                 T.INTEGER,
                 value_labels=NO_YES,
+                derivation="1 if the status is withdrawn (END_DAY says when).",
             ),
-            context.allocation_column(),
-        ]
-        if not context.blinded:
-            columns.append(Column("RAND_CODE", "Randomisation code (allocation list slot)", T.TEXT))
-        columns += [
             Column(
+                "SEX",
+                sex.label,
+                T.INTEGER,
+                value_labels=tuple(sex.value_labels.items()),
+                instrument=DEMOG,
+                derivation=sex.derivation,
+                source="SEX",
+            ),
+            Column(
+                "AGE",
+                age.label,
+                T.INTEGER,
+                missing=na,
+                minimum=age.min,
+                instrument=DEMOG,
+                derivation=f"{age.derivation} Not applicable if not randomised.",
+                source="AGE",
+                notes=f"Unit: {age.unit}" if age.unit else "",
+            ),
+            Column(
+                "SCREEN_DX",
+                "Diagnosis at the eligibility screening",
+                T.INTEGER,
+                value_labels=diagnosis_labels(),
+                derivation="From the latest eligibility screening; empty if never screened.",
+            ),
+        ]
+        columns += [variable_column(demog, v, timepoints="T0") for v in demographics]
+        columns += [
+            context.day_column(
                 "REG_DAY",
                 "Registration, days from randomisation",
-                T.INTEGER,
-                missing=NA,
-                derivation="Registration date − randomisation date (day 0)",
+                "Registration date − randomisation date (day 0).",
             ),
-            Column(
+            context.day_column(
                 "CONSENT_DAY",
                 "Written informed consent, days from randomisation",
-                T.INTEGER,
-                missing=NA,
-                derivation="Consent date − randomisation date (day 0)",
+                "Consent date − randomisation date (day 0).",
             ),
-            Column(
-                "STATUS_DAY",
+            context.day_column(
+                "END_DAY",
                 "Withdrawal, loss to follow-up or death, days from randomisation",
-                T.INTEGER,
-                missing=NA,
-                derivation="Status date − randomisation date; not applicable while participating",
+                "Status date − randomisation date; empty while participating.",
             ),
         ]
         return columns
 
     def build(self, context: ExportContext) -> Iterable[Dataset]:
-        columns = self.columns(context)
+        demog = context.catalogue[DEMOG]
+        demographics = exported_variables(demog)
         yield Dataset(
             name="participants",
             label="Participants: one row per registered person",
-            description="Everyone registered, randomised or not; STATUS and RANDOMISED say who "
-            "belongs to which analysis population.",
-            columns=columns,
-            chunks=lambda: self._chunks(context),
+            description="Everyone registered, randomised or not; RANDOMISED and STATUS say who "
+            "belongs to which analysis population. The demographics (HOUSING to SUBSTANCE) "
+            "are the answers on the complete baseline DEMOG form; empty without one.",
+            columns=self.columns(context, demographics),
+            chunks=lambda: self._chunks(context, FormDecoder(demog, demographics)),
             odm=OdmBinding(form_oid="F.PARTICIPANT", form_name="Participant", event=ENROLMENT),
             sources=self._sources(),
         )
 
     def _sources(self) -> tuple:
+        from assessments.models import InstrumentResponse
         from participants.models import EligibilityScreening, Participant
         from randomization.models import Allocation
 
-        return (Participant, EligibilityScreening, Allocation)
+        return (Participant, EligibilityScreening, Allocation, InstrumentResponse)
 
-    def _chunks(self, context: ExportContext) -> Iterator[Sequence[Row]]:
-        from participants.models import CLOSED_STATUSES, EligibilityScreening, Participant
+    def _demographics(self) -> dict[int, tuple[Any, Any, Any]]:
+        from assessments.models import InstrumentResponse, Timepoint
+
+        rows = InstrumentResponse.objects.filter(
+            instrument=DEMOG, timepoint=Timepoint.BASELINE, status__in=DONE_STATUSES
+        ).values_list("participant_id", "items", "missing", "scores")
+        return {pk: (items, missing, scores) for pk, items, missing, scores in rows}
+
+    def _chunks(self, context: ExportContext, decoder: FormDecoder) -> Iterator[Sequence[Row]]:
+        from assessments.instruments import demog
+        from participants.models import CLOSED_STATUSES, EligibilityScreening, Participant, Status
 
         statuses = status_codes()
-        latest_eligible = (
-            EligibilityScreening.objects.filter(participant=OuterRef("pk"), eligible=True)
+        diagnoses = diagnosis_codes()
+        forms = self._demographics()
+        empty = [None] * len(decoder.variables)
+        latest_screening = (
+            EligibilityScreening.objects.filter(participant=OuterRef("pk"))
             .order_by("-screened_at", "-id")
             .values("diagnosis")[:1]
         )
-        rows = (
+        people = (
             Participant.objects.order_by(Collate("study_id", "C"))
-            .annotate(eligible_diagnosis=Subquery(latest_eligible))
-            .values_list(
-                "id",
-                "sex",
-                "date_of_birth",
-                "status",
-                "registered_at",
-                "consent_date",
-                "status_date",
-                "eligible_diagnosis",
-            )
+            .select_related("site", "allocation")
+            .annotate(screened_diagnosis=Subquery(latest_screening))
             .iterator(chunk_size=CHUNK)
         )
         chunk: list[Row] = []
-        for pk, sex, born, status, registered_at, consent, status_date, diagnosis in rows:
-            facts = context.participants[pk]
-            day0 = facts.randomised_on
-            randomised = day0 is not None
-            row: list = [
-                facts.study_id,
-                facts.site_number,
-                SEX_CODES[sex],
-                age_in_years(born, day0) if day0 is not None else NOT_APPLICABLE.code,
-                DX_CODES.get(diagnosis or "", NOT_APPLICABLE.code),
-                statuses[status],
-                int(randomised),
-                context.allocation_value(facts),
-            ]
-            if not context.blinded:
-                row.append(facts.randomisation_code)
-            closed = status in CLOSED_STATUSES
-            row += [
-                context.days_from_randomisation(facts, timezone.localtime(registered_at).date()),
-                context.days_from_randomisation(facts, consent),
-                context.days_from_randomisation(facts, status_date)
-                if closed
-                else NOT_APPLICABLE.code,
-            ]
-            chunk.append(tuple(row))
+        for person in people:
+            facts = context.participants[person.pk]
+            derived = demog.derive(person)  # SITE, SEX, DOB, AGE: the DOB stays here
+            form = forms.get(person.pk)
+            answers = (
+                decoder.decode(
+                    as_dict(form[0]),
+                    as_dict(form[1]),
+                    as_dict(form[2]),
+                    where=FormRef(DEMOG, facts.study_id, "baseline"),
+                    randomised_on=facts.randomised_on,
+                    redactions=context.redactions,
+                )
+                if form is not None
+                else empty
+            )
+            closed = person.status in CLOSED_STATUSES
+            chunk.append(
+                (
+                    facts.study_id,
+                    derived["SITE"],
+                    context.allocation_value(facts),
+                    int(facts.randomised_on is not None),
+                    statuses[person.status],
+                    int(person.status == Status.WITHDRAWN),
+                    derived["SEX"],
+                    derived["AGE"] if derived["AGE"] is not None else not_applicable(),
+                    diagnoses.get(person.screened_diagnosis or ""),
+                    *answers,
+                    context.days_from_randomisation(
+                        facts, timezone.localdate(person.registered_at)
+                    ),
+                    context.days_from_randomisation(facts, person.consent_date),
+                    context.days_from_randomisation(facts, person.status_date) if closed else None,
+                )
+            )
             if len(chunk) >= CHUNK:
                 yield chunk
                 chunk = []

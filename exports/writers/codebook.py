@@ -1,7 +1,8 @@
 """The codebook, in HTML (to read) and CSV (to load): one line per variable of every dataset
 file, in file order: variable, label, type, allowed values and their labels, missing-value
-codes, instrument, timepoint and derivation. It lists exactly the variables of the data files
-because it is written from the same column list."""
+codes, instrument, timepoint, the instrument's own code of the variable, derivation and notes.
+It lists exactly the variables of the data files because it is written from the same column
+list. The HTML version also says what the export deliberately leaves out, and why."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from django.utils.html import escape
 
 from exports.datasets.base import Column
+from exports.datasets.context import Withheld
 from exports.writers.base import StagedDataset, WrittenFile
 
 HEADER = (
@@ -23,7 +25,9 @@ HEADER = (
     "missing_codes",
     "instrument",
     "timepoint",
+    "source",
     "derivation",
+    "notes",
 )
 
 
@@ -51,7 +55,9 @@ def rows(staged: list[StagedDataset]) -> list[tuple[str, ...]]:
             missing_text(column),
             column.instrument,
             column.timepoint,
+            column.source,
             column.derivation,
+            column.notes,
         )
         for item in staged
         for column in item.columns
@@ -76,7 +82,13 @@ _STYLE = (
 )
 
 
-def write_html(staged: list[StagedDataset], directory: Path, *, blinded: bool) -> WrittenFile:
+def write_html(
+    staged: list[StagedDataset],
+    directory: Path,
+    *,
+    blinded: bool,
+    withheld: list[Withheld] | None = None,
+) -> WrittenFile:
     path = directory / "codebook.html"
     parts = [
         "<!doctype html>",
@@ -90,10 +102,18 @@ def write_html(staged: list[StagedDataset], directory: Path, *, blinded: bool) -
             if blinded
             else "Unblinded export: ARM is the randomised arm."
         )
-        + " Dates are days relative to randomisation (day 0). Missing values with a reason "
-        "carry the negative codes listed per variable (Stata: extended missing values .a–.z, "
-        "with the same labels).</p>",
+        + " Dates are days relative to randomisation (day 0; negative before it). Missing "
+        "values with a reason carry the negative codes listed per variable (SPSS: declared "
+        "user-missing; Stata: extended missing values .a–.e, with the same labels); variables "
+        "without codes listed never carry them (days may be negative). An empty value is "
+        "missing without a reason.</p>",
     ]
+    if withheld:
+        parts.append("<h2>Not in this export</h2><ul>")
+        parts.extend(
+            f"<li><code>{escape(note.what)}</code>: {escape(note.why)}</li>" for note in withheld
+        )
+        parts.append("</ul>")
     for item in staged:
         parts.append(f'<h2 id="{escape(item.name)}">{escape(item.name)}</h2>')
         parts.append(

@@ -22,7 +22,7 @@ from typing import Any
 from xml.sax.saxutils import XMLGenerator
 from xml.sax.xmlreader import AttributesImpl
 
-from exports.datasets.base import MISSING_BY_CODE, Column, OdmBinding, OdmEvent, VarType
+from exports.datasets.base import Column, OdmBinding, OdmEvent, VarType, missing_by_code
 from exports.writers.base import Progress, StagedDataset, WrittenFile
 
 ODM_NS = "http://www.cdisc.org/ns/odm/v1.3"
@@ -50,12 +50,15 @@ def form_key(binding: OdmBinding) -> str:
 
 
 def item_columns(staged: StagedDataset) -> list[Column]:
+    """The columns that become items: not the subject, event and repeat keys (they are the
+    structure of the clinical data), nor other key columns (constant within a form, e.g. the
+    instrument code), nor the subject-level facts outside the enrolment form."""
     binding = staged.dataset.odm
     assert binding is not None
-    skip = {binding.subject_column, binding.event_column}
+    skip = {binding.subject_column, binding.event_column, binding.repeat_column}
     if binding.event is None or binding.event.order != 0:
         skip |= SUBJECT_LEVEL  # repeated facts of the subject: in the enrolment form only
-    return [c for c in staged.columns if c.name not in skip]
+    return [c for c in staged.columns if c.name not in skip and not c.key]
 
 
 def item_oid(staged: StagedDataset, column: Column) -> str:
@@ -130,8 +133,10 @@ def _metadata(out: _Writer, staged: list[StagedDataset], *, blinded: bool) -> No
     for item in staged:
         binding = item.dataset.odm
         assert binding is not None
+        repeating = "Yes" if binding.repeat_column else "No"
         out.start(
-            "FormDef", {"OID": binding.form_oid, "Name": binding.form_name, "Repeating": "No"}
+            "FormDef",
+            {"OID": binding.form_oid, "Name": binding.form_name, "Repeating": repeating},
         )
         out.leaf("ItemGroupRef", {"ItemGroupOID": _group_oid(binding), "Mandatory": "Yes"})
         out.end("FormDef")
@@ -308,7 +313,9 @@ class _FormPlan:
     """What every row of one dataset becomes, worked out once: the hot loop below writes
     ready-made strings (hundreds of megabytes for a large trial)."""
 
-    opening: str
+    head: str  # <FormData FormOID="..."
+    repeat_at: int | None  # the row position of the FormRepeatKey, if the form repeats
+    tail: str  # >, and the ItemGroupData start tag
     closing: str
     items: tuple[tuple[int, str, VarType, frozenset[int]], ...]
 
@@ -319,8 +326,9 @@ def _plan(item: StagedDataset) -> _FormPlan:
     names = [c.name for c in item.columns]
     indent = "\n" + "  " * 4
     return _FormPlan(
-        opening=f'{indent}<FormData FormOID="{_attr(binding.form_oid)}">'
-        f'{indent}  <ItemGroupData ItemGroupOID="{_attr(_group_oid(binding))}">',
+        head=f'{indent}<FormData FormOID="{_attr(binding.form_oid)}"',
+        repeat_at=names.index(binding.repeat_column) if binding.repeat_column else None,
+        tail=f'>{indent}  <ItemGroupData ItemGroupOID="{_attr(_group_oid(binding))}">',
         closing=f"{indent}  </ItemGroupData>{indent}</FormData>",
         items=tuple(
             (
@@ -336,6 +344,7 @@ def _plan(item: StagedDataset) -> _FormPlan:
 
 def _clinical_data(handle: Any, staged: list[StagedDataset], progress: Progress) -> None:
     write = handle.write
+    reasons = missing_by_code()
     plans = [_plan(item) for item in staged]
     streams = [_rows(index, item) for index, item in enumerate(staged)]
     write(f'\n  <ClinicalData StudyOID="{STUDY_OID}" MetaDataVersionOID="MDV.1">')
@@ -357,13 +366,16 @@ def _clinical_data(handle: Any, staged: list[StagedDataset], progress: Progress)
             parts.append(f'\n      <StudyEventData StudyEventOID="{_attr(event.oid)}">')
             event_oid = event.oid
         plan = plans[index]
-        parts.append(plan.opening)
+        parts.append(plan.head)
+        if plan.repeat_at is not None:
+            parts.append(f' FormRepeatKey="{_attr(str(row[plan.repeat_at]))}"')
+        parts.append(plan.tail)
         for position, opening, kind, missing_codes in plan.items:
             value = row[position]
-            if value is None:
-                continue
+            if value is None or value == "":
+                continue  # no value: no ItemData (empty text says nothing either)
             if value in missing_codes:
-                missing = MISSING_BY_CODE[int(value)]
+                missing = reasons[int(value)]
                 parts.append(
                     f'{opening} IsNull="Yes" imr:MissingCode="{missing.code}" '
                     f'imr:MissingReason="{missing.reason}"/>'

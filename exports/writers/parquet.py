@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from exports.datasets.base import Column, Dataset, VarType
+from exports.datasets.base import Column, Columns, Dataset, VarType
 from exports.writers.base import Progress, StagedDataset
 
 ARROW_TYPES = {
@@ -70,11 +70,17 @@ def stage(dataset: Dataset, path: Path, progress: Progress) -> StagedDataset:
     rows = 0
     with pq.ParquetWriter(path, schema, compression="snappy", write_statistics=True) as writer:
         for chunk in dataset.chunks():
-            arrays = [
-                pa.array([row[index] for row in chunk], type=kind)
-                for index, kind in enumerate(types)
-            ]
-            writer.write_batch(pa.record_batch(arrays, schema=schema))
-            rows += len(chunk)
-            progress(len(chunk))
+            if isinstance(chunk, Columns):
+                arrays = [a.cast(kind) for a, kind in zip(chunk.arrays, types, strict=True)]
+            else:
+                arrays = [
+                    pa.array([row[index] for row in chunk], type=kind)
+                    for index, kind in enumerate(types)
+                ]
+            batch = pa.record_batch(arrays, schema=schema)
+            if batch.num_rows == 0:
+                continue
+            writer.write_batch(batch)
+            rows += batch.num_rows
+            progress(batch.num_rows)
     return StagedDataset(dataset=dataset, path=path, rows=rows)

@@ -14,11 +14,14 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pyreadstat
 
-from exports.datasets.base import MISSING_CODES
+from assessments.instruments import metadata
 
 ODM = "{http://www.cdisc.org/ns/odm/v1.3}"
 EXT = "{urn:imrtrial:odm:1}"
-CODE_OF_LETTER = {f".{m.stata}": m.code for m in MISSING_CODES}
+# Stata's extended missing value -> the reason's numeric code (both from the assessments app).
+CODE_OF_LETTER = {
+    metadata.STATA_MISSING[reason]: code for reason, code in metadata.MISSING_CODES.items()
+}
 
 
 def _number(value: Any, kind: str) -> Any:
@@ -106,6 +109,8 @@ def odm_form_rows(root: ET.Element, form_oid: str) -> list[dict[str, Any]]:
                     "SUBJECT": subject.get("SubjectKey"),
                     "EVENT": event.get("StudyEventOID"),
                 }
+                if form.get("FormRepeatKey") is not None:
+                    row["REPEAT"] = form.get("FormRepeatKey")
                 for item in form.iter(f"{ODM}ItemData"):
                     name, kind = names[item.get("ItemOID")]
                     if item.get("IsNull") == "Yes":

@@ -16,7 +16,7 @@ from django.test import Client, override_settings
 from exports import services
 from exports.models import ExportDownload
 from imrtrial.roles import Role
-from tests.exports.trial import build_trial, new_job, run_inline
+from tests.exports.trial import build_trial, lock, new_job, run_inline
 from tests.factories import api_client, make_staff, page_client
 
 # One blinded and one unblinded export for the module; each test runs in a transaction that
@@ -36,7 +36,7 @@ def jobs(
         statistician = make_staff("stat", Role.STATISTICIAN)
         build_trial()
         blinded = run_inline(new_job(dm, formats=["csv", "odm"]))
-        services.dataset_lock(user=dm, reason="Final")
+        lock(dm)
         unblinded = run_inline(new_job(statistician, blinded=False, formats=["csv"]))
         services.dataset_unlock(user=dm, reason="Back to open for the other tests")
         assert blinded.status == unblinded.status == "done"

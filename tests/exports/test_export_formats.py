@@ -1,234 +1,295 @@
-"""Every format read back with the statisticians' own tools equals the database: CSV, SPSS,
-Stata, Parquet and CDISC ODM, with labels, value labels and missing-value codes."""
+"""Every dataset, in every format, read back with the statisticians' own tools (the csv module,
+pyreadstat, pandas' Stata reader, pyarrow, an XML parser) equals what the database holds, in a
+blinded and in an unblinded export; the files carry their labels, value labels and missing
+values; the codebook lists exactly the variables of the files."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-from datetime import date
-from io import StringIO
+import json
 from typing import Any
 
+import pyarrow.parquet as pq
+import pyreadstat
 import pytest
-from django.core.management import call_command
-from django.db import connection
-from django.test import override_settings
 
-from exports.services import masking_key_get_or_create, masking_mapping
-from imrtrial.roles import Role
+from assessments.instruments import metadata, registry
 from tests.exports import expected, readback
-from tests.exports.trial import Trial, build_trial, new_job, run_inline
-from tests.factories import make_staff
+from tests.exports.conftest import LockedExports
 
-RESPONSE_VARIABLES = {
-    "PANSS": [("P1", "items", "P1"), ("P2", "items", "P2"), ("P7", "items", "P7"),
-              ("P10x", "items", "P10x"), ("PANSS_P", "scores", "PANSS_P")],
-    "GAF": [("GAF_F", "items", "GAF_F"), ("GAF_S", "items", "GAF_S"),
-            ("GAF_F_SCORE", "scores", "GAF_F"), ("GAF_MIN", "scores", "GAF_MIN"),
-            ("GAF_S_SCORE", "scores", "GAF_S")],
-    "YMRS": [("YMRS_1", "items", "YMRS_1"), ("YMRS_2", "items", "YMRS_2"),
-             ("YMRS_5", "items", "YMRS_5"), ("YMRS_TOTAL", "scores", "YMRS_TOTAL")],
-    "DEMOG": [("DX_ICD10", "items", "DX_ICD10"), ("HOUSING", "items", "HOUSING"),
-              ("NOTE", "items", "NOTE"), ("ONSET", "items", "ONSET")],
-}  # fmt: skip
-# The data are made once per module (below); each test only reads. The mark makes
-# pytest-django set up the test database, which the module fixture then fills.
 pytestmark = pytest.mark.django_db
 
-REASON_CODES = {"refused": -992, "insufficient information": -994}
-KEYS = ["STUDY_ID", "SITE", "GROUP", "TIMEPOINT", "FORM_STATUS", "ASSESS_DAY"]
+FORMS = [i.code for i in registry.forms()]
+BLINDED_DATASETS = [
+    "participants",
+    *[f"responses_long_{code.lower()}" for code in FORMS if code != "IMRS_C"],
+    "responses_wide",
+    "service_use",
+    "queries",
+]
+UNBLINDED_DATASETS = [
+    "participants",
+    *[f"responses_long_{code.lower()}" for code in FORMS],
+    "responses_wide",
+    "service_use",
+    "queries",
+    "attendance",
+    "exposure",
+    "fidelity",
+    "blinding",
+]
+CASES = [("blinded", name) for name in BLINDED_DATASETS]
+CASES += [("unblinded", name) for name in UNBLINDED_DATASETS]
 
 
-@pytest.fixture(scope="module")
-def export(
-    django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[dict[str, Any]]:
-    """One trial and one blinded export for the whole module (the tests only read), with the
-    expectations computed from the database before it is emptied again."""
-    root = tmp_path_factory.mktemp("formats")
-    with django_db_blocker.unblock(), override_settings(EXPORT_ROOT=root):
-        assert connection.settings_dict["NAME"].startswith("test_")
-        call_command("setup_trial", stdout=StringIO())
-        trial = build_trial()
-        job = run_inline(new_job(make_staff("dm", Role.DATA_MANAGER)))
-        assert job.status == "done", job.error
-        masking = masking_mapping(masking_key_get_or_create())
-        yield {
-            "job": job,
-            "dir": root / job.directory,
-            "trial": trial,
-            "cpr": trial.cpr_numbers(),
-            "masking": masking,
-            "codebook": readback.read_codebook(root / job.directory / "codebook.csv"),
-            "participants": expected.participants_rows(masking),
-            "responses": {
-                code: expected.response_rows(code, masking) for code in RESPONSE_VARIABLES
-            },
-        }
-        call_command("flush", interactive=False, verbosity=0)
+def wanted(name: str, blinded: bool, masking: dict[str, str] | None) -> list[dict[str, Any]]:
+    if name.startswith("responses_long_"):
+        code = next(c for c in FORMS if c.lower() == name.removeprefix("responses_long_"))
+        return expected.response_rows(code, masking)
+    if name == "responses_wide":
+        forms = [c for c in FORMS if not (blinded and c == "IMRS_C")]
+        return expected.wide_rows(masking, forms)
+    if name == "queries":
+        return expected.query_rows(blinded)
+    if name in ("participants", "service_use"):
+        return getattr(expected, f"{name}_rows")(masking)
+    return getattr(expected, f"{name}_rows")()
 
 
-def read_all(export: dict[str, Any], dataset: str) -> dict[str, tuple[list[str], list[dict]]]:
-    folder, kinds = export["dir"], readback.kinds_of(export["codebook"], dataset)
-    names, csv_rows = readback.read_csv(folder / f"{dataset}.csv", kinds)
-    sav_names, sav_rows, _ = readback.read_sav(folder / f"{dataset}.sav", kinds)
-    dta_names, dta_rows, _ = readback.read_dta(folder / f"{dataset}.dta", kinds)
-    pq_names, pq_rows, _ = readback.read_parquet(folder / f"{dataset}.parquet")
-    return {"csv": (names, csv_rows), "sav": (sav_names, sav_rows),
-            "dta": (dta_names, dta_rows), "parquet": (pq_names, pq_rows)}  # fmt: skip
+def job_of(built: LockedExports, kind: str) -> Any:
+    return built.blinded[0] if kind == "blinded" else built.unblinded[0]
 
 
-def text_as_written(value: Any) -> Any:
-    return "" if value is None else value
+def codebook(built: LockedExports, job: Any) -> list[dict[str, str]]:
+    return readback.read_codebook(built.folder(job) / "codebook.csv")
 
 
-def test_every_format_reads_back_the_participants_as_in_the_database(
-    export: dict[str, Any],
-) -> None:
-    wanted = export["participants"]
-    assert len(wanted) == len(export["trial"].everyone) == 6
-    for fmt, (names, rows) in read_all(export, "participants").items():
-        assert names == list(wanted[0]), fmt
-        normalised = [{k: text_as_written(v) if k == "STUDY_ID" else v for k, v in r.items()}
-                      for r in rows]  # fmt: skip
-        assert normalised == wanted, fmt
-
-    odm_rows = readback.odm_form_rows(readback.read_odm(export["dir"] / "odm.xml"), "F.PARTICIPANT")
-    assert [row.pop("SUBJECT") for row in odm_rows] == [row["STUDY_ID"] for row in wanted]
-    assert {row.pop("EVENT") for row in odm_rows} == {"SE.ENROLMENT"}
-    assert odm_rows == [{k: v for k, v in row.items() if k != "STUDY_ID"} for row in wanted]
-
-
-def expected_response(row: dict[str, Any], part: str, code: str) -> Any:
-    stored = row[f"_{part}"]
-    if code not in stored and code in row["_missing"]:
-        return REASON_CODES[row["_missing"][code]]
-    value = stored.get(code)
-    if code == "ONSET":
-        return (date.fromisoformat(value) - row["_day0"]).days
-    if code == "NOTE":
-        return re.sub(r"\d{6}-\d{4}", "[CPR number removed]", value)
-    return value
-
-
-@pytest.mark.parametrize("instrument", sorted(RESPONSE_VARIABLES))
-def test_every_format_reads_back_the_responses_as_stored(
-    export: dict[str, Any], instrument: str
-) -> None:
-    variables = RESPONSE_VARIABLES[instrument]
-    wanted = []
-    for row in export["responses"][instrument]:
-        wanted.append({**{k: row[k] for k in KEYS},
-                       **{name: expected_response(row, part, code)
-                          for name, part, code in variables}})  # fmt: skip
-    assert len(wanted) == (8 if instrument == "PANSS" else 4)
-    dataset = f"responses_long_{instrument.lower()}"
-    for fmt, (names, rows) in read_all(export, dataset).items():
-        assert names == KEYS + [name for name, _, _ in variables], fmt
-        assert rows == wanted, fmt
-
-    odm_rows = readback.odm_form_rows(
-        readback.read_odm(export["dir"] / "odm.xml"), f"F.{instrument}"
-    )
-    events = {0: "SE.T0", 1: "SE.T1", 2: "SE.T2"}
-    assert [(r.pop("SUBJECT"), r.pop("EVENT")) for r in odm_rows] == [
-        (w["STUDY_ID"], events[w["TIMEPOINT"]]) for w in wanted
-    ]
-    subject_level = {"STUDY_ID", "SITE", "GROUP", "TIMEPOINT"}
-    assert odm_rows == [
-        {k: v for k, v in w.items() if k not in subject_level and v is not None} for w in wanted
+def normalised(rows: list[dict[str, Any]], kinds: dict[str, str]) -> list[dict[str, Any]]:
+    """Text left empty is "" in CSV, SPSS and Stata and null in Parquet: one form for all."""
+    return [
+        {k: ("" if v is None and kinds[k] == "text" else v) for k, v in row.items()} for row in rows
     ]
 
 
-def test_the_date_of_birth_never_leaves_and_free_text_loses_cpr_numbers(
-    export: dict[str, Any],
+def test_the_exports_hold_exactly_the_datasets_their_blinding_allows(
+    locked_exports: LockedExports,
 ) -> None:
-    trial: Trial = export["trial"]
-    names, rows = read_all(export, "responses_long_demog")["csv"]
-    assert "DOB" not in names
-    assert all("[CPR number removed]" in row["NOTE"] for row in rows)
-    redactions = export["job"].manifest["cpr_redactions"]
-    assert {r["study_id"] for r in redactions} == {p.study_id for p in trial.randomised.values()}
-    assert {r["variable"] for r in redactions} == {"NOTE"}
+    for kind, names in (("blinded", BLINDED_DATASETS), ("unblinded", UNBLINDED_DATASETS)):
+        job = job_of(locked_exports, kind)
+        assert [d["name"] for d in job.manifest["datasets"]] == names
+        files = {f["name"] for f in job.files}
+        for name in names:
+            assert {f"{name}.{ext}" for ext in ("csv", "sav", "dta", "parquet")} <= files
 
 
-def test_spss_files_carry_labels_value_labels_and_user_missing_codes(
-    export: dict[str, Any],
+@pytest.mark.parametrize(("kind", "name"), CASES, ids=[f"{k}-{n}" for k, n in CASES])
+def test_every_format_reads_back_the_dataset_as_in_the_database(
+    locked_exports: LockedExports, kind: str, name: str
 ) -> None:
-    kinds = readback.kinds_of(export["codebook"], "participants")
-    _, _, meta = readback.read_sav(export["dir"] / "participants.sav", kinds)
-    labels = dict(zip(meta.column_names, meta.column_labels, strict=True))
-    assert labels["AGE"] == "Age at randomisation (years)"
-    assert meta.variable_value_labels["SITE"] == {1: "Ballerup", 2: "Gladsaxe", 3: "Frederiksberg"}
-    assert meta.variable_value_labels["SEX"] == {1: "Male", 2: "Female"}
-    assert meta.variable_value_labels["GROUP"] == {
-        1: "Group A",
-        2: "Group B",
-        -995: "Missing: not applicable",
-    }
-    assert meta.missing_ranges["AGE"] == [{"lo": -995.0, "hi": -995.0}]
-
-    panss_kinds = readback.kinds_of(export["codebook"], "responses_long_panss")
-    _, _, panss = readback.read_sav(export["dir"] / "responses_long_panss.sav", panss_kinds)
-    assert panss.missing_ranges["P7"] == [{"lo": -999.0, "hi": -991.0}]
-    assert panss.variable_value_labels["P7"][-992] == "Missing: refused"
-    assert panss.variable_value_labels["TIMEPOINT"][0] == "Baseline (T0)"
-
-
-def test_stata_files_carry_labels_and_extended_missing_values(export: dict[str, Any]) -> None:
-    import pyreadstat
-
-    path = str(export["dir"] / "responses_long_panss.dta")
-    frame, meta = pyreadstat.read_dta(path)
-    labels = dict(zip(meta.column_names, meta.column_labels, strict=True))
-    assert labels["ASSESS_DAY"].startswith("Assessment (interview) date")
-    assert meta.variable_value_labels["P7"]["b"] == "Missing: refused"
-    assert meta.variable_value_labels["SITE"][2] == "Gladsaxe"
-    # Read without the missing-value letters, a reason-coded value is simply missing...
-    assert frame["P7"].isna().sum() == 4
-    # ...and with them, it is Stata's .b (refused).
-    tagged, _ = pyreadstat.read_dta(path, user_missing=True)
-    assert list(tagged["P7"]).count("b") == 4
+    job = job_of(locked_exports, kind)
+    masking = locked_exports.masking if kind == "blinded" else None
+    rows = wanted(name, kind == "blinded", masking)
+    assert rows, "the test trial has data for every dataset"
+    folder = locked_exports.folder(job)
+    kinds = readback.kinds_of(codebook(locked_exports, job), name)
+    assert list(kinds) == list(rows[0])
+    wanted_rows = normalised(rows, kinds)
+    names, csv_rows = readback.read_csv(folder / f"{name}.csv", kinds)
+    assert names == list(kinds)
+    assert normalised(csv_rows, kinds) == wanted_rows
+    sav_names, sav_rows, _ = readback.read_sav(folder / f"{name}.sav", kinds)
+    assert sav_names == list(kinds)
+    assert normalised(sav_rows, kinds) == wanted_rows
+    dta_names, dta_rows, _ = readback.read_dta(folder / f"{name}.dta", kinds)
+    assert dta_names == list(kinds)
+    assert normalised(dta_rows, kinds) == wanted_rows
+    pq_names, pq_rows, _ = readback.read_parquet(folder / f"{name}.parquet")
+    assert pq_names == list(kinds)
+    assert normalised(pq_rows, kinds) == wanted_rows
+    rows_in_manifest = {d["name"]: d["rows"] for d in job.manifest["datasets"]}
+    assert rows_in_manifest[name] == len(rows)
 
 
-def test_parquet_columns_carry_their_metadata(export: dict[str, Any]) -> None:
-    import json
-
-    _, _, schema = readback.read_parquet(export["dir"] / "participants.parquet")
-    site = schema.field("SITE").metadata
-    assert site[b"label"].startswith(b"Recruiting community mental health centre")
-    assert json.loads(site[b"value_labels"]) == {
-        "1": "Ballerup",
-        "2": "Gladsaxe",
-        "3": "Frederiksberg",
-    }
-    assert json.loads(schema.field("AGE").metadata[b"missing_codes"]) == {
-        "-995": "Missing: not applicable"
-    }
-    assert schema.metadata[b"dataset"] == b"participants"
+ODM_FORMS = {
+    "participants": "F.PARTICIPANT",
+    "service_use": "F.SERVICE_USE",
+    "attendance": "F.ATTENDANCE",
+    "exposure": "F.EXPOSURE",
+    "blinding": "F.BLINDING",
+    **{f"responses_long_{code.lower()}": f"F.{code}" for code in FORMS},
+}
+EVENTS = {0: "SE.T0", 1: "SE.T1", 2: "SE.T2"}
+SUBJECT_LEVEL = {"STUDY_ID", "SITE", "ARM", "GROUP"}
 
 
-def test_the_odm_metadata_describes_every_item_from_the_column_metadata(
-    export: dict[str, Any],
+def odm_expected(name: str, row: dict[str, Any], codebook_rows: dict[str, str]) -> dict[str, Any]:
+    """A dataset row as its ODM FormData: the subject's key and event, the repeat key, and
+    the items (not the keys; site and arm only in the enrolment form)."""
+    keys = {"INSTRUMENT", "TIMEPOINT", "SESSION_ID", "WINDOW"}
+    event = {"participants": "SE.ENROLMENT", "service_use": "SE.REGISTER"}.get(name, "SE.IMR")
+    if "TIMEPOINT" in row:
+        event = EVENTS[row["TIMEPOINT"]]
+    result: dict[str, Any] = {"SUBJECT": row["STUDY_ID"], "EVENT": event}
+    repeat = {"attendance": "SESSION_ID", "service_use": "WINDOW"}.get(name)
+    if repeat:
+        result["REPEAT"] = str(row[repeat])
+    for key, value in row.items():
+        if key in keys or key == "STUDY_ID" or value is None or value == "":
+            continue
+        if key in SUBJECT_LEVEL and name != "participants":
+            continue
+        result[key] = value
+    return result
+
+
+@pytest.mark.parametrize("kind", ["blinded", "unblinded"])
+def test_the_odm_file_holds_every_subject_dataset_as_in_the_database(
+    locked_exports: LockedExports, kind: str
 ) -> None:
-    root = readback.read_odm(export["dir"] / "odm.xml")
-    odm = readback.ODM
-    assert root.get("ODMVersion") == "1.3.2"
-    assert root.get("FileType") == "Snapshot"
-    items = {d.get("OID"): d for d in root.iter(f"{odm}ItemDef")}
-    sex = items["I.PARTICIPANT.SEX"]
-    assert sex.find(f"{odm}Description/{odm}TranslatedText").text == "Sex"
-    code_list_oid = sex.find(f"{odm}CodeListRef").get("CodeListOID")
-    code_list = next(c for c in root.iter(f"{odm}CodeList") if c.get("OID") == code_list_oid)
-    decoded = {i.get("CodedValue"): i.find(f"{odm}Decode/{odm}TranslatedText").text
-               for i in code_list}  # fmt: skip
-    assert decoded == {"1": "Male", "2": "Female"}
-    assert items["I.YMRS.YMRS_1"].get("DataType") == "float"
-    age_ref = next(r for r in root.iter(f"{odm}ItemRef") if r.get("ItemOID") == "I.PARTICIPANT.AGE")
-    method = next(
-        m for m in root.iter(f"{odm}MethodDef") if m.get("OID") == age_ref.get("MethodOID")
+    job = job_of(locked_exports, kind)
+    masking = locked_exports.masking if kind == "blinded" else None
+    root = readback.read_odm(locked_exports.folder(job) / "odm.xml")
+    names = BLINDED_DATASETS if kind == "blinded" else UNBLINDED_DATASETS
+    kinds_all = codebook(locked_exports, job)
+    for name in names:
+        form = ODM_FORMS.get(name)
+        if form is None:
+            continue  # the wide file, queries and fidelity are not subject data in ODM
+        kinds = readback.kinds_of(kinds_all, name)
+        rows = [odm_expected(name, row, kinds) for row in wanted(name, kind == "blinded", masking)]
+        found = readback.odm_form_rows(root, form)
+        key = lambda r: (r["SUBJECT"], r["EVENT"], int(r.get("REPEAT", 0)))  # noqa: E731
+        assert sorted(found, key=key) == sorted(rows, key=key), name
+
+
+def test_every_variable_carries_its_label_value_labels_and_missing_values_in_every_format(
+    locked_exports: LockedExports,
+) -> None:
+    letters = {code: metadata.STATA_MISSING[r][1:] for r, code in metadata.MISSING_CODES.items()}
+    for job in (locked_exports.blinded[0], locked_exports.unblinded[0]):
+        folder = locked_exports.folder(job)
+        entries = codebook(locked_exports, job)
+        for dataset in {e["dataset"] for e in entries}:
+            lines = [e for e in entries if e["dataset"] == dataset]
+            _, sav = pyreadstat.read_sav(
+                str(folder / f"{dataset}.sav"), metadataonly=True, user_missing=True
+            )
+            _, dta = pyreadstat.read_dta(str(folder / f"{dataset}.dta"), metadataonly=True)
+            schema = pq.read_schema(folder / f"{dataset}.parquet")
+            sav_labels = dict(zip(sav.column_names, sav.column_labels, strict=True))
+            dta_labels = dict(zip(dta.column_names, dta.column_labels, strict=True))
+            for line in lines:
+                name, label = line["variable"], line["label"]
+                assert label and sav_labels[name] == label, (dataset, name)
+                assert dta_labels[name] == label[:80], (dataset, name)
+                field = schema.field(name).metadata
+                assert field[b"label"].decode() == label
+                labels = parse_labels(line["value_labels"])
+                reasons = parse_labels(line["missing_codes"])
+                if labels or reasons:
+                    assert sav.variable_value_labels[name] == labels | reasons, (dataset, name)
+                    stata = labels | {letters[code]: text for code, text in reasons.items()}
+                    assert dta.variable_value_labels[name] == stata, (dataset, name)
+                    assert json.loads(field.get(b"value_labels", b"{}")) == {
+                        str(k): v for k, v in labels.items()
+                    }
+                if reasons:
+                    low, high = min(reasons), max(reasons)
+                    declared = sav.missing_ranges[name]
+                    assert declared == (
+                        [{"lo": float(low), "hi": float(high)}]
+                        if len(reasons) > 3
+                        else [{"lo": float(c), "hi": float(c)} for c in sorted(reasons)]
+                    )
+                else:
+                    assert name not in sav.missing_ranges
+
+
+def parse_labels(text: str) -> dict[int, str]:
+    labels = {}
+    for part in filter(None, text.split("; ")):
+        value, label = part.split(" = ", 1)
+        labels[int(value)] = label
+    return labels
+
+
+def test_labels_and_value_labels_come_from_the_instrument_modules(
+    locked_exports: LockedExports,
+) -> None:
+    job = locked_exports.unblinded[0]
+    entries = {(e["dataset"], e["variable"]): e for e in codebook(locked_exports, job)}
+    gaf_f = metadata.variables(registry.get("GAF"))[1]
+    line = entries[("responses_long_gaf", "GAF_F")]
+    assert (line["label"], line["allowed_values"], line["derivation"]) == (
+        gaf_f.label,
+        "1–100",
+        gaf_f.derivation,
     )
-    assert "date of birth" in method.find(f"{odm}Description/{odm}TranslatedText").text
-    referenced = {r.get("ItemOID") for r in root.iter(f"{odm}ItemRef")}
-    used = {i.get("ItemOID") for i in root.iter(f"{odm}ItemData")}
-    assert used <= referenced == set(items)
+    site = registry.get("DEMOG").item("SITE")
+    assert parse_labels(entries[("participants", "SITE")]["value_labels"]) == {
+        o.value: str(o.label) for o in site.options
+    }
+    housing = parse_labels(entries[("participants", "HOUSING")]["value_labels"])
+    assert housing == {o.value: str(o.label) for o in registry.get("DEMOG").item("HOUSING").options}
+    wide = entries[("responses_wide", "GAF_F_T1")]
+    assert wide["label"] == f"T1 GAF: {gaf_f.label}"
+    assert (wide["instrument"], wide["timepoint"], wide["source"]) == ("GAF", "T1", "GAF_F")
+    # IMRS item 13 "not applicable" is an answer (no medication), and says so.
+    item13 = parse_labels(entries[("responses_long_imrs_c", "IMRS_C_13")]["missing_codes"])
+    assert item13[metadata.MISSING_CODES["not_applicable"]].startswith("Not applicable: no medic")
+    pro = entries[("responses_long_panss", "PANSS_TOTAL_PRO")]
+    assert "Sensitivity variable" in pro["notes"] and pro["type"] == "decimal"
+    assert entries[("service_use", "ADM_N")]["label"] == str(
+        registry.get("SERVICE_USE").score("ADM_N").label
+    )
+
+
+def test_the_codebook_lists_exactly_the_variables_of_every_data_file(
+    locked_exports: LockedExports,
+) -> None:
+    for job in (locked_exports.blinded[0], locked_exports.unblinded[0]):
+        folder = locked_exports.folder(job)
+        entries = codebook(locked_exports, job)
+        html = (folder / "codebook.html").read_text()
+        by_dataset: dict[str, list[str]] = {}
+        for entry in entries:
+            by_dataset.setdefault(entry["dataset"], []).append(entry["variable"])
+            assert f"<code>{entry['variable']}</code>" in html
+        assert list(by_dataset) == [d["name"] for d in job.manifest["datasets"]]
+        for dataset, variables in by_dataset.items():
+            with open(folder / f"{dataset}.csv", encoding="utf-8") as handle:
+                assert handle.readline().rstrip("\r\n").split(",") == variables
+            for reader in (pyreadstat.read_sav, pyreadstat.read_dta):
+                meta = reader(str(folder / f"{dataset}.{reader.__name__[-3:]}"), metadataonly=True)
+                assert meta[1].column_names == variables
+            assert pq.read_schema(folder / f"{dataset}.parquet").names == variables
+            assert [d["variables"] for d in job.manifest["datasets"] if d["name"] == dataset] == [
+                variables
+            ]
+
+
+def test_a_reason_for_a_missing_value_is_the_assessments_code_in_every_format(
+    locked_exports: LockedExports,
+) -> None:
+    """BAL1's PANSS P7 at baseline was refused: -2 in CSV, SPSS and Parquet, .b in Stata, and
+    IsNull with the reason in ODM; the sums that need it are empty, the prorated one is not."""
+    job = locked_exports.blinded[0]
+    folder = locked_exports.folder(job)
+    refused = metadata.MISSING_CODES["refused"]
+    study_id = locked_exports.trial.randomised["BAL1"].study_id
+    kinds = readback.kinds_of(codebook(locked_exports, job), "responses_long_panss")
+    _, rows = readback.read_csv(folder / "responses_long_panss.csv", kinds)
+    baseline = next(r for r in rows if r["STUDY_ID"] == study_id and r["TIMEPOINT"] == 0)
+    assert baseline["P7"] == refused
+    assert baseline["PANSS_P"] is None and baseline["PANSS_TOTAL"] is None
+    assert baseline["PANSS_TOTAL_PRO"] is not None
+    tagged, _ = pyreadstat.read_dta(str(folder / "responses_long_panss.dta"), user_missing=True)
+    assert metadata.STATA_MISSING["refused"].lstrip(".") in list(tagged["P7"])
+    root = readback.read_odm(folder / "odm.xml")
+    items = [
+        item
+        for item in root.iter(f"{readback.ODM}ItemData")
+        if item.get("ItemOID") == "I.PANSS.P7" and item.get("IsNull") == "Yes"
+    ]
+    assert [
+        (i.get(f"{readback.EXT}MissingCode"), i.get(f"{readback.EXT}MissingReason")) for i in items
+    ] == [(str(refused), "refused")]

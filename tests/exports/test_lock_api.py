@@ -149,13 +149,21 @@ def test_freezing_with_open_queries_needs_no_override(
     assert DatasetLock.objects.get().open_queries_override is False
 
 
-def test_the_open_query_count_comes_from_the_assessments_app_when_it_offers_one(
-    monkeypatch: pytest.MonkeyPatch,
+def test_the_open_query_count_is_the_assessments_apps_open_and_answered_queries(
+    dm: Any,
 ) -> None:
-    import assessments.selectors
+    from assessments.models import Query, QueryKind, QueryStatus
+    from tests.exports.trial import respond
+    from tests.factories import make_participant
 
-    monkeypatch.setattr(assessments.selectors, "open_query_count", lambda: 7, raising=False)
-    assert selectors.open_query_count() == 7
+    response = respond(make_participant("BAL"), "baseline", "GAF", {"GAF_S": 40, "GAF_F": 41})
+    for status in (QueryStatus.OPEN, QueryStatus.ANSWERED, QueryStatus.CLOSED):
+        Query.objects.create(response=response, kind=QueryKind.MANUAL, status=status, message="?")
+    assert selectors.open_query_count() == 2
+    refused = post_lock(dm, level="lock", reason="Lock")
+    assert refused.status_code == 409
+    assert "2 data queries are still open" in refused.json()["detail"]
+    assert api_client(dm).get("/api/v1/locks/").json()["open_queries"] == 2
 
 
 def test_every_transition_is_audited_with_user_reason_and_request(dm: Any) -> None:

@@ -148,6 +148,21 @@ def test_a_running_job_is_polled_for_progress_and_a_finished_one_offers_its_arch
     assert client.get(f"/data/exports/{job.pk}/").status_code == 200
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_finished_job_lists_its_datasets_and_what_it_leaves_out(
+    dm: Any, export_root: Path
+) -> None:
+    from tests.exports.trial import new_job, run_inline
+
+    job = run_inline(new_job(dm, formats=["csv"]))
+    assert job.status == "done", job.error
+    panel = logged_in(dm).get(f"/data/exports/{job.pk}/").content.decode()
+    assert "<code>responses_wide</code>" in panel and "<code>service_use</code>" in panel
+    assert "Not in this export" in panel
+    for what in ("IMRS_C", "attendance", "exposure", "fidelity", "blinding"):
+        assert f"<code>{what}</code>:" in panel
+
+
 def test_a_failed_job_shows_why_on_the_page(dm: Any) -> None:
     job = ExportJob.objects.create(
         requested_by=dm, formats=["csv"], status="failed", error="Disk full."
