@@ -111,6 +111,18 @@ def responses_of(participant: Participant) -> dict[tuple[str, str], InstrumentRe
     }
 
 
+def unblinding_flags(responses: Any) -> dict[int, bool]:
+    """Per response id: True when its rater had reported being unblinded on or before the day
+    of the assessment (randomization.selectors.response_is_flagged). One query for any number
+    of responses. Show it only to `permissions.may_see_unblinding_flag` users."""
+    from randomization.selectors import response_is_flagged, unblinding_dates
+
+    responses = list(responses)
+    raters = {r.rater_id for r in responses if r.rater_id is not None}
+    since = unblinding_dates(raters) if raters else {}
+    return {r.pk: response_is_flagged(r, unblinded=since) for r in responses}
+
+
 def response_history(response: InstrumentResponse) -> list[dict[str, Any]]:
     """Every saved version with who, when and why (the pghistory events)."""
     rows = []
