@@ -58,3 +58,19 @@ def test_an_assessor_enters_a_panss_from_the_worklist_and_sees_the_scores(
     assert page.input_value("#id-GAF_F") == "57"
     assert page.input_value("#id-GAF_S") == "0"
     assert not InstrumentResponse.objects.filter(instrument="GAF").exists()
+
+
+def test_the_psp_interval_follows_the_domains_as_fast_as_they_are_chosen(
+    sites: dict, page: Any, log_in: Any
+) -> None:
+    """Choosing the four domains in quick succession: the hint ends on the interval of the
+    last choice, and no request is aborted (an aborted htmx request is a console error)."""
+    participant = make_participant("BAL")
+    log_in(make_staff("browser-assessor", Role.ASSESSOR, sites=["BAL"]))
+    page.goto(f"/assessments/participants/{participant.pk}/baseline/PSP/")
+    for domain, rating in (("PSP_A", "2"), ("PSP_B", "3"), ("PSP_C", "2"), ("PSP_D", "4")):
+        page.select_option(f"#id-{domain}", rating)
+    # d = 4 (marked) gives 31–40 whatever the other three are.
+    page.locator("#psp-interval strong", has_text="31–40").wait_for()
+    page.wait_for_load_state("networkidle")
+    assert page.console_problems == []
