@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -276,7 +277,7 @@ class TrialBuilder:
     def baseline(self, person: Person) -> None:
         participant = self.participant(person)
         rng = random.Random(f"{person.cpr}-baseline")
-        forms = ASSESSOR_FORMS
+        forms: tuple[str, ...] = ASSESSOR_FORMS
         if person.stage == "consented":
             # Still in progress: part of the interview done, PANSS saved as a draft.
             forms = ("DEMOG", "GAF", "PSP")
@@ -365,10 +366,10 @@ class TrialBuilder:
             if days_ago < 0:
                 break
             if number == 12:
-                # One week off over Christmas-like holidays: the session is cancelled.
-                self.at(days_ago + 10, lambda s=site, d=day: self.cancel(s, d), hour=12)
+                # One week off (the centre is closed for a holiday): the session is cancelled.
+                self.at(days_ago + 10, partial(self.cancel, site, day), hour=12)
                 continue
-            self.at(days_ago, lambda s=site, d=day: self.attendance(s, d), hour=17)
+            self.at(days_ago, partial(self.attendance, site, day), hour=17)
         if site == "BAL":
             self.at(GROUP_STARTS_DAYS_AGO - 122, lambda: self.fidelity(site), hour=15)
 
