@@ -35,6 +35,12 @@ QUERY_READERS = (*QUERY_MANAGERS, Role.MONITOR, *QUERY_ANSWERERS)
 REGISTER_IMPORTERS = (Role.DATA_MANAGER,)
 # Roles with a worklist of forms to enter.
 ENTERING_ROLES = (Role.ASSESSOR, Role.CLINICIAN, Role.COORDINATOR)
+# Who sees that a form was rated by someone who had reported being unblinded (randomisation's
+# unblinding reports): the trial managers, who read every report (the same roles as
+# randomization.services.blinding.TRIAL_MANAGERS). Monitors see only their own reports, and
+# the flag would tell them that a colleague reported one; assessors and clinicians have no
+# use for it. The flag holds no arm.
+UNBLINDING_FLAG_READERS = (Role.DATA_MANAGER, Role.STATISTICIAN)
 
 
 def _site_id(site: Any) -> int:
@@ -76,6 +82,10 @@ def may_answer_query(user: Any, site: Any, instrument: Instrument) -> bool:
     if not access.has_role_at(user, _site_id(site), *QUERY_ANSWERERS):
         return False
     return instrument.blinded_readable or access.may_see_allocation(user)
+
+
+def may_see_unblinding_flag(user: Any) -> bool:
+    return access.has_role(user, *UNBLINDING_FLAG_READERS)
 
 
 def may_manage_queries(user: Any) -> bool:

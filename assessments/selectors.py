@@ -19,6 +19,7 @@ from assessments.models import (
     UNRESOLVED_QUERY_STATUSES,
     InstrumentResponse,
     Query,
+    QueryMessage,
     QueryStatus,
     RegisterImport,
     ResponseStatus,
@@ -26,6 +27,7 @@ from assessments.models import (
     Timepoint,
 )
 from imrtrial import access
+from imrtrial.audit_trail import AuditSource
 from imrtrial.errors import NotFound
 from imrtrial.timeline import TimelineEntry
 from participants.models import Participant, Status
@@ -107,6 +109,18 @@ def responses_of(participant: Participant) -> dict[tuple[str, str], InstrumentRe
         (r.timepoint, r.instrument): r
         for r in InstrumentResponse.objects.filter(participant=participant)
     }
+
+
+def unblinding_flags(responses: Any) -> dict[int, bool]:
+    """Per response id: True when its rater had reported being unblinded on or before the day
+    of the assessment (randomization.selectors.response_is_flagged). One query for any number
+    of responses. Show it only to `permissions.may_see_unblinding_flag` users."""
+    from randomization.selectors import response_is_flagged, unblinding_dates
+
+    responses = list(responses)
+    raters = {r.rater_id for r in responses if r.rater_id is not None}
+    since = unblinding_dates(raters) if raters else {}
+    return {r.pk: response_is_flagged(r, unblinded=since) for r in responses}
 
 
 def response_history(response: InstrumentResponse) -> list[dict[str, Any]]:
@@ -425,3 +439,138 @@ def participant_timeline(participant: Any, user: Any) -> list[TimelineEntry]:
                 )
             )
     return entries
+
+
+# -- the participant's audit history (imrtrial.audit_trail contract) ---------------------------
+RESPONSE_VALUE_FIELDS = frozenset({"items", "missing", "comments", "scores"})
+VALUES_WITHHELD = "(not shown: blinded staff do not see this form's values)"
+
+
+def unreadable_when_blinded() -> list[str]:
+    """Codes of the instruments blinded users may not read (IMRS_C)."""
+    return [i.code for i in registry.all() if not i.blinded_readable]
+
+
+def _form_label(instrument: str, timepoint: str) -> str:
+    found = registry.find(instrument)
+    name = found.short_name if found is not None else instrument
+    label = Timepoint(timepoint).label if timepoint in Timepoint.values else timepoint
+    return f"{name} · {label}"
+
+
+def _readable_responses(viewer: Any, prefix: str = "") -> Q:
+    """The rows about forms the viewer may read (every form, or all but IMRS_C)."""
+    if access.may_see_allocation(viewer):
+        return Q()
+    return ~Q(**{f"{prefix}instrument__in": unreadable_when_blinded()})
+
+
+def _withheld_responses(viewer: Any) -> Q | None:
+    """Blinded viewers see that IMRS_C was entered or changed, and when, by whom: not what."""
+    if access.may_see_allocation(viewer):
+        return None
+    return Q(instrument__in=unreadable_when_blinded())
+
+
+def _visible_queries(viewer: Any, prefix: str) -> Q:
+    """The same rule as `queries_visible_to`: data managers see every query; other blinded
+    viewers not those on forms they may not read."""
+    if access.has_role(viewer, *permissions.QUERY_MANAGERS):
+        return Q()
+    return _readable_responses(viewer, prefix)
+
+
+def _register_imports_of(participant_id: Any) -> Q:
+    return Q(
+        pgh_obj_id__in=ServiceUsePeriod.objects.filter(participant_id=participant_id).values(
+            "register_import_id"
+        )
+    )
+
+
+def participant_audit_sources() -> list[AuditSource]:
+    """Every version of every form (old and new item values, the reason), verification,
+    queries and their conversation, and the register data. Nothing here depends on the arm;
+    IMRS_C (rated by the unblinded clinician) shows its values and reasons only to viewers who
+    may see allocation: blinded viewers see the entry without values or reasons."""
+    response_fields = {
+        "items": "Item",
+        "missing": "Missing",
+        "comments": "Comment",
+        "scores": "Score",
+        "rater_role": "Rater's role",
+        "first_completed_at": "First completed",
+    }
+    return [
+        AuditSource(
+            InstrumentResponse.pgh_event_model,
+            "participant_id",
+            "Assessment",
+            blinded_may_see=True,
+            hidden_fields=frozenset({"participant", "created_at", "updated_at"}),
+            describe=lambda e: _form_label(e.instrument, e.timepoint),
+            field_labels=response_fields,
+            rows=_readable_responses,
+        ),
+        AuditSource(
+            InstrumentResponse.pgh_event_model,
+            "participant_id",
+            "Assessment",
+            blinded_may_see=True,
+            hidden_fields=frozenset(
+                {"participant", "created_at", "updated_at", *RESPONSE_VALUE_FIELDS}
+            ),
+            describe=lambda e: (
+                f"{_form_label(e.instrument, e.timepoint)} (values not shown to blinded staff)"
+            ),
+            field_labels=response_fields,
+            rows=_withheld_responses,
+            reason_withheld=VALUES_WITHHELD,
+        ),
+        AuditSource(
+            Query.pgh_event_model,
+            "response__participant_id",
+            "Query",
+            blinded_may_see=True,
+            hidden_fields=frozenset({"response"}),
+            describe=lambda e: (
+                f"Query {e.pgh_obj_id} on "
+                f"{_form_label(e.response.instrument, e.response.timepoint)}"
+            ),
+            field_labels={"item": "Field", "edit_check": "Edit check"},
+            rows=lambda viewer: _visible_queries(viewer, "response__"),
+            related=("response",),
+        ),
+        AuditSource(
+            QueryMessage.pgh_event_model,
+            "query__response__participant_id",
+            "Query message",
+            blinded_may_see=True,
+            hidden_fields=frozenset({"query"}),
+            describe=lambda e: f"Query {e.query_id}: {e.get_action_display().lower()}",
+            field_labels={"author_role": "Author's role"},
+            rows=lambda viewer: _visible_queries(viewer, "query__response__"),
+        ),
+        AuditSource(
+            ServiceUsePeriod.pgh_event_model,
+            "participant_id",
+            "Register data",
+            blinded_may_see=True,
+            hidden_fields=frozenset({"participant"}),
+            describe=lambda e: (
+                f"Register data {e.period_start:%Y-%m-%d} – {e.period_end:%Y-%m-%d} "
+                f"(import {e.register_import_id}, line {e.line})"
+            ),
+            field_labels={"register_import": "Import", "line": "Line in the file"},
+        ),
+        AuditSource(
+            RegisterImport.pgh_event_model,
+            _register_imports_of,
+            "Register import",
+            blinded_may_see=True,
+            # The keyed hash of the file identifies it to the system only.
+            hidden_fields=frozenset({"file_sha256"}),
+            describe=lambda e: f"Register import {e.pgh_obj_id}",
+            field_labels={"participants": "Participants linked", "lines": "Lines in the file"},
+        ),
+    ]

@@ -77,6 +77,11 @@ def participant_forms(request: HttpRequest, pk: int) -> HttpResponse:
     _require(request, *permissions.READERS)
     participant = selectors.participant_get(user=request.user, pk=pk)
     saved = selectors.responses_of(participant)
+    flags = (
+        selectors.unblinding_flags(saved.values())
+        if permissions.may_see_unblinding_flag(request.user)
+        else {}
+    )
     randomised_on = windows.randomisation_date(participant)
     today = timezone.localdate()
     timepoints = []
@@ -95,6 +100,7 @@ def participant_forms(request: HttpRequest, pk: int) -> HttpResponse:
                     "may_enter": permissions.may_enter(
                         request.user, participant.site_id, instrument
                     ),
+                    "unblinding_flag": bool(response and flags.get(response.pk)),
                 }
             )
         entered = [f for f in forms if f["may_enter"]] or forms
@@ -172,6 +178,9 @@ def _form_context(
         "psp_interval": psp.interval(item_values) if instrument.code == "PSP" else None,
         "psp_decile": psp.domain_decile(item_values) if instrument.code == "PSP" else None,
         "is_psp": instrument.code == "PSP",
+        "unblinding_flag": response is not None
+        and permissions.may_see_unblinding_flag(request.user)
+        and selectors.unblinding_flags([response])[response.pk],
         "missing_reasons": entry_forms.MissingReason.choices,
     }
 

@@ -9,7 +9,9 @@ The contract with the apps: each app's `selectors` module may define
 naming the event models whose rows belong on a participant's audit history, how to find a
 participant's rows, and whether blinded viewers may see them. Only what an app declares is
 ever shown (default deny), and a source marked `blinded_may_see=False` is shown only to users
-for whom `access.may_see_allocation` is true. See DEVELOPERS.md, "The audit history"."""
+for whom `access.may_see_allocation` is true. A source may narrow its rows further per viewer
+(`rows`: e.g. the IMRS staff version's values are not shown to blinded viewers). See
+DEVELOPERS.md, "The audit history"."""
 
 from __future__ import annotations
 
@@ -39,7 +41,9 @@ class AuditSource:
     event_model: the generated event model, e.g. `Participant.pgh_event_model`.
     participant_field: a lookup on the event model that gives the participant's id, e.g.
         "pgh_obj_id" for the participant itself, "participant_id" for a model with a
-        participant foreign key, "response__participant_id" one level further.
+        participant foreign key, "response__participant_id" one level further; or a function
+        of the participant's id giving the Q of the rows (when no single lookup says it, e.g.
+        a register import that has a line for the participant).
     record: what the rows are, in the trial's words ("Eligibility screening").
     blinded_may_see: False for anything that could reveal an arm (allocation, group
         membership, attendance, IMR-only forms...): those rows are shown only to users who
@@ -49,16 +53,44 @@ class AuditSource:
     describe: a label for the object of one event row (e.g. its study ID); by default the
         record name and the object's id.
     field_labels: names for fields whose verbose name reads badly ("CPR number").
+    rows: the viewer's further restriction: given the viewing user, the Q of the rows they may
+        see, or None when they may see none of this source's rows. Applied after
+        `blinded_may_see`. Two sources over one event model with complementary `rows` show
+        the same records differently to different viewers (all values, or values hidden).
+    reason_withheld: when set, shown instead of the reason (a reason written by someone who
+        knows the arm, on a record blinded viewers may see only with its values hidden).
+    related: foreign keys to fetch with the events (select_related) for `describe`.
     """
 
     event_model: type[models.Model]
-    participant_field: str
+    participant_field: str | Callable[[Any], Q]
     record: str
     blinded_may_see: bool
     encrypted_fields: frozenset[str] = frozenset()
     hidden_fields: frozenset[str] = frozenset()
     describe: Callable[[Any], str] | None = None
     field_labels: Mapping[str, str] = field(default_factory=dict)
+    rows: Callable[[Any], Q | None] | None = None
+    reason_withheld: str = ""
+    related: tuple[str, ...] = ()
+
+    def of_participant(self, participant_id: Any) -> Q:
+        """The Q of this source's rows that belong to the participant."""
+        if callable(self.participant_field):
+            return self.participant_field(participant_id)
+        return Q(**{self.participant_field: participant_id})
+
+    def for_viewer(self, participant_id: Any, user: Any, *, unblinded: bool) -> Q | None:
+        """The Q of the participant's rows `user` may see, or None for none."""
+        if not (self.blinded_may_see or unblinded):
+            return None
+        condition = self.of_participant(participant_id)
+        if self.rows is not None:
+            narrowed = self.rows(user)
+            if narrowed is None:
+                return None
+            condition &= narrowed
+        return condition
 
 
 @dataclass(frozen=True)
@@ -106,11 +138,11 @@ def participant_trail(*, participant: Any, user: Any) -> list[AuditEntry]:
     """Every change to what belongs to `participant` that `user` may see, newest first.
     Deciding who may open the trail at all is the caller's job (participants.selectors)."""
     unblinded = access.may_see_allocation(user)
-    chosen = [
-        (source, Q(**{source.participant_field: participant.pk}))
-        for source in participant_sources()
-        if source.blinded_may_see or unblinded
-    ]
+    chosen = []
+    for source in participant_sources():
+        condition = source.for_viewer(participant.pk, user, unblinded=unblinded)
+        if condition is not None:
+            chosen.append((source, condition))
     return trail(chosen)
 
 
@@ -118,9 +150,10 @@ def trail(sources: Sequence[tuple[AuditSource, Q]]) -> list[AuditEntry]:
     """The entries of the events that match each source's filter, newest first."""
     entries: list[AuditEntry] = []
     for index, (source, condition) in enumerate(sources):
-        events = list(
-            source.event_model._default_manager.filter(condition).order_by("pgh_obj_id", "pgh_id")
-        )
+        queryset = source.event_model._default_manager.filter(condition)
+        if source.related:  # (select_related() without names would follow every key)
+            queryset = queryset.select_related(*source.related)
+        events = list(queryset.order_by("pgh_obj_id", "pgh_id"))
         entries.extend(_entries(source, events, index))
     entries.sort(key=lambda entry: entry.order, reverse=True)
     return entries
@@ -153,7 +186,7 @@ def _entries(source: AuditSource, events: list[Any], index: int) -> Iterable[Aud
             record=source.describe(event) if source.describe else f"{source.record} {key}",
             action=action,
             changes=tuple(changes),
-            reason=str(context.get("reason", "")),
+            reason=source.reason_withheld or str(context.get("reason", "")),
             via=str(context.get("url") or context.get("task") or ""),
             order=(event.pgh_created_at, index, event.pgh_id),
         )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.urls import NoReverseMatch, reverse
+from django.utils.module_loading import import_string
 
 from imrtrial import access
 from imrtrial.roles import Role
@@ -18,6 +19,9 @@ class Entry:
     url_name: str
     roles: tuple[str, ...]
     unblinded_only: bool = False
+    # The dotted path of the page's own access rule, `(user) -> bool`, when holding one of
+    # `roles` is not enough (imported when the menu is built: no app is imported here).
+    allowed: str = ""
 
 
 ENTRIES: tuple[Entry, ...] = (
@@ -52,7 +56,14 @@ ENTRIES: tuple[Entry, ...] = (
         (Role.FIDELITY_RATER, Role.STATISTICIAN),
         unblinded_only=True,
     ),
-    Entry("Allocation lists", "randomization:lists", (Role.STATISTICIAN,), unblinded_only=True),
+    Entry(
+        "Allocation lists",
+        "randomization:lists",
+        (Role.STATISTICIAN,),
+        unblinded_only=True,
+        # A statistician who also enrols (coordinator) is refused the lists.
+        allowed="randomization.services.lists.is_list_custodian",
+    ),
     Entry(
         "Unblinding reports",
         "randomization:incidents",
@@ -74,6 +85,8 @@ def menu_for(user: Any) -> list[dict[str, str]]:
         if entry.unblinded_only and blinded:
             continue
         if not access.has_role(user, *entry.roles):
+            continue
+        if entry.allowed and not import_string(entry.allowed)(user):
             continue
         try:
             items.append({"label": entry.label, "url": reverse(entry.url_name)})

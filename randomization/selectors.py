@@ -9,12 +9,13 @@ from datetime import date, datetime
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Min, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from exports.selectors import lock_level
 from imrtrial import access
+from imrtrial.audit_trail import AuditSource
 from imrtrial.errors import Conflict, Forbidden, NotFound
 from imrtrial.roles import BLINDED_ROLES, Role
 from imrtrial.timeline import TimelineEntry
@@ -411,18 +412,47 @@ def participant_timeline(participant: Any, user: Any) -> list[TimelineEntry]:
     return entries
 
 
-# Audit-trail event models whose rows reveal allocation (arms, slots, list contents). The
-# audit page shows them only to users for whom `audit_model_visible` is true.
-ALLOCATION_EVENT_MODELS = frozenset({"randomization.AllocationEvent"})
-LIST_EVENT_MODELS = frozenset({"randomization.AllocationListEvent"})
+def _incidents_for_viewer(viewer: Any) -> Q | None:
+    """The same rule as `incidents_visible_to`: trial managers see every report, blinded staff
+    the reports about themselves or made by them."""
+    if access.has_role(viewer, *TRIAL_MANAGERS):
+        return Q()
+    if access.has_role(viewer, *BLINDED_ROLES):
+        return Q(person_id=viewer.pk) | Q(reported_by_id=viewer.pk)
+    return None
 
 
-def audit_model_visible(model_label: str, user: Any) -> bool:
-    """Contract for the audit page: may `user` see audit events of `model_label`
-    ("app_label.ModelName")? Allocation events need `may_see_allocation`; list events are the
-    list custodian's (statisticians)."""
-    if model_label in ALLOCATION_EVENT_MODELS:
-        return access.may_see_allocation(user)
-    if model_label in LIST_EVENT_MODELS:
-        return access.has_role(user, Role.STATISTICIAN) and access.may_see_allocation(user)
-    return True
+def participant_audit_sources() -> list[AuditSource]:
+    """The allocation (arm, code, when, by whom) only for viewers who may see allocation: for
+    blinded viewers the randomisation shows only as the participant's status. The blinding
+    guesses hold no arm and are shown to everyone who reads the history. Unblinding reports
+    about the participant as the unblinding-report pages show them."""
+    return [
+        AuditSource(
+            Allocation.pgh_event_model,
+            "participant_id",
+            "Randomisation",
+            blinded_may_see=False,
+            # The slot names a position in the concealed list; the key is a client's token.
+            hidden_fields=frozenset({"participant", "slot", "idempotency_key"}),
+            describe=lambda e: "Randomisation",
+        ),
+        AuditSource(
+            BlindingGuess.pgh_event_model,
+            "participant_id",
+            "Blinding guess",
+            blinded_may_see=True,
+            hidden_fields=frozenset({"participant"}),
+            describe=lambda e: f"Blinding guess ({e.get_timepoint_display()})",
+        ),
+        AuditSource(
+            UnblindingIncident.pgh_event_model,
+            "participant_id",
+            "Unblinding report",
+            blinded_may_see=True,
+            hidden_fields=frozenset({"participant"}),
+            describe=lambda e: f"Unblinding report {e.pgh_obj_id}",
+            field_labels={"person": "Person unblinded", "learned_on": "Learned on"},
+            rows=_incidents_for_viewer,
+        ),
+    ]

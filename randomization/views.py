@@ -13,6 +13,9 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -22,7 +25,7 @@ from imrtrial.errors import Forbidden, TrialError
 from imrtrial.roles import Role
 from participants import selectors as participant_selectors
 from randomization import forms, selectors, services
-from randomization.models import Guess, GuessTimepoint, RandomizationLogEntry
+from randomization.models import BlindingGuess, Guess, GuessTimepoint, RandomizationLogEntry
 from randomization.services.blinding import TRIAL_MANAGERS
 from randomization.services.lists import is_list_custodian
 
@@ -338,6 +341,66 @@ def incidents(request: HttpRequest) -> HttpResponse:
 # --- blinding guesses --------------------------------------------------------------------
 
 
+def _guess_panel_context(
+    request: HttpRequest,
+    participant: Any,
+    timepoint: str,
+    *,
+    form: forms.BlindingGuessForm | None = None,
+    saved: str = "",
+    next_url: str = "",
+) -> dict[str, Any] | None:
+    """What the blinding-guess panel shows this user, or None when it shows nothing. Depends on
+    the user's role, whether the participant is randomised and the recorded guess: never on
+    the arm."""
+    user = request.user
+    if timepoint not in GuessTimepoint.values or selectors.allocation_of(participant) is None:
+        return None
+    may_record = access.has_role_at(user, participant.site_id, Role.ASSESSOR)
+    if not may_record and not selectors.may_read_guesses(user, participant):
+        return None
+    current = (
+        BlindingGuess.objects.select_related("assessor")
+        .filter(participant=participant, timepoint=timepoint)
+        .first()
+    )
+    open_for_entry = may_record and lock_level() == "open"
+    if form is None and open_for_entry:
+        form = forms.BlindingGuessForm(
+            initial={"guess": current.guess} if current else None,
+            auto_id=f"guess-{timepoint}-%s",
+        )
+    return {
+        "participant": participant,
+        "timepoint": timepoint,
+        "timepoint_label": GuessTimepoint(timepoint).label,
+        "current": current,
+        "form": form if open_for_entry else None,
+        "saved": saved,
+        "next": next_url or f"{request.get_full_path()}#blinding-guess-{timepoint}",
+    }
+
+
+def blinding_guess_panel(request: HttpRequest, participant: Any, timepoint: str) -> str:
+    """The assessor's blinding guess (IMR / TAU / don't know) in the post-intervention and
+    follow-up sections of the assessments page (assessments.views' slot). Assessors at the
+    participant's site record or correct it there; the roles that read guesses see it;
+    everyone else, and anyone before randomisation, sees nothing."""
+    context = _guess_panel_context(request, participant, timepoint)
+    if context is None:
+        return ""
+    return render_to_string("randomization/_blinding_guess_panel.html", context, request=request)
+
+
+def _safe_next(request: HttpRequest) -> str:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return ""
+
+
 @login_required
 def blinding_guess(request: HttpRequest, pk: int, timepoint: str) -> HttpResponse:
     participant = participant_selectors.participant_get(user=request.user, pk=pk)
@@ -345,6 +408,7 @@ def blinding_guess(request: HttpRequest, pk: int, timepoint: str) -> HttpRespons
         raise Http404
     if not access.has_role_at(request.user, participant.site_id, Role.ASSESSOR):
         raise Forbidden("Only an assessor at the participant's site records the blinding guess.")
+    htmx = request.headers.get("HX-Request") == "true"
     try:
         current = selectors.blinding_guess_get(
             user=request.user, participant=participant, timepoint=timepoint
@@ -352,12 +416,14 @@ def blinding_guess(request: HttpRequest, pk: int, timepoint: str) -> HttpRespons
     except TrialError:
         current = None
     form = forms.BlindingGuessForm(
-        request.POST or None, initial={"guess": current.guess} if current else None
+        request.POST or None,
+        initial={"guess": current.guess} if current else None,
+        auto_id=f"guess-{timepoint}-%s" if htmx else "id_%s",
     )
     status = 200
     if request.method == "POST" and form.is_valid():
         try:
-            services.blinding_guess_record(
+            _guess, created = services.blinding_guess_record(
                 user=request.user,
                 participant=participant,
                 timepoint=timepoint,
@@ -368,10 +434,22 @@ def blinding_guess(request: HttpRequest, pk: int, timepoint: str) -> HttpRespons
             _form_errors(form, error)
             status = error.status
         else:
-            messages.success(request, "The blinding guess is recorded.")
-            return redirect("participants:overview", pk=participant.pk)
+            saved = "The blinding guess is recorded." if created else "The blinding guess is saved."
+            if htmx:
+                context = _guess_panel_context(
+                    request, participant, timepoint, saved=saved, next_url=_safe_next(request)
+                )
+                return render(request, "randomization/_blinding_guess_panel.html", context)
+            messages.success(request, saved)
+            return redirect(_safe_next(request) or reverse("participants:overview", args=[pk]))
     elif request.method == "POST":
         status = 400
+    if htmx and request.method == "POST":
+        # htmx swaps only successful answers: the panel with its errors comes back as 200.
+        context = _guess_panel_context(
+            request, participant, timepoint, form=form, next_url=_safe_next(request)
+        )
+        return render(request, "randomization/_blinding_guess_panel.html", context)
     return render(
         request,
         "randomization/blinding_guess.html",

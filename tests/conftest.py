@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -36,3 +38,132 @@ class TrialClient(Client):
 @pytest.fixture
 def client() -> Client:
     return TrialClient()
+
+
+# --- browser tests: Playwright driving Debian's chromium (never a downloaded browser) ---------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+PHONE = {"width": 390, "height": 844}
+BROWSER_FIXTURES = frozenset({"browser", "page"})
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    """Tests that use the shared browser run last. Playwright's sync API marks an event loop
+    as running in this thread from the moment the (session-wide) browser starts, and Django
+    refuses ORM calls inside a running loop unless DJANGO_ALLOW_ASYNC_UNSAFE is set: so the
+    browser starts only after every other test has run, and that setting never reaches them."""
+    items.sort(key=lambda item: bool(BROWSER_FIXTURES & set(getattr(item, "fixturenames", ()))))
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless chromium for the whole test session."""
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (see DEVELOPERS.md)")
+    from playwright.sync_api import sync_playwright
+
+    # The ORM calls tests make between browser steps are ordinary synchronous calls; see
+    # pytest_collection_modifyitems for why no other test runs with this set.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            launched = playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            )
+            yield launched
+            launched.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def page(browser: Any, live_server: Any, settings: Any) -> Iterator[Any]:
+    """A fresh phone-sized browser context on the live server (relative URLs work:
+    `page.goto("/participants/")`). `page.console_problems` collects script errors, console
+    errors and warnings (a Content-Security-Policy violation is one) and answers >= 400."""
+    from django.db import connections
+
+    # The live server speaks plain HTTP.
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+    settings.SECURE_HSTS_SECONDS = 0
+    context = browser.new_context(base_url=live_server.url, viewport=PHONE, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    problems: list[str] = []
+    page.console_problems = problems  # type: ignore[attr-defined]
+    page.on(
+        "console",
+        lambda message: (
+            problems.append(message.text) if message.type in ("error", "warning") else None
+        ),
+    )
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on(
+        "response",
+        lambda response: (
+            problems.append(f"{response.status} {response.url}") if response.status >= 400 else None
+        ),
+    )
+    try:
+        yield page
+    finally:
+        context.close()
+        # ORM calls made while Playwright's loop runs may hold a connection of their own
+        # (asgiref's context-local storage): close it, or the test database cannot be dropped.
+        connections.close_all()
+
+
+@pytest.fixture
+def log_in(page: Any) -> Callable[..., None]:
+    """`log_in(user)`: log in through the real login page, as a person would: username and
+    password, then for the two-factor roles the code from the authenticator app (the user's
+    confirmed device; one with tests.factories.TEST_TOTP_SECRET is enrolled if there is
+    none). The user's password is set to `password`. Ends on the home page."""
+
+    def do_log_in(user: Any, password: str | None = None) -> None:
+        from tests.factories import PASSWORD, give_password
+
+        give_password(user, password or PASSWORD)
+        page.goto("/accounts/login/")
+        page.get_by_label("Username").fill(user.get_username())
+        page.get_by_label("Password").fill(password or PASSWORD)
+        page.locator("main form button[type=submit]").click()
+        from imrtrial.access import needs_two_factor
+
+        if needs_two_factor(user):
+            page.get_by_label("Code from your authenticator app").fill(fresh_totp_code(user))
+            page.get_by_role("button", name="Confirm").click()
+        name = user.get_full_name() or user.get_username()
+        page.get_by_role("heading", name=f"Welcome, {name}").wait_for()
+
+    return do_log_in
+
+
+def fresh_totp_code(user: Any) -> str:
+    """A code the user's device accepts now and has not accepted before (django-otp refuses a
+    code twice, so a second login within one 30-second step uses the next step's code, inside
+    the device's tolerance)."""
+    import time
+
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from tests.factories import enrol_totp, totp_code
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or enrol_totp(user)
+    current_step = int((time.time() - device.t0) // device.step)
+    offset = 0 if device.last_t < current_step else device.last_t - current_step + 1
+    if offset > device.tolerance:
+        raise AssertionError("Log the same user in at most twice per 30 seconds in a test.")
+    return totp_code(device, offset_steps=offset)

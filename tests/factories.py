@@ -4,7 +4,7 @@ services (so tests exercise the same rules users meet)."""
 from __future__ import annotations
 
 import itertools
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -93,10 +93,18 @@ def make_participant(
     return participant
 
 
-def allocate(participant: Participant, arm: str, *, user: Any | None = None) -> Any:
+def allocate(
+    participant: Participant,
+    arm: str,
+    *,
+    user: Any | None = None,
+    randomized_at: datetime | None = None,
+) -> Any:
     """Bind a participant to an arm directly, bypassing the concealed list: for tests of what
     happens after randomisation (groups, blinding of later pages). Tests of randomisation
-    itself use randomization.services."""
+    itself use randomization.services. `randomized_at` (default now) dates the randomisation
+    in the past for tests of windows and exposure: the allocation is written with that time
+    (an allocation can never be changed afterwards, and no test needs to)."""
     import secrets as _secrets
 
     from imrtrial.sealing import seal
@@ -127,7 +135,7 @@ def allocate(participant: Participant, arm: str, *, user: Any | None = None) -> 
         slot=slot,
         arm=arm,
         randomization_code=_secrets.token_hex(4).upper(),
-        randomized_at=timezone.now(),
+        randomized_at=randomized_at or timezone.now(),
         randomized_by=user or coordinator_for(site.code),
     )
     Participant.objects.filter(pk=participant.pk).update(status=Status.RANDOMIZED)
@@ -164,19 +172,10 @@ def imr_participant(
     """A consented participant at `site` bound to `arm` (IMR by default), optionally
     randomised on an earlier day (exposure counts days from randomisation)."""
     participant = make_participant(site)
-    allocation = allocate(participant, arm)
+    when = None
     if randomized_on is not None:
-        from datetime import datetime, time
-
-        import pgtrigger
-
-        from randomization.models import Allocation
-
-        # An allocation never changes in real life (a trigger refuses it); a test that needs
-        # an earlier randomisation day lifts that one trigger for this one update.
         when = timezone.make_aware(datetime.combine(randomized_on, time(10, 0)))
-        with pgtrigger.ignore("randomization.Allocation:immutable"):
-            Allocation.objects.filter(pk=allocation.pk).update(randomized_at=when)
+    allocate(participant, arm, randomized_at=when)
     participant.refresh_from_db()
     return participant
 

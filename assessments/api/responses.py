@@ -64,6 +64,12 @@ class ResponseWriteSerializer(serializers.Serializer):
     )
 
 
+UNBLINDING_FLAG_HELP = (
+    "True when the rater had reported being unblinded (an unblinding report) on or before the "
+    "day of this assessment. Only for data managers and statisticians; holds no arm."
+)
+
+
 class QueryBriefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     item = serializers.CharField()
@@ -97,6 +103,7 @@ class ResponseReadSerializer(serializers.Serializer):
     )
     queries = QueryBriefSerializer(many=True, required=False)
     queries_opened = serializers.ListField(child=serializers.CharField(), required=False)
+    unblinding_flag = serializers.BooleanField(required=False, help_text=UNBLINDING_FLAG_HELP)
 
 
 class VerifySerializer(serializers.Serializer):
@@ -120,6 +127,7 @@ class FormStatusSerializer(serializers.Serializer):
     interview_date = serializers.DateField(allow_null=True)
     may_read = serializers.BooleanField()
     may_enter = serializers.BooleanField()
+    unblinding_flag = serializers.BooleanField(required=False, help_text=UNBLINDING_FLAG_HELP)
 
 
 def derived_values(response: InstrumentResponse, instrument: Instrument) -> dict[str, Any]:
@@ -176,6 +184,13 @@ def present(
     return data
 
 
+def with_flag(request: Request, data: dict[str, Any], response: InstrumentResponse) -> Any:
+    """Add the unblinding flag for the roles that see it."""
+    if permissions.may_see_unblinding_flag(request.user):
+        data["unblinding_flag"] = selectors.unblinding_flags([response])[response.pk]
+    return data
+
+
 def _participant(request: Request, pk: Any) -> Participant:
     return selectors.participant_get(user=request.user, pk=pk)
 
@@ -209,7 +224,7 @@ class ResponseView(APIView):
         response = selectors.response_find(participant, timepoint, instrument.code)
         if response is None:
             raise NotFound(f"No {instrument.code} is saved at {timepoint} for this participant.")
-        return Response(present(response, instrument, queries=True))
+        return Response(with_flag(request, present(response, instrument, queries=True), response))
 
     @extend_schema(
         parameters=PATH_PARAMETERS,
@@ -264,7 +279,7 @@ class VerifyView(APIView):
         verified = services.response_verify(
             user=request.user, response=response, version=payload.validated_data["version"]
         )
-        return Response(present(verified, instrument))
+        return Response(with_flag(request, present(verified, instrument), verified))
 
 
 class HistoryView(APIView):
@@ -297,6 +312,11 @@ class ParticipantFormsView(APIView):
     def get(self, request: Request, pk: int) -> Response:
         participant = _participant(request, pk)
         saved = selectors.responses_of(participant)
+        flags = (
+            selectors.unblinding_flags(saved.values())
+            if permissions.may_see_unblinding_flag(request.user)
+            else None
+        )
         rows = []
         for timepoint in Timepoint.values:
             for instrument in registry.for_timepoint(timepoint):
@@ -316,4 +336,6 @@ class ParticipantFormsView(APIView):
                         ),
                     }
                 )
+                if flags is not None:
+                    rows[-1]["unblinding_flag"] = bool(response and flags[response.pk])
         return Response(rows)

@@ -21,6 +21,7 @@ from fidelity.models import (
     SessionStatus,
 )
 from imrtrial import access
+from imrtrial.audit_trail import AuditSource
 from imrtrial.errors import NotFound
 from imrtrial.roles import BLINDED_ROLES, Role
 from imrtrial.timeline import TimelineEntry
@@ -281,3 +282,32 @@ def participant_timeline(participant: Any, user: Any) -> list[TimelineEntry]:
             )
         )
     return entries
+
+
+def participant_audit_sources() -> list[AuditSource]:
+    """Group membership and attendance reveal the IMR arm: on the participant's audit history
+    they are shown only to viewers who may see allocation (never to the blinded data managers
+    and monitors who read that page)."""
+    return [
+        AuditSource(
+            GroupMembership.pgh_event_model,
+            "participant_id",
+            "IMR group membership",
+            blinded_may_see=False,
+            hidden_fields=frozenset({"participant"}),
+            describe=lambda e: f"IMR group membership ({e.group.name})",
+            field_labels={"joined_on": "Joined on"},
+            related=("group",),
+        ),
+        AuditSource(
+            Attendance.pgh_event_model,
+            "participant_id",
+            "IMR attendance",
+            blinded_may_see=False,
+            hidden_fields=frozenset({"participant", "session"}),
+            describe=lambda e: (
+                f"IMR attendance, {e.session.group.name} session {e.session.date:%Y-%m-%d}"
+            ),
+            related=("session__group",),
+        ),
+    ]

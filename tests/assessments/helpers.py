@@ -74,21 +74,17 @@ def put_form(
 
 
 def randomise_days_ago(participant: Any, days: int, arm: str = "TAU") -> None:
-    """Randomise, then move the randomisation date back (visit windows run from it). The
-    allocation's immutability trigger is set aside for this one test-only statement."""
+    """Randomise `days` ago (visit windows run from the randomisation date), with registration
+    and consent before it."""
     from datetime import timedelta
 
-    import pgtrigger
     from django.utils import timezone
 
     from participants.models import Participant
-    from randomization.models import Allocation
     from tests.factories import allocate
 
-    allocate(participant, arm)
     randomised_at = timezone.now() - timedelta(days=days)
-    with pgtrigger.ignore("randomization.Allocation:immutable"):
-        Allocation.objects.filter(participant=participant).update(randomized_at=randomised_at)
+    allocate(participant, arm, randomized_at=randomised_at)
     # Registration and consent happened before randomisation.
     Participant.objects.filter(pk=participant.pk).update(
         registered_at=randomised_at - timedelta(days=14),

@@ -4,11 +4,9 @@ a wrong value on another form is refused and everything else typed stays."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.db import connections
 
 from assessments.models import InstrumentResponse
 from imrtrial.roles import Role
@@ -16,64 +14,14 @@ from tests.factories import make_participant, make_staff
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "Browser-test-2026!"
-
-
-@pytest.fixture
-def browser_page(live_server: Any, settings: Any, monkeypatch: Any) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
-    # between browser steps are ordinary synchronous calls.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    settings.SESSION_COOKIE_SECURE = False
-    settings.CSRF_COOKIE_SECURE = False
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-            ],
-        )
-        page = browser.new_page()
-        page.set_default_timeout(15000)
-        yield page
-        browser.close()
-
-
-def log_in(page: Any, base: str, username: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
-
 
 def test_an_assessor_enters_a_panss_from_the_worklist_and_sees_the_scores(
-    transactional_db: None, sites: dict, live_server: Any, browser_page: Any
+    sites: dict, page: Any, log_in: Any
 ) -> None:
-    try:
-        enter_a_panss_and_a_wrong_gaf(live_server, browser_page)
-    finally:
-        # ORM calls made while Playwright's loop runs use their own connection (asgiref's
-        # context-local storage): close it, or the test database cannot be dropped.
-        connections.close_all()
-
-
-def enter_a_panss_and_a_wrong_gaf(live_server: Any, browser_page: Any) -> None:
-    assessor = make_staff("browser-assessor", Role.ASSESSOR, sites=["BAL"])
-    assessor.set_password(PASSWORD)
-    assessor.save()
     participant = make_participant("BAL")
-    page, base = browser_page, live_server.url
-    log_in(page, base, "browser-assessor")
+    log_in(make_staff("browser-assessor", Role.ASSESSOR, sites=["BAL"]))
 
-    page.goto(f"{base}/assessments/worklist/")
+    page.goto("/assessments/worklist/")
     page.click(f'a[data-form="{participant.study_id}-baseline-PANSS"]')
     page.wait_for_selector("#id-P1")
 
@@ -101,7 +49,7 @@ def enter_a_panss_and_a_wrong_gaf(live_server: Any, browser_page: Any) -> None:
     assert saved.items["G16"] == 4 and "P7" not in saved.items
 
     # A wrong value is refused with the item named; what else was typed stays.
-    page.goto(f"{base}/assessments/participants/{participant.pk}/baseline/GAF/")
+    page.goto(f"/assessments/participants/{participant.pk}/baseline/GAF/")
     page.fill("#id-GAF_S", "0")
     page.fill("#id-GAF_F", "57")
     page.click("#save-complete")
@@ -110,3 +58,19 @@ def enter_a_panss_and_a_wrong_gaf(live_server: Any, browser_page: Any) -> None:
     assert page.input_value("#id-GAF_F") == "57"
     assert page.input_value("#id-GAF_S") == "0"
     assert not InstrumentResponse.objects.filter(instrument="GAF").exists()
+
+
+def test_the_psp_interval_follows_the_domains_as_fast_as_they_are_chosen(
+    sites: dict, page: Any, log_in: Any
+) -> None:
+    """Choosing the four domains in quick succession: the hint ends on the interval of the
+    last choice, and no request is aborted (an aborted htmx request is a console error)."""
+    participant = make_participant("BAL")
+    log_in(make_staff("browser-assessor", Role.ASSESSOR, sites=["BAL"]))
+    page.goto(f"/assessments/participants/{participant.pk}/baseline/PSP/")
+    for domain, rating in (("PSP_A", "2"), ("PSP_B", "3"), ("PSP_C", "2"), ("PSP_D", "4")):
+        page.select_option(f"#id-{domain}", rating)
+    # d = 4 (marked) gives 31–40 whatever the other three are.
+    page.locator("#psp-interval strong", has_text="31–40").wait_for()
+    page.wait_for_load_state("networkidle")
+    assert page.console_problems == []

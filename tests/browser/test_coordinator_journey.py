@@ -17,16 +17,12 @@ from tests.factories import PASSWORD, enrol_totp, give_password, make_staff, tot
 pytestmark = pytest.mark.browser
 
 
-def test_a_coordinator_registers_screens_and_records_consent(page: Any, sites: Any) -> None:
+def test_a_coordinator_registers_screens_and_records_consent(
+    page: Any, log_in: Any, sites: Any
+) -> None:
     from playwright.sync_api import expect
 
-    give_password(make_staff("carla", Role.COORDINATOR, sites=["BAL"]))
-
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill("carla")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_label("Password").press("Enter")
-    expect(page.get_by_role("heading", name="Welcome, carla")).to_be_visible()
+    log_in(make_staff("carla", Role.COORDINATOR, sites=["BAL"]))
 
     page.get_by_role("link", name="Participants").first.click()
     page.get_by_role("link", name="Register a person").click()

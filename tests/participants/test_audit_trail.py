@@ -346,7 +346,7 @@ def test_every_declared_source_is_a_pghistory_event_model_that_filters_by_partic
     participant = make_participant("BAL", stage="eligible", user=coordinator)
     for source in audit_trail.participant_sources():
         assert issubclass(source.event_model, pghistory.models.Event), source
-        source.event_model.objects.filter(**{source.participant_field: participant.pk}).exists()
+        source.event_model.objects.filter(source.of_participant(participant.pk)).exists()
 
 
 def test_screenings_appear_in_the_history_with_their_answers(

@@ -6,6 +6,7 @@ endpoints that other apps add later are covered without editing it. It GETs
 - every route without parameters (lists, home, menus: "list pages"), and
 - every route that takes a participant id (the parameter right after `participants/`), with
   each plausible value of its other parameters (timepoints, instrument codes),
+and every route whose parameters are the ids of the world's queries,
 as an assessor, a data manager and a monitor, in two worlds built the same way except that the
 two participants' arms are swapped:
 1. world A must answer byte for byte as world B (after blanking times and CSRF tokens): no
@@ -31,7 +32,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.resolvers import RoutePattern
 from django.utils import timezone
 
-from assessments.models import Timepoint
+from assessments.models import Query, Timepoint
 from imrtrial.roles import Role
 from imrtrial.timeline import APPS
 from participants import services as participant_services
@@ -90,9 +91,14 @@ def fill(route: str, values: dict[str, str]) -> str:
     return PARAMETER.sub(lambda m: values[m.group(2)], route)
 
 
-def requests_to_make(labels: dict[str, int]) -> list[tuple[str, str | None, str]]:
-    """(route, participant label or None, url) for every GET the blinded users make."""
+def requests_to_make(
+    labels: dict[str, int], objects: dict[str, list[str]] | None = None
+) -> list[tuple[str, str | None, str]]:
+    """(route, participant label or None, url) for every GET the blinded users make.
+    `objects` gives the ids of the world's other objects by parameter name (e.g. the queries'
+    `query_id`): routes whose parameters are all among them are visited for each."""
     planned = []
+    objects = objects or {}
     for route, pattern in routes():
         if pattern.name in SKIPPED_NAMES:
             continue
@@ -102,6 +108,10 @@ def requests_to_make(labels: dict[str, int]) -> list[tuple[str, str | None, str]
             continue
         found = PARTICIPANT_PARAMETER.search(route)
         if not found:
+            if all(name in objects for name in names):
+                for combination in itertools.product(*(objects[name] for name in names)):
+                    values = dict(zip(names, combination, strict=True))
+                    planned.append((route, None, fill(route, values)))
             continue
         others = [n for n in names if n != found.group(1)]
         choices = [CANDIDATES.get(name, ("1",)) for name in others]
@@ -205,7 +215,9 @@ def visit_world(
         reset_sequences()
         participants = build_world(arms, coordinator, users["assessor"])
         labels = {"first": participants[0].pk, "second": participants[1].pk}
-        planned = requests_to_make(labels)
+        # The queries on the two participants' forms (tests/assessments/blinding_scenario.py).
+        queries = [str(pk) for pk in Query.objects.order_by("pk").values_list("pk", flat=True)]
+        planned = requests_to_make(labels, {"query_id": queries})
         answers = {}
         for role, user in users.items():
             client = page_client(user)
@@ -232,6 +244,8 @@ def test_blinded_users_get_the_same_answers_whichever_arm_a_participant_is_in(
         "/randomisation/participants/<int:pk>/blinding-guess/<str:timepoint>/",
         "/api/v1/participants/<int:pk>/randomize/",
         "/randomisation/incidents/",
+        "/assessments/queries/<int:query_id>/",
+        "/api/v1/queries/<int:query_id>/",
     ):
         assert expected in covered, expected
     overviews = [
@@ -240,6 +254,13 @@ def test_blinded_users_get_the_same_answers_whichever_arm_a_participant_is_in(
         if route == "/participants/<int:pk>/" and role == "assessor"
     ]
     assert [seen[0] for seen in overviews] == [200, 200]
+    # ... and the data manager really reads the queries on both participants' forms.
+    query_pages = [
+        seen[0]
+        for (role, route, _label, _url), seen in world_a.items()
+        if route == "/assessments/queries/<int:query_id>/" and role == "data_manager"
+    ]
+    assert query_pages and set(query_pages) == {200}
 
     # 1. Swapping the arms changes nothing anywhere.
     assert world_a.keys() == world_b.keys()
