@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-import pgtrigger
 from django.utils import timezone
 
 from assessments.instruments import registry
@@ -46,7 +45,7 @@ from imrtrial.roles import Role
 from participants import services as participant_services
 from participants.cpr import decrypt
 from participants.models import Participant
-from randomization.models import Allocation, BlindingGuess, UnblindingIncident
+from randomization.models import BlindingGuess, UnblindingIncident
 from tests.factories import allocate, coordinator_for, make_participant, make_staff
 
 BASELINE_OFFSET = -7
@@ -124,9 +123,7 @@ def respond(
 
 
 def randomise_on(participant: Participant, arm: str, day: date) -> Participant:
-    allocation = allocate(participant, arm)
-    with pgtrigger.ignore("randomization.Allocation:immutable"):
-        Allocation.objects.filter(pk=allocation.pk).update(randomized_at=moment(day, 10))
+    allocate(participant, arm, randomized_at=moment(day, 10))
     Participant.objects.filter(pk=participant.pk).update(
         registered_at=moment(day - timedelta(days=14), 9), consent_date=day - timedelta(days=7)
     )
