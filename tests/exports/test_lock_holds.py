@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.contrib import admin
 from django.db import DatabaseError, connection, models, transaction
+from django.test.utils import isolate_apps
 from django.urls import path
 
 from exports import services
@@ -19,23 +20,24 @@ from participants.models import Participant
 from tests.factories import api_client, make_participant, make_staff, page_client, unique_cpr
 
 
-class FreezeProbe(models.Model):
-    """A stand-in for the tables that stay writable while frozen (answering queries,
-    verification): its trigger is `refuse_when_locked(during_freeze=False)`."""
-
-    note = models.CharField(max_length=20)
-
-    class Meta:
-        app_label = "exports"
-        managed = False
-        db_table = "exports_test_freeze_probe"
-
-    def __str__(self) -> str:
-        return self.note
-
-
 @pytest.fixture
-def freeze_probe(db: None) -> type[FreezeProbe]:
+def freeze_probe(db: None) -> Any:
+    """A stand-in for the tables that stay writable while frozen (answering queries,
+    verification): its trigger is `refuse_when_locked(during_freeze=False)`. It lives in an
+    isolated app registry so the project's migration state never sees it."""
+    with isolate_apps("exports"):
+
+        class FreezeProbe(models.Model):
+            note = models.CharField(max_length=20)
+
+            class Meta:
+                app_label = "exports"
+                managed = False
+                db_table = "exports_test_freeze_probe"
+
+            def __str__(self) -> str:
+                return self.note
+
     with connection.schema_editor() as editor:
         editor.create_model(FreezeProbe)
     refuse_when_locked(during_freeze=False).install(FreezeProbe)
@@ -129,7 +131,7 @@ def test_a_raw_bulk_update_is_refused_by_the_database(dm: Any, level: str) -> No
 
 
 def test_a_freeze_still_allows_the_tables_kept_open_for_queries(
-    dm: Any, freeze_probe: type[FreezeProbe]
+    dm: Any, freeze_probe: Any
 ) -> None:
     services.dataset_freeze(user=dm, reason="Cleaning")
     probe = freeze_probe.objects.create(note="answer")
