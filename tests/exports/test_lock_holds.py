@@ -130,9 +130,7 @@ def test_a_raw_bulk_update_is_refused_by_the_database(dm: Any, level: str) -> No
     assert Participant.objects.filter(pk=participant.pk, sex="female").exists()
 
 
-def test_a_freeze_still_allows_the_tables_kept_open_for_queries(
-    dm: Any, freeze_probe: Any
-) -> None:
+def test_a_freeze_still_allows_the_tables_kept_open_for_queries(dm: Any, freeze_probe: Any) -> None:
     services.dataset_freeze(user=dm, reason="Cleaning")
     probe = freeze_probe.objects.create(note="answer")
     freeze_probe.objects.filter(pk=probe.pk).update(note="answered")
