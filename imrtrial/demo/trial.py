@@ -28,6 +28,7 @@ from django.utils import timezone
 from assessments import services as assessment_services
 from assessments.instruments import registry
 from assessments.models import InstrumentResponse, Query, ResponseStatus
+from assessments.selectors import baseline_missing
 from fidelity import scale
 from fidelity import services as fidelity_services
 from fidelity.models import GroupSession, ImrGroup, SessionStatus
@@ -85,6 +86,8 @@ class Person:
     diagnosis: str = "F20"
     ineligible: dict[str, Any] = field(default_factory=dict)
     post_done: bool = False
+    # A consented person whose baseline is complete: a new user can randomise them at once.
+    baseline_done: bool = False
     ends: tuple[str, int, str] | None = None  # (status, days ago, reason)
     participant: Participant | None = None
 
@@ -111,6 +114,7 @@ class Summary:
     open_queries: int = 0
     fidelity: str = ""
     unblinding_reports: int = 0
+    ready_to_randomise: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         by_status = ", ".join(
@@ -128,6 +132,8 @@ class Summary:
             "attendance",
             f"Fidelity: {self.fidelity}",
             f"Unblinding reports: {self.unblinding_reports}",
+            "Ready to randomise (consented, baseline complete): "
+            + (", ".join(self.ready_to_randomise) or "nobody"),
         ]
 
 
@@ -165,7 +171,11 @@ def plan(today: date) -> list[Person]:
             people[-5].ends = ("lost_to_follow_up", 150, "No answer to letters or calls.")
         else:
             people[-2].ends = ("withdrawn", 60, "Finds the interviews too demanding.")
-        people.append(Person(site, cpr(6), sex(6), "consented", 12, diagnosis="F31"))
+        people.append(
+            Person(
+                site, cpr(6), sex(6), "consented", 12, diagnosis="F31", baseline_done=site == "BAL"
+            )
+        )
         people.append(Person(site, cpr(7), sex(7), "eligible", 9))
         people.append(
             Person(site, cpr(8), sex(8), "ineligible", 30, ineligible=INELIGIBLE_ANSWERS[s])
@@ -278,13 +288,14 @@ class TrialBuilder:
         participant = self.participant(person)
         rng = random.Random(f"{person.cpr}-baseline")
         forms: tuple[str, ...] = ASSESSOR_FORMS
-        if person.stage == "consented":
+        in_progress = person.stage == "consented" and not person.baseline_done
+        if in_progress:
             # Still in progress: part of the interview done, PANSS saved as a draft.
             forms = ("DEMOG", "GAF", "PSP")
             self.save(participant, "baseline", "PANSS", self.staff.assessor, rng, draft=True)
         for code in forms:
             self.save(participant, "baseline", code, self.staff.assessor, rng)
-        if person.stage != "consented":
+        if not in_progress:
             self.save(participant, "baseline", CLINICIAN_FORM, self.staff.clinician, rng)
 
     def save(
@@ -534,6 +545,13 @@ class TrialBuilder:
         self.summary.unblinding_reports = UnblindingIncident.objects.filter(
             participant_id__in=ids
         ).count()
+        self.summary.ready_to_randomise = [
+            participant.study_id
+            for participant in Participant.objects.filter(pk__in=ids, status=Status.CONSENTED)
+            .select_related("site")
+            .order_by("site__number", "study_id")
+            if not baseline_missing(participant)
+        ]
 
 
 DONE = (ResponseStatus.COMPLETE, ResponseStatus.VERIFIED)

@@ -139,7 +139,7 @@ def check_the_baseline_forms_hold_valid_scored_values(demo: str) -> None:
         if response.instrument != "DEMOG":  # (demographics have no scores)
             assert response.scores and None not in response.scores.values(), response
     drafts = InstrumentResponse.objects.filter(status="draft")
-    assert drafts.count() == 3  # the baseline PANSS in progress at each site
+    assert drafts.count() == 2  # the baseline PANSS in progress at GLA and FRB
 
 
 def check_groups_meet_weekly_with_attendance_and_one_has_a_fidelity_consensus(demo: str) -> None:
@@ -183,4 +183,8 @@ def check_it_prints_the_demo_users_and_a_summary_of_the_trial(demo: str) -> None
     assert "demo-coordinator" in demo and "Recovery-2026!" in demo
     assert "Participants: 30 at BAL, GLA and FRB" in demo
     assert "Queries: 2 open" in demo
+    # Someone a new user can randomise straight away.
+    ready = Participant.objects.get(site__code="BAL", status=Status.CONSENTED)
+    assert assessment_selectors.baseline_missing(ready) == []
+    assert f"Ready to randomise (consented, baseline complete): {ready.study_id}" in demo
     assert "IMR" not in demo.split("Demo trial created")[1].replace("IMR group", "")  # no arms
