@@ -391,12 +391,15 @@ def participant_timeline(participant: Any, user: Any) -> list[TimelineEntry]:
                 url = reverse("randomization:result", args=[participant.pk])
         entries.append(TimelineEntry(allocation.randomized_at, "Randomised", detail, url))
     if may_read_guesses(user, participant):
+        # A guess names an arm; blinded readers see that it was made, not the arm word, so no
+        # arm label ever sits on a blinded person's overview (the guess form shows their own).
+        unblinded = access.may_see_allocation(user)
         for guess in participant.blinding_guesses.all():
             entries.append(
                 TimelineEntry(
                     guess.recorded_at,
                     f"Blinding guess ({guess.get_timepoint_display()})",
-                    guess.get_guess_display(),
+                    guess.get_guess_display() if unblinded else "Recorded",
                 )
             )
     if access.has_role(user, *TRIAL_MANAGERS):

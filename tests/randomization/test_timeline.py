@@ -59,3 +59,25 @@ def test_guesses_and_unblinding_reports_appear_for_the_roles_that_read_them(site
     assert "Unblinding reported" not in titles["assessor"]
     assert "Unblinding reported" in titles["dm"]
     assert "Blinding guess (Post-intervention (T1))" not in titles["coord"]
+
+
+def test_a_blinded_reader_sees_that_a_guess_was_made_but_no_arm_word(sites: dict) -> None:
+    participant = make_participant("BAL")
+    allocate(participant, "IMR")
+    assessor = make_staff("assessor", Role.ASSESSOR, sites=["BAL"])
+    BlindingGuess.objects.create(
+        participant=participant,
+        timepoint="post",
+        assessor=assessor,
+        guess="TAU",
+        recorded_at=timezone.now(),
+    )
+    statistician = make_staff("stat", Role.STATISTICIAN)
+    details = {
+        user.username: [
+            e.detail for e in participant_timeline(participant, user) if "guess" in e.title
+        ]
+        for user in (assessor, statistician)
+    }
+    assert details[assessor.username] == ["Recorded"]
+    assert details["stat"] == ["Treatment as usual"]
