@@ -18,7 +18,7 @@ def trial(request: HttpRequest) -> dict[str, Any]:
         # Half logged in (password, no code yet): nothing but the way to finish or leave.
         return {"user_roles": [], "may_see_allocation": False}
     return {
-        "menu": navigation.menu_for(user),
+        "menu": navigation.menu_for(user, request.path),
         "user_roles": access.role_labels(access.roles_of(user)),
         "may_see_allocation": access.may_see_allocation(user),
         "dataset_lock": current_lock(),

@@ -76,7 +76,8 @@ ENTRIES: tuple[Entry, ...] = (
 )
 
 
-def menu_for(user: Any) -> list[dict[str, str]]:
+def menu_for(user: Any, path: str = "") -> list[dict[str, Any]]:
+    """The user's entries; the one whose address is the longest prefix of `path` is current."""
     if not getattr(user, "is_authenticated", False):
         return []
     blinded = access.is_blinded(user)
@@ -89,7 +90,10 @@ def menu_for(user: Any) -> list[dict[str, str]]:
         if entry.allowed and not import_string(entry.allowed)(user):
             continue
         try:
-            items.append({"label": entry.label, "url": reverse(entry.url_name)})
+            items.append({"label": entry.label, "url": reverse(entry.url_name), "current": False})
         except NoReverseMatch:
             continue
+    matching = [item for item in items if path.startswith(item["url"])]
+    if matching:
+        max(matching, key=lambda item: len(item["url"]))["current"] = True
     return items

@@ -64,3 +64,17 @@ def test_every_role_has_something_in_its_menu(sites: dict) -> None:
     for role in Role:
         user = make_staff(f"only-{role.value}", role, sites=["BAL"])
         assert navigation.menu_for(user), role
+
+
+def test_the_menu_marks_at_most_one_entry_as_the_current_page(sites: dict) -> None:
+    # Worklist and Queries both live under /assessments/: only the page's own entry is current.
+    user = make_staff("assessor", Role.ASSESSOR, sites=["BAL"])
+    client = page_client(user)
+    for url, current in (
+        ("/assessments/worklist/", "Worklist"),
+        ("/assessments/queries/", "Queries"),
+        ("/participants/", "Participants"),
+    ):
+        page = client.get(url).content.decode()
+        marked = re.findall(r'<a href="[^"]+" aria-current="page">([^<]+)</a>', page)
+        assert marked == [current], url
