@@ -50,7 +50,7 @@ def test_instruments_lists_every_instrument_with_items_and_scores(assessor: Api)
     listed = {i["code"]: i for i in response.json()}
     for code in ("GAF", "PSP", "PANSS", "HAMD6", "YMRS", "IMRS_P", "IMRS_C", "MHRM", "SHS"):
         assert code in listed
-    for code in ("CSQ8", "DEMOG"):
+    for code in ("CSQ8", "DEMOG", "SERVICE_USE", "IMR_FID"):
         assert code in listed
     for code, instrument in listed.items():
         assert isinstance(instrument["name"], str) and instrument["name"]
@@ -69,7 +69,7 @@ def test_instruments_lists_every_instrument_with_items_and_scores(assessor: Api)
             assert {s["code"] for s in SPEC[code].get("scores", [])} <= {
                 s["code"] for s in instrument["scores"]
             }, code
-            if code != "SERVICE_USE":  # register data: windows, not timepoints
+            if code not in ("SERVICE_USE", "IMR_FID"):  # no participant timepoints
                 assert instrument["timepoints"] == [
                     TIMEPOINTS[t] for t in SPEC[code]["timepoints"]
                 ], code
@@ -77,6 +77,11 @@ def test_instruments_lists_every_instrument_with_items_and_scores(assessor: Api)
     assert [i["code"] for i in panss["items"]] == PANSS
     assert all(i["allowed_values"] == [1, 2, 3, 4, 5, 6, 7] for i in panss["items"])
     assert "PANSS_TOTAL" in {s["code"] for s in panss["scores"]}
+    # The fidelity scale is there too: its item codes are those of POST /fidelity-ratings/.
+    fidelity = listed["IMR_FID"]
+    assert [i["code"] for i in fidelity["items"]] == [f"FID_{n}" for n in range(1, 14)]
+    assert all(i["allowed_values"] == [1, 2, 3, 4, 5] for i in fidelity["items"])
+    assert assessor.get("instruments/IMR_FID/").json() == fidelity
 
 
 def test_a_form_is_created_201_then_changed_200_with_scores_and_versions(

@@ -190,6 +190,18 @@ def test_every_endpoint_of_api_md_is_in_the_schema(schema: dict[str, Any]) -> No
     assert not missing
 
 
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/no-such-thing/", "/api/v1/participants/abc/", "/api/v1/exports/123/"],
+)
+def test_an_address_no_endpoint_answers_is_404_in_the_error_shape(trial: None, path: str) -> None:
+    create_staff("coord", "coordinator")
+    api = Api(ask_token("coord").json()["token"])
+    response = api.get(path)
+    assert response["Content-Type"].startswith("application/json")
+    assert_error_shape(response, 404)
+
+
 def test_the_schema_and_the_browsable_docs_are_served(trial: None) -> None:
     create_staff("coord", "coordinator")
     api = Api(ask_token("coord").json()["token"])

@@ -85,6 +85,7 @@ def test_sessions_take_a_date_and_a_module_from_1_to_11_and_attendance_lists_who
     response = instructor.put(attendance, {"present": [world["imr"]["id"]]})
     assert response.status_code == 200, response.content
     assert response.json()["present"] == [world["imr"]["id"]]
+    assert "present" in assert_error_shape(instructor.put(attendance, {"present": ["x"]}), 400)
     # Someone who is not a member cannot be present.
     assert_error_shape(instructor.put(attendance, {"present": [world["tau"]["id"]]}), 400)
     assert instructor.get(attendance).json()["present"] == [world["imr"]["id"]]
@@ -113,15 +114,14 @@ def test_fidelity_ratings_by_two_raters_then_the_consensus(
     assert first.post("fidelity-ratings/", rating | {"rater_kind": "consensus"}).status_code == 201
     end = rating | {"timepoint": "end", "rater_kind": "rater1"}
     assert first.post("fidelity-ratings/", end).status_code == 201
-    for bad in (
-        {"timepoint": "halfway"},
-        {"rater_kind": "rater3"},
-        {"items": {**FIDELITY_ITEMS, "FID_1": 6}},
-        {"items": {k: v for k, v in FIDELITY_ITEMS.items() if k != "FID_13"}},
+    for bad, field in (
+        ({"timepoint": "halfway"}, "timepoint"),
+        ({"rater_kind": "rater3"}, "rater_kind"),
+        ({"items": {**FIDELITY_ITEMS, "FID_1": 6}}, "FID_1"),
+        ({"items": {k: v for k, v in FIDELITY_ITEMS.items() if k != "FID_13"}}, "FID_13"),
     ):
-        assert_error_shape(
-            second.post("fidelity-ratings/", end | {"rater_kind": "rater2"} | bad), 400
-        )
+        response = second.post("fidelity-ratings/", end | {"rater_kind": "rater2"} | bad)
+        assert field in assert_error_shape(response, 400)
 
 
 @pytest.mark.parametrize("roles", BLINDED, ids=lambda r: "+".join(r))
