@@ -29,9 +29,9 @@ ROOT = Path(__file__).resolve().parents[2]
 ELIGIBLE_BIPOLAR = {**ELIGIBLE, "diagnosis": "F31"}
 
 
-def settings_read_from(environments: list[dict[str, str | None]], name: str) -> list[Any]:
-    """The value of setting `name` that imrtrial/settings.py makes of each environment (None:
-    the variable unset), in one fresh process that reads the settings file once for each."""
+def settings_read_from(environments: list[dict[str, str | None]], *names: str) -> list[Any]:
+    """The settings `names` that imrtrial/settings.py makes of each environment (None: the
+    variable unset), in one fresh process that reads the settings file once for each."""
     script = """
 import json, os, runpy, sys
 found = []
@@ -41,13 +41,14 @@ for change in json.loads(sys.argv[1]):
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
-    found.append(runpy.run_path("imrtrial/settings.py")[sys.argv[2]])
-print(json.dumps(found))
+    made = runpy.run_path("imrtrial/settings.py")
+    found.append({name: made[name] for name in sys.argv[2:]})
+print(json.dumps(found, default=str))
 """
     done = subprocess.run(
-        [sys.executable, "-c", script, json.dumps(environments), name],
+        [sys.executable, "-c", script, json.dumps(environments), *names],
         cwd=ROOT,
-        env={k: v for k, v in os.environ.items() if k != name},
+        env={k: v for k, v in os.environ.items() if k not in names},
         capture_output=True,
         text=True,
         check=True,
@@ -56,18 +57,66 @@ print(json.dumps(found))
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_randomization_requires_baseline_is_true_unless_turned_off() -> None:
-    values = [None, "", "true", "1", "yes", "false", "0", "no", None]
-    found = settings_read_from(
-        [{"RANDOMIZATION_REQUIRES_BASELINE": v} for v in values], "RANDOMIZATION_REQUIRES_BASELINE"
-    )
-    assert found == [True, True, True, True, True, False, False, False, True]
-
-
-def test_cpr_keys_are_a_comma_separated_list_newest_first() -> None:
+def test_every_setting_of_api_md_comes_from_the_environment() -> None:
     new, old = Fernet.generate_key().decode(), Fernet.generate_key().decode()
-    found = settings_read_from([{"CPR_KEYS": f"{new}, {old}"}, {"CPR_KEYS": new}], "CPR_KEYS")
-    assert found == [[new, old], [new]]
+    baseline_values = [None, "", "true", "1", "yes", "false", "0", "no", None]
+    environments: list[dict[str, str | None]] = [
+        {
+            "DATABASE_URL": "postgres://someone@127.0.0.1:5432/other",
+            "REDIS_URL": "redis://127.0.0.1:6379/7",
+            "SECRET_KEY": "s" * 50,
+            "DEBUG": "false",
+            "ALLOWED_HOSTS": "edc.example.org, www.edc.example.org",
+            "CPR_KEYS": f"{new}, {old}",
+        },
+        {"DEBUG": "true", "CPR_KEYS": new},
+        *({"RANDOMIZATION_REQUIRES_BASELINE": v} for v in baseline_values),
+    ]
+    found = settings_read_from(
+        environments,
+        "DATABASES",
+        "REDIS_URL",
+        "SECRET_KEY",
+        "DEBUG",
+        "ALLOWED_HOSTS",
+        "CPR_KEYS",
+        "RANDOMIZATION_REQUIRES_BASELINE",
+    )
+    first, second, *baselines = found
+    database = first["DATABASES"]["default"]
+    assert (database["NAME"], database["USER"], database["HOST"], str(database["PORT"])) == (
+        "other",
+        "someone",
+        "127.0.0.1",
+        "5432",
+    )
+    assert first["REDIS_URL"] == "redis://127.0.0.1:6379/7"
+    assert first["SECRET_KEY"] == "s" * 50
+    assert first["DEBUG"] is False and second["DEBUG"] is True
+    assert first["ALLOWED_HOSTS"] == ["edc.example.org", "www.edc.example.org"]
+    # Comma-separated, newest first.
+    assert (first["CPR_KEYS"], second["CPR_KEYS"]) == ([new, old], [new])
+    # Default true: only an explicit "off" value turns the baseline requirement off.
+    assert [b["RANDOMIZATION_REQUIRES_BASELINE"] for b in baselines] == [
+        True,
+        True,
+        True,
+        True,
+        True,
+        False,
+        False,
+        False,
+        True,
+    ]
+
+
+def test_make_run_serves_on_the_port_given() -> None:
+    environment = {**os.environ, "PORT": "8123"}
+    done = subprocess.run(
+        ["make", "-n", "run"], cwd=ROOT, env=environment, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert "runserver 127.0.0.1:8123" in done.stdout
 
 
 def baseline(assessor: Api, pid: int, *, leave_out: str = "") -> None:
