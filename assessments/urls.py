@@ -5,7 +5,7 @@ from assessments.api import instruments, queries, responses
 
 app_name = "assessments"
 
-FORM = "participants/<int:pk>/assessments/<str:timepoint>/<str:code>/"
+FORM = "participants/<int:pk>/assessments/<str:timepoint>/<str:instrument>/"
 
 # Pages of this app.
 urlpatterns = [

@@ -27,11 +27,6 @@ class StaffChoiceField(forms.ModelMultipleChoiceField):
 def add_service_errors(form: forms.Form, error: TrialError) -> None:
     """A service's refusal on the form: field errors on their fields, the rest on top."""
     for field, messages in (error.fields or {"__all__": [error.message]}).items():
-        if isinstance(messages, dict):  # per-item errors of a rating
-            for item, item_messages in messages.items():
-                for message in item_messages:
-                    form.add_error(item if item in form.fields else None, message)
-            continue
         for message in messages:
             form.add_error(field if field in form.fields else None, message)
 

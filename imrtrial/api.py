@@ -22,8 +22,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             return None
         exc = translated
     if isinstance(exc, TrialError):
-        return Response(exc.as_response_data(), status=exc.status)
+        return Response(error_body(exc.as_response_data()), status=exc.status)
     response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(exc, exceptions.ValidationError):
+        response.data = error_body(response.data)
     if (
         response is not None
         and response.status_code == status.HTTP_403_FORBIDDEN
@@ -34,6 +36,32 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             # Token clients that sent no credentials: API.md says 401.
             response.status_code = status.HTTP_401_UNAUTHORIZED
     return response
+
+
+def error_body(data: Any) -> Any:
+    """API.md's error shapes: `{"detail": "..."}` or `{"field": ["message", ...]}`. DRF nests
+    the errors of list and dict fields (`{"formats": {"1": ["..."]}}`); those become the
+    field's own list of messages, each named after the key it is about unless that is a
+    position in a list."""
+    if not isinstance(data, dict):
+        return {"non_field_errors": _messages(data)}
+    return {
+        str(field): value if field == "detail" and isinstance(value, str) else _messages(value)
+        for field, value in data.items()
+    }
+
+
+def _messages(value: Any, key: str = "") -> list[str]:
+    prefix = f"{key}: " if key and not key.isdigit() else ""
+    if isinstance(value, dict):
+        found = []
+        for inner_key, inner in value.items():
+            for message in _messages(inner, str(inner_key)):
+                found.append(prefix + message)
+        return found
+    if isinstance(value, list | tuple):
+        return [message for inner in value for message in _messages(inner, key)]
+    return [f"{prefix}{value}"]
 
 
 def role_permission(*roles: str) -> type[permissions.BasePermission]:

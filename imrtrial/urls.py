@@ -37,3 +37,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_urlpatterns)),
 ]
+
+handler404 = "imrtrial.views.not_found"
+handler500 = "imrtrial.views.server_error"

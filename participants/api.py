@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -12,6 +13,7 @@ from rest_framework.views import APIView
 
 from imrtrial.api import role_permission
 from imrtrial.roles import Role
+from participants import cpr as cpr_module
 from participants import eligibility, selectors, services
 from participants.models import Diagnosis, Participant, Sex, Site, Status
 from randomization.selectors import allocation_fields
@@ -90,9 +92,25 @@ class ParticipantSerializer(serializers.ModelSerializer):
 
 
 class RegistrationSerializer(serializers.Serializer):
+    """Every field is checked here, so that one answer names every bad field (the service
+    checks them again)."""
+
     site = serializers.CharField()
     cpr = serializers.CharField(write_only=True, trim_whitespace=True)
     sex = serializers.ChoiceField(choices=Sex.choices)
+
+    def validate_site(self, value: str) -> str:
+        if not Site.objects.filter(code=value.strip().upper()).exists():
+            raise serializers.ValidationError(f"Unknown site {value!r}; use BAL, GLA or FRB.")
+        return value
+
+    @sensitive_variables("value")
+    def validate_cpr(self, value: str) -> str:
+        try:
+            cpr_module.parse_cpr(value)
+        except cpr_module.InvalidCpr as exc:
+            raise serializers.ValidationError(str(exc)) from None
+        return value
 
 
 class ConsentSerializer(serializers.Serializer):
@@ -129,9 +147,13 @@ def _present(request: Request, participant: Participant, code: int = 200) -> Res
 
 
 class SiteListView(APIView):
-    @extend_schema(responses=SiteSerializer(many=True), summary="The sites you work at")
+    """The trial's three sites, for every signed-in user: API.md limits the participant list
+    to the caller's sites, not this reference list (the codes a client sends and reads back;
+    which sites a user works at is in GET /api/v1/auth/me/)."""
+
+    @extend_schema(responses=SiteSerializer(many=True), summary="The trial's sites")
     def get(self, request: Request) -> Response:
-        return Response(SiteSerializer(selectors.sites_visible_to(request.user), many=True).data)
+        return Response(SiteSerializer(Site.objects.order_by("number"), many=True).data)
 
 
 class ParticipantListView(APIView):

@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from assessments.instruments import registry
+from assessments.instruments import imr_fid, registry
 from assessments.instruments.metadata import instrument_metadata
 from imrtrial.errors import NotFound
 
@@ -84,13 +84,18 @@ class InstrumentMetadataSerializer(serializers.Serializer):
     notes = serializers.ListField(child=serializers.CharField())
 
 
+# Listed with the assessment instruments, but not forms of the registry (see imr_fid).
+REFERENCE_INSTRUMENTS = (imr_fid.INSTRUMENT,)
+
+
 class InstrumentListView(APIView):
     @extend_schema(
         responses=InstrumentMetadataSerializer(many=True),
         summary="Every instrument: items, allowed values, scores, rater and timepoints",
     )
     def get(self, request: Request) -> Response:
-        return Response([instrument_metadata(i) for i in registry.all()])
+        listed = (*registry.all(), *REFERENCE_INSTRUMENTS)
+        return Response([instrument_metadata(i) for i in listed])
 
 
 class InstrumentDetailView(APIView):
@@ -100,7 +105,10 @@ class InstrumentDetailView(APIView):
         summary="One instrument",
     )
     def get(self, request: Request, code: str) -> Response:
-        instrument = registry.find(code.upper())
+        code = code.upper()
+        instrument = registry.find(code) or next(
+            (i for i in REFERENCE_INSTRUMENTS if i.code == code), None
+        )
         if instrument is None:
             raise NotFound(f"Unknown instrument {code!r}.")
         return Response(instrument_metadata(instrument))

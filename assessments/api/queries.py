@@ -140,14 +140,14 @@ class RaiseQueryView(APIView):
         responses={201: QuerySerializer},
         summary="Raise a query on a field of a saved form (data manager)",
     )
-    def post(self, request: Request, pk: int, timepoint: str, code: str) -> Response:
+    def post(self, request: Request, pk: int, timepoint: str, instrument: str) -> Response:
         participant = _participant(request, pk)
         timepoint = selectors.parse_timepoint(timepoint)
-        instrument = selectors.form_instrument(code, timepoint)
+        form = selectors.form_instrument(instrument, timepoint)
         payload = RaiseQuerySerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         response = services.response_for_query(
-            participant=participant, timepoint=timepoint, code=instrument.code
+            participant=participant, timepoint=timepoint, code=form.code
         )
         query = services.query_raise(
             user=request.user,

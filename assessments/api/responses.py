@@ -30,7 +30,9 @@ PATH_PARAMETERS = [
         enum=Timepoint.values,
         description="baseline, post or followup (T0, T1, T2 accepted)",
     ),
-    OpenApiParameter("code", str, OpenApiParameter.PATH, description="Instrument code, e.g. PANSS"),
+    OpenApiParameter(
+        "instrument", str, OpenApiParameter.PATH, description="Instrument code, e.g. PANSS"
+    ),
 ]
 
 
@@ -218,13 +220,13 @@ class ResponseView(APIView):
         responses={200: ResponseReadSerializer},
         summary="The saved form (404 when nothing is saved yet)",
     )
-    def get(self, request: Request, pk: int, timepoint: str, code: str) -> Response:
+    def get(self, request: Request, pk: int, timepoint: str, instrument: str) -> Response:
         participant = _participant(request, pk)
-        timepoint, instrument = _readable(request, participant, timepoint, code)
-        response = selectors.response_find(participant, timepoint, instrument.code)
+        timepoint, form = _readable(request, participant, timepoint, instrument)
+        response = selectors.response_find(participant, timepoint, form.code)
         if response is None:
-            raise NotFound(f"No {instrument.code} is saved at {timepoint} for this participant.")
-        return Response(with_flag(request, present(response, instrument, queries=True), response))
+            raise NotFound(f"No {form.code} is saved at {timepoint} for this participant.")
+        return Response(with_flag(request, present(response, form, queries=True), response))
 
     @extend_schema(
         parameters=PATH_PARAMETERS,
@@ -232,7 +234,7 @@ class ResponseView(APIView):
         responses={200: ResponseReadSerializer, 201: ResponseReadSerializer},
         summary="Create (201) or change (200) a form; 400 per bad item, 409 stale or locked",
     )
-    def put(self, request: Request, pk: int, timepoint: str, code: str) -> Response:
+    def put(self, request: Request, pk: int, timepoint: str, instrument: str) -> Response:
         participant = _participant(request, pk)
         timepoint = selectors.parse_timepoint(timepoint)
         payload = ResponseWriteSerializer(data=request.data)
@@ -243,7 +245,7 @@ class ResponseView(APIView):
             user=request.user,
             participant=participant,
             timepoint=timepoint,
-            code=code,
+            code=instrument,
             items=raw.get("items"),
             missing=raw.get("missing"),
             comments=raw.get("comments"),
@@ -252,9 +254,9 @@ class ResponseView(APIView):
             reason=data["reason"],
             interview_date=data.get("interview_date"),
         )
-        instrument = registry.get(result.response.instrument)
+        form = registry.get(result.response.instrument)
         return Response(
-            present(result.response, instrument, opened=[f.message for f in result.queries_opened]),
+            present(result.response, form, opened=[f.message for f in result.queries_opened]),
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
 
@@ -268,18 +270,18 @@ class VerifyView(APIView):
         responses={200: ResponseReadSerializer},
         summary="Source-data verification of a complete form (monitor, data manager)",
     )
-    def post(self, request: Request, pk: int, timepoint: str, code: str) -> Response:
+    def post(self, request: Request, pk: int, timepoint: str, instrument: str) -> Response:
         participant = _participant(request, pk)
-        timepoint, instrument = _readable(request, participant, timepoint, code)
+        timepoint, form = _readable(request, participant, timepoint, instrument)
         payload = VerifySerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        response = selectors.response_find(participant, timepoint, instrument.code)
+        response = selectors.response_find(participant, timepoint, form.code)
         if response is None:
             raise NotFound("Nothing is saved to verify.")
         verified = services.response_verify(
             user=request.user, response=response, version=payload.validated_data["version"]
         )
-        return Response(with_flag(request, present(verified, instrument), verified))
+        return Response(with_flag(request, present(verified, form), verified))
 
 
 class HistoryView(APIView):
@@ -290,10 +292,10 @@ class HistoryView(APIView):
         responses=HistoryEntrySerializer(many=True),
         summary="Every saved version of the form: who, when, why",
     )
-    def get(self, request: Request, pk: int, timepoint: str, code: str) -> Response:
+    def get(self, request: Request, pk: int, timepoint: str, instrument: str) -> Response:
         participant = _participant(request, pk)
-        timepoint, instrument = _readable(request, participant, timepoint, code)
-        response = selectors.response_find(participant, timepoint, instrument.code)
+        timepoint, form = _readable(request, participant, timepoint, instrument)
+        response = selectors.response_find(participant, timepoint, form.code)
         if response is None:
             raise NotFound("Nothing is saved yet.")
         return Response(selectors.response_history(response))

@@ -23,10 +23,9 @@ from imrtrial.errors import Conflict, Forbidden, Invalid
 
 def _clean(items: Any, rated_on: date | None) -> tuple[dict[str, int], dict[str, Any]]:
     cleaned, item_errors = scale.clean_items(items)
-    errors: dict[str, Any] = {}
-    if item_errors:
-        # A non-object gives {"items": [...]}; bad items give {"items": {"FID_3": [...]}}.
-        errors["items"] = item_errors.get("items", item_errors)
+    # A non-object gives {"items": [...]}; bad items give {"FID_3": [...], ...}, one message
+    # per item at the top level, as API.md's field errors and the assessment forms have them.
+    errors: dict[str, Any] = dict(item_errors)
     if rated_on is not None and rated_on > timezone.localdate():
         errors["rated_on"] = ["The assessment date cannot be in the future."]
     return cleaned, errors

@@ -144,7 +144,7 @@ def test_all_13_items_are_required_each_a_whole_number_1_to_5(staff, group) -> N
     del items["FID_13"]
     response = _submit(api_client(staff.rater1), group, "rater1", items)
     assert response.status_code == 400
-    errors = response.json()["items"]
+    errors = response.json()
     assert set(errors) == {"FID_2", "FID_3", "FID_4", "FID_5", "FID_99", "FID_13"}
     assert errors["FID_13"] == [
         "Rate this item: all 13 items are required (the scale has no 'not applicable')."
