@@ -131,8 +131,13 @@ def participant_audit_trail(*, user: Any, pk: Any) -> tuple[Participant, list[Au
 
 def participant_timeline(participant: Participant, user: Any) -> list[TimelineEntry]:
     """Registration, every screening, consent and the end of participation. Nothing here
-    depends on the arm."""
-    screening_url = reverse("participants:screening", args=[participant.pk])
+    depends on the arm. The screening and consent entries link to their pages only for the
+    coordinators of the participant's site, the only ones who may open them."""
+    coordinator_here = may_act(user, participant, Role.COORDINATOR)
+    screening_url = (
+        reverse("participants:screening", args=[participant.pk]) if coordinator_here else ""
+    )
+    consent_url = reverse("participants:consent", args=[participant.pk]) if coordinator_here else ""
     registered_by = participant.registered_by.get_username() if participant.registered_by else ""
     entries = [
         TimelineEntry(
@@ -176,7 +181,7 @@ def participant_timeline(participant: Participant, user: Any) -> list[TimelineEn
                     event.consent_date,
                     "Consent date corrected" if corrected else "Written informed consent",
                     f"recorded by {who}" if who else "",
-                    reverse("participants:consent", args=[participant.pk]),
+                    consent_url,
                     recorded_at=event.pgh_created_at,
                 )
             )

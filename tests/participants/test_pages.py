@@ -276,6 +276,28 @@ def test_actions_are_offered_only_to_those_who_may_take_them(coordinator: Any) -
     assert "Audit history" in dm and "Screen eligibility" not in dm
 
 
+def test_the_timeline_links_screening_and_consent_only_for_those_who_may_open_them(
+    coordinator: Any,
+) -> None:
+    """The pages of screening and consent are the site coordinators'; for everyone else who
+    reads the overview the timeline names the steps without a link that would answer 403."""
+    participant = make_participant("BAL", stage="consented", user=coordinator)
+    overview = f"/participants/{participant.pk}/"
+    pages = (f"{overview}screening/", f"{overview}consent/")
+    mine = page_client(coordinator).get(overview).content.decode()
+    assert all(f'href="{page}"' in mine for page in pages)
+    for role in (Role.ASSESSOR, Role.CLINICIAN, Role.DATA_MANAGER, Role.STATISTICIAN):
+        client = page_client(make_staff(f"reader-{role}", role, sites=["BAL"]))
+        html = client.get(overview).content.decode()
+        assert "Written informed consent" in html and "Screened: eligible" in html
+        for page in pages:
+            assert f'href="{page}"' not in html, role
+            assert client.get(page).status_code == 403
+    also_assessor = make_staff("coordinator-assessor", Role.COORDINATOR, Role.ASSESSOR)
+    html = page_client(also_assessor).get(overview).content.decode()
+    assert all(f'href="{page}"' in html for page in pages)
+
+
 def test_a_coordinator_who_is_assessor_elsewhere_may_look_but_not_act_there(
     sites: Any,
 ) -> None:
