@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from imrtrial.audit import refuse_when_locked
 from imrtrial.errors import LOCKED_SQLSTATE
+from imrtrial.roles import Role
 
 
 class Timepoint(models.TextChoices):
@@ -106,6 +107,14 @@ class InstrumentResponse(models.Model):
     def is_done(self) -> bool:
         return self.status in (ResponseStatus.COMPLETE, ResponseStatus.VERIFIED)
 
+    @property
+    def instrument_name(self) -> str:
+        """The instrument's short name, as the forms and the timeline show it ("HAM-D6")."""
+        from assessments.instruments import registry
+
+        found = registry.find(self.instrument)
+        return str(found.short_name) if found is not None else self.instrument
+
 
 class QueryStatus(models.TextChoices):
     OPEN = "open", "Open"
@@ -160,6 +169,16 @@ class Query(models.Model):
     def __str__(self) -> str:
         return f"Query {self.pk} on {self.response} {self.item}"
 
+    @property
+    def field_label(self) -> str:
+        """The queried field as the pages name it: an item's code (the form shows it next to
+        the item), the interview date, the status, or the whole form."""
+        return FIELD_LABELS.get(self.item, self.item)
+
+
+# The fields of a form that are not items (services.queries.FORM_FIELDS), in words.
+FIELD_LABELS = {"": "whole form", "interview_date": "interview date", "status": "form status"}
+
 
 class QueryAction(models.TextChoices):
     RAISED = "raised", "Raised"
@@ -179,7 +198,7 @@ class QueryMessage(models.Model):
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    author_role = models.CharField(max_length=20, blank=True)
+    author_role = models.CharField(max_length=20, blank=True, choices=Role.choices)
     at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -22,7 +22,13 @@ from assessments import permissions, selectors, services, windows
 from assessments.api.responses import derived_values
 from assessments.instruments import psp, registry
 from assessments.instruments.base import Instrument
-from assessments.models import QueryStatus, RegisterImport, ResponseStatus, Timepoint
+from assessments.models import (
+    FIELD_LABELS,
+    QueryStatus,
+    RegisterImport,
+    ResponseStatus,
+    Timepoint,
+)
 from assessments.register import COLUMNS
 from exports.selectors import lock_level
 from imrtrial import access
@@ -172,7 +178,10 @@ def _form_context(
         "may_raise_query": permissions.may_manage_queries(request.user)
         and response is not None
         and level != "lock",
-        "query_fields": ["", "interview_date", *[item.code for item in instrument.entered_items]],
+        "query_fields": [
+            *((code, label) for code, label in FIELD_LABELS.items() if code != "status"),
+            *((item.code, item.code) for item in instrument.entered_items),
+        ],
         "queries": list(response.queries.order_by("status", "-raised_at")) if response else [],
         "history": selectors.response_history(response) if response else [],
         "psp_interval": psp.interval(item_values) if instrument.code == "PSP" else None,

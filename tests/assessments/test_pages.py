@@ -203,6 +203,36 @@ def test_the_data_manager_raises_and_closes_a_query_and_site_staff_answer_on_the
     assert empty.status_code in (400, 409)
 
 
+def test_the_query_pages_name_the_form_the_field_the_kind_and_the_roles_in_words(
+    assessor: Any, data_manager: Any, participant: Any
+) -> None:
+    """Not the stored codes ("HAMD6 · baseline", "interview_date", "manual", "data_manager")."""
+    put_form(assessor, participant, "baseline", "SHS", typical_items("SHS"))
+    manager = browser(data_manager)
+    manager.post(
+        page_url(participant, "baseline", "SHS") + "query/",
+        {"item": "interview_date", "message": "Please check the date"},
+    )
+    query = Query.objects.get()
+    browser(assessor).post(f"/assessments/queries/{query.pk}/", {"action": "answer", "text": "OK"})
+    pages = {
+        "list": manager.get("/assessments/queries/"),
+        "query": manager.get(f"/assessments/queries/{query.pk}/"),
+        "participant": manager.get(f"/assessments/participants/{participant.pk}/"),
+        "form": manager.get(page_url(participant, "baseline", "SHS")),
+        "audit": manager.get(f"/participants/{participant.pk}/audit/"),
+    }
+    text = {name: re.sub(r"<[^>]+>", " ", page.content.decode()) for name, page in pages.items()}
+    for name in ("list", "participant"):
+        assert "State Hope · Baseline (T0)" in text[name], name
+    for name in ("list", "query", "participant", "form"):
+        assert "interview date" in text[name] and "interview_date" not in text[name], name
+    assert "Raised by a data manager" in text["list"] and "manual" not in text["list"]
+    assert "(Data manager)" in text["query"] and "(Assessor)" in text["query"]
+    assert "data_manager" not in text["query"] and "Data manager" in text["audit"]
+    assert "data_manager" not in text["audit"]
+
+
 def test_the_register_file_is_uploaded_on_the_page(data_manager: Any, sites: dict) -> None:
     participant_services.participant_register(
         user=coordinator_for("BAL"), site_code="BAL", cpr="010170-1231", sex="male"
