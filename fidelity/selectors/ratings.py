@@ -108,6 +108,10 @@ class FidelityAssessment:
     def timepoint_label(self) -> str:
         return str(FidelityTimepoint(self.timepoint).label)
 
+    @property
+    def my_kind_label(self) -> str:
+        return str(RaterKind(self.my_kind).label) if self.my_kind else ""
+
 
 def fidelity_assessments(
     *, user: Any, groups: Iterable[ImrGroup]
@@ -254,6 +258,10 @@ class SiteFidelity:
     mean: float | None
     sd: float | None
     band: str | None
+
+    @property
+    def timepoint_label(self) -> str:
+        return str(FidelityTimepoint(self.timepoint).label)
 
 
 @dataclass(frozen=True)

@@ -224,6 +224,22 @@ def test_the_exposure_and_fidelity_overviews_render_for_the_statistician(
     assert fidelity.status_code == 200 and "Wednesday group" in fidelity.content.decode()
 
 
+def test_the_fidelity_overview_names_timepoints_and_rater_slots_in_words(staff) -> None:
+    group = make_imr_group("BAL", name="Rated group")
+    services.rating_submit(
+        user=staff.rater1,
+        group=group,
+        timepoint="midway",
+        rater_kind="rater1",
+        items={code: 4 for code in scale.ITEM_CODES},
+    )
+    html = _login(staff.rater1).get("/imr/fidelity/").content.decode()
+    text = re.sub(r"<[^>]+>", " ", html)
+    assert "Midway (about 4 months)" in text and "End of the group" in text
+    assert "you: Rater 1" in text and "rater1" not in text
+    assert not re.search(r">\s*(midway|end)\s*<", html)  # a table cell with a bare code
+
+
 def test_a_locked_database_is_explained_in_place_on_the_attendance_form(
     staff, today_session
 ) -> None:
