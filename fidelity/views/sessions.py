@@ -69,6 +69,7 @@ def _attendance_context(
     chosen_instructors: set[int] | None = None,
     error: TrialError | None = None,
     saved: str = "",
+    reason: str = "",
 ) -> dict[str, Any]:
     site = session.group.site
     lines = selectors.attendance_sheet(session)
@@ -98,6 +99,7 @@ def _attendance_context(
         "recorded": session.status == SessionStatus.HELD,
         "error": error,
         "saved": saved,
+        "reason": reason,  # a refused correction keeps the reason typed for it
         "history": selectors.attendance_history(session),
     }
 
@@ -148,7 +150,12 @@ def session_attendance(request: HttpRequest, pk: int) -> HttpResponse:
         if error.status in (403, 404):
             raise
         context = _attendance_context(
-            request, session, chosen=chosen, chosen_instructors=chosen_instructors, error=error
+            request,
+            session,
+            chosen=chosen,
+            chosen_instructors=chosen_instructors,
+            error=error,
+            reason=request.POST.get("reason", ""),
         )
         # htmx swaps only successful answers: the form with its error comes back as 200.
         return render(request, template, context, status=200 if is_htmx(request) else error.status)

@@ -112,6 +112,23 @@ def test_a_correction_on_the_page_keeps_its_reason(staff, today_session) -> None
     assert "Late arrival" in client.get(f"/imr/sessions/{session.pk}/").content.decode()
 
 
+def test_a_refused_correction_keeps_the_reason_typed_for_it(staff, today_session) -> None:
+    _, (a, b), session = today_session
+    services.attendance_record(user=staff.instructor2, session=session, present=[b.pk])
+    services.attendance_record(
+        user=staff.instructor2, session=session, present=[a.pk, b.pk], version=1
+    )
+    response = _login(staff.instructor).post(  # from a page that still shows version 1
+        f"/imr/sessions/{session.pk}/",
+        {f"p_{a.pk}": "absent", f"p_{b.pk}": "present", "version": "1", "reason": "Left early"},
+        HTTP_HX_REQUEST="true",
+    )
+    html = response.content.decode()
+    assert "reload" in html
+    assert 'name="reason" value="Left early"' in html
+    assert Attendance.objects.get(participant=a).present is True
+
+
 def test_a_coordinator_reads_attendance_but_cannot_save_it(staff, today_session) -> None:
     _, (a, _), session = today_session
     client = _login(staff.coordinator)
