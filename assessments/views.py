@@ -30,6 +30,7 @@ from assessments.models import (
     Timepoint,
 )
 from assessments.register import COLUMNS
+from assessments.services.queries import MESSAGE_MAX_LENGTH
 from exports.selectors import lock_level
 from imrtrial import access
 from imrtrial.errors import Conflict, Forbidden, Invalid, TrialError
@@ -178,6 +179,8 @@ def _form_context(
         "may_raise_query": permissions.may_manage_queries(request.user)
         and response is not None
         and level != "lock",
+        "query_draft": _query_draft(request, participant, timepoint, instrument),
+        "query_max_length": MESSAGE_MAX_LENGTH,
         "query_fields": [
             *((code, label) for code, label in FIELD_LABELS.items() if code != "status"),
             *((item.code, item.code) for item in instrument.entered_items),
@@ -192,6 +195,20 @@ def _form_context(
         and selectors.unblinding_flags([response])[response.pk],
         "missing_reasons": entry_forms.MissingReason.choices,
     }
+
+
+# A query that was refused comes back to the form's page with what the data manager typed.
+QUERY_DRAFT = "assessments.query_draft"
+
+
+def _query_draft(
+    request: HttpRequest, participant: Participant, timepoint: str, instrument: Instrument
+) -> dict[str, str]:
+    draft = request.session.get(QUERY_DRAFT)
+    if not draft or draft.get("form") != [participant.pk, timepoint, instrument.code]:
+        return {"item": "", "message": ""}
+    del request.session[QUERY_DRAFT]
+    return {"item": draft["item"], "message": draft["message"]}
 
 
 @login_required
@@ -351,6 +368,11 @@ def raise_query(request: HttpRequest, pk: int, timepoint: str, code: str) -> Htt
         details = [m for ms in (error.fields or {}).values() for m in ms] or [error.message]
         for detail in details:
             messages.error(request, detail)
+        request.session[QUERY_DRAFT] = {
+            "form": [participant.pk, timepoint, instrument.code],
+            "item": request.POST.get("item", ""),
+            "message": request.POST.get("message", ""),
+        }
         return redirect("assessments:form", pk=pk, timepoint=timepoint, code=instrument.code)
     messages.success(request, f"Query {query.pk} raised.")
     return redirect("assessments:query", query_id=query.pk)
@@ -440,6 +462,9 @@ def query_detail(request: HttpRequest, query_id: int) -> HttpResponse:
             "may_manage": permissions.may_manage_queries(request.user),
             "unblinded_writer": not access.is_blinded(request.user),
             "typed": typed,
+            # What was typed goes back into the form it was typed in.
+            "typed_for": "answer" if request.POST.get("action") == "answer" else "manage",
+            "max_length": MESSAGE_MAX_LENGTH,
             "error_message": error_message,
             "locked": lock_level() == "lock",
         },

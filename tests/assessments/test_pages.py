@@ -233,6 +233,40 @@ def test_the_query_pages_name_the_form_the_field_the_kind_and_the_roles_in_words
     assert "data_manager" not in text["audit"]
 
 
+def test_a_refused_query_keeps_what_the_data_manager_typed(
+    assessor: Any, data_manager: Any, participant: Any
+) -> None:
+    put_form(assessor, participant, "baseline", "SHS", typical_items("SHS"))
+    manager = browser(data_manager)
+    url = page_url(participant, "baseline", "SHS")
+    long_question = "Please compare SHS_2 with the paper form. " * 100  # over 4000 characters
+    refused = manager.post(url + "query/", {"item": "SHS_2", "message": long_question})
+    assert refused["Location"] == url
+    html = manager.get(url).content.decode()
+    assert "at most 4000 characters" in html
+    assert long_question[:200] in html
+    assert '<option value="SHS_2" selected>' in html
+    assert 'maxlength="4000"' in html and "required" in html
+    assert long_question[:200] not in manager.get(url).content.decode()  # shown once
+    assert not Query.objects.exists()
+
+
+def test_a_refused_note_on_a_query_stays_in_the_data_managers_form(
+    assessor: Any, data_manager: Any, participant: Any
+) -> None:
+    put_form(assessor, participant, "baseline", "GAF", typical_items("GAF"))
+    manager = browser(data_manager)
+    manager.post(page_url(participant, "baseline", "GAF") + "query/", {"message": "Check"})
+    query = Query.objects.get()
+    manager.post(f"/assessments/queries/{query.pk}/", {"action": "close", "text": ""})
+    note = "Still not matching the source. " * 200
+    refused = manager.post(f"/assessments/queries/{query.pk}/", {"action": "reopen", "text": note})
+    assert refused.status_code == 400
+    html = refused.content.decode()
+    manage_form = html[html.index('id="id-manage"') :]
+    assert note[:200] in manage_form[: manage_form.index("</textarea>")]
+
+
 def test_the_register_file_is_uploaded_on_the_page(data_manager: Any, sites: dict) -> None:
     participant_services.participant_register(
         user=coordinator_for("BAL"), site_code="BAL", cpr="010170-1231", sex="male"
