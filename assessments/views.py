@@ -110,6 +110,7 @@ def participant_forms(request: HttpRequest, pk: int) -> HttpResponse:
                     "unblinding_flag": bool(response and flags.get(response.pk)),
                 }
             )
+        # The state is that of the forms the user enters (as on their worklist), else of all.
         entered = [f for f in forms if f["may_enter"]] or forms
         done = all(f["response"] is not None and f["response"].is_done for f in entered)
         timepoints.append(
@@ -118,6 +119,8 @@ def participant_forms(request: HttpRequest, pk: int) -> HttpResponse:
                 "label": Timepoint(timepoint).label,
                 "window": visit,
                 "state": visit.state(done=done, today=today) if visit.due else "",
+                # Said on the page: a coordinator's "completed" (demographics) is not the visit's.
+                "own_forms_only": len(entered) < len(forms),
                 "forms": forms,
                 "blinding_guess": blinding_guess_panel(request, participant, timepoint),
             }

@@ -165,6 +165,22 @@ def test_the_participant_page_hides_the_clinicians_form_from_assessors_and_has_t
     assert browser(clinician).get(page_url(participant, "baseline", "IMRS_C")).status_code == 200
 
 
+def test_the_state_of_a_visit_says_when_it_is_only_that_of_the_users_own_forms(
+    assessor: Any, participant: Any
+) -> None:
+    """A coordinator enters only the demographics: with those done and the interview not, the
+    baseline is not "completed" without saying whose forms are."""
+    put_form(assessor, participant, "baseline", "DEMOG", typical_items("DEMOG"))
+    coordinator = browser(coordinator_for("BAL"))
+    html = coordinator.get(f"/assessments/participants/{participant.pk}/").content.decode()
+    baseline = html[html.index('id="tp-baseline"') :]
+    badge = re.search(r'<span class="badge state-\w+">([^<]+)</span>', baseline)
+    assert badge and badge.group(1) == "completed (your forms)"
+    html = browser(assessor).get(f"/assessments/participants/{participant.pk}/").content.decode()
+    baseline = html[html.index('id="tp-baseline"') :]
+    assert re.search(r'<span class="badge state-open">open \(your forms\)</span>', baseline)
+
+
 def test_a_monitor_verifies_a_form_on_its_page(
     assessor: Any, monitor: Any, participant: Any
 ) -> None:
