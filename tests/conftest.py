@@ -133,16 +133,21 @@ def log_in(page: Any) -> Callable[..., None]:
     none). The user's password is set to `password`. Ends on the home page."""
 
     def do_log_in(user: Any, password: str | None = None) -> None:
-        from tests.factories import PASSWORD, give_password
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        from imrtrial.access import needs_two_factor
+        from tests.factories import PASSWORD, enrol_totp, give_password
 
         give_password(user, password or PASSWORD)
+        two_factor = needs_two_factor(user)
+        if two_factor and not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+            # Before the password: someone without a device is sent to set one up instead.
+            enrol_totp(user)
         page.goto("/accounts/login/")
         page.get_by_label("Username").fill(user.get_username())
         page.get_by_label("Password").fill(password or PASSWORD)
         page.locator("main form button[type=submit]").click()
-        from imrtrial.access import needs_two_factor
-
-        if needs_two_factor(user):
+        if two_factor:
             page.get_by_label("Code from your authenticator app").fill(fresh_totp_code(user))
             page.get_by_role("button", name="Confirm").click()
         name = user.get_full_name() or user.get_username()
