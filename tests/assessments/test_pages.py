@@ -283,6 +283,21 @@ def test_a_refused_note_on_a_query_stays_in_the_data_managers_form(
     assert note[:200] in manage_form[: manage_form.index("</textarea>")]
 
 
+def test_an_empty_query_list_says_where_the_closed_queries_are(
+    assessor: Any, data_manager: Any, participant: Any
+) -> None:
+    put_form(assessor, participant, "baseline", "SHS", typical_items("SHS"))
+    manager = browser(data_manager)
+    manager.post(page_url(participant, "baseline", "SHS") + "query/", {"message": "Check SHS_2"})
+    query = Query.objects.get()
+    manager.post(f"/assessments/queries/{query.pk}/", {"action": "close", "text": ""})
+    unresolved = manager.get("/assessments/queries/").content.decode()
+    assert 'Closed ones are under the status "All" or "Closed"' in unresolved
+    assert "Check SHS_2" in manager.get("/assessments/queries/?status=all").content.decode()
+    filtered = manager.get("/assessments/queries/?status=open").content.decode()
+    assert "No queries match the filter." in filtered
+
+
 def test_the_register_file_is_uploaded_on_the_page(data_manager: Any, sites: dict) -> None:
     participant_services.participant_register(
         user=coordinator_for("BAL"), site_code="BAL", cpr="010170-1231", sex="male"
