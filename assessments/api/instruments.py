@@ -3,6 +3,8 @@ items with label and allowed values, scores), for clients and for building forms
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -11,6 +13,7 @@ from rest_framework.views import APIView
 
 from assessments.instruments import imr_fid, registry
 from assessments.instruments.metadata import instrument_metadata
+from imrtrial import access
 from imrtrial.errors import NotFound
 
 
@@ -84,8 +87,13 @@ class InstrumentMetadataSerializer(serializers.Serializer):
     notes = serializers.ListField(child=serializers.CharField())
 
 
-# Listed with the assessment instruments, but not forms of the registry (see imr_fid).
+# Listed with the assessment instruments, but not forms of the registry (see imr_fid). The IMR
+# Fidelity Scale belongs to IMR delivery, which blinded users find no trace of (issue #5).
 REFERENCE_INSTRUMENTS = (imr_fid.INSTRUMENT,)
+
+
+def reference_instruments(user: Any) -> tuple[Any, ...]:
+    return REFERENCE_INSTRUMENTS if access.may_see_allocation(user) else ()
 
 
 class InstrumentListView(APIView):
@@ -94,7 +102,7 @@ class InstrumentListView(APIView):
         summary="Every instrument: items, allowed values, scores, rater and timepoints",
     )
     def get(self, request: Request) -> Response:
-        listed = (*registry.all(), *REFERENCE_INSTRUMENTS)
+        listed = (*registry.all(), *reference_instruments(request.user))
         return Response([instrument_metadata(i) for i in listed])
 
 
@@ -107,7 +115,7 @@ class InstrumentDetailView(APIView):
     def get(self, request: Request, code: str) -> Response:
         code = code.upper()
         instrument = registry.find(code) or next(
-            (i for i in REFERENCE_INSTRUMENTS if i.code == code), None
+            (i for i in reference_instruments(request.user) if i.code == code), None
         )
         if instrument is None:
             raise NotFound(f"Unknown instrument {code!r}.")

@@ -44,8 +44,8 @@ def form(participant: dict[str, Any], code: str, timepoint: str = "baseline") ->
     return f"participants/{participant['id']}/assessments/{timepoint}/{code}/"
 
 
-def test_instruments_lists_every_instrument_with_items_and_scores(assessor: Api) -> None:
-    response = assessor.get("instruments/")
+def test_instruments_lists_every_instrument_with_items_and_scores(coordinator: Api) -> None:
+    response = coordinator.get("instruments/")
     assert response.status_code == 200
     listed = {i["code"]: i for i in response.json()}
     for code in ("GAF", "PSP", "PANSS", "HAMD6", "YMRS", "IMRS_P", "IMRS_C", "MHRM", "SHS"):
@@ -81,7 +81,13 @@ def test_instruments_lists_every_instrument_with_items_and_scores(assessor: Api)
     fidelity = listed["IMR_FID"]
     assert [i["code"] for i in fidelity["items"]] == [f"FID_{n}" for n in range(1, 14)]
     assert all(i["allowed_values"] == [1, 2, 3, 4, 5] for i in fidelity["items"])
-    assert assessor.get("instruments/IMR_FID/").json() == fidelity
+    assert coordinator.get("instruments/IMR_FID/").json() == fidelity
+
+
+def test_blinded_users_find_no_fidelity_scale_in_the_instruments(assessor: Api) -> None:
+    listed = {i["code"] for i in assessor.get("instruments/").json()}
+    assert "PANSS" in listed and "IMR_FID" not in listed
+    assert assessor.get("instruments/IMR_FID/").status_code == 404
 
 
 def test_a_form_is_created_201_then_changed_200_with_scores_and_versions(

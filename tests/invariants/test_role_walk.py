@@ -314,11 +314,6 @@ REVEALING = (
 )
 
 
-# The instrument catalogue (API.md): what each instrument asks, including the IMR Fidelity
-# Scale; nothing in it is about a participant or a group.
-CATALOGUE = "api/v1/instruments/"
-
-
 def without_blinding_guesses(answer: Answer) -> str:
     body = GUESS_SHOWN.sub(r"\1", GUESS_FORM.sub("", answer.body))
     if "blinding-guess" in answer.route:  # the page of the assessor's own guess
@@ -332,8 +327,6 @@ def leaks(answer: Answer, trial: Trial) -> list[str]:
     found = [f"the randomisation code {c}" for c in trial.arm_codes if re.search(rf"\b{c}\b", body)]
     found += [f"the group {name!r}" for name in trial.group_names if name in body]
     found += [f"IMR delivery notes {text!r}" for text in trial.imr_texts if text in body]
-    if answer.route.startswith(CATALOGUE):
-        return found  # definitions, the same for everyone: the fidelity scale is no secret
     for pattern, what in REVEALING:
         hit = pattern.search(body)
         if hit:
