@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import BaseParser
@@ -240,7 +241,9 @@ class CsvParser(BaseParser):
     def parse(
         self, stream: Any, media_type: str | None = None, parser_context: Any = None
     ) -> bytes:
-        return stream.read() if stream is not None else b""
+        # One byte past the limit is enough for services.register_import to refuse the file;
+        # a larger upload is never held in memory whole.
+        return stream.read(settings.REGISTER_IMPORT_MAX_BYTES + 1) if stream is not None else b""
 
 
 class RegisterImportSerializer(serializers.Serializer):
