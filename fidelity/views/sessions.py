@@ -132,7 +132,9 @@ def session_attendance(request: HttpRequest, pk: int) -> HttpResponse:
 
     member_ids = [line.participant.pk for line in selectors.attendance_sheet(session)]
     chosen = {pid: request.POST.get(f"p_{pid}") == "present" for pid in member_ids}
-    chosen_instructors = {int(v) for v in request.POST.getlist("instructors") if v.isdigit()}
+    chosen_instructors = {
+        int(v) for v in request.POST.getlist("instructors") if v.isascii() and v.isdigit()
+    }
     version = request.POST.get("version", "")
     correcting = session.status == SessionStatus.HELD
     try:
@@ -141,7 +143,7 @@ def session_attendance(request: HttpRequest, pk: int) -> HttpResponse:
             session=session,
             present=[pid for pid, came in chosen.items() if came],
             reason=request.POST.get("reason", ""),
-            version=int(version) if version.isdigit() else None,
+            version=int(version) if version.isascii() and version.isdigit() else None,
             instructors_present=sorted(chosen_instructors),
         )
     except TrialError as error:
