@@ -96,7 +96,7 @@ def _decode(data: bytes | str) -> str:
 
 def _positive_int(text: str) -> int | None:
     text = text.strip()
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         return None
     value = int(text)
     return value if value > 0 else None
