@@ -211,7 +211,10 @@ def session_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def session_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     session = selectors.session_get(user=request.user, pk=pk)
     form = forms.CancelForm(request.POST)
-    form.is_valid()
+    if not form.is_valid():
+        # The reason could not be read (e.g. a NUL character): cancel nothing.
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect("fidelity:group", pk=session.group_id)
     run_for_message(
         request,
         lambda: services.session_cancel(
