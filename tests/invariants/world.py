@@ -20,12 +20,15 @@ from django.utils import timezone
 
 from fidelity import scale
 from fidelity import services as fidelity_services
+from imrtrial.access import needs_two_factor
+from imrtrial.accounts import twofactor
 from imrtrial.roles import Role
 from participants import services as participant_services
 from tests.factories import (
     ELIGIBLE_ANSWERS,
     allocate,
     complete_baseline,
+    enrol_totp,
     give_password,
     imr_participant,
     make_imr_group,
@@ -135,6 +138,11 @@ def build_trial() -> Trial:
         Role.ADMIN: make_staff("inv-admin", Role.ADMIN),
     }
     give_password(users[Role.COORDINATOR])
+    for user in users.values():
+        # The second factor of the roles that need one, enrolled now rather than by the first
+        # page client (tests.factories.verify_session), which would add a row mid-test.
+        if needs_two_factor(user):
+            enrol_totp(user)
     coordinator = users[Role.COORDINATOR]
     assessor = users[Role.ASSESSOR]
     data_manager = users[Role.DATA_MANAGER]
@@ -220,7 +228,23 @@ def build_trial() -> Trial:
         rater_kind="rater1",
         items={code: 4 for code in scale.ITEM_CODES},
     )
+    from exports.services import export_request
+    from randomization.models import AllocationList
+
+    unverified = make_staff("inv-dm-unverified", Role.DATA_MANAGER)
+    enrol_totp(unverified)
+    extras = {
+        "export": export_request(user=data_manager, formats=["csv"], blinded=True),
+        "allocation_list": AllocationList.objects.get(site__code="BAL", version=1),
+        # Data managers who logged in with the password only: one with a device, one without.
+        "unverified": unverified,
+        "unenrolled": make_staff("inv-dm-unenrolled", Role.DATA_MANAGER),
+    }
+    # The enrolment page shows (and on first sight makes) one pending device until it is
+    # confirmed; make it now, as the first visit would.
+    twofactor.pending_device(extras["unenrolled"])
     return Trial(
+        extras=extras,
         today=today,
         users=users,
         registered=registered,
