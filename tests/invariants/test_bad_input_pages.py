@@ -238,12 +238,18 @@ def forms_of(url: str, html: str) -> list[Form]:
     reader = FormReader("http://testserver" + url)
     reader.feed(html)
     found = []
+    seen = set()
     for form in reader.forms:
         path = urlsplit(form.action).path
         try:
             match = resolve(path)
         except Resolver404:
             continue
+        # One of each kind of form (a page may list the same button for every row).
+        kind = (match.view_name, tuple(i.name for i in form.inputs), tuple(form.buttons))
+        if kind in seen:
+            continue
+        seen.add(kind)
         # The menu's log-out button would end the session the rest of the page is tried in.
         if match.url_name != "logout" and not match.route.startswith(("api/", "admin/")):
             form.action = path + (
@@ -270,6 +276,8 @@ ODD_VALUES = {
     "date": [NINES, ("year 9999", "9999-12-31"), ("year 1", "0001-01-01")],
     "datetime-local": [NINES, ("year 9999", "9999-12-31T23:59")],
     "select": [NINES, ("an unknown choice", "not-a-choice")],
+    "radio": [("an unknown choice", "not-a-choice")],
+    "checkbox": [("an unknown choice", "not-a-choice")],
 }
 
 
