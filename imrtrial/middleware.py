@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import DatabaseError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from imrtrial.errors import TrialError, from_database_error
@@ -32,3 +32,24 @@ class TrialErrorMiddleware:
         if error is None:
             return None
         return render(request, "error.html", {"message": error.message}, status=error.status)
+
+
+NUL_IN_ADDRESS = "The address contains a NUL character (%00), which no field can hold."
+
+
+class RefuseNulInQueryMiddleware:
+    """A query string with a NUL character (?site=%00) is refused as bad input (400) before any
+    view sees it: PostgreSQL cannot compare text with one, so every filter would fail with a
+    server error instead."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if any(
+            "\x00" in key or any("\x00" in v for v in values) for key, values in request.GET.lists()
+        ):
+            if request.path.startswith("/api/"):
+                return JsonResponse({"detail": NUL_IN_ADDRESS}, status=400)
+            return render(request, "error.html", {"message": NUL_IN_ADDRESS}, status=400)
+        return self.get_response(request)

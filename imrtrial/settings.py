@@ -66,6 +66,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "imrtrial.middleware.TrialErrorMiddleware",
+    "imrtrial.middleware.RefuseNulInQueryMiddleware",
     # axes must be last: it turns lockouts raised by authenticate() into responses.
     "axes.middleware.AxesMiddleware",
 ]
