@@ -108,11 +108,16 @@ class QueryListView(APIView):
     )
     def get(self, request: Request) -> Response:
         params = request.query_params
+        participant = params.get("participant") or None
+        if participant is not None and not (participant.isascii() and participant.isdigit()):
+            raise Invalid(
+                "Bad participant.", fields={"participant": ["Give the participant's id."]}
+            )
         queryset = selectors.query_list(
             user=request.user,
             status=params.get("status", ""),
             site=params.get("site", ""),
-            participant=params.get("participant") or None,
+            participant=participant,
             unresolved=params.get("unresolved", "").lower() in ("1", "true", "yes"),
         )
         return Response([present_query(q) for q in queryset])
