@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -30,6 +31,8 @@ COLUMNS = (
     "outpatient_contacts",
 )
 COUNT_COLUMNS = ("admissions", "admission_days", "emergency_visits", "outpatient_contacts")
+# The largest count the columns hold (PostgreSQL integer).
+MAX_COUNT = 2_147_483_647
 DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y")
 
 
@@ -72,6 +75,19 @@ def _date(text: str) -> date | None:
     return None
 
 
+def _lines(reader: Any, result: ParsedFile) -> Iterator[list[str]]:
+    """The reader's rows; a line the csv module cannot read (a field over its size limit, a
+    stray NUL) ends the file with a problem on that line instead of an exception."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            result.error(reader.line_num or 1, f"the line cannot be read as CSV ({error}).")
+            return
+
+
 def parse(content: bytes, *, hashes_to_participant: Any) -> ParsedFile:
     """Check every line and collect every problem. `hashes_to_participant(list_of_hash_lists)`
     returns {hash: participant id} for the hashes that belong to a participant."""
@@ -83,8 +99,8 @@ def parse(content: bytes, *, hashes_to_participant: Any) -> ParsedFile:
         return result
     header_line = rows[0]
     delimiter = max((";", ",", "\t"), key=header_line.count)
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    header = [column.strip().lower() for column in next(reader)]
+    reader = _lines(csv.reader(io.StringIO(text), delimiter=delimiter), result)
+    header = [column.strip().lower() for column in next(reader, [])]
     missing_columns = [c for c in COLUMNS if c not in header]
     if missing_columns:
         result.error(
@@ -122,10 +138,11 @@ def parse(content: bytes, *, hashes_to_participant: Any) -> ParsedFile:
         counts: dict[str, int] = {}
         for column in COUNT_COLUMNS:
             raw = values[column]
-            if raw.isdigit():
+            # ASCII digits only: str.isdigit() is true for "²", which int() refuses.
+            if raw.isascii() and raw.isdigit() and int(raw) <= MAX_COUNT:
                 counts[column] = int(raw)
             else:
-                problems.append(f"{column} must be a whole number of 0 or more")
+                problems.append(f"{column} must be a whole number from 0 to {MAX_COUNT}")
         if start and end and "admission_days" in counts and start <= end:
             length = (end - start).days + 1
             if counts["admission_days"] > length:

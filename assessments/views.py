@@ -313,7 +313,7 @@ def psp_interval(request: HttpRequest) -> HttpResponse:
     values: dict[str, Any] = {}
     for code in (*psp.DOMAINS, "PSP_D9_PROMPT", "PSP_D10_SURVIVAL"):
         raw = request.GET.get(f"item-{code}", "").strip()
-        if raw.isdigit():
+        if raw.isascii() and raw.isdigit():
             values[code] = int(raw)
     domains_ok = all(values.get(c) in range(1, 7) for c in psp.DOMAINS)
     return render(
@@ -341,7 +341,7 @@ def verify(request: HttpRequest, pk: int, timepoint: str, code: str) -> HttpResp
         services.response_verify(
             user=request.user,
             response=response,
-            version=int(version) if version.isdigit() else None,
+            version=int(version) if version.isascii() and version.isdigit() else None,
         )
     except TrialError as error:
         messages.error(request, error.message)
@@ -393,7 +393,7 @@ def query_list(request: HttpRequest) -> HttpResponse:
         user=request.user,
         status="" if show_all else status,
         site=site,
-        participant=int(participant) if participant.isdigit() else None,
+        participant=int(participant) if participant.isascii() and participant.isdigit() else None,
         unresolved=not status,
     ).order_by("raised_at", "id")
     return render(

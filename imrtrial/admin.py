@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import pghistory
+from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin, AccessLogAdmin
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
@@ -287,6 +289,19 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# django-axes' lists of login attempts stay visible but cannot be edited or deleted here:
+# deleting an attempt would lift a lockout without the audited "Lift a lockout" action above
+# (an UNLOCKED security event), and deleting the logs would remove evidence of logins.
+for _model, _base in (
+    (AccessAttempt, AccessAttemptAdmin),
+    (AccessLog, AccessLogAdmin),
+    (AccessFailureLog, AccessFailureLogAdmin),
+):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+        admin.site.register(_model, type(f"ReadOnly{_base.__name__}", (ReadOnlyAdmin, _base), {}))
 
 
 @admin.register(AuthEvent)

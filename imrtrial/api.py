@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
 from rest_framework import exceptions, permissions, status
 from rest_framework.response import Response
@@ -23,6 +25,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = translated
     if isinstance(exc, TrialError):
         return Response(error_body(exc.as_response_data()), status=exc.status)
+    if isinstance(exc, RequestDataTooBig):
+        # Django refuses a body over DATA_UPLOAD_MAX_MEMORY_SIZE when DRF reads it; answer in
+        # the API's shape rather than with Django's HTML error page.
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return Response(
+            {"detail": f"The request body is too large (at most {limit // 1024} KB)."},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(exc, exceptions.ValidationError):
         response.data = error_body(response.data)

@@ -16,7 +16,7 @@ from pghistory import runtime
 from pghistory.middleware import HistoryMiddleware
 from pghistory.middleware import WSGIRequest as HistoryWSGIRequest
 
-from imrtrial.errors import LOCKED_SQLSTATE
+from imrtrial.errors import LOCKED_SQLSTATE, Invalid
 
 
 @contextmanager
@@ -25,6 +25,13 @@ def audit_context(*, user: Any = None, reason: str | None = None, **extra: Any) 
     event written inside the block. Keys set here are restored when the block ends, so a
     reason given for one change does not stick to later changes in the same request."""
     meta: dict[str, Any] = dict(extra)
+    if reason and "\x00" in reason:
+        # PostgreSQL cannot store the context with it: refuse the change as bad input rather
+        # than fail inside the trigger.
+        raise Invalid(
+            "The reason has a NUL character.",
+            fields={"reason": ["Text cannot contain the NUL character (\\u0000)."]},
+        )
     if user is not None and getattr(user, "pk", None) is not None:
         meta["user"] = user.pk
         meta["username"] = user.get_username()

@@ -11,30 +11,17 @@ from django.shortcuts import render
 
 from imrtrial.errors import TrialError, from_database_error
 
-NUL_IN_ADDRESS = "The address has a NUL character (%00) in its query, which nothing can read."
-
 
 class TrialErrorMiddleware:
     """A page that runs into a trial error it did not handle itself (most often a write refused
     because the database is frozen or locked) shows the reason with the right status instead
-    of a server error. An address whose query holds a NUL character is refused before any view
-    reads it: PostgreSQL refuses text with one, in a search as in a filter."""
+    of a server error."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         return self.get_response(request)
-
-    def process_view(self, request: HttpRequest, *args: Any) -> HttpResponse | None:
-        if not any(
-            "\x00" in key or any("\x00" in value for value in values)
-            for key, values in request.GET.lists()
-        ):
-            return None
-        if request.path.startswith("/api/"):
-            return JsonResponse({"detail": NUL_IN_ADDRESS}, status=400)
-        return render(request, "error.html", {"message": NUL_IN_ADDRESS}, status=400)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> Any:
         error: TrialError | None = None
@@ -45,3 +32,24 @@ class TrialErrorMiddleware:
         if error is None:
             return None
         return render(request, "error.html", {"message": error.message}, status=error.status)
+
+
+NUL_IN_ADDRESS = "The address contains a NUL character (%00), which no field can hold."
+
+
+class RefuseNulInQueryMiddleware:
+    """A query string with a NUL character (?site=%00) is refused as bad input (400) before any
+    view sees it: PostgreSQL cannot compare text with one, so every filter would fail with a
+    server error instead."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if any(
+            "\x00" in key or any("\x00" in v for v in values) for key, values in request.GET.lists()
+        ):
+            if request.path.startswith("/api/"):
+                return JsonResponse({"detail": NUL_IN_ADDRESS}, status=400)
+            return render(request, "error.html", {"message": NUL_IN_ADDRESS}, status=400)
+        return self.get_response(request)

@@ -10,8 +10,9 @@ import csv
 import io
 import itertools
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from randomization.generator import ARMS, BLOCK_SIZES, Slot
 
@@ -96,10 +97,24 @@ def _decode(data: bytes | str) -> str:
 
 def _positive_int(text: str) -> int | None:
     text = text.strip()
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         return None
     value = int(text)
     return value if value > 0 else None
+
+
+def _records(reader: Any) -> Iterator[list[str]]:
+    """The reader's records; a line the csv module cannot read (a field over its size limit)
+    refuses the file with its line number instead of raising csv.Error."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise ListFileRefused(
+                [f"line {reader.line_num}: the line cannot be read as CSV ({error})."]
+            ) from None
 
 
 def parse(data: bytes | str) -> list[Row]:
@@ -116,7 +131,7 @@ def parse(data: bytes | str) -> list[Row]:
     errors: list[str] = []
     columns: dict[str, int] | None = None
     rows: list[Row] = []
-    for record in reader:
+    for record in _records(reader):
         line = reader.line_num
         if not any(field.strip() for field in record):
             continue

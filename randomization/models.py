@@ -52,7 +52,7 @@ class AllocationList(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["site", "version"], name="one_list_version_per_site")
         ]
-        triggers = [refuse_change("An allocation list")]
+        triggers = [refuse_change("An allocation list"), refuse_when_locked(during_freeze=True)]
 
     def __str__(self) -> str:
         return f"Allocation list {self.site_id} v{self.version}"
@@ -78,7 +78,7 @@ class AllocationSlot(models.Model):
                 condition=models.Q(block_size__in=[6, 8, 10]), name="block_size_6_8_or_10"
             ),
         ]
-        triggers = [refuse_change("An allocation slot")]
+        triggers = [refuse_change("An allocation slot"), refuse_when_locked(during_freeze=True)]
 
     def __str__(self) -> str:
         return f"Slot {self.site_id}/{self.sequence}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import BaseParser
@@ -107,11 +108,16 @@ class QueryListView(APIView):
     )
     def get(self, request: Request) -> Response:
         params = request.query_params
+        participant = params.get("participant") or None
+        if participant is not None and not (participant.isascii() and participant.isdigit()):
+            raise Invalid(
+                "Bad participant.", fields={"participant": ["Give the participant's id."]}
+            )
         queryset = selectors.query_list(
             user=request.user,
             status=params.get("status", ""),
             site=params.get("site", ""),
-            participant=params.get("participant") or None,
+            participant=participant,
             unresolved=params.get("unresolved", "").lower() in ("1", "true", "yes"),
         )
         return Response([present_query(q) for q in queryset])
@@ -240,7 +246,9 @@ class CsvParser(BaseParser):
     def parse(
         self, stream: Any, media_type: str | None = None, parser_context: Any = None
     ) -> bytes:
-        return stream.read() if stream is not None else b""
+        # One byte past the limit is enough for services.register_import to refuse the file;
+        # a larger upload is never held in memory whole.
+        return stream.read(settings.REGISTER_IMPORT_MAX_BYTES + 1) if stream is not None else b""
 
 
 class RegisterImportSerializer(serializers.Serializer):

@@ -43,6 +43,10 @@ def _text(value: Any, *, field: str, required: bool) -> str:
         raise Invalid(
             "Bad text.", fields={field: [f"Text of at most {MESSAGE_MAX_LENGTH} characters."]}
         )
+    if "\x00" in text:
+        raise Invalid(
+            "Bad text.", fields={field: ["Text cannot contain the NUL character (\\u0000)."]}
+        )
     if required and not text:
         raise Invalid("Text is required.", fields={field: ["Write the message."]})
     return text

@@ -45,6 +45,11 @@ def register_import(*, user: Any, content: bytes, note: str = "") -> RegisterImp
             fields={"file": [f"At most {settings.REGISTER_IMPORT_MAX_BYTES // 1024 // 1024} MB."]},
         )
     note = (note or "").strip()
+    if "\x00" in note:
+        raise Invalid(
+            "The note has a NUL character.",
+            fields={"note": ["Text cannot contain the NUL character (\\u0000)."]},
+        )
     if lock_level() != "open":
         raise Conflict("The trial database is frozen or locked: register data cannot change.")
     parsed = parse(content, hashes_to_participant=_owners)

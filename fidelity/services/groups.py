@@ -32,6 +32,22 @@ from randomization.selectors import allocation_of
 # Marks a keyword the caller did not give (None is a meaningful value for some fields).
 UNSET: Any = object()
 
+# The years a group or a session can be planned in. Anything outside is a typing error, and
+# near the ends of the calendar the nine-month plan of a group cannot even be computed.
+EARLIEST_DATE = date(2000, 1, 1)
+LATEST_DATE = date(2099, 12, 31)
+
+
+def check_date(day: Any) -> list[str]:
+    if not isinstance(day, date) or not EARLIEST_DATE <= day <= LATEST_DATE:
+        return [f"Give a date from {EARLIEST_DATE:%Y} to {LATEST_DATE:%Y}."]
+    return []
+
+
+def _digits(text: str) -> bool:
+    """ASCII digits only: str.isdigit() is also true for "²", which int() refuses."""
+    return text.isascii() and text.isdigit()
+
 
 def resolve_instructors(
     site: Site, refs: Sequence[Any], *, two_or_three: bool = True
@@ -45,7 +61,7 @@ def resolve_instructors(
     for ref in refs:
         if isinstance(ref, bool):
             user = None
-        elif isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+        elif isinstance(ref, int) or (isinstance(ref, str) and _digits(ref)):
             user = User.objects.filter(pk=int(ref)).first()
         else:
             user = User.objects.filter(username=str(ref)).first()
@@ -116,7 +132,7 @@ def group_create(
     given = str(site_code or "").strip()
     # The site's code, as everywhere in the API; its id is understood too.
     lookup = Q(code=given.upper())
-    if given.isdigit():
+    if _digits(given):
         lookup |= Q(pk=int(given))
     site = Site.objects.filter(lookup).first()
     if site is None:
@@ -132,6 +148,8 @@ def group_create(
     errors: dict[str, list[str]] = {}
     if name_errors := _check_name(site, name):
         errors["name"] = name_errors
+    if date_errors := check_date(start_date):
+        errors["start_date"] = date_errors
     if capacity_errors := _check_capacity(capacity):
         errors["capacity"] = capacity_errors
     users, instructor_errors = resolve_instructors(site, instructors)
@@ -170,6 +188,8 @@ def group_update(
             errors["name"] = name_errors
         changes["name"] = name
     if start_date is not UNSET:
+        if date_errors := check_date(start_date):
+            errors["start_date"] = date_errors
         changes["start_date"] = start_date
     if capacity is not UNSET:
         if capacity_errors := _check_capacity(capacity):
@@ -209,7 +229,7 @@ def _participant_for(user: Any, participant_id: Any) -> Participant:
     visible = participants_visible_to(user).select_related("site")
     given = str(participant_id).strip()
     try:
-        if given.isdigit():
+        if _digits(given):
             return visible.get(pk=int(given))
         return visible.get(study_id=given.upper())
     except Participant.DoesNotExist:

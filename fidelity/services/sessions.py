@@ -20,7 +20,7 @@ from fidelity.models import (
     SessionStatus,
 )
 from fidelity.scale import Module
-from fidelity.services.groups import UNSET, resolve_instructors, sync_people
+from fidelity.services.groups import UNSET, check_date, resolve_instructors, sync_people
 from imrtrial.audit import audit_context
 from imrtrial.errors import Conflict, Invalid
 
@@ -74,6 +74,8 @@ def session_add(
     """One session added to the schedule (an extra week, or a session moved into a gap)."""
     permissions.require_role_at(user, group.site, permissions.SESSION_PLANNERS, "plan sessions")
     errors: dict[str, list[str]] = {}
+    if date_errors := check_date(date):
+        errors["date"] = date_errors
     if module_errors := _check_module(module):
         errors["module"] = module_errors
     users, instructor_errors = resolve_instructors(
@@ -109,6 +111,8 @@ def schedule_generate(
         isinstance(weeks, bool) or not isinstance(weeks, int) or not 1 <= weeks <= MAX_WEEKS
     ):
         raise Invalid("Bad number of weeks.", fields={"weeks": [f"Give 1–{MAX_WEEKS} weeks."]})
+    if first_date is not None and (date_errors := check_date(first_date)):
+        raise Invalid("Bad first date.", fields={"first_date": date_errors})
     plan = weekly_plan(first_date or group.start_date, weeks)
     with (
         transaction.atomic(),
@@ -149,6 +153,8 @@ def session_update(
     group = session.group
     permissions.require_role_at(user, group.site, permissions.SESSION_PLANNERS, "change sessions")
     errors: dict[str, list[str]] = {}
+    if date is not UNSET and (date_errors := check_date(date)):
+        errors["date"] = date_errors
     if module is not UNSET and (module_errors := _check_module(module)):
         errors["module"] = module_errors
     users: list[Any] | None = None

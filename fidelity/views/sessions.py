@@ -134,7 +134,9 @@ def session_attendance(request: HttpRequest, pk: int) -> HttpResponse:
 
     member_ids = [line.participant.pk for line in selectors.attendance_sheet(session)]
     chosen = {pid: request.POST.get(f"p_{pid}") == "present" for pid in member_ids}
-    chosen_instructors = {int(v) for v in request.POST.getlist("instructors") if v.isdigit()}
+    chosen_instructors = {
+        int(v) for v in request.POST.getlist("instructors") if v.isascii() and v.isdigit()
+    }
     version = request.POST.get("version", "")
     correcting = session.status == SessionStatus.HELD
     try:
@@ -143,7 +145,7 @@ def session_attendance(request: HttpRequest, pk: int) -> HttpResponse:
             session=session,
             present=[pid for pid, came in chosen.items() if came],
             reason=request.POST.get("reason", ""),
-            version=int(version) if version.isdigit() else None,
+            version=int(version) if version.isascii() and version.isdigit() else None,
             instructors_present=sorted(chosen_instructors),
         )
     except TrialError as error:
@@ -216,7 +218,10 @@ def session_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def session_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     session = selectors.session_get(user=request.user, pk=pk)
     form = forms.CancelForm(request.POST)
-    form.is_valid()
+    if not form.is_valid():
+        # The reason could not be read (e.g. a NUL character): cancel nothing.
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect("fidelity:group", pk=session.group_id)
     run_for_message(
         request,
         lambda: services.session_cancel(

@@ -23,7 +23,9 @@ from imrtrial.roles import SITE_SCOPED_ROLES, Role
 
 
 class TokenRequestSerializer(serializers.Serializer):
-    username = serializers.CharField()
+    # As long as a username can be (django.contrib.auth); a longer one would reach the lockout
+    # log's column and fail there.
+    username = serializers.CharField(max_length=150)
     password = serializers.CharField(trim_whitespace=False, style={"input_type": "password"})
     otp = serializers.CharField(
         required=False,

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.validators import MaxLengthValidator
 
 from imrtrial.accounts.twofactor import CODE_PATTERN, clean_code
 
@@ -25,3 +29,14 @@ class OtpForm(forms.Form):
         if not CODE_PATTERN.match(code):
             raise forms.ValidationError("Type the six digits your authenticator app shows.")
         return code
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login form, with the username's length checked before the password is: Django
+    sets only the input's maxlength, so a longer name reached authenticate() and the lockout
+    log's username column (255 characters) refused it with a server error."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        limit = self.fields["username"].max_length
+        self.fields["username"].validators.append(MaxLengthValidator(limit))

@@ -22,7 +22,7 @@ from django_otp import login as otp_login
 
 from imrtrial import access
 from imrtrial.accounts import lockout, tokens, twofactor
-from imrtrial.accounts.forms import OtpForm
+from imrtrial.accounts.forms import LoginForm, OtpForm
 from imrtrial.authlog import record
 from imrtrial.models import ApiToken, AuthEvent
 from imrtrial.roles import SITE_SCOPED_ROLES, Role
@@ -47,6 +47,7 @@ class LoginView(auth_views.LoginView):
     verified: imrtrial.accounts.middleware keeps every other page closed until the code."""
 
     template_name = "registration/login.html"
+    authentication_form = LoginForm
     redirect_authenticated_user = True
 
     def form_valid(self, form: Any) -> HttpResponse:
