@@ -112,7 +112,7 @@ WRITES: dict[tuple[str, str], Write] = {
         lambda t: f"{P}/{t.tau.pk}/blinding-guess/post/",
         lambda t: {"guess": "dont_know"},
     ),
-    ("PUT", f"{P}/{{id}}/assessments/{{timepoint}}/{{code}}/"): Write(
+    ("PUT", f"{P}/{{id}}/assessments/{{timepoint}}/{{instrument}}/"): Write(
         Role.ASSESSOR,
         lambda t: f"{P}/{t.consented.pk}/assessments/baseline/GAF/",
         lambda t: {
@@ -125,12 +125,12 @@ WRITES: dict[tuple[str, str], Write] = {
             "interview_date": day(t),
         },
     ),
-    ("POST", f"{P}/{{id}}/assessments/{{timepoint}}/{{code}}/verify/"): Write(
+    ("POST", f"{P}/{{id}}/assessments/{{timepoint}}/{{instrument}}/verify/"): Write(
         Role.MONITOR,
         lambda t: f"{P}/{t.rated.pk}/assessments/baseline/GAF/verify/",
         lambda t: {"version": t.response.version},
     ),
-    ("POST", f"{P}/{{id}}/assessments/{{timepoint}}/{{code}}/queries/"): Write(
+    ("POST", f"{P}/{{id}}/assessments/{{timepoint}}/{{instrument}}/queries/"): Write(
         Role.DATA_MANAGER,
         lambda t: f"{P}/{t.rated.pk}/assessments/baseline/GAF/queries/",
         lambda t: {"item": "interview_date", "message": "Is the date right?"},

@@ -120,7 +120,11 @@ def demo_trial(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Trial]:
             fast = ["django.contrib.auth.hashers.MD5PasswordHasher"]
             with override_settings(DEBUG=True, PASSWORD_HASHERS=fast):
                 call_command("setup_trial", stdout=StringIO())
-                call_command("demo_data", stdout=StringIO())
+                out = StringIO()
+                call_command("demo_data", stdout=out)
+            # demo_data builds its trial only in an empty database: a fixture of another
+            # package still open here would leave this walk with nothing to walk.
+            assert "Demo trial created" in out.getvalue(), out.getvalue()
             users = {
                 name: get_user_model().objects.get(username="demo-" + roles[0].replace("_", "-"))
                 for name, roles in ROLE_SETS.items()
