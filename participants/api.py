@@ -147,13 +147,9 @@ def _present(request: Request, participant: Participant, code: int = 200) -> Res
 
 
 class SiteListView(APIView):
-    """The trial's three sites, for every signed-in user: API.md limits the participant list
-    to the caller's sites, not this reference list (the codes a client sends and reads back;
-    which sites a user works at is in GET /api/v1/auth/me/)."""
-
-    @extend_schema(responses=SiteSerializer(many=True), summary="The trial's sites")
+    @extend_schema(responses=SiteSerializer(many=True), summary="The sites you work at")
     def get(self, request: Request) -> Response:
-        return Response(SiteSerializer(Site.objects.order_by("number"), many=True).data)
+        return Response(SiteSerializer(selectors.sites_visible_to(request.user), many=True).data)
 
 
 class ParticipantListView(APIView):
