@@ -75,8 +75,8 @@ def setup(assessors: int, per_assessor: int) -> list[Assessor]:
     django.setup()
     from django.core.management import call_command
     from django.utils import timezone
-    from rest_framework.authtoken.models import Token
 
+    from imrtrial.accounts.tokens import token_issue
     from imrtrial.audit import task_context
     from imrtrial.roles import Role
     from imrtrial.staff import staff_save
@@ -111,7 +111,7 @@ def setup(assessors: int, per_assessor: int) -> list[Assessor]:
                 site_codes=["BAL"],
                 password=PASSWORD,
             )
-            token, _ = Token.objects.get_or_create(user=user)
+            key, _ = token_issue(user=user)
             ids = []
             for _ in range(per_assessor):
                 person = services.participant_register(
@@ -122,7 +122,7 @@ def setup(assessors: int, per_assessor: int) -> list[Assessor]:
                     user=coordinator, participant=person, consent_date=timezone.localdate()
                 )
                 ids.append(person.pk)
-            result.append(Assessor(token=token.key, participants=ids))
+            result.append(Assessor(token=key, participants=ids))
     return result
 
 

@@ -81,8 +81,8 @@ def prepare(env: dict[str, str], participants: int) -> dict[str, Any]:
 
     django.setup()
     from django.utils import timezone
-    from rest_framework.authtoken.models import Token
 
+    from imrtrial.accounts.tokens import token_issue
     from imrtrial.roles import Role
     from participants import services
     from randomization.services import allocation_lists_generate
@@ -96,7 +96,7 @@ def prepare(env: dict[str, str], participants: int) -> dict[str, Any]:
     sites = ("BAL", "GLA", "FRB")
     for code in sites:
         coordinator = make_staff(f"bench-coordinator-{code}", Role.COORDINATOR, sites=[code])
-        tokens[code] = Token.objects.create(user=coordinator).key
+        tokens[code], _ = token_issue(user=coordinator)
     today = timezone.localdate()
     for n in range(participants):
         code = sites[n % 3]
