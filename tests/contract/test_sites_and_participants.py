@@ -47,11 +47,14 @@ def gla(staff: Any) -> Api:
     return staff("coordinator", sites=("GLA",))
 
 
-def test_sites_lists_code_and_name(staff: Any) -> None:
+def test_sites_lists_code_and_name_of_the_callers_sites(staff: Any) -> None:
     assert staff("monitor").get("sites/").json() == [
         {"code": "BAL", "name": "Ballerup"},
         {"code": "GLA", "name": "Gladsaxe"},
         {"code": "FRB", "name": "Frederiksberg"},
+    ]
+    assert staff("coordinator", sites=("GLA",)).get("sites/").json() == [
+        {"code": "GLA", "name": "Gladsaxe"}
     ]
 
 
