@@ -1,7 +1,7 @@
 """In a real browser: the statistician asks for an unblinded export before the lock and is
-told why not, locks the database with a reason, and then asks again: the export is queued
-and listed as unblinded. (A data manager's export running to the end is
-test_export_browser.py; this session's own queue keeps the job away from any worker.)"""
+told why not, locks the database with a reason, and then asks again: the export is listed as
+unblinded and the session's worker takes it to the end (a job still running when the test
+ends would race the test database's teardown)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_a_statistician_locks_the_database_and_requests_an_unblinded_export(
-    statistician: Any, page: Any, log_in: Any
+    statistician: Any, page: Any, log_in: Any, celery_worker: Any
 ) -> None:
     from playwright.sync_api import expect
 
@@ -40,7 +40,8 @@ def test_a_statistician_locks_the_database_and_requests_an_unblinded_export(
     expect(page.locator(".messages")).to_contain_text("The export has started")
     row = page.locator("tr[id^='job-']").first
     expect(row).to_contain_text("unblinded")
+    page.locator("tr[id^='job-'] [data-status='done']").wait_for(timeout=120_000)
     job = ExportJob.objects.get()
-    assert job.blinded is False and job.requested_by == statistician
+    assert job.blinded is False and job.requested_by == statistician and job.status == "done"
     # The refusal before the lock answered 409 (the console reports it); nothing else.
     assert [p for p in page.console_problems if "409" not in p] == []
