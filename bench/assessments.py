@@ -81,20 +81,10 @@ def setup(assessors: int, per_assessor: int) -> list[Assessor]:
     from imrtrial.roles import Role
     from imrtrial.staff import staff_save
     from participants import services
+    from tests.factories import ELIGIBLE_ANSWERS
 
     call_command("setup_trial", stdout=open(os.devnull, "w"))  # noqa: SIM115
     run = secrets.token_hex(3)
-    answers = {
-        "diagnosis": "F20",
-        "pse_confirmed": True,
-        "age_18_or_over": True,
-        "danish_fluent": True,
-        "guardian_or_forensic": False,
-        "dementia_or_intellectual_disability": False,
-        "active_substance_use_disorder": False,
-        "community_residential_home": False,
-        "in_psychoeducation_course": False,
-    }
     taken: set[str] = set()
     result = []
     with task_context("bench_assessments", None):
@@ -117,7 +107,9 @@ def setup(assessors: int, per_assessor: int) -> list[Assessor]:
                 person = services.participant_register(
                     user=coordinator, site_code="BAL", cpr=_unique_cpr(taken), sex="female"
                 )
-                services.participant_screen(user=coordinator, participant=person, answers=answers)
+                services.participant_screen(
+                    user=coordinator, participant=person, answers=ELIGIBLE_ANSWERS
+                )
                 services.participant_record_consent(
                     user=coordinator, participant=person, consent_date=timezone.localdate()
                 )
