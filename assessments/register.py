@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from imrtrial.inputs import whole_number
 from participants import cpr as cpr_module
 
 COLUMNS = (
@@ -138,9 +139,9 @@ def parse(content: bytes, *, hashes_to_participant: Any) -> ParsedFile:
         counts: dict[str, int] = {}
         for column in COUNT_COLUMNS:
             raw = values[column]
-            # ASCII digits only: str.isdigit() is true for "²", which int() refuses.
-            if raw.isascii() and raw.isdigit() and int(raw) <= MAX_COUNT:
-                counts[column] = int(raw)
+            count = whole_number(raw)
+            if count is not None and count <= MAX_COUNT:
+                counts[column] = count
             else:
                 problems.append(f"{column} must be a whole number from 0 to {MAX_COUNT}")
         if start and end and "admission_days" in counts and start <= end:

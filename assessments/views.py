@@ -34,6 +34,7 @@ from assessments.services.queries import MESSAGE_MAX_LENGTH
 from exports.selectors import lock_level
 from imrtrial import access
 from imrtrial.errors import Conflict, Forbidden, Invalid, TrialError
+from imrtrial.inputs import whole_number
 from participants.models import Participant
 
 
@@ -313,8 +314,8 @@ def psp_interval(request: HttpRequest) -> HttpResponse:
     values: dict[str, Any] = {}
     for code in (*psp.DOMAINS, "PSP_D9_PROMPT", "PSP_D10_SURVIVAL"):
         raw = request.GET.get(f"item-{code}", "").strip()
-        if raw.isascii() and raw.isdigit():
-            values[code] = int(raw)
+        if (value := whole_number(raw)) is not None:
+            values[code] = value
     domains_ok = all(values.get(c) in range(1, 7) for c in psp.DOMAINS)
     return render(
         request,
@@ -341,7 +342,7 @@ def verify(request: HttpRequest, pk: int, timepoint: str, code: str) -> HttpResp
         services.response_verify(
             user=request.user,
             response=response,
-            version=int(version) if version.isascii() and version.isdigit() else None,
+            version=whole_number(version),
         )
     except TrialError as error:
         messages.error(request, error.message)
@@ -393,7 +394,7 @@ def query_list(request: HttpRequest) -> HttpResponse:
         user=request.user,
         status="" if show_all else status,
         site=site,
-        participant=int(participant) if participant.isascii() and participant.isdigit() else None,
+        participant=whole_number(participant),
         unresolved=not status,
     ).order_by("raised_at", "id")
     return render(

@@ -17,6 +17,7 @@ from pghistory.middleware import HistoryMiddleware
 from pghistory.middleware import WSGIRequest as HistoryWSGIRequest
 
 from imrtrial.errors import LOCKED_SQLSTATE, Invalid
+from imrtrial.inputs import NUL_MESSAGE
 
 
 @contextmanager
@@ -30,7 +31,7 @@ def audit_context(*, user: Any = None, reason: str | None = None, **extra: Any) 
         # than fail inside the trigger.
         raise Invalid(
             "The reason has a NUL character.",
-            fields={"reason": ["Text cannot contain the NUL character (\\u0000)."]},
+            fields={"reason": [NUL_MESSAGE]},
         )
     if user is not None and getattr(user, "pk", None) is not None:
         meta["user"] = user.pk

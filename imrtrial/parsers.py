@@ -8,10 +8,11 @@ from typing import Any
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
+from imrtrial.inputs import NUL_MESSAGE
+
 # No request of API.md nests deeper than a few levels ({"items": {"P1": 3}}). Deeper documents
 # would only reach code that walks them recursively (serializers, json.dumps) and fails there.
 MAX_DEPTH = 16
-NUL_MESSAGE = "Text cannot contain the NUL character (\\u0000)."
 TOO_DEEP = f"JSON parse error - the document is nested more than {MAX_DEPTH} levels deep."
 
 

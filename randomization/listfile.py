@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from imrtrial.inputs import whole_number
 from randomization.generator import ARMS, BLOCK_SIZES, Slot
 
 MAX_ROWS = 100_000
@@ -97,10 +98,8 @@ def _decode(data: bytes | str) -> str:
 
 def _positive_int(text: str) -> int | None:
     text = text.strip()
-    if not (text.isascii() and text.isdigit()):
-        return None
-    value = int(text)
-    return value if value > 0 else None
+    value = whole_number(text)
+    return value if value is not None and value > 0 else None
 
 
 def _records(reader: Any) -> Iterator[list[str]]:

@@ -17,6 +17,7 @@ from assessments.api.responses import PATH_PARAMETERS, _participant
 from assessments.models import Query, QueryStatus, RegisterImport
 from imrtrial.api import role_permission
 from imrtrial.errors import Invalid
+from imrtrial.inputs import digits
 
 
 class QueryMessageSerializer(serializers.Serializer):
@@ -109,7 +110,7 @@ class QueryListView(APIView):
     def get(self, request: Request) -> Response:
         params = request.query_params
         participant = params.get("participant") or None
-        if participant is not None and not (participant.isascii() and participant.isdigit()):
+        if participant is not None and not digits(participant):
             raise Invalid(
                 "Bad participant.", fields={"participant": ["Give the participant's id."]}
             )

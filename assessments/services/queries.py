@@ -26,6 +26,7 @@ from exports.selectors import lock_level
 from imrtrial import access
 from imrtrial.audit import audit_context
 from imrtrial.errors import Conflict, Forbidden, Invalid, NotFound
+from imrtrial.inputs import NUL_MESSAGE
 
 MESSAGE_MAX_LENGTH = 4000
 # Fields of a response a query can point at besides its items.
@@ -44,9 +45,7 @@ def _text(value: Any, *, field: str, required: bool) -> str:
             "Bad text.", fields={field: [f"Text of at most {MESSAGE_MAX_LENGTH} characters."]}
         )
     if "\x00" in text:
-        raise Invalid(
-            "Bad text.", fields={field: ["Text cannot contain the NUL character (\\u0000)."]}
-        )
+        raise Invalid("Bad text.", fields={field: [NUL_MESSAGE]})
     if required and not text:
         raise Invalid("Text is required.", fields={field: ["Write the message."]})
     return text

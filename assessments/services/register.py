@@ -19,6 +19,7 @@ from exports.selectors import lock_level
 from imrtrial import access
 from imrtrial.audit import audit_context
 from imrtrial.errors import Conflict, Forbidden, Invalid
+from imrtrial.inputs import NUL_MESSAGE
 from participants.models import Participant
 
 
@@ -48,7 +49,7 @@ def register_import(*, user: Any, content: bytes, note: str = "") -> RegisterImp
     if "\x00" in note:
         raise Invalid(
             "The note has a NUL character.",
-            fields={"note": ["Text cannot contain the NUL character (\\u0000)."]},
+            fields={"note": [NUL_MESSAGE]},
         )
     if lock_level() != "open":
         raise Conflict("The trial database is frozen or locked: register data cannot change.")

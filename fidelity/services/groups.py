@@ -24,6 +24,7 @@ from fidelity.models import (
 from imrtrial import access
 from imrtrial.audit import audit_context
 from imrtrial.errors import Conflict, Forbidden, Invalid, NotFound
+from imrtrial.inputs import digits
 from participants.models import Participant, Site, Status
 from participants.selectors import participants_visible_to
 from randomization.models import Arm
@@ -44,11 +45,6 @@ def check_date(day: Any) -> list[str]:
     return []
 
 
-def _digits(text: str) -> bool:
-    """ASCII digits only: str.isdigit() is also true for "²", which int() refuses."""
-    return text.isascii() and text.isdigit()
-
-
 def resolve_instructors(
     site: Site, refs: Sequence[Any], *, two_or_three: bool = True
 ) -> tuple[list[Any], list[str]]:
@@ -61,7 +57,7 @@ def resolve_instructors(
     for ref in refs:
         if isinstance(ref, bool):
             user = None
-        elif isinstance(ref, int) or (isinstance(ref, str) and _digits(ref)):
+        elif isinstance(ref, int) or (isinstance(ref, str) and digits(ref)):
             user = User.objects.filter(pk=int(ref)).first()
         else:
             user = User.objects.filter(username=str(ref)).first()
@@ -132,7 +128,7 @@ def group_create(
     given = str(site_code or "").strip()
     # The site's code, as everywhere in the API; its id is understood too.
     lookup = Q(code=given.upper())
-    if _digits(given):
+    if digits(given):
         lookup |= Q(pk=int(given))
     site = Site.objects.filter(lookup).first()
     if site is None:
@@ -229,7 +225,7 @@ def _participant_for(user: Any, participant_id: Any) -> Participant:
     visible = participants_visible_to(user).select_related("site")
     given = str(participant_id).strip()
     try:
-        if _digits(given):
+        if digits(given):
             return visible.get(pk=int(given))
         return visible.get(study_id=given.upper())
     except Participant.DoesNotExist:

@@ -18,6 +18,7 @@ from fidelity.services.sessions import weekly_plan
 from fidelity.views.common import is_htmx, run_for_form, run_for_message, unblinded_page
 from fidelity.views.groups import _render_detail
 from imrtrial.errors import Forbidden, TrialError, from_database_error
+from imrtrial.inputs import digits, whole_number
 
 
 @unblinded_page
@@ -134,9 +135,7 @@ def session_attendance(request: HttpRequest, pk: int) -> HttpResponse:
 
     member_ids = [line.participant.pk for line in selectors.attendance_sheet(session)]
     chosen = {pid: request.POST.get(f"p_{pid}") == "present" for pid in member_ids}
-    chosen_instructors = {
-        int(v) for v in request.POST.getlist("instructors") if v.isascii() and v.isdigit()
-    }
+    chosen_instructors = {int(v) for v in request.POST.getlist("instructors") if digits(v)}
     version = request.POST.get("version", "")
     correcting = session.status == SessionStatus.HELD
     try:
@@ -145,7 +144,7 @@ def session_attendance(request: HttpRequest, pk: int) -> HttpResponse:
             session=session,
             present=[pid for pid, came in chosen.items() if came],
             reason=request.POST.get("reason", ""),
-            version=int(version) if version.isascii() and version.isdigit() else None,
+            version=whole_number(version),
             instructors_present=sorted(chosen_instructors),
         )
     except TrialError as error:
