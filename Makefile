@@ -47,8 +47,9 @@ run: demo
 	  trap 'exit 130' INT TERM; \
 	  PORT=$(PORT) $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
+# One worker per core (pytest-xdist); each worker has its own test database.
 test: services
-	.venv/bin/pytest
+	.venv/bin/pytest -n auto
 
 lint: install
 	.venv/bin/ruff check .
