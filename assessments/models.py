@@ -4,9 +4,9 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from imrtrial.audit import refuse_when_locked
-from imrtrial.errors import LOCKED_SQLSTATE
-from imrtrial.roles import Role
+from assessments.instruments import registry
+from trial.lock import refuse_when_locked
+from trial.roles import Role
 
 
 class Timepoint(models.TextChoices):
@@ -26,33 +26,17 @@ VERIFICATION_COLUMNS = ("status", "verified_by_id", "verified_at", "updated_at")
 
 
 def refuse_when_locked_except_verification() -> pgtrigger.Trigger:
-    """imrtrial.audit.refuse_when_locked for responses, with one exception: while the database
+    """trial.lock.refuse_when_locked for responses, with one exception: while the database
     is frozen (no data entry), a monitor or data manager may still mark a completed response as
     source-verified. The row's content (every column except the verification columns) must be
     unchanged for that; after lock nothing changes."""
     ignored = "ARRAY[" + ", ".join(f"'{c}'" for c in VERIFICATION_COLUMNS) + "]"
-    return pgtrigger.Trigger(
-        name="refuse_when_locked",
-        when=pgtrigger.Before,
-        operation=pgtrigger.Insert | pgtrigger.Update | pgtrigger.Delete,
-        declare=[("current_level", "text")],
-        func=f"""
-            SELECT level INTO current_level FROM exports_datasetlock ORDER BY id DESC LIMIT 1;
-            IF current_level = 'freeze' AND TG_OP = 'UPDATE'
+    return refuse_when_locked(
+        during_freeze=True,
+        frozen_unless=f"""TG_OP = 'UPDATE'
                 AND OLD.status IN ('complete', 'verified')
                 AND NEW.status IN ('complete', 'verified')
-                AND (to_jsonb(NEW) - {ignored}) = (to_jsonb(OLD) - {ignored}) THEN
-                RETURN NEW;
-            END IF;
-            IF current_level IN ('lock', 'freeze') THEN
-                RAISE EXCEPTION 'The trial database is %: % cannot be changed.',
-                    CASE current_level WHEN 'lock' THEN 'locked' ELSE 'frozen' END,
-                    TG_TABLE_NAME
-                    USING ERRCODE = '{LOCKED_SQLSTATE}';
-            END IF;
-            IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
-            RETURN NEW;
-        """,  # noqa: S608 (no user input: fixed column names)
+                AND (to_jsonb(NEW) - {ignored}) = (to_jsonb(OLD) - {ignored})""",
     )
 
 
@@ -110,8 +94,6 @@ class InstrumentResponse(models.Model):
     @property
     def instrument_name(self) -> str:
         """The instrument's short name, as the forms and the timeline show it ("HAM-D6")."""
-        from assessments.instruments import registry
-
         found = registry.find(self.instrument)
         return str(found.short_name) if found is not None else self.instrument
 

@@ -1,5 +1,5 @@
 """Who may do what with assessments. Pages, endpoints, selectors and services ask these
-functions; blinding is decided by imrtrial.access.may_see_allocation as everywhere.
+functions; blinding is decided by trial.access.may_see_allocation as everywhere.
 
 IMRS_C (the clinician's IMR Scale) is readable only by users who may see allocation
 (coordinators, clinicians, statisticians at its site): the treating clinician knows the arm,
@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from assessments.instruments.base import Instrument
-from imrtrial import access
-from imrtrial.roles import Role
+from trial import access
+from trial.roles import Role
 
 # Roles that read assessment data at their sites (instructors run groups; they need none).
 READERS = (

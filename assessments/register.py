@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from imrtrial.inputs import whole_number
 from participants import cpr as cpr_module
+from trial.inputs import whole_number
 
 COLUMNS = (
     "cpr",

@@ -12,9 +12,10 @@ from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
-from assessments import permissions, windows
+from assessments import contributions, permissions, windows
 from assessments.instruments import registry
 from assessments.instruments.base import Instrument
+from assessments.instruments.service_use import WINDOWS
 from assessments.models import (
     UNRESOLVED_QUERY_STATUSES,
     InstrumentResponse,
@@ -26,11 +27,11 @@ from assessments.models import (
     ServiceUsePeriod,
     Timepoint,
 )
-from imrtrial import access
-from imrtrial.audit_trail import AuditSource
-from imrtrial.errors import NotFound
-from imrtrial.timeline import TimelineEntry
 from participants.models import Participant, Status
+from trial import access
+from trial.audit_trail import AuditSource
+from trial.errors import NotFound
+from trial.timeline import TimelineEntry
 
 # What randomisation needs at baseline when RANDOMIZATION_REQUIRES_BASELINE is on (API.md):
 # the demographics and the clinician-rated interview.
@@ -64,7 +65,7 @@ def participants_for_assessments(user: Any) -> QuerySet[Participant]:
 def participant_get(*, user: Any, pk: Any) -> Participant:
     """The participant, or NotFound when unknown or outside the user's sites (404)."""
     try:
-        return participants_for_assessments(user).select_related("allocation").get(pk=int(pk))
+        return participants_for_assessments(user).get(pk=int(pk))
     except (Participant.DoesNotExist, ValueError, TypeError):
         raise NotFound("No such participant at your sites.") from None
 
@@ -113,14 +114,9 @@ def responses_of(participant: Participant) -> dict[tuple[str, str], InstrumentRe
 
 def unblinding_flags(responses: Any) -> dict[int, bool]:
     """Per response id: True when its rater had reported being unblinded on or before the day
-    of the assessment (randomization.selectors.response_is_flagged). One query for any number
-    of responses. Show it only to `permissions.may_see_unblinding_flag` users."""
-    from randomization.selectors import response_is_flagged, unblinding_dates
-
-    responses = list(responses)
-    raters = {r.rater_id for r in responses if r.rater_id is not None}
-    since = unblinding_dates(raters) if raters else {}
-    return {r.pk: response_is_flagged(r, unblinded=since) for r in responses}
+    of the assessment (the randomization app flags them: assessments.contributions). One query
+    for any number of responses. Show it only to `permissions.may_see_unblinding_flag` users."""
+    return contributions.unblinding_flags(list(responses))
 
 
 def response_history(response: InstrumentResponse) -> list[dict[str, Any]]:
@@ -180,7 +176,7 @@ def worklist(
     participants = list(
         Participant.objects.filter(site_id__in=site_ids, status__in=ACTIVE_STATUSES)
         .filter(**({"site__code": site.upper()} if site else {}))
-        .select_related("site", "allocation")
+        .select_related("site")
         .order_by("site__number", "number")
     )
     statuses: dict[int, dict[tuple[str, str], str]] = defaultdict(dict)
@@ -352,10 +348,8 @@ class WindowCounts:
 def service_use_by_window(participants: Any = None) -> dict[int, dict[str, WindowCounts]]:
     """For the exports: per participant (id) and window (W_PRE, W1, W2, W_ALL), the summed
     counts of the current register import. No record in a window means 0 (SPEC §11)."""
-    from assessments.instruments.service_use import WINDOWS
-
     current = current_register_import()
-    queryset = Participant.objects.select_related("allocation")
+    queryset = Participant.objects.all()
     if participants is not None:
         queryset = queryset.filter(pk__in=[getattr(p, "pk", p) for p in participants])
     periods: dict[int, list[ServiceUsePeriod]] = defaultdict(list)
@@ -401,7 +395,7 @@ def service_use_by_window(participants: Any = None) -> dict[int, dict[str, Windo
     return result
 
 
-# -- the participant overview's timeline (imrtrial.timeline contract) --------------------------
+# -- the participant overview's timeline (trial.timeline contract) --------------------------
 def participant_timeline(participant: Any, user: Any) -> list[TimelineEntry]:
     if not access.has_role_at(user, participant.site_id, *permissions.READERS):
         return []
@@ -441,7 +435,7 @@ def participant_timeline(participant: Any, user: Any) -> list[TimelineEntry]:
     return entries
 
 
-# -- the participant's audit history (imrtrial.audit_trail contract) ---------------------------
+# -- the participant's audit history (trial.audit_trail contract) ---------------------------
 RESPONSE_VALUE_FIELDS = frozenset({"items", "missing", "comments", "scores"})
 VALUES_WITHHELD = "(not shown: blinded staff do not see this form's values)"
 

@@ -31,11 +31,11 @@ from assessments.models import (
 )
 from assessments.register import COLUMNS
 from assessments.services.queries import MESSAGE_MAX_LENGTH
-from exports.selectors import lock_level
-from imrtrial import access
-from imrtrial.errors import Conflict, Forbidden, Invalid, TrialError
-from imrtrial.inputs import whole_number
 from participants.models import Participant
+from trial import access
+from trial.errors import Conflict, Forbidden, Invalid, TrialError
+from trial.inputs import whole_number
+from trial.selectors import lock_level
 
 
 def _require(request: HttpRequest, *roles: str) -> None:

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from assessments.instruments.base import Action, Finding
 from assessments.models import Timepoint
+from participants.models import Participant
 
 
 def add_months(day: date, months: int) -> date:
@@ -24,11 +25,10 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def randomisation_date(participant: Any) -> date | None:
-    from randomization.selectors import allocation_of
-
-    allocation = allocation_of(participant)
-    return timezone.localdate(allocation.randomized_at) if allocation else None
+def randomisation_date(participant: Participant) -> date | None:
+    """The visit windows run from the randomisation date (the participant's own field, written
+    with the allocation)."""
+    return participant.randomized_on
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from exports import selectors, services
-from exports.models import DatasetLock, ExportFormat, ExportJob
-from imrtrial.api import role_permission
-from imrtrial.roles import TRIAL_ROLES
+from exports.models import ExportFormat, ExportJob
+from trial.api import role_permission
+from trial.models import DatasetLock
+from trial.roles import TRIAL_ROLES
+from trial.selectors import current_lock, lock_history
 
 LOCK_MANAGERS = role_permission(*selectors.LOCK_MANAGERS)
 LOCK_READERS = role_permission(*TRIAL_ROLES)
@@ -75,7 +77,7 @@ class UnlockRequestSerializer(serializers.Serializer):
 
 
 def lock_state() -> dict[str, Any]:
-    current = selectors.current_lock()
+    current = current_lock()
     return {
         "level": current.level if current else DatasetLock.Level.OPEN,
         "reason": current.reason if current else "",
@@ -83,7 +85,7 @@ def lock_state() -> dict[str, Any]:
         "set_at": current.set_at if current else None,
         "open_queries_override": current.open_queries_override if current else False,
         "open_queries": selectors.open_query_count(),
-        "history": list(selectors.lock_history(limit=200)),
+        "history": list(lock_history(limit=200)),
     }
 
 

@@ -4,7 +4,8 @@ from typing import Any
 
 from django import forms
 
-from exports.models import DatasetLock, ExportFormat
+from exports.models import ExportFormat
+from trial.models import DatasetLock
 
 
 class LockChangeForm(forms.Form):

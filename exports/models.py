@@ -1,5 +1,5 @@
-"""The database freeze/lock log, export jobs, their downloads, and the sealed key of the
-masked group codes used in blinded exports."""
+"""Export jobs, their downloads, and the sealed key of the masked group codes used in blinded
+exports. (The freeze/lock log they refer to is trial.models.DatasetLock.)"""
 
 from __future__ import annotations
 
@@ -10,42 +10,11 @@ import pgtrigger
 from django.conf import settings
 from django.db import models
 
+from trial.models import DatasetLock
+
 
 def append_only() -> pgtrigger.Protect:
     return pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete)
-
-
-# The insert event gives every freeze, lock and unlock the request context (URL, IP, request
-# id) on top of the row's own who/why/when.
-@pghistory.track(pghistory.InsertEvent())
-class DatasetLock(models.Model):
-    """The freeze/lock log. The newest row is the database's state; rows are never changed or
-    deleted, so the log is its own audit trail. The trigger of imrtrial.audit.refuse_when_locked
-    reads this table before every change of trial data."""
-
-    class Level(models.TextChoices):
-        OPEN = "open", "Open"
-        FREEZE = "freeze", "Frozen"
-        LOCK = "lock", "Locked"
-
-    level = models.CharField(max_length=6, choices=Level.choices)
-    reason = models.TextField()
-    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    set_at = models.DateTimeField(auto_now_add=True)
-    open_queries_override = models.BooleanField(
-        default=False, help_text="Locked although queries were open (with the reason above)"
-    )
-    open_queries = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Queries still open when the state was set"
-    )
-
-    class Meta:
-        ordering = ["-id"]
-        get_latest_by = "id"
-        triggers = [append_only()]
-
-    def __str__(self) -> str:
-        return f"{self.get_level_display()} since {self.set_at:%Y-%m-%d %H:%M}"
 
 
 class ExportFormat(models.TextChoices):
@@ -152,7 +121,7 @@ class ExportDownload(models.Model):
 
 class MaskingKey(models.Model):
     """The trial-wide key from the masked group codes of blinded exports to the arms, sealed
-    (imrtrial.sealing). One key for the whole trial, so every blinded export codes the groups
+    (trial.sealing). One key for the whole trial, so every blinded export codes the groups
     the same way and two exports of the same data are identical. Never changed or deleted."""
 
     singleton = models.BooleanField(default=True, unique=True, editable=False)

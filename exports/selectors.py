@@ -7,36 +7,20 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
-from exports.models import DatasetLock, ExportJob
-from imrtrial import access
-from imrtrial.errors import NotFound
-from imrtrial.roles import TRIAL_ROLES, Role
+from assessments.selectors import open_query_count as unresolved_queries
+from exports.models import ExportJob
+from trial import access
+from trial.errors import NotFound
+from trial.roles import TRIAL_ROLES, Role
 
 # Who sets and lifts the freeze and the lock, and who exports (DESIGN.md, "Who uses it").
 LOCK_MANAGERS = (Role.DATA_MANAGER, Role.STATISTICIAN)
 EXPORTERS = (Role.DATA_MANAGER, Role.STATISTICIAN)
 
 
-def current_lock() -> DatasetLock | None:
-    return DatasetLock.objects.order_by("-id").first()
-
-
-def lock_level() -> str:
-    """'open', 'freeze' or 'lock'."""
-    latest = current_lock()
-    return latest.level if latest else DatasetLock.Level.OPEN
-
-
-def lock_history(*, limit: int | None = None) -> QuerySet[DatasetLock]:
-    queryset = DatasetLock.objects.select_related("set_by").order_by("-id")
-    return queryset[:limit] if limit else queryset
-
-
 def open_query_count() -> int:
     """Data queries not closed yet (open or answered): they block the lock unless overridden
     with a reason. The assessments app owns queries and counts them."""
-    from assessments.selectors import open_query_count as unresolved_queries
-
     return unresolved_queries()
 
 

@@ -13,21 +13,17 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
-from django.utils import timezone
 
-from exports import queue, selectors
-from exports.models import (
-    DatasetLock,
-    ExportDownload,
-    ExportFormat,
-    ExportJob,
-    MaskingKey,
-    MaskingKeyRelease,
-)
-from imrtrial import access
-from imrtrial.audit import audit_context
-from imrtrial.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable, sqlstate_of
-from imrtrial.sealing import seal, unseal
+from exports import lifecycle, queue, selectors
+from exports.models import ExportDownload, ExportFormat, ExportJob, MaskingKey, MaskingKeyRelease
+from randomization.models import Arm
+from trial import access
+from trial.audit import audit_context
+from trial.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable, sqlstate_of
+from trial.lock import LOCK_TABLE
+from trial.models import DatasetLock
+from trial.sealing import seal, unseal
+from trial.selectors import current_lock, lock_level
 
 Level = DatasetLock.Level
 
@@ -109,8 +105,8 @@ def _write_level(
         with connection.cursor() as cursor:
             # One transition at a time; the trial tables' triggers only read this table and
             # are not blocked by this mode.
-            cursor.execute("LOCK TABLE exports_datasetlock IN SHARE ROW EXCLUSIVE MODE")
-        current = selectors.lock_level()
+            cursor.execute(f"LOCK TABLE {LOCK_TABLE} IN SHARE ROW EXCLUSIVE MODE")
+        current = lock_level()
         _check_transition(current=current, wanted=level, unlocking=unlocking)
         open_queries = selectors.open_query_count()
         if level == Level.LOCK and open_queries and not override_open_queries:
@@ -200,7 +196,7 @@ def export_request(*, user: Any, formats: Sequence[str], blinded: bool = True) -
                 "Unblinded exports are for the trial statistician only (and not for anyone who "
                 "also holds a blinded role). Ask for a blinded export instead."
             )
-        level = selectors.lock_level()
+        level = lock_level()
         if level != Level.LOCK:
             raise Conflict(
                 f"Unblinded exports need a locked database; it is {_STATE_WORDS[Level(level)]}."
@@ -210,9 +206,7 @@ def export_request(*, user: Any, formats: Sequence[str], blinded: bool = True) -
     if blinded:
         masking_key_get_or_create()
     with transaction.atomic(), audit_context(user=user, reason="Export requested"):
-        job = ExportJob.objects.create(
-            requested_by=user, formats=canonical_formats(formats), blinded=blinded
-        )
+        job = lifecycle.create(user=user, formats=canonical_formats(formats), blinded=blinded)
         transaction.on_commit(partial(_enqueue, job.pk))
     job.refresh_from_db()
     return job
@@ -225,11 +219,9 @@ def _enqueue(job_id: Any) -> None:
         # Redis went away between the check and the commit. The job must not wait forever for
         # a message that was never sent: it fails with the reason, and the caller gets 503.
         with audit_context(reason="Task queue unavailable"):
-            ExportJob.objects.filter(pk=job_id, status=ExportJob.Status.QUEUED).update(
-                status=ExportJob.Status.FAILED, error=queue.QUEUE_DOWN, finished_at=timezone.now()
-            )
+            lifecycle.fail_unsent(job_id, queue.QUEUE_DOWN)
         raise
-    ExportJob.objects.filter(pk=job_id, task_id="").update(task_id=task_id)
+    lifecycle.record_task(job_id, task_id)
 
 
 def export_root() -> Path:
@@ -297,7 +289,7 @@ def masking_key_release(
 ) -> dict[str, Any]:
     """Show the masking key to the statistician after the lock, and record that it was shown."""
     masking_key_check_recipient(user)
-    lock = selectors.current_lock()
+    lock = current_lock()
     if lock is None or lock.level != Level.LOCK:
         raise Conflict("The masking key is released only after the database is locked.")
     key = MaskingKey.objects.first()
@@ -308,8 +300,6 @@ def masking_key_release(
         release = MaskingKeyRelease.objects.create(
             user=user, lock=lock, channel=channel, ip_address=ip, request_id=request_id or ""
         )
-    from randomization.models import Arm
-
     groups = [
         {"group": letter, "code": MASKED_GROUPS.index(letter) + 1, "arm": arm}
         | {"arm_label": Arm(arm).label}

@@ -12,8 +12,10 @@ from django.views.decorators.http import require_http_methods
 from exports import selectors, services
 from exports.api import download_response
 from exports.forms import ExportForm, LockChangeForm
-from exports.models import DatasetLock, ExportJob
-from imrtrial.errors import Forbidden, Invalid, TrialError
+from exports.models import ExportJob
+from trial.errors import Forbidden, Invalid, TrialError
+from trial.models import DatasetLock
+from trial.selectors import current_lock, lock_history, lock_level
 
 Level = DatasetLock.Level
 
@@ -38,7 +40,7 @@ def lock(request: HttpRequest) -> HttpResponse:
         selectors.may_manage_lock(request.user),
         "Only data managers and statisticians freeze and lock the database.",
     )
-    level = selectors.lock_level()
+    level = lock_level()
     forms = {action: LockChangeForm(prefix=action, initial={"action": action}) for action in
              _available_actions(level)}  # fmt: skip
     if request.method == "POST":
@@ -67,7 +69,7 @@ def lock(request: HttpRequest) -> HttpResponse:
                     for problem in problems:
                         form.add_error(field if field in form.fields else None, problem)
             else:
-                state = selectors.current_lock()
+                state = current_lock()
                 word = state.get_level_display().lower() if state else "open"
                 messages.success(request, f"The database is now {word}.")
                 return redirect("exports:lock")
@@ -75,11 +77,11 @@ def lock(request: HttpRequest) -> HttpResponse:
         request,
         "exports/lock.html",
         {
-            "current": selectors.current_lock(),
+            "current": current_lock(),
             "level": level,
             "forms": forms,
             "open_queries": selectors.open_query_count(),
-            "history": selectors.lock_history(limit=200),
+            "history": lock_history(limit=200),
         },
         status=400 if request.method == "POST" else 200,
     )
@@ -119,7 +121,7 @@ def export_list(request: HttpRequest) -> HttpResponse:
             "form": form,
             "jobs": selectors.export_jobs_visible_to(request.user)[:50],
             "may_unblind": may_unblind,
-            "level": selectors.lock_level(),
+            "level": lock_level(),
         },
         status=status,
     )
@@ -167,5 +169,5 @@ def masking_key(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "exports/masking_key.html",
-        {"released": released, "level": selectors.lock_level()},
+        {"released": released, "level": lock_level()},
     )

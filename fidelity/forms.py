@@ -10,7 +10,7 @@ from django import forms
 from fidelity import scale
 from fidelity.models import MAX_CAPACITY, RaterKind
 from fidelity.scale import Module
-from imrtrial.errors import TrialError
+from trial.errors import TrialError
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 

@@ -1,7 +1,7 @@
 """IMR delivery: groups, their members and sessions, attendance, and fidelity ratings.
 
 Everything here reveals the IMR arm, so it exists only for users who may see allocation
-(imrtrial.access.may_see_allocation); see fidelity/permissions.py. Reverse relations from other
+(trial.access.may_see_allocation); see fidelity/permissions.py. Reverse relations from other
 apps' models are switched off (`related_name="+"`) so nothing generic that walks a participant
 or a site can stumble onto IMR data."""
 
@@ -13,7 +13,7 @@ from django.db.models import Q
 
 from fidelity import scale
 from fidelity.scale import Module
-from imrtrial.audit import refuse_when_locked
+from trial.lock import refuse_when_locked
 
 # A group is "about ten" participants (paper: closed-enrolment groups of ten).
 DEFAULT_CAPACITY = 10
@@ -43,7 +43,7 @@ def _integrity_trigger(name: str, condition: str, message: str) -> pgtrigger.Tri
 class ImrGroup(models.Model):
     """A closed-enrolment IMR group at one site, run weekly for about nine months."""
 
-    site = models.ForeignKey("participants.Site", on_delete=models.PROTECT, related_name="+")
+    site = models.ForeignKey("trial.Site", on_delete=models.PROTECT, related_name="+")
     name = models.CharField(max_length=100)
     start_date = models.DateField()
     capacity = models.PositiveSmallIntegerField(default=DEFAULT_CAPACITY)

@@ -1,7 +1,7 @@
 """Who may do what with IMR groups, attendance and fidelity ratings.
 
 The whole app reveals the IMR arm, so the first question on every page, endpoint and selector
-is imrtrial.access.may_see_allocation: a blinded user (assessor, data manager, monitor, or
+is trial.access.may_see_allocation: a blinded user (assessor, data manager, monitor, or
 anyone who also holds one of those roles) and an admin get 404, exactly as for something that
 does not exist. Only then does the role decide (403), and the site (404 outside the user's
 sites).
@@ -26,9 +26,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from imrtrial import access
-from imrtrial.errors import Forbidden, NotFound
-from imrtrial.roles import Role
+from trial import access
+from trial.errors import Forbidden, NotFound
+from trial.roles import Role
 
 GROUP_READERS = (Role.COORDINATOR, Role.INSTRUCTOR, Role.FIDELITY_RATER, Role.STATISTICIAN)
 MEMBER_READERS = (Role.COORDINATOR, Role.INSTRUCTOR, Role.STATISTICIAN)

@@ -8,7 +8,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from imrtrial.env import env, env_bool, env_list, load_dotenv
+from trial.env import env, env_bool, env_list, load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 load_dotenv(BASE_DIR / ".env")
@@ -29,7 +29,7 @@ RANDOMIZATION_REQUIRES_BASELINE = env_bool("RANDOMIZATION_REQUIRES_BASELINE", de
 
 INSTALLED_APPS = [
     # django.contrib.admin with the trial's admin site (administrators only, second factor).
-    "imrtrial.admin_apps.TrialAdminConfig",
+    "accounts.admin_apps.TrialAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -44,12 +44,15 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "csp",
-    "imrtrial",
+    # The apps, from the ground up (DESIGN.md, "Layout: one way down").
+    "trial",
+    "accounts",
     "participants",
     "randomization",
     "assessments",
     "fidelity",
     "exports",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -61,12 +64,12 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
-    "imrtrial.accounts.middleware.TwoFactorMiddleware",
-    "imrtrial.audit.AuditContextMiddleware",
+    "accounts.middleware.TwoFactorMiddleware",
+    "trial.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "imrtrial.middleware.TrialErrorMiddleware",
-    "imrtrial.middleware.RefuseNulInQueryMiddleware",
+    "trial.middleware.TrialErrorMiddleware",
+    "trial.middleware.RefuseNulInQueryMiddleware",
     # axes must be last: it turns lockouts raised by authenticate() into responses.
     "axes.middleware.AxesMiddleware",
 ]
@@ -84,7 +87,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "imrtrial.context_processors.trial",
+                "trial.context_processors.trial",
             ],
         },
     },
@@ -122,7 +125,7 @@ CELERY_TIMEZONE = "UTC"
 
 AUTHENTICATION_BACKENDS = [
     # axes' lockout check (a subclass that tolerates authenticate() without a request).
-    "imrtrial.accounts.lockout.TrialAxesBackend",
+    "accounts.lockout.TrialAxesBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 PASSWORD_HASHERS = [
@@ -146,10 +149,10 @@ LOGOUT_REDIRECT_URL = "login"
 AXES_FAILURE_LIMIT = 5
 AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_COOLOFF_TIME = timedelta(minutes=30)
-# Failures are forgiven only after a complete login (imrtrial.accounts.lockout.failures_reset):
+# Failures are forgiven only after a complete login (accounts.lockout.failures_reset):
 # for the two-factor roles the password alone is not a success.
 AXES_RESET_ON_SUCCESS = False
-AXES_LOCKOUT_CALLABLE = "imrtrial.accounts.lockout.lockout_response"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 AXES_HTTP_RESPONSE_CODE = 429
 # Attempts during a lockout are refused and recorded but do not restart it: the lockout ends
 # 30 minutes after the fifth failure, as the lockout page says.
@@ -167,7 +170,7 @@ OTP_TOTP_ISSUER = "IMR trial EDC"
 # right after a typo.
 OTP_TOTP_THROTTLE_FACTOR = 0
 
-# API tokens (imrtrial.accounts.tokens): stored hashed; they end after a working day at the
+# API tokens (accounts.tokens): stored hashed; they end after a working day at the
 # latest and, like sessions, after 30 minutes without use.
 API_TOKEN_LIFETIME = timedelta(hours=int(env("API_TOKEN_LIFETIME_HOURS", default="10")))
 API_TOKEN_IDLE_TIMEOUT = timedelta(minutes=int(env("API_TOKEN_IDLE_MINUTES", default="30")))
@@ -205,14 +208,14 @@ CONTENT_SECURITY_POLICY = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "imrtrial.accounts.tokens.TrialTokenAuthentication",
-        "imrtrial.accounts.tokens.VerifiedSessionAuthentication",
+        "accounts.tokens.TrialTokenAuthentication",
+        "accounts.tokens.VerifiedSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["imrtrial.parsers.TrialJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["trial.parsers.TrialJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "imrtrial.api.exception_handler",
+    "EXCEPTION_HANDLER": "trial.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {

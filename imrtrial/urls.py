@@ -4,14 +4,14 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
+from accounts import urls as accounts_urls
 from assessments import urls as assessments_urls
 from exports import urls as exports_urls
 from fidelity import urls as fidelity_urls
-from imrtrial import views
-from imrtrial.accounts import urls as accounts_urls
-from imrtrial.apidocs import ApiDocsView
 from participants import urls as participants_urls
 from randomization import urls as randomization_urls
+from trial import views
+from trial.apidocs import ApiDocsView
 
 api_urlpatterns = [
     path("", include(participants_urls.api_urlpatterns)),
@@ -38,5 +38,5 @@ urlpatterns = [
     path("api/v1/", include(api_urlpatterns)),
 ]
 
-handler404 = "imrtrial.views.not_found"
-handler500 = "imrtrial.views.server_error"
+handler404 = "trial.views.not_found"
+handler500 = "trial.views.server_error"

@@ -11,12 +11,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from imrtrial.api import role_permission
-from imrtrial.roles import Role
+from participants import contributions, eligibility, selectors, services
 from participants import cpr as cpr_module
-from participants import eligibility, selectors, services
-from participants.models import Diagnosis, Participant, Sex, Site, Status
-from randomization.selectors import allocation_fields
+from participants.models import Diagnosis, Participant, Sex, Status
+from trial.api import role_permission
+from trial.models import Site
+from trial.roles import Role
 
 
 class SiteSerializer(serializers.ModelSerializer):
@@ -87,7 +87,7 @@ class ParticipantSerializer(serializers.ModelSerializer):
     def to_representation(self, instance: Participant) -> dict[str, Any]:
         data = super().to_representation(instance)
         # Allocation details are added only for users who may see allocation.
-        data.update(allocation_fields(instance, self.context["request"].user))
+        data.update(contributions.fields_for(instance, self.context["request"].user))
         return data
 
 

@@ -6,7 +6,8 @@ from django import forms
 from django.utils import timezone
 
 from participants import eligibility
-from participants.models import Diagnosis, Sex, Site, Status
+from participants.models import Diagnosis, Sex, Status
+from trial.models import Site
 
 YES_NO = [("yes", "Yes"), ("no", "No")]
 

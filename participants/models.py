@@ -1,26 +1,12 @@
+from datetime import date
+
 import pghistory
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from imrtrial.audit import refuse_when_locked
-
-
-@pghistory.track()
-class Site(models.Model):
-    """A community mental health centre: the randomisation stratum."""
-
-    code = models.CharField(max_length=3, unique=True)
-    name = models.CharField(max_length=100)
-    number = models.PositiveSmallIntegerField(unique=True, help_text="SITE code in datasets")
-    # The next participant number at this site; taken under a row lock at registration.
-    next_participant_number = models.PositiveIntegerField(default=1)
-
-    class Meta:
-        ordering = ["number"]
-
-    def __str__(self) -> str:
-        return f"{self.code} {self.name}"
+from trial.lock import refuse_when_locked
+from trial.models import Site
 
 
 class Status(models.TextChoices):
@@ -63,6 +49,10 @@ class Participant(models.Model):
     consent_recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # When the participant was randomised (written with the allocation, in its transaction,
+    # by participants.services.participant_mark_randomized). Arm-free: visit windows run from
+    # it, and every app reads it here rather than from the randomization app above.
+    randomized_at = models.DateTimeField(null=True, blank=True)
     # Withdrawal, loss to follow-up or death: when and why.
     status_date = models.DateField(null=True, blank=True)
     status_reason = models.TextField(blank=True)
@@ -80,6 +70,11 @@ class Participant(models.Model):
     @property
     def cpr_masked(self) -> str:
         return f"{self.date_of_birth:%d%m%y}-XXXX"
+
+    @property
+    def randomized_on(self) -> date | None:
+        """The randomisation date (Copenhagen), or None before randomisation."""
+        return timezone.localdate(self.randomized_at) if self.randomized_at else None
 
     @property
     def registered_on(self) -> "timezone.datetime":

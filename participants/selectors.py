@@ -8,13 +8,14 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.urls import reverse
 
-from imrtrial import access
-from imrtrial.audit_trail import AuditEntry, AuditSource, participant_trail
-from imrtrial.errors import Forbidden, Invalid, NotFound
-from imrtrial.roles import Role
-from imrtrial.timeline import TimelineEntry
-from participants.models import CLOSED_STATUSES, EligibilityScreening, Participant, Site, Status
+from participants.models import CLOSED_STATUSES, EligibilityScreening, Participant, Status
 from participants.studyid import STUDY_ID_PATTERN, is_valid_study_id
+from trial import access
+from trial.audit_trail import AuditEntry, AuditSource, participant_trail
+from trial.errors import Forbidden, Invalid, NotFound
+from trial.models import Site
+from trial.roles import Role
+from trial.timeline import TimelineEntry
 
 # Roles that work with individual participants (fidelity raters rate groups; admins manage
 # accounts). Site-scoped roles see their own sites only.
@@ -125,8 +126,8 @@ def participant_audit_trail(*, user: Any, pk: Any) -> tuple[Participant, list[Au
     return participant, participant_trail(participant=participant, user=user)
 
 
-# --- contributions to the overview and the audit history (imrtrial.timeline,
-# imrtrial.audit_trail) ----------------------------------------------------------------------
+# --- contributions to the overview and the audit history (trial.timeline,
+# trial.audit_trail) ----------------------------------------------------------------------
 
 
 def participant_timeline(participant: Participant, user: Any) -> list[TimelineEntry]:

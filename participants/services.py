@@ -4,28 +4,24 @@ writes, runs in one transaction and leaves audit events with the user and the re
 
 from __future__ import annotations
 
-from datetime import date
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from imrtrial import access
-from imrtrial.audit import audit_context
-from imrtrial.errors import Conflict, Forbidden, Invalid
-from imrtrial.roles import Role
 from participants import cpr as cpr_module
 from participants import eligibility
-from participants.models import (
-    CLOSED_STATUSES,
-    EligibilityScreening,
-    Participant,
-    Sex,
-    Site,
-    Status,
-)
+from participants.models import CLOSED_STATUSES, EligibilityScreening, Participant, Sex, Status
 from participants.studyid import make_study_id
+from trial import access
+from trial.audit import audit_context
+from trial.errors import Conflict, Forbidden, Invalid
+from trial.models import Site
+from trial.roles import Role
 
 # Statuses from which a person may still be (re-)screened or consented.
 OPEN_BEFORE_RANDOMISATION = frozenset(
@@ -212,3 +208,70 @@ def participant_close(
         locked.save(update_fields=["status", "status_date", "status_reason"])
     participant.refresh_from_db()
     return participant
+
+
+# --- randomisation (called by randomization.services, inside its transaction) ------------
+
+
+@dataclass(frozen=True)
+class LatestScreening:
+    """The participant's latest eligibility screening, as read under the row lock."""
+
+    id: int
+    eligible: bool
+    reasons: list[str]
+    screened_at: datetime
+
+
+# The participant's row, locked, with its latest screening, in one round trip. After waiting
+# for the lock, PostgreSQL returns the newest version of the participant's row, but what the
+# statement reads from other tables comes from the snapshot taken before the wait: so the
+# row's own status is what a decision rests on (the randomise service reads the allocation
+# afterwards, in a statement of its own, whenever the status says it may exist).
+LOCK_PARTICIPANT = """
+    SELECT p.*, s.id AS screening_id, s.eligible AS screening_eligible,
+           s.reasons AS screening_reasons, s.screened_at AS screened_at
+    FROM participants_participant p
+    LEFT JOIN LATERAL (
+        SELECT id, eligible, reasons, screened_at
+        FROM participants_eligibilityscreening
+        WHERE participant_id = p.id
+        ORDER BY screened_at DESC, id DESC
+        LIMIT 1
+    ) s ON TRUE
+    WHERE p.id = %s
+    FOR UPDATE OF p
+"""
+
+
+def participant_lock(*, participant: Participant) -> tuple[Participant, LatestScreening | None]:
+    """The participant's row locked until the caller's transaction ends (two randomisations
+    of one person queue up here), with its latest screening."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("participant_lock needs the caller's transaction.")
+    (locked,) = Participant.objects.raw(LOCK_PARTICIPANT, [participant.pk])
+    locked.site = participant.site
+    if locked.screening_id is None:
+        return locked, None
+    reasons = locked.screening_reasons
+    if isinstance(reasons, str):
+        reasons = json.loads(reasons)
+    screening = LatestScreening(
+        id=locked.screening_id,
+        eligible=bool(locked.screening_eligible),
+        reasons=list(reasons or []),
+        screened_at=locked.screened_at,
+    )
+    return locked, screening
+
+
+def participant_mark_randomized(*, participant: Participant, randomized_at: datetime) -> None:
+    """Status `randomized` and the time of randomisation, written in the randomise service's
+    transaction together with the allocation (so both exist or neither). The lock and audit
+    triggers run as for any change; the audit context is the caller's."""
+    with transaction.atomic(savepoint=False):
+        Participant.objects.filter(pk=participant.pk).update(
+            status=Status.RANDOMIZED, randomized_at=randomized_at
+        )
+    participant.status = Status.RANDOMIZED
+    participant.randomized_at = randomized_at

@@ -16,14 +16,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
-from imrtrial import access, timeline
-from imrtrial.errors import Forbidden, Invalid, TrialError
-from imrtrial.roles import Role
-from participants import eligibility, selectors, services
+from participants import contributions, eligibility, selectors, services
 from participants.forms import ConsentForm, RegistrationForm, ScreeningForm, StatusForm
 from participants.models import CLOSED_STATUSES, Participant, Status
 from participants.services import OPEN_BEFORE_RANDOMISATION
-from randomization.selectors import allocation_fields
+from trial import access, timeline
+from trial.errors import Forbidden, Invalid, TrialError
+from trial.roles import Role
 
 PAGE_SIZE = 50
 
@@ -118,7 +117,7 @@ def participant_overview(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "participant": participant,
             "latest_screening": selectors.screenings_of(participant).first(),
-            "allocation": allocation_fields(participant, user),
+            "allocation": contributions.fields_for(participant, user),
             "timeline": list(reversed(timeline.collect(participant, user))),
             "can_screen": coordinator_here and participant.status in OPEN_BEFORE_RANDOMISATION,
             "can_consent": coordinator_here

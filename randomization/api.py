@@ -13,10 +13,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from imrtrial import access
-from imrtrial.api import role_permission
-from imrtrial.errors import Invalid
-from imrtrial.roles import Role
 from participants import selectors as participant_selectors
 from participants.models import Participant
 from randomization import selectors, services
@@ -30,6 +26,10 @@ from randomization.models import (
 )
 from randomization.services.blinding import resolve_person
 from randomization.services.lists import is_list_custodian
+from trial import access
+from trial.api import role_permission
+from trial.errors import Invalid
+from trial.roles import Role
 
 NO_STORE = "no-store, private"
 

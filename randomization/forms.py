@@ -6,9 +6,9 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from imrtrial.roles import BLINDED_ROLES
-from participants.models import Site
 from randomization.models import Guess, IncidentHow
+from trial.models import Site
+from trial.roles import BLINDED_ROLES
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from imrtrial.inputs import whole_number
 from randomization.generator import ARMS, BLOCK_SIZES, Slot
+from trial.inputs import whole_number
 
 MAX_ROWS = 100_000
 MAX_REPORTED = 50

@@ -7,8 +7,8 @@ import pgtrigger
 from django.conf import settings
 from django.db import models
 
-from imrtrial.audit import refuse_when_locked
-from imrtrial.errors import IMMUTABLE_SQLSTATE
+from trial.errors import IMMUTABLE_SQLSTATE
+from trial.lock import refuse_when_locked
 
 
 class Arm(models.TextChoices):
@@ -35,7 +35,7 @@ class AllocationList(models.Model):
         IMPORTED = "imported", "Imported from a file"
         EXTENSION = "extension", "Blocks appended after exhaustion"
 
-    site = models.ForeignKey("participants.Site", on_delete=models.PROTECT, related_name="+")
+    site = models.ForeignKey("trial.Site", on_delete=models.PROTECT, related_name="+")
     version = models.PositiveIntegerField()
     source = models.CharField(max_length=10, choices=Source.choices)
     first_sequence = models.PositiveIntegerField()
@@ -65,7 +65,7 @@ class AllocationSlot(models.Model):
     allocation_list = models.ForeignKey(
         AllocationList, on_delete=models.PROTECT, related_name="slots"
     )
-    site = models.ForeignKey("participants.Site", on_delete=models.PROTECT, related_name="+")
+    site = models.ForeignKey("trial.Site", on_delete=models.PROTECT, related_name="+")
     sequence = models.PositiveIntegerField(help_text="Position in the site's list, from 1")
     block = models.PositiveIntegerField()
     block_size = models.PositiveSmallIntegerField()
@@ -89,7 +89,7 @@ class SiteSequence(models.Model):
     serialises randomisations within a site (RANDOMISATION.md §4)."""
 
     site = models.OneToOneField(
-        "participants.Site", on_delete=models.PROTECT, related_name="+", primary_key=True
+        "trial.Site", on_delete=models.PROTECT, related_name="+", primary_key=True
     )
     next_sequence = models.PositiveIntegerField(default=1)
 
@@ -166,7 +166,7 @@ class RandomizationLogEntry(models.Model):
     username = models.CharField(max_length=150, blank=True)
     channel = models.CharField(max_length=8, default="web")  # web | api | cli | task
     site = models.ForeignKey(
-        "participants.Site", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "trial.Site", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     participant = models.ForeignKey(
         "participants.Participant",

@@ -1,10 +1,11 @@
 """Reads about allocation. Everything that shows an arm goes through `allocation_fields` or
-`arm_of`, and both consult imrtrial.access.may_see_allocation. The other reads here (lists,
+`arm_of`, and both consult trial.access.may_see_allocation. The other reads here (lists,
 the randomisation log, unblinding reports, blinding guesses, the blinding index, the timeline)
 check role and scope themselves."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -13,14 +14,9 @@ from django.db.models import Count, Min, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
-from exports.selectors import lock_level
-from imrtrial import access
-from imrtrial.audit_trail import AuditSource
-from imrtrial.errors import Conflict, Forbidden, NotFound
-from imrtrial.roles import BLINDED_ROLES, Role
-from imrtrial.timeline import TimelineEntry
-from participants.models import Site, Status
-from randomization import blinding_index
+from assessments.selectors import baseline_missing
+from participants.models import Participant, Status
+from randomization import blinding_index, generator, permissions
 from randomization.models import (
     Allocation,
     AllocationList,
@@ -32,6 +28,13 @@ from randomization.models import (
 )
 from randomization.services.lists import require_list_custodian
 from randomization.services.log import Kind, log_event
+from trial import access
+from trial.audit_trail import AuditSource
+from trial.errors import Conflict, Forbidden, NotFound
+from trial.models import Site
+from trial.roles import BLINDED_ROLES, Role
+from trial.selectors import lock_level
+from trial.timeline import TimelineEntry
 
 # Roles that may read the recorded guesses (they hold no arm). Coordinators have no need.
 GUESS_READERS = (Role.ASSESSOR, Role.DATA_MANAGER, Role.MONITOR, Role.STATISTICIAN)
@@ -49,17 +52,15 @@ def allocation_of(participant: Any) -> Allocation | None:
 
 
 def allocation_fields(participant: Any, user: Any) -> dict[str, Any]:
-    """Fields to add to a participant's representation. The date of randomisation is arm-free
-    and everyone needs it (visit windows run from it); the arm and the randomisation code go
-    only to users who may see allocation."""
+    """Fields this app adds to a participant's representation (participants.contributions):
+    the arm and the randomisation code, only for users who may see allocation. (The time of
+    randomisation is arm-free and is the participant's own field.)"""
+    if not access.may_see_allocation(user):
+        return {}
     allocation = allocation_of(participant)
     if allocation is None:
         return {}
-    fields: dict[str, Any] = {"randomized_at": allocation.randomized_at}
-    if access.may_see_allocation(user):
-        fields["arm"] = allocation.arm
-        fields["randomization_code"] = allocation.randomization_code
-    return fields
+    return {"arm": allocation.arm, "randomization_code": allocation.randomization_code}
 
 
 def arm_of(participant: Any, *, user: Any) -> str | None:
@@ -73,7 +74,7 @@ def arm_of(participant: Any, *, user: Any) -> str | None:
 def randomisation_result(*, participant: Any, user: Any) -> Allocation:
     """The allocation, for the coordinator's result page: coordinators at the participant's
     site who may see allocation. NotFound when the participant is not randomised."""
-    if not may_randomise(user, participant):
+    if not permissions.may_randomize(user, participant):
         raise Forbidden("Only a coordinator at the participant's site sees this page.")
     allocation = allocation_of(participant)
     if allocation is None:
@@ -81,33 +82,23 @@ def randomisation_result(*, participant: Any, user: Any) -> Allocation:
     return allocation
 
 
-def readiness(participant: Any) -> dict[str, Any]:
-    """What the coordinator checks before randomising (no arm, no list state)."""
-    from assessments.selectors import baseline_missing
-
+def readiness(participant: Participant) -> dict[str, Any]:
+    """What the coordinator checks before randomising (no arm, no list state): the problems
+    are randomization.permissions' refusals, the same the service gives."""
     screening = participant.screenings.order_by("-screened_at", "-id").first()
     missing = baseline_missing(participant) if settings.RANDOMIZATION_REQUIRES_BASELINE else []
-    problems = []
-    if participant.status == Status.RANDOMIZED or allocation_of(participant) is not None:
-        problems.append("The participant is already randomised.")
-    elif participant.status not in (
-        Status.REGISTERED,
-        Status.ELIGIBLE,
-        Status.INELIGIBLE,
-        Status.CONSENTED,
-    ):
-        problems.append(f"The participant is {participant.get_status_display().lower()}.")
-    if screening is None:
-        problems.append("Not screened for eligibility.")
-    elif not screening.eligible:
-        problems.append("Not eligible: " + " ".join(screening.reasons))
-    if participant.consent_date is None:
-        problems.append("No written informed consent recorded.")
-    if missing:
-        problems.append("Baseline incomplete: " + ", ".join(missing) + ".")
-    level = lock_level()
-    if level != "open":
-        problems.append(f"The trial database is {'locked' if level == 'lock' else 'frozen'}.")
+    problems = [
+        refusal.message
+        for refusal in permissions.readiness_refusals(
+            participant=participant,
+            screening=screening,
+            already_randomized=(
+                participant.status == Status.RANDOMIZED or allocation_of(participant) is not None
+            ),
+            baseline_missing=missing,
+            lock_level=lock_level(),
+        )
+    ]
     return {
         "screening": screening,
         "consent_date": participant.consent_date,
@@ -116,16 +107,6 @@ def readiness(participant: Any) -> dict[str, Any]:
         "problems": problems,
         "ready": not problems,
     }
-
-
-def may_randomise(user: Any, participant: Any) -> bool:
-    """Coordinators at the participant's site who may see allocation and are not the list
-    custodian (the same rule as the service's)."""
-    return (
-        access.has_role_at(user, participant.site_id, Role.COORDINATOR)
-        and access.may_see_allocation(user)
-        and not access.has_role(user, Role.STATISTICIAN)
-    )
 
 
 # --- allocation lists (statisticians) ----------------------------------------------------
@@ -246,6 +227,14 @@ def response_is_flagged(response: Any, *, unblinded: dict[int, date] | None = No
     return since is not None and day is not None and day >= since
 
 
+def unblinding_flags(responses: Sequence[Any]) -> dict[int, bool]:
+    """Per response id: `response_is_flagged`, with one query for any number of responses
+    (registered for the assessment pages: assessments.contributions)."""
+    raters = {r.rater_id for r in responses if r.rater_id is not None}
+    since = unblinding_dates(raters) if raters else {}
+    return {r.pk: response_is_flagged(r, unblinded=since) for r in responses}
+
+
 # --- blinding guesses and the blinding index ---------------------------------------------
 
 
@@ -311,8 +300,6 @@ def methods_sheet(*, user: Any, channel: str = "web") -> dict[str, Any]:
     """What CONSORT 8-10 / SPIRIT 16 need: generator, algorithm, sizes and draw rule, ratio,
     strata, lists with hashes and seed commitments, who generated, enrolled and assigned, the
     concealment mechanism, deviations, and (only after lock) counts by arm and site."""
-    from randomization import generator
-
     require_list_custodian(user, channel=channel)
     locked = lock_level() == "lock"
     lists = list(
@@ -387,7 +374,7 @@ def participant_timeline(participant: Any, user: Any) -> list[TimelineEntry]:
         url = ""
         if access.may_see_allocation(user):
             detail = f"{allocation.get_arm_display()} · code {allocation.randomization_code}"
-            if may_randomise(user, participant):
+            if permissions.may_randomize(user, participant):
                 url = reverse("randomization:result", args=[participant.pk])
         entries.append(TimelineEntry(allocation.randomized_at, "Randomised", detail, url))
     if may_read_guesses(user, participant):

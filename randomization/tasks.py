@@ -13,11 +13,11 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from imrtrial import access
-from imrtrial.audit import task_context
-from imrtrial.roles import Role
 from randomization.models import Allocation, RandomizationLogEntry
 from randomization.services.log import Kind, log_event
+from trial import access
+from trial.audit import task_context
+from trial.roles import Role
 
 
 def _holders(role: str, site_id: int | None = None) -> list[Any]:

@@ -19,15 +19,15 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from exports.selectors import lock_level
-from imrtrial import access
-from imrtrial.errors import Forbidden, TrialError
-from imrtrial.roles import Role
 from participants import selectors as participant_selectors
-from randomization import forms, selectors, services
+from randomization import forms, permissions, selectors, services
 from randomization.models import BlindingGuess, Guess, GuessTimepoint, RandomizationLogEntry
 from randomization.services.blinding import TRIAL_MANAGERS
 from randomization.services.lists import is_list_custodian
+from trial import access
+from trial.errors import Forbidden, TrialError
+from trial.roles import Role
+from trial.selectors import lock_level
 
 
 def _form_errors(form: Any, error: TrialError) -> None:
@@ -61,7 +61,7 @@ def statistician_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpRe
 @never_cache
 def randomize(request: HttpRequest, pk: int) -> HttpResponse:
     participant = participant_selectors.participant_get(user=request.user, pk=pk)
-    if not selectors.may_randomise(request.user, participant):
+    if not permissions.may_randomize(request.user, participant):
         raise Forbidden(
             f"Only a coordinator at {participant.site.name} (without a blinded role) randomises."
         )

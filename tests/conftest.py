@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from participants.models import Site
+from trial.models import Site
 
 
 @pytest.fixture(autouse=True)
@@ -26,7 +26,7 @@ def sites(db: None) -> dict[str, Site]:
 class TrialClient(Client):
     """Django's test client, but `force_login` of a user whose roles need a second factor also
     marks the session as verified, as a completed password + TOTP login does (the login itself
-    is tested in tests/imrtrial)."""
+    is tested in tests/trial)."""
 
     def force_login(self, user: Any, backend: str | None = None) -> None:
         super().force_login(user, backend)
@@ -135,8 +135,8 @@ def log_in(page: Any) -> Callable[..., None]:
     def do_log_in(user: Any, password: str | None = None) -> None:
         from django_otp.plugins.otp_totp.models import TOTPDevice
 
-        from imrtrial.access import needs_two_factor
         from tests.factories import PASSWORD, enrol_totp, give_password
+        from trial.access import needs_two_factor
 
         give_password(user, password or PASSWORD)
         two_factor = needs_two_factor(user)

@@ -11,10 +11,10 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from imrtrial.models import RoleAssignment
-from imrtrial.roles import SITE_SCOPED_ROLES, Role
 from participants import services
-from participants.models import Participant, Site
+from participants.models import Participant
+from trial.models import RoleAssignment, Site
+from trial.roles import SITE_SCOPED_ROLES, Role
 
 _counter = itertools.count(1)
 
@@ -107,9 +107,9 @@ def allocate(
     (an allocation can never be changed afterwards, and no test needs to)."""
     import secrets as _secrets
 
-    from imrtrial.sealing import seal
-    from participants.models import Status
+    from participants.services import participant_mark_randomized
     from randomization.models import Allocation, AllocationList, AllocationSlot
+    from trial.sealing import seal
 
     site = participant.site
     version = AllocationList.objects.filter(site=site).count() + 1
@@ -138,7 +138,7 @@ def allocate(
         randomized_at=randomized_at or timezone.now(),
         randomized_by=user or coordinator_for(site.code),
     )
-    Participant.objects.filter(pk=participant.pk).update(status=Status.RANDOMIZED)
+    participant_mark_randomized(participant=participant, randomized_at=allocation.randomized_at)
     participant.refresh_from_db()
     return allocation
 
@@ -218,7 +218,7 @@ def enrol_totp(user: Any, secret: str = TEST_TOTP_SECRET) -> Any:
     """A confirmed TOTP device with a known secret (see `totp_code`)."""
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    from imrtrial.staff import totp_key_hex
+    from trial.services import totp_key_hex
 
     TOTPDevice.objects.filter(user=user).delete()
     return TOTPDevice.objects.create(
@@ -243,7 +243,7 @@ def verify_session(client: Any, user: Any) -> None:
     from django_otp import DEVICE_ID_SESSION_KEY
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    from imrtrial.access import needs_two_factor
+    from trial.access import needs_two_factor
 
     if not needs_two_factor(user):
         return

@@ -33,9 +33,9 @@ from django.db import transaction
 from django.test import Client
 from rest_framework.test import APIClient
 
-from imrtrial.roles import Role
 from participants.models import Participant
 from tests.factories import api_client, make_participant, make_staff, page_client
+from trial.roles import Role
 
 OWN_SITE = "BAL"
 OTHER_SITE = "GLA"

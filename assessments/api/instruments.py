@@ -11,10 +11,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from assessments.instruments import imr_fid, registry
+from assessments.instruments import registry
 from assessments.instruments.metadata import instrument_metadata
-from imrtrial import access
-from imrtrial.errors import NotFound
+from trial import access
+from trial.errors import NotFound
 
 
 class OptionSerializer(serializers.Serializer):
@@ -87,13 +87,10 @@ class InstrumentMetadataSerializer(serializers.Serializer):
     notes = serializers.ListField(child=serializers.CharField())
 
 
-# Listed with the assessment instruments, but not forms of the registry (see imr_fid). The IMR
-# Fidelity Scale belongs to IMR delivery, which blinded users find no trace of (issue #5).
-REFERENCE_INSTRUMENTS = (imr_fid.INSTRUMENT,)
-
-
 def reference_instruments(user: Any) -> tuple[Any, ...]:
-    return REFERENCE_INSTRUMENTS if access.may_see_allocation(user) else ()
+    """The reference instruments of the apps above (registry.reference_instruments): the IMR
+    Fidelity Scale belongs to IMR delivery, which blinded users find no trace of (issue #5)."""
+    return tuple(registry.reference_instruments) if access.may_see_allocation(user) else ()
 
 
 class InstrumentListView(APIView):

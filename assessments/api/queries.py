@@ -15,9 +15,9 @@ from rest_framework.views import APIView
 from assessments import permissions, selectors, services
 from assessments.api.responses import PATH_PARAMETERS, _participant
 from assessments.models import Query, QueryStatus, RegisterImport
-from imrtrial.api import role_permission
-from imrtrial.errors import Invalid
-from imrtrial.inputs import digits
+from trial.api import role_permission
+from trial.errors import Invalid
+from trial.inputs import digits
 
 
 class QueryMessageSerializer(serializers.Serializer):

@@ -15,9 +15,9 @@ from assessments import permissions, selectors, services
 from assessments.instruments import psp, registry
 from assessments.instruments.base import Instrument
 from assessments.models import InstrumentResponse, Timepoint
-from imrtrial.api import role_permission
-from imrtrial.errors import Forbidden, NotFound
 from participants.models import Participant
+from trial.api import role_permission
+from trial.errors import Forbidden, NotFound
 
 READERS = role_permission(*permissions.READERS)
 

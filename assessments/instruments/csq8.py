@@ -17,7 +17,7 @@ from assessments.instruments.base import (
     prorated,
     sum_of,
 )
-from imrtrial.roles import Role
+from trial.roles import Role
 
 OPTIONS = levels(
     [

@@ -9,7 +9,6 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from assessments.instruments.base import (
@@ -23,7 +22,7 @@ from assessments.instruments.base import (
     Mode,
     levels,
 )
-from imrtrial.roles import Role
+from trial.roles import Role
 
 OTHER = 9  # [P] "other (specify)", collapsed for reporting (SPEC §12.1 open points)
 SITE_NUMBERS = levels(
@@ -40,16 +39,9 @@ def age_on(born: date, on: date) -> int:
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
-def randomisation_date(participant: Any) -> date | None:
-    from randomization.selectors import allocation_of
-
-    allocation = allocation_of(participant)
-    return timezone.localdate(allocation.randomized_at) if allocation else None
-
-
 def derive(participant: Any) -> dict[str, Any]:
     """The derived items for one participant. AGE is the age at randomisation (None before)."""
-    randomised_on = randomisation_date(participant)
+    randomised_on = participant.randomized_on
     return {
         "SITE": participant.site.number,
         "SEX": 1 if participant.sex == "male" else 2,

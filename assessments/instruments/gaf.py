@@ -17,7 +17,7 @@ from assessments.instruments.base import (
     Score,
     entered,
 )
-from imrtrial.roles import Role
+from trial.roles import Role
 
 GAF_BAND: dict[str, Any] = dict(
     type="integer",

@@ -13,7 +13,7 @@ from assessments.instruments.base import (
     Score,
     sum_of,
 )
-from imrtrial.roles import Role
+from trial.roles import Role
 
 ITEMS = (
     Item("HAMD6_1", _("Depressed mood"), min=0, max=4, help_text=_("HAM-D17 item 1")),

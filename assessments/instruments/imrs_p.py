@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from assessments.instruments._imrs import build
 from assessments.instruments.base import Mode
-from imrtrial.roles import Role
+from trial.roles import Role
 
 INSTRUMENT = build(
     code="IMRS_P",

@@ -16,7 +16,7 @@ from assessments.instruments.base import (
     prorated,
     sum_of,
 )
-from imrtrial.roles import Role
+from trial.roles import Role
 
 AGREEMENT = levels(
     [

@@ -24,7 +24,7 @@ from assessments.instruments.base import (
     entered,
     levels,
 )
-from imrtrial.roles import Role
+from trial.roles import Role
 
 DOMAINS = ("PSP_A", "PSP_B", "PSP_C", "PSP_D")
 LEVELS = levels(

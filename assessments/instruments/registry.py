@@ -23,6 +23,7 @@ from assessments.instruments import (
     ymrs,
 )
 from assessments.instruments.base import Instrument
+from trial.registry import Registry
 
 MODULES = (demog, gaf, psp, panss, hamd6, ymrs, imrs_p, mhrm, shs, csq8, imrs_c, service_use)
 
@@ -32,6 +33,12 @@ for _module in MODULES:
     if _instrument.code in _BY_CODE:
         raise ValueError(f"Two instrument modules declare {_instrument.code}.")
     _BY_CODE[_instrument.code] = _instrument
+
+
+# Listed with the assessment instruments, but not forms of the registry: instruments of the
+# apps above (the IMR Fidelity Scale, fidelity.instrument), registered in their
+# AppConfig.ready(). They belong to IMR delivery, which blinded users find no trace of.
+reference_instruments: Registry[Instrument] = Registry("reference instruments")
 
 
 class UnknownInstrument(KeyError):

@@ -9,7 +9,7 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 
 from assessments.instruments.base import Instrument, Item, Mode, Score, entered
-from imrtrial.roles import Role
+from trial.roles import Role
 
 # The analysis windows (SPEC §11); their dates are set by assessments.windows.
 W_PRE, W1, W2, W_ALL = "W_PRE", "W1", "W2", "W_ALL"

@@ -14,7 +14,7 @@ from assessments.instruments.base import (
     numbered,
     sum_of,
 )
-from imrtrial.roles import Role
+from trial.roles import Role
 
 TRUTH = levels(
     [

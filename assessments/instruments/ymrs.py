@@ -13,7 +13,7 @@ from assessments.instruments.base import (
     Score,
     sum_of,
 )
-from imrtrial.roles import Role
+from trial.roles import Role
 
 # The rater manual may restrict ratings to the anchors: then set these to 1 and 2 (SPEC §5).
 HALF_POINT_STEP = 0.5

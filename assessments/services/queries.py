@@ -22,11 +22,11 @@ from assessments.models import (
     QueryMessage,
     QueryStatus,
 )
-from exports.selectors import lock_level
-from imrtrial import access
-from imrtrial.audit import audit_context
-from imrtrial.errors import Conflict, Forbidden, Invalid, NotFound
-from imrtrial.inputs import NUL_MESSAGE
+from trial import access
+from trial.audit import audit_context
+from trial.errors import Conflict, Forbidden, Invalid, NotFound
+from trial.inputs import NUL_MESSAGE
+from trial.selectors import lock_level
 
 MESSAGE_MAX_LENGTH = 4000
 # Fields of a response a query can point at besides its items.

@@ -15,12 +15,12 @@ from django.utils import timezone
 from assessments import permissions
 from assessments.models import RegisterImport, ServiceUsePeriod
 from assessments.register import parse
-from exports.selectors import lock_level
-from imrtrial import access
-from imrtrial.audit import audit_context
-from imrtrial.errors import Conflict, Forbidden, Invalid
-from imrtrial.inputs import NUL_MESSAGE
 from participants.models import Participant
+from trial import access
+from trial.audit import audit_context
+from trial.errors import Conflict, Forbidden, Invalid
+from trial.inputs import NUL_MESSAGE
+from trial.selectors import lock_level
 
 
 def file_digest(content: bytes) -> str:

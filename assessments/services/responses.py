@@ -17,6 +17,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from assessments import permissions, windows
+from assessments.instruments import registry
 from assessments.instruments.base import Action, CheckContext, Finding, Instrument
 from assessments.instruments.validation import EntryErrors, clean_entry
 from assessments.models import (
@@ -29,11 +30,11 @@ from assessments.models import (
 )
 from assessments.selectors import form_instrument
 from assessments.services.queries import sync_automatic_queries
-from exports.selectors import lock_level
-from imrtrial import access
-from imrtrial.audit import audit_context
-from imrtrial.errors import LOCKED_SQLSTATE, Conflict, Forbidden, Invalid, NotFound, sqlstate_of
 from participants.models import Participant
+from trial import access
+from trial.audit import audit_context
+from trial.errors import LOCKED_SQLSTATE, Conflict, Forbidden, Invalid, NotFound, sqlstate_of
+from trial.selectors import lock_level
 
 REASON_MAX_LENGTH = 2000
 ENTRY_STATUSES = (ResponseStatus.DRAFT, ResponseStatus.COMPLETE)
@@ -285,8 +286,6 @@ def response_verify(
 ) -> InstrumentResponse:
     """Source-data verification of one complete form by a monitor or data manager. Possible
     while the database is frozen; any later change of the form clears it."""
-    from assessments.instruments import registry
-
     instrument = registry.get(response.instrument)
     if not permissions.may_verify(user, instrument):
         raise Forbidden("Source-data verification is done by monitors and data managers.")

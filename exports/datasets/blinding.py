@@ -19,11 +19,14 @@ from typing import Any
 
 from django.utils import timezone
 
+from assessments.models import InstrumentResponse
 from exports.datasets.base import Column, Dataset, OdmBinding, Row
 from exports.datasets.base import VarType as T
 from exports.datasets.context import ARM_CODES, ARM_LABELS, NO_YES, ExportContext
 from exports.datasets.responses import DONE_STATUSES, timepoint_events, timepoint_labels
 from exports.instruments import TIMEPOINT_NUMBERS
+from randomization.models import BlindingGuess, UnblindingIncident
+from randomization.selectors import response_is_flagged, unblinding_dates
 
 DONT_KNOW = 9
 
@@ -117,16 +120,9 @@ class BlindingBuilder:
         )
 
     def _sources(self) -> tuple:
-        from assessments.models import InstrumentResponse
-        from randomization.models import BlindingGuess, UnblindingIncident
-
         return (BlindingGuess, UnblindingIncident, InstrumentResponse)
 
     def _chunks(self, context: ExportContext) -> Iterator[Sequence[Row]]:
-        from assessments.models import InstrumentResponse
-        from randomization.models import BlindingGuess
-        from randomization.selectors import response_is_flagged, unblinding_dates
-
         order = {code: n for n, code in enumerate(context.catalogue)}
         unblinded = unblinding_dates()
         guesses: dict[tuple[int, int], dict[str, Any]] = {}

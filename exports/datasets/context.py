@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from exports.datasets.base import Column, VarType, not_applicable
 from exports.instruments import InstrumentMeta
+from participants.models import Participant
 
 if TYPE_CHECKING:
     from exports.writers.base import StagedDataset
@@ -68,8 +69,6 @@ class ExportContext:
 
     def load_participants(self) -> None:
         """Read the participant index from the current transaction (the snapshot)."""
-        from participants.models import Participant
-
         if self.blinded and not self.masking:
             raise ValueError("A blinded export needs the masking key.")
         rows = (

@@ -27,6 +27,30 @@ from django.db.models.functions import Collate
 from exports.datasets.base import Column, Dataset, OdmBinding, OdmEvent, Row, redact_cpr
 from exports.datasets.base import VarType as T
 from exports.datasets.context import NO_YES, ExportContext
+from fidelity import permissions
+from fidelity.exposure import CATEGORIES
+from fidelity.models import (
+    Attendance,
+    FidelityRating,
+    FidelityTimepoint,
+    GroupMembership,
+    GroupSession,
+    ImrGroup,
+    SessionStatus,
+)
+from fidelity.scale import (
+    ANCHORS,
+    INSTRUMENT_CODE,
+    ITEM_CODES,
+    ITEM_MAX,
+    ITEM_MIN,
+    ITEMS,
+    Band,
+    Module,
+)
+from fidelity.selectors import exposure_rows, fidelity_rows, sessions_visible_to
+from randomization.models import Allocation
+from trial.models import Site
 
 IMR_EVENT = OdmEvent("SE.IMR", "IMR group programme", 4)
 CHUNK = 5000
@@ -37,8 +61,6 @@ WITHHELD_WHY = (
 
 
 def module_labels() -> tuple[tuple[int, str], ...]:
-    from fidelity.scale import Module
-
     return tuple((number, str(label)) for number, label in Module.choices)
 
 
@@ -100,15 +122,9 @@ class AttendanceBuilder:
         )
 
     def _sources(self) -> tuple:
-        from fidelity.models import Attendance, GroupMembership, GroupSession, ImrGroup
-
         return (Attendance, GroupSession, GroupMembership, ImrGroup)
 
     def _chunks(self, context: ExportContext) -> Iterator[Sequence[Row]]:
-        from fidelity import permissions
-        from fidelity.models import Attendance, SessionStatus
-        from fidelity.selectors import sessions_visible_to
-
         permissions.require_role(context.user, permissions.MEMBER_READERS, "see IMR attendance")
         held = sessions_visible_to(context.user).filter(status=SessionStatus.HELD)
         number: dict[int, int] = {}
@@ -154,8 +170,6 @@ class AttendanceBuilder:
 
 
 def category_labels() -> tuple[tuple[int, str], ...]:
-    from fidelity.exposure import CATEGORIES
-
     words = {"0": "0 sessions", "1-10": "1–10 sessions", "11-20": "11–20 sessions"}
     words[">20"] = "more than 20 sessions"
     return tuple((number, words[code]) for number, code in enumerate(CATEGORIES, start=1))
@@ -218,15 +232,9 @@ class ExposureBuilder:
         )
 
     def _sources(self) -> tuple:
-        from fidelity.models import Attendance, GroupMembership, GroupSession
-        from randomization.models import Allocation
-
         return (Allocation, Attendance, GroupSession, GroupMembership)
 
     def _chunks(self, context: ExportContext) -> Iterator[Sequence[Row]]:
-        from fidelity.exposure import CATEGORIES
-        from fidelity.selectors import exposure_rows
-
         categories = {code: number for number, code in enumerate(CATEGORIES, start=1)}
         rows = sorted(exposure_rows(user=context.user), key=lambda row: row.study_id)
         chunk: list[Row] = []
@@ -248,8 +256,6 @@ class ExposureBuilder:
 
 
 def band_labels() -> tuple[tuple[int, str], ...]:
-    from fidelity.scale import Band
-
     return ((1, str(Band.LOW.label)), (2, str(Band.MODERATE.label)), (3, str(Band.HIGH.label)))
 
 
@@ -265,9 +271,6 @@ class FidelityBuilder:
     )
 
     def columns(self, context: ExportContext) -> list[Column]:
-        from fidelity.models import FidelityTimepoint
-        from fidelity.scale import ANCHORS, INSTRUMENT_CODE, ITEM_MAX, ITEM_MIN, ITEMS
-
         columns = [
             Column("GROUP_ID", "IMR group (number of the group in the EDC)", T.INTEGER, key=True),
             Column("GROUP_NAME", "IMR group name", T.TEXT),
@@ -373,16 +376,9 @@ class FidelityBuilder:
         )
 
     def _sources(self) -> tuple:
-        from fidelity.models import FidelityRating, GroupMembership, ImrGroup
-
         return (FidelityRating, ImrGroup, GroupMembership)
 
     def _chunks(self, context: ExportContext) -> Iterator[Sequence[Row]]:
-        from fidelity.models import FidelityTimepoint, GroupMembership
-        from fidelity.scale import ITEM_CODES
-        from fidelity.selectors import fidelity_rows
-        from participants.models import Site
-
         sites = dict(Site.objects.values_list("code", "number"))
         timepoints = {value: n for n, value in enumerate(FidelityTimepoint.values, start=1)}
         ratings: dict[tuple[int, str], dict[str, Any]] = defaultdict(dict)

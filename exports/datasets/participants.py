@@ -18,37 +18,39 @@ from django.db.models import OuterRef, Subquery
 from django.db.models.functions import Collate
 from django.utils import timezone
 
+from assessments.instruments import demog
+from assessments.models import InstrumentResponse, Timepoint
 from exports.datasets.base import Column, Dataset, OdmBinding, OdmEvent, Row, not_applicable
 from exports.datasets.base import VarType as T
 from exports.datasets.context import DEMOG, NO_YES, ExportContext
 from exports.datasets.forms import FormDecoder, FormRef, as_dict, variable_column
 from exports.datasets.responses import DONE_STATUSES, exported_variables
+from participants.models import (
+    CLOSED_STATUSES,
+    Diagnosis,
+    EligibilityScreening,
+    Participant,
+    Status,
+)
+from randomization.models import Allocation
 
 ENROLMENT = OdmEvent("SE.ENROLMENT", "Enrolment and participation", 0)
 CHUNK = 2000
 
 
 def status_codes() -> dict[str, int]:
-    from participants.models import Status
-
     return {value: number for number, value in enumerate(Status.values, start=1)}
 
 
 def status_labels() -> tuple[tuple[int, str], ...]:
-    from participants.models import Status
-
     return tuple((number, label) for number, (_, label) in enumerate(Status.choices, start=1))
 
 
 def diagnosis_codes() -> dict[str, int]:
-    from participants.models import Diagnosis
-
     return {value: number for number, value in enumerate(Diagnosis.values, start=1)}
 
 
 def diagnosis_labels() -> tuple[tuple[int, str], ...]:
-    from participants.models import Diagnosis
-
     return tuple((number, label) for number, (_, label) in enumerate(Diagnosis.choices, start=1))
 
 
@@ -147,24 +149,15 @@ class ParticipantsBuilder:
         )
 
     def _sources(self) -> tuple:
-        from assessments.models import InstrumentResponse
-        from participants.models import EligibilityScreening, Participant
-        from randomization.models import Allocation
-
         return (Participant, EligibilityScreening, Allocation, InstrumentResponse)
 
     def _demographics(self) -> dict[int, tuple[Any, Any, Any]]:
-        from assessments.models import InstrumentResponse, Timepoint
-
         rows = InstrumentResponse.objects.filter(
             instrument=DEMOG, timepoint=Timepoint.BASELINE, status__in=DONE_STATUSES
         ).values_list("participant_id", "items", "missing", "scores")
         return {pk: (items, missing, scores) for pk, items, missing, scores in rows}
 
     def _chunks(self, context: ExportContext, decoder: FormDecoder) -> Iterator[Sequence[Row]]:
-        from assessments.instruments import demog
-        from participants.models import CLOSED_STATUSES, EligibilityScreening, Participant, Status
-
         statuses = status_codes()
         diagnoses = diagnosis_codes()
         forms = self._demographics()

@@ -16,6 +16,7 @@ from django.db.models import Count, Q
 from django.db.models.functions import Collate
 from django.utils import timezone
 
+from assessments.models import Query, QueryAction, QueryKind, QueryMessage, QueryStatus
 from exports.datasets.base import Column, Dataset, Row
 from exports.datasets.base import VarType as T
 from exports.datasets.context import ExportContext
@@ -26,14 +27,10 @@ CHUNK = 5000
 
 
 def kind_labels() -> tuple[tuple[int, str], ...]:
-    from assessments.models import QueryKind
-
     return tuple((n, str(label)) for n, (_, label) in enumerate(QueryKind.choices, start=1))
 
 
 def status_labels() -> tuple[tuple[int, str], ...]:
-    from assessments.models import QueryStatus
-
     return tuple((n, str(label)) for n, (_, label) in enumerate(QueryStatus.choices, start=1))
 
 
@@ -109,13 +106,9 @@ class QueriesBuilder:
         )
 
     def _sources(self) -> tuple:
-        from assessments.models import Query, QueryMessage
-
         return (Query, QueryMessage)
 
     def _chunks(self, context: ExportContext) -> Iterator[Sequence[Row]]:
-        from assessments.models import Query, QueryAction, QueryKind, QueryStatus
-
         kinds = {value: n for n, value in enumerate(QueryKind.values, start=1)}
         statuses = {value: n for n, value in enumerate(QueryStatus.values, start=1)}
         hidden = [

@@ -25,6 +25,7 @@ from typing import Any
 from django.db import connection
 
 from assessments.instruments.metadata import Variable
+from assessments.models import InstrumentResponse, Timepoint
 from exports.datasets.base import Column, Dataset, OdmBinding, OdmEvent, Row
 from exports.datasets.base import VarType as T
 from exports.datasets.context import NO_YES, ExportContext
@@ -36,14 +37,13 @@ from exports.datasets.forms import (
     variable_column,
 )
 from exports.instruments import TIMEPOINT_NAMES, TIMEPOINT_NUMBERS, InstrumentMeta
+from participants.models import Participant
 
 CHUNK = 5000
 DONE_STATUSES = ("complete", "verified")
 
 
 def timepoint_labels() -> tuple[tuple[int, str], ...]:
-    from assessments.models import Timepoint
-
     return tuple((TIMEPOINT_NUMBERS[value], str(label)) for value, label in Timepoint.choices)
 
 
@@ -97,8 +97,6 @@ def key_columns(context: ExportContext) -> list[Column]:
 def check_stored_instruments(context: ExportContext) -> None:
     """Every complete form must belong to an instrument the modules describe, at one of its
     timepoints; the drafts (not exported) are counted for the manifest."""
-    from assessments.models import InstrumentResponse
-
     pairs = (
         InstrumentResponse.objects.filter(status__in=DONE_STATUSES)
         .values_list("instrument", "timepoint")
@@ -160,8 +158,6 @@ class ResponsesLongBuilder:
             )
 
     def _sources(self) -> tuple:
-        from assessments.models import InstrumentResponse
-
         return (InstrumentResponse,)
 
     def _chunks(
@@ -198,9 +194,6 @@ def responses_of(instrument: str) -> Iterator[list[tuple[Any, ...]]]:
     """The complete and verified forms of one instrument, in chunks, ordered by study ID (C
     collation) and timepoint: plain SQL on a server-side cursor, so the rows stream and the
     JSON is decoded once by psycopg without the ORM's per-row work (this is the hot path)."""
-    from assessments.models import InstrumentResponse
-    from participants.models import Participant
-
     ranks = " ".join(f"WHEN %s THEN {rank}" for rank in TIMEPOINT_NUMBERS.values())
     sql = (
         "SELECT r.participant_id, r.timepoint, r.status, r.interview_date, "  # noqa: S608

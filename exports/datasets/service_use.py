@@ -15,10 +15,15 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from django.utils import timezone
 
+from assessments.instruments.service_use import WINDOW_LABELS, WINDOWS
+from assessments.models import RegisterImport, ServiceUsePeriod
+from assessments.selectors import current_register_import, service_use_by_window
 from exports.datasets.base import Column, Dataset, OdmBinding, OdmEvent, Row
 from exports.datasets.base import VarType as T
 from exports.datasets.context import NO_YES, ExportContext
 from exports.datasets.forms import describe_notes
+from participants.models import Participant, Status
+from randomization.models import Allocation
 
 SERVICE_USE = "SERVICE_USE"
 REGISTER_EVENT = OdmEvent("SE.REGISTER", "National register follow-up", 5)
@@ -31,8 +36,6 @@ LINK_LABELS = (
 
 
 def window_labels() -> tuple[tuple[int, str], ...]:
-    from assessments.instruments.service_use import WINDOW_LABELS, WINDOWS
-
     return tuple(
         (number, f"{code}: {WINDOW_LABELS[code]}") for number, code in enumerate(WINDOWS, start=1)
     )
@@ -137,17 +140,9 @@ class ServiceUseBuilder:
         )
 
     def _sources(self) -> tuple:
-        from assessments.models import RegisterImport, ServiceUsePeriod
-        from participants.models import Participant
-        from randomization.models import Allocation
-
         return (RegisterImport, ServiceUsePeriod, Participant, Allocation)
 
     def _chunks(self, context: ExportContext) -> Iterator[Sequence[Row]]:
-        from assessments.instruments.service_use import WINDOWS
-        from assessments.selectors import current_register_import, service_use_by_window
-        from participants.models import Status
-
         current = current_register_import()
         imported_on = timezone.localdate(current.imported_at) if current else None
         counts = service_use_by_window()

@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from assessments.models import InstrumentResponse
 from exports.datasets.base import Column, Columns, Dataset, VarType
 from exports.datasets.context import ExportContext
 from exports.datasets.forms import variable_column
@@ -114,8 +115,6 @@ class ResponsesWideBuilder:
         )
 
     def _sources(self) -> tuple:
-        from assessments.models import InstrumentResponse
-
         return (InstrumentResponse,)
 
     def _batches(

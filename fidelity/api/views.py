@@ -20,9 +20,9 @@ from fidelity.exposure import summarise
 from fidelity.models import FidelityTimepoint, GroupSession, ImrGroup
 from fidelity.scale import Module
 from fidelity.services.groups import UNSET
-from imrtrial import access
-from imrtrial.api import role_permission
-from imrtrial.errors import Invalid
+from trial import access
+from trial.api import role_permission
+from trial.errors import Invalid
 
 
 class UnblindedOnly(BasePermission):

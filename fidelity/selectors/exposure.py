@@ -8,17 +8,17 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from exports.models import DatasetLock
-from exports.selectors import lock_level
 from fidelity import exposure, permissions
 from fidelity.models import (
     GroupMembership,
     ImrGroup,
 )
 from fidelity.selectors.groups import attended_counts, groups_visible_to
-from imrtrial import access
-from imrtrial.errors import Conflict
 from randomization.models import Allocation, Arm
+from trial import access
+from trial.errors import Conflict
+from trial.models import DatasetLock
+from trial.selectors import lock_level
 
 
 def _exposure_rows(allocations: QuerySet[Allocation]) -> list[exposure.ExposureRow]:

@@ -20,13 +20,14 @@ from fidelity.models import (
     ImrGroup,
     SessionStatus,
 )
-from imrtrial import access
-from imrtrial.audit_trail import AuditSource
-from imrtrial.errors import NotFound
-from imrtrial.roles import BLINDED_ROLES, Role
-from imrtrial.timeline import TimelineEntry
-from participants.models import Participant, Site, Status
+from participants.models import Participant, Status
 from randomization.models import Allocation, Arm
+from trial import access
+from trial.audit_trail import AuditSource
+from trial.errors import NotFound
+from trial.models import Site
+from trial.roles import BLINDED_ROLES, Role
+from trial.timeline import TimelineEntry
 
 # ---------------------------------------------------------------------------- groups
 

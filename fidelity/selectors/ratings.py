@@ -18,10 +18,10 @@ from fidelity.models import (
     RaterKind,
 )
 from fidelity.selectors.groups import groups_visible_to
-from imrtrial import access
-from imrtrial.errors import NotFound
-from imrtrial.roles import Role
-from participants.models import Site
+from trial import access
+from trial.errors import NotFound
+from trial.models import Site
+from trial.roles import Role
 
 
 def _independent_exists(kind: str) -> Exists:

@@ -21,14 +21,15 @@ from fidelity.models import (
     GroupMembership,
     ImrGroup,
 )
-from imrtrial import access
-from imrtrial.audit import audit_context
-from imrtrial.errors import Conflict, Forbidden, Invalid, NotFound
-from imrtrial.inputs import digits
-from participants.models import Participant, Site, Status
+from participants.models import Participant, Status
 from participants.selectors import participants_visible_to
 from randomization.models import Arm
 from randomization.selectors import allocation_of
+from trial import access
+from trial.audit import audit_context
+from trial.errors import Conflict, Forbidden, Invalid, NotFound
+from trial.inputs import digits
+from trial.models import Site
 
 # Marks a keyword the caller did not give (None is a meaningful value for some fields).
 UNSET: Any = object()

@@ -17,8 +17,8 @@ from fidelity.models import (
     RaterKind,
 )
 from fidelity.services.groups import UNSET
-from imrtrial.audit import audit_context
-from imrtrial.errors import Conflict, Forbidden, Invalid
+from trial.audit import audit_context
+from trial.errors import Conflict, Forbidden, Invalid
 
 
 def _clean(items: Any, rated_on: date | None) -> tuple[dict[str, int], dict[str, Any]]:

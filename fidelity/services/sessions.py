@@ -21,8 +21,8 @@ from fidelity.models import (
 )
 from fidelity.scale import Module
 from fidelity.services.groups import UNSET, check_date, resolve_instructors, sync_people
-from imrtrial.audit import audit_context
-from imrtrial.errors import Conflict, Invalid
+from trial.audit import audit_context
+from trial.errors import Conflict, Invalid
 
 # The programme runs nine months with one session a week (paper, "The IMR program").
 PROGRAMME_MONTHS = 9

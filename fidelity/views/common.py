@@ -9,8 +9,9 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 
-from imrtrial import access
-from imrtrial.errors import NotFound, TrialError
+from fidelity.forms import add_service_errors
+from trial import access
+from trial.errors import NotFound, TrialError
 
 
 def unblinded_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -38,8 +39,6 @@ def is_htmx(request: HttpRequest) -> bool:
 def run_for_form(form: Any, call: Callable[[], Any]) -> tuple[bool, Any]:
     """Run a service for a submitted form. Its refusals of the input (400, 409) become errors
     on the form, so what was typed stays; 403 and 404 go on to the error pages."""
-    from fidelity.forms import add_service_errors
-
     try:
         return True, call()
     except TrialError as error:

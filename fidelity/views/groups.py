@@ -16,8 +16,8 @@ from fidelity import exposure, forms, permissions, selectors, services
 from fidelity.models import ImrGroup, SessionStatus
 from fidelity.services.sessions import months_after, weekly_plan
 from fidelity.views.common import run_for_form, run_for_message, unblinded_page
-from imrtrial import access
-from imrtrial.errors import Forbidden
+from trial import access
+from trial.errors import Forbidden
 
 
 @unblinded_page

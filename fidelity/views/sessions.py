@@ -17,8 +17,8 @@ from fidelity.services.groups import UNSET
 from fidelity.services.sessions import weekly_plan
 from fidelity.views.common import is_htmx, run_for_form, run_for_message, unblinded_page
 from fidelity.views.groups import _render_detail
-from imrtrial.errors import Forbidden, TrialError, from_database_error
-from imrtrial.inputs import digits, whole_number
+from trial.errors import Forbidden, TrialError, from_database_error
+from trial.inputs import digits, whole_number
 
 
 @unblinded_page

@@ -8,8 +8,11 @@ Exactly once under any concurrency (RANDOMISATION.md §4):
    position in one statement: randomisations within a site are serialised, and a position is
    never skipped because a failed attempt rolls its increment back;
 3. the slot at that position is read; if there is none, the list is exhausted: roll back;
-4. the allocation and the participant's new status are written in the same transaction, with
-   UNIQUE(participant) and UNIQUE(slot) as the last line of defence.
+4. the allocation and the participant's new status and randomisation time (written by the
+   participants app, participants.services.participant_mark_randomized) are written in the
+   same transaction, with UNIQUE(participant) and UNIQUE(slot) as the last line of defence.
+Who may randomise whom, and what must be ready, is randomization.permissions: the same rule
+the randomise page shows.
 The arm leaves this module only after commit. Refusals write nothing to trial data; they are
 recorded in the randomisation log, and an exhausted list alerts the statisticians."""
 
@@ -26,25 +29,18 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from assessments.selectors import baseline_missing
-from exports.selectors import lock_level
-from imrtrial import access
-from imrtrial.audit import audit_context
-from imrtrial.errors import (
-    LOCKED_SQLSTATE,
-    Conflict,
-    Forbidden,
-    Invalid,
-    TrialError,
-    Unavailable,
-    from_database_error,
-    sqlstate_of,
-)
-from imrtrial.queue import send_after_commit
-from imrtrial.roles import Role
-from imrtrial.sealing import unseal
-from participants.models import CLOSED_STATUSES, Participant, Status
+from participants.models import Participant, Status
+from participants.services import LatestScreening, participant_lock, participant_mark_randomized
+from randomization import permissions
 from randomization.models import Allocation, AllocationList, RandomizationLogEntry
 from randomization.services.log import Kind, actor_and_context, log_event
+from randomization.tasks import alert_list_exhausted, send_randomisation_confirmation
+from trial.audit import audit_context
+from trial.errors import Conflict, Invalid, TrialError, Unavailable, from_database_error
+from trial.lock import is_lock_refusal
+from trial.queue import send_after_commit
+from trial.sealing import unseal
+from trial.selectors import lock_level
 
 # Statuses in which a participant cannot have been randomised (the allocation and the status
 # `randomized` are written in one transaction).
@@ -87,98 +83,27 @@ def _check_key(key: str) -> None:
         )
 
 
-def _require_randomiser(user: Any, participant: Participant) -> None:
-    if not access.has_role_at(user, participant.site_id, Role.COORDINATOR):
-        raise _refusal(
-            Forbidden,
-            Kind.REFUSED_NOT_ALLOWED,
-            f"Only a coordinator at {participant.site.name} can randomise this participant.",
-        )
-    if not access.may_see_allocation(user):
-        # Whoever randomises sees the arm; a blinded person must never be the one.
-        raise _refusal(
-            Forbidden,
-            Kind.REFUSED_NOT_ALLOWED,
-            "You hold a blinded role, so you cannot randomise (the arm would be shown to you).",
-        )
-    if access.has_role(user, Role.STATISTICIAN):
-        # RANDOMISATION.md §4: the list custodian does not enrol (whoever can read the list
-        # could choose whom to randomise next).
-        raise _refusal(
-            Forbidden,
-            Kind.REFUSED_NOT_ALLOWED,
-            "You hold the statistician role and can read the allocation lists, so you cannot "
-            "randomise.",
-        )
-
-
-# The participant's row, locked, with its latest screening, in one round trip. After waiting
-# for the lock, PostgreSQL returns the newest version of the participant's row, but what the
-# statement reads from other tables comes from the snapshot taken before the wait: so the
-# row's own status is what the decision rests on, and the allocation is read afterwards, in a
-# statement of its own, whenever the status says randomisation may already have happened.
-LOCK_PARTICIPANT = """
-    SELECT p.*, s.id AS screening_id, s.eligible AS screening_eligible,
-           s.reasons AS screening_reasons, s.screened_at AS screened_at
-    FROM participants_participant p
-    LEFT JOIN LATERAL (
-        SELECT id, eligible, reasons, screened_at
-        FROM participants_eligibilityscreening
-        WHERE participant_id = p.id
-        ORDER BY screened_at DESC, id DESC
-        LIMIT 1
-    ) s ON TRUE
-    WHERE p.id = %s
-    FOR UPDATE OF p
-"""
-
-
-def _lock_participant(participant: Participant) -> Any:
-    (locked,) = Participant.objects.raw(LOCK_PARTICIPANT, [participant.pk])
-    locked.site = participant.site
-    return locked
-
-
-def _check_ready(participant: Any) -> dict[str, Any]:
-    """Eligibility, consent and baseline, read under the participant's row lock. Returns what
-    was confirmed, for the log. (Whether the database is frozen or locked is checked by
-    PostgreSQL itself when the allocation is inserted.)"""
-    if participant.status in CLOSED_STATUSES:
-        raise _refusal(
-            Conflict,
-            Kind.REFUSED_CLOSED,
-            f"The participant is {participant.get_status_display().lower()} and cannot be "
-            "randomised.",
-        )
-    if participant.screening_id is None:
-        raise _refusal(
-            Invalid,
-            Kind.REFUSED_INELIGIBLE,
-            "Not eligible: the participant has not been screened for eligibility.",
-        )
-    if not participant.screening_eligible:
-        reasons = participant.screening_reasons
-        if isinstance(reasons, str):
-            reasons = json.loads(reasons)
-        text = " ".join(reasons or []) or "the latest screening found them not eligible."
-        raise _refusal(Invalid, Kind.REFUSED_INELIGIBLE, f"Not eligible: {text}")
-    if participant.status != Status.CONSENTED or participant.consent_date is None:
-        raise _refusal(
-            Invalid,
-            Kind.REFUSED_NOT_CONSENTED,
-            "Not consented: record the participant's written informed consent first.",
-        )
-    if settings.RANDOMIZATION_REQUIRES_BASELINE:
-        missing = baseline_missing(participant)
-        if missing:
-            raise _refusal(
-                Invalid,
-                Kind.REFUSED_BASELINE,
-                f"Baseline missing: complete the baseline forms first ({', '.join(missing)}).",
-            )
+def _check_ready(
+    participant: Participant, screening: LatestScreening | None, *, already_randomized: bool
+) -> dict[str, Any]:
+    """Eligibility, consent and baseline, read under the participant's row lock (the rule is
+    randomization.permissions'). Returns what was confirmed, for the log. (Whether the
+    database is frozen or locked is checked by PostgreSQL itself when the allocation is
+    inserted.)"""
+    missing = baseline_missing(participant) if settings.RANDOMIZATION_REQUIRES_BASELINE else []
+    refusals = permissions.readiness_refusals(
+        participant=participant,
+        screening=screening,
+        already_randomized=already_randomized,
+        baseline_missing=missing,
+        lock_level=None,
+    )
+    if refusals:
+        raise refusals[0].exception()
+    assert screening is not None and participant.consent_date is not None
     return {
-        "screening": participant.screening_id,
-        "screened_at": participant.screened_at.isoformat(),
+        "screening": screening.id,
+        "screened_at": screening.screened_at.isoformat(),
         "consent_date": participant.consent_date.isoformat(),
         "baseline_required": bool(settings.RANDOMIZATION_REQUIRES_BASELINE),
     }
@@ -210,9 +135,9 @@ TAKE_NEXT_SLOT = """
     JOIN randomization_allocationlist list ON list.id = slot.allocation_list_id
 """
 
-# The allocation, the participant's new status and the log row, in one statement (so in one
-# round trip, inside the same transaction). The tables' triggers run as for any other write:
-# the audit trail (pghistory), the lock check, the immutability of allocations.
+# The allocation and the log row, in one statement (so in one round trip, inside the same
+# transaction as the participant's new status). The tables' triggers run as for any other
+# write: the audit trail (pghistory), the lock check, the immutability of allocations.
 RECORD_RANDOMISATION = """
     WITH allocation AS (
         INSERT INTO randomization_allocation
@@ -220,17 +145,12 @@ RECORD_RANDOMISATION = """
              randomized_by_id, idempotency_key)
         VALUES (%(participant)s, %(slot)s, %(arm)s, %(code)s, %(at)s, %(user)s, %(key)s)
         RETURNING id
-    ), randomised AS (
-        UPDATE participants_participant SET status = %(status)s
-        WHERE id = %(participant)s
-        RETURNING id
     ), logged AS (
         INSERT INTO randomization_randomizationlogentry
             (kind, at, user_id, username, channel, site_id, participant_id,
              allocation_list_id, message, detail, request_id)
-        SELECT %(kind)s, %(at)s, %(user)s, %(username)s, %(channel)s, %(site)s,
-               randomised.id, %(list)s, %(message)s, %(detail)s::jsonb, %(request)s
-        FROM randomised
+        VALUES (%(kind)s, %(at)s, %(user)s, %(username)s, %(channel)s, %(site)s,
+                %(participant)s, %(list)s, %(message)s, %(detail)s::jsonb, %(request)s)
         RETURNING id
     )
     SELECT allocation.id FROM allocation, logged
@@ -261,21 +181,15 @@ def _is_repeat(allocation: Allocation, user: Any, key: str) -> bool:
 
 def _randomize_locked(*, participant: Participant, user: Any, key: str, channel: str) -> Outcome:
     with transaction.atomic(), audit_context(user=user, reason="Randomisation"):
-        locked = _lock_participant(participant)
+        locked, screening = participant_lock(participant=participant)
         existing = (
             None
             if locked.status in BEFORE_RANDOMISATION
             else Allocation.objects.filter(participant_id=locked.pk).first()
         )
-        if existing is not None:
-            if _is_repeat(existing, user, key):
-                return Outcome(existing, created=False)
-            raise _refusal(
-                Conflict,
-                Kind.REFUSED_DUPLICATE,
-                f"{locked.study_id} is already randomised; a randomisation can never be repeated.",
-            )
-        confirmed = _check_ready(locked)
+        if existing is not None and _is_repeat(existing, user, key):
+            return Outcome(existing, created=False)
+        confirmed = _check_ready(locked, screening, already_randomized=existing is not None)
         slot = _take_next_slot(locked.site_id)
         allocation = Allocation(
             participant=locked,
@@ -308,7 +222,6 @@ def _randomize_locked(*, participant: Participant, user: Any, key: str, channel:
                     "at": allocation.randomized_at,
                     "user": user.pk,
                     "key": key,
-                    "status": Status.RANDOMIZED.value,
                     "kind": Kind.RANDOMIZED.value,
                     "username": username,
                     "channel": channel,
@@ -323,9 +236,7 @@ def _randomize_locked(*, participant: Participant, user: Any, key: str, channel:
         # The row exists now: the instance is a saved one (as if loaded from the database).
         allocation._state.adding = False
         allocation._state.db = connection.alias
-        locked.status = Status.RANDOMIZED
-        from randomization.tasks import send_randomisation_confirmation
-
+        participant_mark_randomized(participant=locked, randomized_at=allocation.randomized_at)
         allocation_id = allocation.pk
         send_after_commit(send_randomisation_confirmation, allocation_id)
         return Outcome(allocation, created=True)
@@ -358,8 +269,6 @@ def _record_refusal(
             detail={"idempotency_key": key, "status": error.status, "alerted": alert},
         )
         if alert:
-            from randomization.tasks import alert_list_exhausted
-
             entry_id = entry.pk
             send_after_commit(alert_list_exhausted, entry_id)
 
@@ -371,7 +280,9 @@ def randomize(
     key = (idempotency_key or "").strip()
     try:
         _check_key(key)
-        _require_randomiser(user, participant)
+        refusal = permissions.randomizer_refusal(user, participant)
+        if refusal is not None:
+            raise refusal.exception()
         outcome = _randomize_with_retry(
             participant=participant, user=user, key=key, channel=channel
         )
@@ -422,14 +333,8 @@ def _randomize_with_retry(
                 ) from exc
             raise
         except DatabaseError as exc:
-            if sqlstate_of(exc) == LOCKED_SQLSTATE:
-                level = lock_level()
-                state = "locked" if level == "lock" else "frozen"
-                raise _refusal(
-                    Conflict,
-                    Kind.REFUSED_LOCKED,
-                    f"The trial database is {state}: nobody can be randomised.",
-                ) from exc
+            if is_lock_refusal(exc):
+                raise permissions.lock_refusal(lock_level()).exception() from exc
             translated = from_database_error(exc)
             if translated is None:
                 raise

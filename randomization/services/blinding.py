@@ -10,10 +10,6 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from imrtrial import access
-from imrtrial.audit import audit_context
-from imrtrial.errors import Conflict, Forbidden, Invalid
-from imrtrial.roles import BLINDED_ROLES, Role
 from participants.models import Participant
 from randomization.models import (
     Allocation,
@@ -23,6 +19,10 @@ from randomization.models import (
     IncidentHow,
     UnblindingIncident,
 )
+from trial import access
+from trial.audit import audit_context
+from trial.errors import Conflict, Forbidden, Invalid
+from trial.roles import BLINDED_ROLES, Role
 
 # Trial managers see every unblinding report and may record one for someone else.
 TRIAL_MANAGERS = (Role.STATISTICIAN, Role.DATA_MANAGER)

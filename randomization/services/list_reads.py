@@ -14,14 +14,14 @@ from typing import Any
 
 from django.utils import timezone
 
-from imrtrial.errors import Conflict, NotFound
-from imrtrial.sealing import unseal
-from participants.models import Site
 from randomization import generator, listfile
 from randomization.generator import Slot
 from randomization.models import AllocationList, AllocationSlot
 from randomization.services.lists import actor_name, require_list_custodian
 from randomization.services.log import Kind, log_event
+from trial.errors import Conflict, NotFound
+from trial.models import Site
+from trial.sealing import unseal
 
 
 def stored_slots(allocation_list: AllocationList | None = None, *, sites: Any = None) -> list[Slot]:

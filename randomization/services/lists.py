@@ -14,17 +14,17 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Max
 
-from exports.selectors import lock_level
-from imrtrial import access
-from imrtrial.audit import audit_context
-from imrtrial.errors import Conflict, Forbidden, Invalid, TrialError
-from imrtrial.roles import Role
-from imrtrial.sealing import seal
-from participants.models import Site
 from randomization import generator, listfile
 from randomization.generator import Slot
 from randomization.models import AllocationList, AllocationSlot, SiteSequence
 from randomization.services.log import Kind, log_event
+from trial import access
+from trial.audit import audit_context
+from trial.errors import Conflict, Forbidden, Invalid, TrialError
+from trial.models import Site
+from trial.roles import Role
+from trial.sealing import seal
+from trial.selectors import lock_level
 
 MAX_PER_SITE = 10_000
 SOFTWARE = "IMR trial EDC 1.0.0"

@@ -9,10 +9,10 @@ from typing import Any
 from django import template
 from django.urls import reverse
 
-from imrtrial import access
-from imrtrial.roles import Role
-from randomization import selectors
+from randomization import permissions, selectors
 from randomization.models import BlindingGuess, GuessTimepoint
+from trial import access
+from trial.roles import Role
 
 register = template.Library()
 
@@ -22,7 +22,7 @@ def randomization_panel(context: dict[str, Any], participant: Any) -> dict[str, 
     user = context["request"].user
     randomised = selectors.allocation_of(participant) is not None
     panel: dict[str, Any] = {"randomised": randomised, "randomise_url": "", "guess_links": []}
-    if selectors.may_randomise(user, participant):
+    if permissions.may_randomize(user, participant):
         name = "randomization:result" if randomised else "randomization:randomize"
         panel["randomise_url"] = reverse(name, args=[participant.pk])
     if randomised and access.has_role_at(user, participant.site_id, Role.ASSESSOR):

@@ -5,8 +5,8 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from imrtrial.roles import Role
 from tests.factories import enrol_totp, give_password, make_staff
+from trial.roles import Role
 
 
 @pytest.fixture

@@ -10,19 +10,19 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from imrtrial.models import AuthEvent, RoleAssignment, StaffAccount
-from imrtrial.roles import Role
-from participants.models import Site
+from accounts.models import AuthEvent, StaffAccount
 from tests.accounts.test_lockout import page_login
 from tests.factories import PASSWORD, enrol_totp, give_password, make_staff, page_client
+from trial.models import RoleAssignment, Site
+from trial.roles import Role
 
 # Everything the admin site may show. Adding trial data here (participants, forms,
 # allocations, groups, exports, audit events) would make it readable by a non-trial role.
 ALLOWED_IN_ADMIN = {
     "auth.User",
-    "participants.Site",
-    "imrtrial.AuthEvent",
-    "imrtrial.ApiToken",
+    "trial.Site",
+    "accounts.AuthEvent",
+    "accounts.ApiToken",
     "axes.AccessAttempt",
     "axes.AccessFailureLog",
     "axes.AccessLog",
@@ -172,7 +172,7 @@ def test_site_names_change_with_a_reason_but_codes_never(
 ) -> None:
     site = sites["FRB"]
     response = admin_client.post(
-        f"/admin/participants/site/{site.pk}/change/",
+        f"/admin/trial/site/{site.pk}/change/",
         {"name": "Frederiksberg Centre", "code": "XXX", "number": "9", "change_reason": "Renamed"},
     )
     assert response.status_code == 302
@@ -181,7 +181,7 @@ def test_site_names_change_with_a_reason_but_codes_never(
     event = site.events.latest("pgh_id")
     assert event.pgh_context["reason"] == "Renamed"
     assert event.pgh_context["username"] == "root-admin"
-    assert admin_client.get("/admin/participants/site/add/").status_code == 403
+    assert admin_client.get("/admin/trial/site/add/").status_code == 403
 
 
 def test_trial_data_is_not_reachable_through_the_admin(admin_client: Client) -> None:

@@ -11,10 +11,10 @@ from unittest import mock
 from django.test import Client
 from django.utils import timezone
 
-from imrtrial.models import AuthEvent
-from imrtrial.roles import Role
+from accounts.models import AuthEvent
 from tests.accounts.conftest import ask_for_token
 from tests.factories import PASSWORD, give_password, make_staff, totp_code, wrong_code
+from trial.roles import Role
 
 
 def page_login(client: Client, username: str, password: str) -> Any:

@@ -13,10 +13,10 @@ from django.test import Client
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from imrtrial.models import ApiToken, AuthEvent
-from imrtrial.roles import Role
+from accounts.models import ApiToken, AuthEvent
 from tests.accounts.conftest import ask_for_token
 from tests.factories import PASSWORD, give_password, make_staff, totp_code, wrong_code
+from trial.roles import Role
 
 
 def login(client: Client, username: str, password: str = PASSWORD, next_url: str = "") -> Any:

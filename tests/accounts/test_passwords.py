@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from imrtrial.models import RoleAssignment
+from trial.models import RoleAssignment
 
 
 def test_passwords_are_stored_with_argon2(sites: Any, settings: Any) -> None:

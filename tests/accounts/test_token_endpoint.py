@@ -12,8 +12,7 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from imrtrial.models import ApiToken, AuthEvent
-from imrtrial.roles import Role
+from accounts.models import ApiToken, AuthEvent
 from tests.accounts.conftest import ask_for_token
 from tests.factories import (
     PASSWORD,
@@ -23,6 +22,7 @@ from tests.factories import (
     totp_code,
     wrong_code,
 )
+from trial.roles import Role
 
 
 def with_token(token: str) -> APIClient:
@@ -128,7 +128,7 @@ def test_only_a_digest_of_the_token_is_stored(coordinator: Any) -> None:
     assert stored.digest != token
     assert token not in stored.digest
     with connection.cursor() as cursor:
-        cursor.execute("SELECT t::text FROM imrtrial_apitoken t")
+        cursor.execute("SELECT t::text FROM accounts_apitoken t")
         assert token not in cursor.fetchone()[0]
 
 

@@ -14,9 +14,9 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from assessments import services
-from imrtrial.roles import Role
 from tests.assessments.helpers import extreme_items
 from tests.factories import make_staff
+from trial.roles import Role
 
 # What the clinician writes differs by arm; blinded viewers must never see it.
 REASONS = {

@@ -4,9 +4,9 @@ from typing import Any
 
 import pytest
 
-from imrtrial.roles import Role
 from participants.models import Participant
 from tests.factories import make_participant, make_staff
+from trial.roles import Role
 
 
 @pytest.fixture

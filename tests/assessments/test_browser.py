@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from assessments.models import InstrumentResponse
-from imrtrial.roles import Role
 from tests.factories import make_participant, make_staff
+from trial.roles import Role
 
 pytestmark = pytest.mark.browser
 

@@ -10,8 +10,8 @@ from django.db import connections
 
 from assessments import services
 from assessments.models import InstrumentResponse
-from imrtrial.errors import Conflict
 from tests.assessments.helpers import typical_items
+from trial.errors import Conflict
 
 
 def test_two_saves_of_the_same_version_give_one_change_and_one_conflict(

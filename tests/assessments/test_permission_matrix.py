@@ -9,9 +9,9 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from imrtrial.roles import Role
 from tests.assessments.helpers import form_url, put_form, typical_items
 from tests.factories import api_client, make_participant, make_staff, page_client
+from trial.roles import Role
 
 ROLES = {
     "coordinator": (Role.COORDINATOR, ["BAL"]),

@@ -9,10 +9,10 @@ import pytest
 
 from assessments.models import Query, QueryMessage, QueryStatus
 from assessments.selectors import open_query_count
-from exports.models import DatasetLock
-from imrtrial.roles import Role
 from tests.assessments.helpers import form_url, put_form, typical_items
 from tests.factories import api_client, make_participant, make_staff, page_client
+from trial.models import DatasetLock
+from trial.roles import Role
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ import pytest
 
 from assessments.instruments import registry
 from assessments.models import InstrumentResponse, Query
-from exports.models import DatasetLock
-from imrtrial.roles import Role
 from tests.assessments.helpers import extreme_items, form_url, put_form, typical_items
 from tests.factories import allocate, api_client, make_participant, make_staff
+from trial.models import DatasetLock
+from trial.roles import Role
 
 FORMS = [i.code for i in registry.forms()]
 

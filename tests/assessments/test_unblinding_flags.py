@@ -13,12 +13,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from assessments import permissions, services
-from imrtrial.roles import Role
 from participants.models import Participant
 from randomization import services as randomization_services
 from randomization.services.blinding import TRIAL_MANAGERS
 from tests.assessments.helpers import typical_items
 from tests.factories import api_client, make_participant, make_staff, page_client
+from trial.roles import Role
 
 TODAY = timezone.localdate
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from assessments.selectors import worklist
-from imrtrial.roles import Role
 from tests.assessments.helpers import put_form, randomise_days_ago, typical_items
 from tests.factories import api_client, make_participant, make_staff, page_client
+from trial.roles import Role
 
 
 def rows_for(user: Any) -> list[dict]:

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from imrtrial.roles import Role
 from participants.eligibility import CRITERIA
 from participants.models import Participant, Status
 from tests.factories import PASSWORD, enrol_totp, give_password, make_staff, totp_code
+from trial.roles import Role
 
 pytestmark = pytest.mark.browser
 

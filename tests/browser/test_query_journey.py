@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from assessments.models import Query
-from imrtrial.roles import Role
 from tests.assessments.helpers import put_form, typical_items
 from tests.factories import make_participant, make_staff
+from trial.roles import Role
 
 pytestmark = pytest.mark.browser
 

@@ -1,5 +1,5 @@
 """API.md, "Settings": RANDOMIZATION_REQUIRES_BASELINE and CPR_KEYS (the other variables are
-checked in tests/imrtrial/test_project.py)."""
+checked in tests/trial/test_project.py)."""
 
 from __future__ import annotations
 

@@ -28,8 +28,8 @@ from django.db import connection
 from django.test import override_settings
 
 from imrtrial.celery import app as celery_app
-from imrtrial.roles import Role
 from tests.factories import make_staff
+from trial.roles import Role
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,8 +10,8 @@ import pytest
 from exports import queue, services
 from exports.models import ExportJob, MaskingKey
 from imrtrial.celery import app as celery_app
-from imrtrial.roles import Role
 from tests.factories import api_client, make_staff
+from trial.roles import Role
 
 ALL = ["csv", "sav", "dta", "parquet", "odm"]
 DEAD_BROKER = "redis://127.0.0.1:1/0"  # nothing listens there: Redis is "down"

@@ -15,9 +15,9 @@ from django.test import Client, override_settings
 
 from exports import services
 from exports.models import ExportDownload
-from imrtrial.roles import Role
 from tests.exports.trial import build_trial, lock, new_job, run_inline
 from tests.factories import api_client, make_staff, page_client
+from trial.roles import Role
 
 # One blinded and one unblinded export for the module; each test runs in a transaction that
 # is rolled back, so the downloads it records do not leak into the next test.

@@ -16,7 +16,7 @@ from django.db import connection
 
 from assessments.instruments import metadata
 from exports import datasets, services
-from exports.build.files import BUILDING_PREFIX
+from exports.assembly.files import BUILDING_PREFIX
 from exports.datasets.base import Column, Dataset, VarType
 from exports.models import ExportJob
 from participants.models import Participant

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from exports.build.files import BUILDING_PREFIX
-from exports.build.heartbeat import builder_alive
+from exports.assembly.files import BUILDING_PREFIX
+from exports.assembly.heartbeat import builder_alive
 from exports.models import ExportJob
 from imrtrial.celery import app as celery_app
 from tests.exports.conftest import forget_queue

@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 
 from exports import selectors
-from exports.models import DatasetLock
-from imrtrial.roles import Role
 from tests.factories import api_client, make_staff
+from trial.models import DatasetLock
+from trial.roles import Role
+from trial.selectors import lock_level
 
 
 def post_lock(user: Any, **body: Any) -> Any:
@@ -57,7 +58,7 @@ def test_unlocking_needs_a_reason_too(dm: Any) -> None:
     response = post_unlock(dm, reason=" ")
     assert response.status_code == 400
     assert "reason" in response.json()
-    assert selectors.lock_level() == "lock"
+    assert lock_level() == "lock"
 
 
 def test_an_unknown_level_is_refused(dm: Any) -> None:
@@ -117,7 +118,7 @@ def test_a_lock_steps_down_to_a_freeze_without_opening_data_entry(dm: Any) -> No
 def test_a_freeze_can_be_raised_to_a_lock(dm: Any) -> None:
     post_lock(dm, level="freeze", reason="Freeze")
     assert post_lock(dm, level="lock", reason="All queries resolved").status_code == 201
-    assert selectors.lock_level() == "lock"
+    assert lock_level() == "lock"
 
 
 def test_locking_with_open_queries_needs_the_explicit_override(
@@ -190,7 +191,7 @@ def test_the_lock_log_cannot_be_rewritten(dm: Any) -> None:
         DatasetLock.objects.update(level="open")
     with pytest.raises(DatabaseError), transaction.atomic():
         DatasetLock.objects.all().delete()
-    assert selectors.lock_level() == "lock"
+    assert lock_level() == "lock"
 
 
 def test_staff_read_the_current_state(dm: Any) -> None:

@@ -13,11 +13,11 @@ from django.urls import path
 
 from exports import services
 from imrtrial import urls as project_urls
-from imrtrial.audit import refuse_when_locked
-from imrtrial.errors import LOCKED_SQLSTATE, sqlstate_of
-from imrtrial.roles import Role
 from participants.models import Participant
 from tests.factories import api_client, make_participant, make_staff, page_client, unique_cpr
+from trial.errors import LOCKED_SQLSTATE, sqlstate_of
+from trial.lock import refuse_when_locked
+from trial.roles import Role
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import pytest
 
 from exports import services
 from exports.models import MaskingKey, MaskingKeyRelease
-from imrtrial.roles import Role
 from tests.factories import api_client, make_staff, page_client
+from trial.roles import Role
 
 URL = "/api/v1/exports/masking-key/"
 

@@ -9,9 +9,11 @@ import pytest
 from django.test import Client
 
 from exports import selectors, services
-from exports.models import DatasetLock, ExportJob
-from imrtrial.roles import Role
+from exports.models import ExportJob
 from tests.factories import make_staff, page_client
+from trial.models import DatasetLock
+from trial.roles import Role
+from trial.selectors import lock_level
 
 
 def logged_in(user: Any) -> Client:
@@ -46,7 +48,7 @@ def test_freezing_from_the_page_needs_a_reason_and_keeps_what_was_typed(dm: Any)
         "/data/lock/", {"action": "freeze", "freeze-action": "freeze", "freeze-reason": "DSMB"}
     )
     assert done.status_code == 302
-    assert selectors.lock_level() == "freeze"
+    assert lock_level() == "freeze"
     assert DatasetLock.objects.get().reason == "DSMB"
 
 
@@ -80,7 +82,7 @@ def test_a_lock_is_stepped_down_to_a_freeze_from_the_page(dm: Any) -> None:
          "unlock-to": "freeze"},
     )  # fmt: skip
     assert response.status_code == 302
-    assert selectors.lock_level() == "freeze"
+    assert lock_level() == "freeze"
 
 
 @pytest.mark.parametrize("role", [Role.COORDINATOR, Role.MONITOR, Role.ASSESSOR])

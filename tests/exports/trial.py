@@ -31,7 +31,7 @@ from assessments.instruments import registry
 from assessments.models import InstrumentResponse, Query, QueryKind, ResponseStatus
 from assessments.services import queries as query_services
 from assessments.services.register import register_import
-from exports.build.runner import run_job
+from exports.assembly.runner import run_job
 from exports.models import ExportJob
 from fidelity.models import (
     Attendance,
@@ -41,12 +41,12 @@ from fidelity.models import (
     ImrGroup,
     SessionStatus,
 )
-from imrtrial.roles import Role
 from participants import services as participant_services
 from participants.cpr import decrypt
 from participants.models import Participant
 from randomization.models import BlindingGuess, UnblindingIncident
 from tests.factories import allocate, coordinator_for, make_participant, make_staff
+from trial.roles import Role
 
 BASELINE_OFFSET = -7
 POST_OFFSET = 270

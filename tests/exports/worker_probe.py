@@ -31,9 +31,9 @@ def _redis() -> redis.Redis:
 
 @shared_task(name="tests.probe_write_participant")
 def probe_write_participant(participant_id: int, reply_key: str) -> str:
-    from imrtrial.audit import task_context
-    from imrtrial.errors import sqlstate_of
     from participants.models import Participant
+    from trial.audit import task_context
+    from trial.errors import sqlstate_of
 
     outcome = "written"
     try:

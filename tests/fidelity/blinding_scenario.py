@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from fidelity import scale
 from fidelity import services as fidelity_services
-from imrtrial.roles import Role
 from tests.factories import coordinator_for, make_imr_group, make_staff
+from trial.roles import Role
 
 
 def _staff(username: str, role: str, sites: list[str] | None = None) -> Any:

@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from imrtrial.roles import Role
 from tests.factories import make_staff
+from trial.roles import Role
 
 
 @dataclass

@@ -5,10 +5,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from exports.models import DatasetLock
 from fidelity import services
 from fidelity.models import Attendance, GroupSession
 from tests.factories import api_client, imr_participant, make_imr_group
+from trial.models import DatasetLock
 
 
 @pytest.fixture

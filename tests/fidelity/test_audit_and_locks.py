@@ -3,10 +3,10 @@ from __future__ import annotations
 import pytest
 from django.apps import apps
 
-from exports.models import DatasetLock
 from fidelity import scale
 from fidelity.models import FidelityRating, GroupMembership, ImrGroup
 from tests.factories import api_client, imr_participant, make_imr_group
+from trial.models import DatasetLock
 
 
 def _trial_models() -> list[type]:

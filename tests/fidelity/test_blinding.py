@@ -10,9 +10,9 @@ from django.db import transaction
 from django.test import Client
 
 from fidelity import selectors
-from imrtrial import navigation, timeline
 from tests.factories import api_client, page_client
 from tests.fidelity.world import api_urls, build_world, page_urls
+from trial import navigation, timeline
 
 METHODS = ("get", "post", "put", "patch", "delete", "options")
 BLINDED = ("assessor", "data_manager", "monitor", "admin", "blinded_coordinator")

@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from fidelity import services
 from fidelity.models import Attendance, GroupSession
-from imrtrial.roles import Role
-from imrtrial.staff import staff_save
 from tests.factories import PASSWORD, coordinator_for, imr_participant, make_imr_group
+from trial.roles import Role
+from trial.services import staff_save
 
 
 @pytest.mark.browser

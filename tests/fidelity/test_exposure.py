@@ -28,12 +28,12 @@ from datetime import date
 
 import pytest
 
-from exports.models import DatasetLock
 from fidelity import exposure, selectors, services
 from fidelity.models import GroupSession
-from imrtrial.errors import Conflict
 from participants import services as participant_services
 from tests.factories import api_client, coordinator_for, imr_participant, make_imr_group
+from trial.errors import Conflict
+from trial.models import DatasetLock
 
 ATTENDED = {
     "P1": set(range(1, 26)),

@@ -114,8 +114,8 @@ def test_an_unrandomised_participant_is_refused_with_the_reason(staff) -> None:
 
 
 def test_an_imr_participant_of_another_site_cannot_join(staff, sites) -> None:
-    from imrtrial.roles import Role
     from tests.factories import make_staff
+    from trial.roles import Role
 
     group = make_imr_group("BAL")
     participant = imr_participant("GLA")

@@ -265,7 +265,7 @@ def test_the_fidelity_overview_names_timepoints_and_rater_slots_in_words(staff) 
 def test_a_locked_database_is_explained_in_place_on_the_attendance_form(
     staff, today_session
 ) -> None:
-    from exports.models import DatasetLock
+    from trial.models import DatasetLock
 
     _, (a, _), session = today_session
     DatasetLock.objects.create(level="lock", reason="Final analysis", set_by=staff.statistician)

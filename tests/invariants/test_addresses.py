@@ -10,11 +10,11 @@ from typing import Any
 
 from django.urls import reverse
 
-from imrtrial.roles import Role
 from tests.factories import api_client
 from tests.invariants.routes import routes
 from tests.invariants.test_bad_input_pages import PAGES, client_for
 from tests.invariants.world import Trial, rolled_back
+from trial.roles import Role
 
 PARAMETER = re.compile(r"<(?:(?P<converter>\w+):)?(?P<name>\w+)>")
 ODD = {"int": "9" * 25, "str": "NOT-A-CODE\u00b2", "path": "9" * 25, "uuid": str(uuid.UUID(int=7))}

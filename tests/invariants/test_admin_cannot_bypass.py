@@ -11,26 +11,27 @@ import pytest
 from django.contrib import admin
 from django.test import RequestFactory
 
-from imrtrial.roles import Role
 from tests.factories import make_staff
 from tests.invariants.world import PROJECT_APPS
+from trial.roles import Role
 
 # What may be edited in the admin, and which audited model records the change.
 EDITABLE = {
-    "auth.User": "imrtrial.StaffAccount",  # the proxy that carries the account's triggers
-    "participants.Site": "participants.Site",
-    "imrtrial.RoleAssignment": "imrtrial.RoleAssignment",  # inline of the account
+    "auth.User": "accounts.StaffAccount",  # the proxy that carries the account's triggers
+    "trial.Site": "trial.Site",
+    "trial.RoleAssignment": "trial.RoleAssignment",  # inline of the account
 }
 # Registered and read-only: logs and credentials.
 READ_ONLY = {
-    "imrtrial.AuthEvent",
-    "imrtrial.ApiToken",
+    "accounts.AuthEvent",
+    "accounts.ApiToken",
     "axes.AccessAttempt",
     "axes.AccessLog",
     "axes.AccessFailureLog",
 }
-# The apps whose every model is trial data (participants.Site is configuration, see above).
-TRIAL_APPS = tuple(a for a in PROJECT_APPS if a != "imrtrial")
+# The apps whose every model is trial data (the trial core and accounts hold configuration:
+# sites and roles, see above).
+TRIAL_APPS = tuple(a for a in PROJECT_APPS if a not in ("trial", "accounts"))
 
 
 @pytest.fixture
@@ -54,7 +55,7 @@ def test_no_trial_data_is_registered_in_the_admin() -> None:
     trial = [
         model._meta.label
         for model, _ in admins()
-        if model._meta.app_label in TRIAL_APPS and model._meta.label != "participants.Site"
+        if model._meta.app_label in TRIAL_APPS and model._meta.label != "trial.Site"
     ]
     assert trial == []
     registered = {model._meta.label for model, _ in admins()}
@@ -80,7 +81,7 @@ def test_what_the_admin_may_change_is_audited(request_as_admin: Any) -> None:
         assert hasattr(apps.get_model(EDITABLE[label]), "pgh_event_model"), label
 
 
-@pytest.mark.parametrize("label", ["auth.User", "participants.Site"])
+@pytest.mark.parametrize("label", ["auth.User", "trial.Site"])
 def test_every_admin_change_asks_for_a_reason_and_nothing_is_deleted(
     label: str, request_as_admin: Any
 ) -> None:
@@ -94,7 +95,7 @@ def test_every_admin_change_asks_for_a_reason_and_nothing_is_deleted(
 def test_a_site_in_the_admin_changes_only_its_display_name(request_as_admin: Any) -> None:
     """Its code and number are in every study ID and dataset (and the lock exempts only the
     name: tests/invariants/test_audit_and_lock_coverage.py)."""
-    from participants.models import Site
+    from trial.models import Site
 
     model_admin = admin.site._registry[Site]
     site = Site.objects.first()
@@ -110,7 +111,7 @@ def test_the_admin_role_is_blinded_and_nothing_registered_points_at_an_allocatio
     """Administrators are blinded (DESIGN.md: "admin — not a trial-data role"), so nothing the
     admin shows may lead to an arm: no registered model has a relation to randomisation or IMR
     delivery."""
-    from imrtrial import access
+    from trial import access
 
     assert not access.may_see_allocation(make_staff("inv-root2", Role.ADMIN))
     for model, _ in admins():

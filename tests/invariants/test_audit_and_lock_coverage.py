@@ -14,8 +14,8 @@ from django.apps import apps
 from django.db import DatabaseError, connection, transaction
 from pghistory.models import Event
 
-from imrtrial.errors import LOCKED_SQLSTATE
 from tests.invariants.world import PROJECT_APPS, Trial
+from trial.errors import LOCKED_SQLSTATE
 
 # Models that are not tracked by pghistory, and why.
 UNTRACKED = {
@@ -28,26 +28,26 @@ UNTRACKED = {
     "exports.ExportDownload": "an append-only log of downloads",
     "exports.MaskingKey": "written once and never changed (append-only trigger)",
     "exports.MaskingKeyRelease": "an append-only log of who was shown the masking key",
-    "imrtrial.AuthEvent": "the append-only security log",
-    "imrtrial.ApiToken": "credentials, not trial data; an event row would copy token digests",
+    "accounts.AuthEvent": "the append-only security log",
+    "accounts.ApiToken": "credentials, not trial data; an event row would copy token digests",
 }
 
-# Models without the lock trigger (imrtrial.audit.refuse_when_locked), and why.
+# Models without the lock trigger (trial.lock.refuse_when_locked), and why.
 NOT_LOCKED = {
-    "participants.Site": "configuration: codes and numbers never change (read-only in the "
+    "trial.Site": "configuration: codes and numbers never change (read-only in the "
     "admin); a display name may be corrected after lock (datasets carry SITE codes with fixed "
     "labels from the DEMOG module, never Site.name)",
     "randomization.SiteSequence": "changed only in the transaction that writes an allocation, "
     "which the allocation's own lock trigger refuses",
     "randomization.RandomizationLogEntry": "reading a list after the lock is still recorded",
-    "exports.DatasetLock": "the freeze/lock log itself",
+    "trial.DatasetLock": "the freeze/lock log itself",
     "exports.ExportJob": "exports happen after the lock",
     "exports.ExportDownload": "downloads happen after the lock",
     "exports.MaskingKey": "made by the first blinded export, which may follow the lock",
     "exports.MaskingKeyRelease": "the key is shown only after the lock",
-    "imrtrial.RoleAssignment": "accounts, not trial data",
-    "imrtrial.AuthEvent": "logins happen after the lock",
-    "imrtrial.ApiToken": "credentials, not trial data",
+    "trial.RoleAssignment": "accounts, not trial data",
+    "accounts.AuthEvent": "logins happen after the lock",
+    "accounts.ApiToken": "credentials, not trial data",
 }
 
 ROW, BEFORE, INSERT, DELETE, UPDATE = 1, 2, 4, 8, 16
@@ -94,7 +94,7 @@ def lock_trigger(table: str) -> bool:
     log and raises the trial's "locked" SQLSTATE."""
     wanted = ROW | BEFORE | INSERT | UPDATE | DELETE
     return any(
-        kind & wanted == wanted and "exports_datasetlock" in source and LOCKED_SQLSTATE in source
+        kind & wanted == wanted and "trial_datasetlock" in source and LOCKED_SQLSTATE in source
         for _, kind, source in triggers(table)
     )
 
@@ -127,7 +127,7 @@ def test_every_project_model_carries_the_lock_trigger_or_is_exempt_with_a_reason
 
 
 def test_the_staff_account_proxy_is_tracked() -> None:
-    from imrtrial.models import StaffAccount
+    from accounts.models import StaffAccount
 
     assert hasattr(StaffAccount, "pgh_event_model")
 
@@ -175,8 +175,8 @@ def test_allocation_lists_refuse_new_rows_after_the_lock(
 ) -> None:
     """The list services refuse after freeze or lock; the database now does too (a list or a
     slot added in the shell after the lock would change what the locked data says)."""
-    from exports.models import DatasetLock
-    from imrtrial.roles import Role
+    from trial.models import DatasetLock
+    from trial.roles import Role
 
     DatasetLock.objects.create(level="lock", reason="Final", set_by=trial.user(Role.DATA_MANAGER))
     model = apps.get_model(label)

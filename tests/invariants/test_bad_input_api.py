@@ -20,11 +20,11 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from fidelity import scale
-from imrtrial.roles import Role
 from randomization import generator
 from tests.factories import ELIGIBLE_ANSWERS, PASSWORD, api_client, unique_cpr
 from tests.invariants.probes import Probe, body_probes, encode, is_error_body, query_probes
 from tests.invariants.world import Trial, changed_tables, rolled_back, row_counts
+from trial.roles import Role
 
 JSON = "application/json"
 

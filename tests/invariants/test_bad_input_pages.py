@@ -19,11 +19,11 @@ import pytest
 from django.test import Client
 from django.urls import Resolver404, resolve, reverse
 
-from imrtrial.roles import Role
 from tests.factories import page_client
 from tests.invariants.probes import NUL
 from tests.invariants.routes import routes
 from tests.invariants.world import Trial, changed_tables, rolled_back, row_counts
+from trial.roles import Role
 
 ANONYMOUS = "anonymous"
 LOGIN = "/accounts/login/"

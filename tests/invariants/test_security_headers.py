@@ -123,7 +123,7 @@ def test_static_files_are_never_sniffed_as_another_type(path: str, db: None) -> 
 
 
 def test_api_answers_carry_the_headers(trial: Trial, db: None) -> None:
-    from imrtrial.roles import Role
+    from trial.roles import Role
 
     for answer in (
         api_client(trial.user(Role.COORDINATOR)).get("/api/v1/participants/"),

@@ -12,11 +12,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from imrtrial.roles import Role
 from randomization import generator
 from tests.factories import api_client, page_client
 from tests.invariants.probes import is_error_body
 from tests.invariants.world import Trial, changed_tables, rolled_back, row_counts
+from trial.roles import Role
 
 MB = 1024 * 1024
 

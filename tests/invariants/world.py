@@ -18,11 +18,9 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts import twofactor
 from fidelity import scale
 from fidelity import services as fidelity_services
-from imrtrial.access import needs_two_factor
-from imrtrial.accounts import twofactor
-from imrtrial.roles import Role
 from participants import services as participant_services
 from tests.factories import (
     ELIGIBLE_ANSWERS,
@@ -36,9 +34,19 @@ from tests.factories import (
     make_staff,
     unique_cpr,
 )
+from trial.access import needs_two_factor
+from trial.roles import Role
 
 # The apps whose tables hold trial data, accounts and their audit trails.
-PROJECT_APPS = ("imrtrial", "participants", "randomization", "assessments", "fidelity", "exports")
+PROJECT_APPS = (
+    "trial",
+    "accounts",
+    "participants",
+    "randomization",
+    "assessments",
+    "fidelity",
+    "exports",
+)
 
 # Tables a refused request may still write, on purpose: each is a security or randomisation log
 # whose rule is to record refusals too. Everything else must be unchanged after bad input.
@@ -46,7 +54,7 @@ LOGS_OF_REFUSALS = {
     # RANDOMISATION.md §4, "Audit": every refusal (ineligible, duplicate, invalid...) is logged.
     "randomization.RandomizationLogEntry",
     # Failed logins and wrong codes are security events (DEVELOPERS.md, "Accounts and security").
-    "imrtrial.AuthEvent",
+    "accounts.AuthEvent",
     # django-axes counts failed logins (the lockout).
     "axes.AccessAttempt",
     "axes.AccessFailureLog",

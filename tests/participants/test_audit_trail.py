@@ -14,12 +14,7 @@ from django.apps import apps
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from imrtrial import audit_trail
-from imrtrial.audit import audit_context
-from imrtrial.audit_trail import AuditSource
-from imrtrial.models import AuthEvent
-from imrtrial.roles import Role
-from imrtrial.staff import staff_save
+from accounts.models import AuthEvent
 from participants import services
 from participants.models import EligibilityScreening, Participant
 from randomization.models import Allocation
@@ -32,6 +27,11 @@ from tests.factories import (
     page_client,
     unique_cpr,
 )
+from trial import audit_trail
+from trial.audit import audit_context
+from trial.audit_trail import AuditSource
+from trial.roles import Role
+from trial.services import staff_save
 
 
 @pytest.fixture
@@ -140,7 +140,7 @@ def test_a_role_change_is_audited_with_who_and_why(sites: Any) -> None:
         actor=administrator,
         reason="Moved from assessment to coordination",
     )
-    from imrtrial.models import RoleAssignment
+    from trial.models import RoleAssignment
 
     events = RoleAssignment.pgh_event_model.objects.filter(user_id=user.pk).order_by("pgh_id")
     assert [(e.pgh_label, e.role) for e in events] == [
@@ -238,10 +238,10 @@ def test_no_audit_event_can_be_changed_or_deleted(coordinator: Any) -> None:
     assert {
         "participants.ParticipantEvent",
         "participants.EligibilityScreeningEvent",
-        "imrtrial.RoleAssignmentEvent",
-        "imrtrial.StaffAccountEvent",
+        "trial.RoleAssignmentEvent",
+        "accounts.StaffAccountEvent",
         "randomization.AllocationEvent",
-        "imrtrial.AuthEvent",
+        "accounts.AuthEvent",
     } <= set(tried)
 
 

@@ -11,10 +11,11 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from imrtrial.roles import Role
 from participants.cpr import InvalidCpr, decrypt, parse_cpr
-from participants.models import Participant, Site
+from participants.models import Participant
 from tests.factories import api_client, make_staff, page_client
+from trial.models import Site
+from trial.roles import Role
 
 CPR = "010190-1235"  # fails the modulus-11 check, which CPR numbers issued since 2007 may
 DIGITS = CPR.replace("-", "")

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from imrtrial.roles import Role
 from participants.models import EligibilityScreening, Participant, Status
 from participants.studyid import ALPHABET
 from tests.factories import (
@@ -21,6 +20,7 @@ from tests.factories import (
     make_staff,
     page_client,
 )
+from trial.roles import Role
 
 
 @pytest.fixture
@@ -301,7 +301,7 @@ def test_the_timeline_links_screening_and_consent_only_for_those_who_may_open_th
 def test_a_coordinator_who_is_assessor_elsewhere_may_look_but_not_act_there(
     sites: Any,
 ) -> None:
-    from imrtrial.models import RoleAssignment
+    from trial.models import RoleAssignment
 
     user = make_staff("mix", Role.COORDINATOR, sites=["BAL"])
     RoleAssignment.objects.create(user=user, role=Role.ASSESSOR, site=sites["GLA"])

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from django.db import connection
 
-from imrtrial.roles import Role
 from participants.models import Participant
 from tests.factories import api_client, make_staff
+from trial.roles import Role
 
 
 def test_a_coordinator_registers_a_person_and_gets_a_study_id(sites: dict) -> None:

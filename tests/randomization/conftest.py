@@ -6,11 +6,11 @@ from typing import Any
 import pytest
 
 from imrtrial.celery import app as celery_app
-from imrtrial.roles import Role
 from participants.models import Participant
 from randomization import services
 from randomization.models import AllocationList
 from tests.factories import complete_baseline, make_participant, make_staff
+from trial.roles import Role
 
 # A fixed seed for tests: production draws one with secrets.randbits(128).
 TEST_SEED = 0x0123456789ABCDEFFEDCBA9876543210

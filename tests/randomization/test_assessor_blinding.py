@@ -33,12 +33,14 @@ from django.urls.resolvers import RoutePattern
 from django.utils import timezone
 
 from assessments.models import Query, Timepoint
-from imrtrial.roles import Role
-from imrtrial.timeline import APPS
 from participants import services as participant_services
 from participants.models import Participant
 from randomization.models import BlindingGuess, UnblindingIncident
 from tests.factories import ELIGIBLE_ANSWERS, allocate, complete_baseline, make_staff, page_client
+from trial.roles import Role
+
+# The apps that may add arm-specific data to the scenario (tests/<app>/blinding_scenario.py).
+APPS = ("participants", "randomization", "assessments", "fidelity", "exports")
 
 # Instrument codes of instruments/instruments.json (the assessments app's registry).
 INSTRUMENTS = (

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from exports.models import DatasetLock
-from imrtrial.roles import Role
 from randomization.models import BlindingGuess
 from tests.factories import allocate, api_client, make_participant, make_staff
+from trial.models import DatasetLock
+from trial.roles import Role
 
 
 def url(participant: Any, timepoint: str = "post") -> str:

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from imrtrial.roles import Role
 from randomization.models import BlindingGuess
 from tests.factories import allocate, make_participant, make_staff, page_client
+from trial.roles import Role
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 

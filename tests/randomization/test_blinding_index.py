@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from exports.models import DatasetLock
-from imrtrial.roles import Role
 from randomization import blinding_index
 from randomization.models import BlindingGuess, RandomizationLogEntry
 from tests.factories import allocate, api_client, make_participant, make_staff
+from trial.models import DatasetLock
+from trial.roles import Role
 
 
 def table(imr: tuple[int, int, int], tau: tuple[int, int, int]) -> dict[str, dict[str, int]]:

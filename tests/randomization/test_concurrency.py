@@ -13,12 +13,12 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from imrtrial.roles import Role
 from participants.models import Participant
 from randomization import services
 from randomization.models import Allocation, RandomizationLogEntry, SiteSequence
 from tests.factories import api_client, coordinator_for, make_staff
 from tests.randomization.conftest import fixed_seed, ready_participant
+from trial.roles import Role
 
 THREADS = 24
 PER_SITE = 12

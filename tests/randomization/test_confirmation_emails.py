@@ -6,9 +6,9 @@ from typing import Any
 
 from django.core import mail
 
-from imrtrial.roles import Role
 from tests.factories import api_client, make_staff
 from tests.randomization.conftest import ready_participant
+from trial.roles import Role
 
 
 def staff(username: str, *roles: str, sites: list[str] | None = None, email: bool = True) -> Any:

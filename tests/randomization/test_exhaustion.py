@@ -7,11 +7,11 @@ from typing import Any
 
 from django.core import mail
 
-from imrtrial.roles import Role
 from randomization import services
 from randomization.models import Allocation, AllocationList, RandomizationLogEntry, SiteSequence
 from tests.factories import api_client, coordinator_for, make_staff
 from tests.randomization.conftest import fixed_seed, ready_participant
+from trial.roles import Role
 
 Kind = RandomizationLogEntry.Kind
 

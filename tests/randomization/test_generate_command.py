@@ -11,12 +11,12 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from imrtrial.roles import Role
-from imrtrial.sealing import unseal
 from randomization import generator
 from randomization.models import AllocationList, AllocationSlot, RandomizationLogEntry, SiteSequence
 from randomization.services.list_reads import stored_slots
 from tests.factories import make_staff
+from trial.roles import Role
+from trial.sealing import unseal
 
 Kind = RandomizationLogEntry.Kind
 
@@ -154,7 +154,7 @@ def test_bad_arguments_are_refused_with_the_reason(sites: dict) -> None:
 
 
 def test_a_locked_database_gets_no_new_lists(sites: dict) -> None:
-    from exports.models import DatasetLock
+    from trial.models import DatasetLock
 
     DatasetLock.objects.create(
         level="lock", reason="Final", set_by=make_staff("dm", Role.DATA_MANAGER)

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from imrtrial.errors import IMMUTABLE_SQLSTATE, sqlstate_of
 from randomization.models import Allocation, AllocationList, AllocationSlot
 from tests.factories import api_client, coordinator_for
 from tests.randomization.conftest import ready_participant
+from trial.errors import IMMUTABLE_SQLSTATE, sqlstate_of
 
 
 @pytest.fixture
@@ -89,7 +89,7 @@ def test_slots_and_lists_cannot_be_changed_or_deleted(allocation: Allocation) ->
 
 
 def test_the_refusal_reaches_the_api_as_409_not_a_server_error(allocation: Allocation) -> None:
-    from imrtrial.api import exception_handler
+    from trial.api import exception_handler
 
     with pytest.raises(DatabaseError) as caught, transaction.atomic():
         Allocation.objects.filter(pk=allocation.pk).update(arm="TAU")

@@ -10,11 +10,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 
-from imrtrial.roles import Role
 from randomization import generator
 from randomization.models import AllocationList, AllocationSlot, RandomizationLogEntry
 from randomization.services.list_reads import stored_slots
 from tests.factories import api_client, make_staff
+from trial.roles import Role
 
 Kind = RandomizationLogEntry.Kind
 HEADER = "site,sequence,block,block_size,arm"

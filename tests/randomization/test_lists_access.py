@@ -14,11 +14,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 
-from imrtrial.roles import Role
 from randomization import generator
 from randomization.models import AllocationList, RandomizationLogEntry
 from randomization.services.list_reads import stored_slots
 from tests.factories import api_client, make_staff
+from trial.roles import Role
 
 Kind = RandomizationLogEntry.Kind
 
@@ -264,9 +264,9 @@ def test_the_list_overview_api_gives_metadata_and_never_arms(
 def test_the_methods_sheet_shows_counts_by_arm_only_after_lock(
     lists: list, statistician: Any, client: Any
 ) -> None:
-    from exports.models import DatasetLock
     from tests.factories import coordinator_for
     from tests.randomization.conftest import ready_participant
+    from trial.models import DatasetLock
 
     for site in ("BAL", "GLA"):
         participant = ready_participant(site)

@@ -7,9 +7,6 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from exports.models import DatasetLock
-from imrtrial.roles import Role
-from imrtrial.sealing import unseal
 from participants.models import Participant, Status
 from randomization.models import (
     Allocation,
@@ -20,6 +17,9 @@ from randomization.models import (
 from randomization.services.allocation import CODE_ALPHABET
 from tests.factories import api_client, coordinator_for, make_participant, make_staff
 from tests.randomization.conftest import ready_participant
+from trial.models import DatasetLock
+from trial.roles import Role
+from trial.sealing import unseal
 
 Kind = RandomizationLogEntry.Kind
 
@@ -183,7 +183,7 @@ def test_only_a_coordinator_at_the_participants_site_may_randomise(lists: list) 
     assert randomise(participant, other_site).status_code == 404
     # Coordinating elsewhere while treating here is not enough either.
     mixed = make_staff("mix", Role.COORDINATOR, sites=["GLA"])
-    from imrtrial.models import RoleAssignment
+    from trial.models import RoleAssignment
 
     RoleAssignment.objects.create(user=mixed, role=Role.CLINICIAN, site=participant.site)
     assert randomise(participant, mixed).status_code == 403

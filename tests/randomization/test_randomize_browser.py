@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
-from imrtrial.roles import Role
 from randomization.models import Allocation
 from tests.factories import make_allocation_lists, make_staff
 from tests.randomization.conftest import ready_participant
+from trial.roles import Role
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from imrtrial.roles import Role
 from randomization.models import Allocation
 from tests.factories import coordinator_for, make_participant, make_staff
 from tests.randomization.conftest import ready_participant
+from trial.roles import Role
 
 
 def token(content: bytes) -> str:
@@ -77,8 +77,9 @@ def test_a_participant_who_is_not_ready_gets_the_reasons_and_no_button(
     client.force_login(coordinator_for("BAL"))
     page = client.get(f"/randomisation/participants/{participant.pk}/")
     text = page.content.decode()
-    assert "No written informed consent recorded." in text
-    assert "Baseline incomplete" in text
+    # The page lists the service's own refusals (randomization.permissions: one rule).
+    assert "Not consented: record the participant" in text
+    assert "Baseline missing: complete the baseline forms first" in text
     assert 'name="confirm"' not in text
     forced = client.post(
         f"/randomisation/participants/{participant.pk}/", {"token": "t", "confirm": "on"}

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from imrtrial.roles import Role
 from randomization.models import BlindingGuess, UnblindingIncident
 from randomization.selectors import participant_timeline
 from tests.factories import allocate, make_participant, make_staff
+from trial.roles import Role
 
 
 def test_unblinded_staff_see_the_arm_and_blinded_staff_only_the_date(sites: dict) -> None:

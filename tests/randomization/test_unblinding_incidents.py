@@ -9,10 +9,10 @@ from typing import Any
 from django.utils import timezone
 
 from assessments.models import InstrumentResponse, ResponseStatus, Timepoint
-from imrtrial.roles import Role
 from randomization import selectors
 from randomization.models import UnblindingIncident
 from tests.factories import api_client, make_participant, make_staff
+from trial.roles import Role
 
 URL = "/api/v1/unblinding-incidents/"
 

@@ -1,7 +1,7 @@
 """A careful user's walk through the whole application, as every role of DESIGN.md and as a
 person who is both coordinator and assessor at one site (blinded wins).
 
-The trial is the demo trial (`manage.py demo_data`, imrtrial/demo/): thirty participants at the
+The trial is the demo trial (`manage.py demo_data`, demo/): thirty participants at the
 three sites in every status, forms, queries, an IMR group per site with attendance, fidelity
 ratings, an unblinding report, all made through the real services. It is built once for this
 module (it takes a while) inside a transaction that is rolled back at the end; each test runs
@@ -48,14 +48,14 @@ from django.db import transaction
 from django.test.utils import override_settings
 from django.urls import Resolver404, resolve, reverse
 
-from imrtrial import navigation
-from imrtrial.access import may_see_allocation
-from imrtrial.roles import BLINDED_ROLES, SITE_SCOPED_ROLES, Role
 from participants.models import Participant
 from randomization.models import Allocation
 from tests.conftest import TrialClient
 from tests.factories import make_staff
 from tests.randomization.test_assessor_blinding import routes
+from trial import navigation
+from trial.access import may_see_allocation
+from trial.roles import BLINDED_ROLES, SITE_SCOPED_ROLES, Role
 
 # How far a walk goes: a few URLs of each route.
 PER_ROUTE = 4

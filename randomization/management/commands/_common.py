@@ -8,8 +8,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError, CommandParser
 
-from imrtrial.errors import TrialError
 from randomization.services.lists import require_list_custodian
+from trial.errors import TrialError
 
 
 def add_by_argument(parser: CommandParser) -> None:

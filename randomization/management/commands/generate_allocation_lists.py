@@ -9,8 +9,6 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from imrtrial.audit import task_context
-from imrtrial.errors import TrialError
 from randomization.management.commands._common import (
     acting_user,
     add_by_argument,
@@ -18,6 +16,8 @@ from randomization.management.commands._common import (
     fail,
 )
 from randomization.services import allocation_lists_generate
+from trial.audit import task_context
+from trial.errors import TrialError
 
 
 class Command(BaseCommand):

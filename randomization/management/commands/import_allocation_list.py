@@ -8,8 +8,6 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from imrtrial.audit import task_context
-from imrtrial.errors import TrialError
 from randomization.management.commands._common import (
     acting_user,
     add_by_argument,
@@ -17,6 +15,8 @@ from randomization.management.commands._common import (
     fail,
 )
 from randomization.services import allocation_list_import
+from trial.audit import task_context
+from trial.errors import TrialError
 
 
 class Command(BaseCommand):

@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    """Staff accounts: login, the second factor, API tokens, lockout, the security log."""
+
+    name = "accounts"
+    verbose_name = "IMR trial: accounts and security log"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Login, logout, failed login and lockout events are written by receivers of Django's
+        # and axes' own signals: those libraries give no other hook. (Imported here, once the
+        # models are loaded: the receivers write accounts.AuthEvent.)
+        from accounts import authlog  # noqa: F401

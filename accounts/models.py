@@ -1,0 +1,88 @@
+import pghistory
+import pgtrigger
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import models
+
+
+class AuthEvent(models.Model):
+    """Security events that are not row changes: logins, failures, lockouts, token issue."""
+
+    class Kind(models.TextChoices):
+        LOGIN = "login", "Logged in"
+        LOGOUT = "logout", "Logged out"
+        LOGIN_FAILED = "login_failed", "Failed login"
+        LOCKED_OUT = "locked_out", "Locked out"
+        TOKEN_ISSUED = "token_issued", "API token issued"
+        OTP_FAILED = "otp_failed", "Wrong or missing second factor"
+        OTP_DEVICE_ADDED = "otp_device_added", "Two-factor device enrolled"
+        OTP_VERIFIED = "otp_verified", "Second factor verified"
+        OTP_DEVICE_RESET = "otp_device_reset", "Two-factor device removed by an administrator"
+        TOKEN_REVOKED = "token_revoked", "API token revoked"
+        PASSWORD_CHANGED = "password_changed", "Password changed"
+        UNLOCKED = "unlocked", "Lockout lifted by an administrator"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    username = models.CharField(max_length=150)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    channel = models.CharField(max_length=20, default="web")  # web | api | admin | cli
+    detail = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        triggers = [
+            pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete)
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.kind} {self.username}"
+
+
+class ApiToken(models.Model):
+    """A bearer token for the API (`Authorization: Token <key>`).
+
+    Only a SHA-256 digest of the key is stored: a copy of the database (a backup, a dump for a
+    monitor) gives nobody a working token. The key is random (256 bits), so an unsalted digest
+    is as strong as the key itself. A token ends when it expires, when it has been idle for
+    longer than settings.API_TOKEN_IDLE_TIMEOUT, when it is revoked, or when its user changes
+    password or is deactivated."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    digest = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(
+        max_length=8, help_text="First characters of the key, to recognise it"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "revoked_at"], name="token_user_revoked")]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
+
+
+# Staff accounts are audited like trial data: who changed a name, an e-mail address or the
+# active flag, when and why. The password hash and the last-login time are left out: the hash
+# must not be copied anywhere, and logins are in AuthEvent. The triggers hang on a proxy of
+# the user model so that their migration lives in this app, not in django.contrib.auth.
+@pghistory.track(
+    pghistory.InsertEvent(),
+    pghistory.UpdateEvent(),
+    pghistory.DeleteEvent(),
+    exclude=["password", "last_login"],
+    model_name="StaffAccountEvent",
+)
+class StaffAccount(get_user_model()):  # type: ignore[misc]
+    class Meta:
+        proxy = True
+        verbose_name = "staff account"

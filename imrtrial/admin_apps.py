@@ -1,8 +1,0 @@
-from django.contrib.admin.apps import AdminConfig
-
-
-class TrialAdminConfig(AdminConfig):
-    """django.contrib.admin with imrtrial.admin_site.TrialAdminSite as `admin.site`
-    (INSTALLED_APPS names this class instead of "django.contrib.admin")."""
-
-    default_site = "imrtrial.admin_site.TrialAdminSite"

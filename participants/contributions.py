@@ -1,0 +1,28 @@
+"""What the apps above add to a participant's own representation (the participant API and the
+overview page), without this app importing them: each registers a function in its
+`AppConfig.ready()` (trial.registry). The randomization app adds the arm and the
+randomisation code, for users who may see allocation only."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from participants.models import Participant
+from trial.registry import Registry
+
+# (participant, user) -> fields for this user; the function decides what the user may see.
+ParticipantFields = Callable[[Participant, Any], dict[str, Any]]
+
+representation_fields: Registry[ParticipantFields] = Registry("fields of a participant")
+
+
+def fields_for(participant: Participant, user: Any) -> dict[str, Any]:
+    """The participant's own arm-free facts every reader gets, and what each app above adds
+    for this user."""
+    found: dict[str, Any] = {}
+    if participant.randomized_at is not None:
+        found["randomized_at"] = participant.randomized_at
+    for contribute in representation_fields:
+        found.update(contribute(participant, user))
+    return found

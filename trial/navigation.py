@@ -1,0 +1,107 @@
+"""The main menu. An entry shows when the user holds one of its roles and its page exists;
+blinded users never get an entry that exists only for the IMR arm."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.urls import NoReverseMatch, reverse
+
+from trial import access
+from trial.roles import Role
+
+
+@dataclass(frozen=True)
+class Entry:
+    label: str
+    url_name: str
+    roles: tuple[str, ...]
+    unblinded_only: bool = False
+
+
+# A page's own access rule, `(user) -> bool`, when holding one of the entry's roles is not
+# enough: registered by the app that owns the page (AppConfig.ready()), keyed by its URL name.
+PageRule = Callable[[Any], bool]
+page_rules: dict[str, PageRule] = {}
+
+
+def register_page_rule(url_name: str, rule: PageRule) -> None:
+    page_rules[url_name] = rule
+
+
+ENTRIES: tuple[Entry, ...] = (
+    Entry(
+        "Participants",
+        "participants:list",
+        (
+            Role.COORDINATOR,
+            Role.ASSESSOR,
+            Role.CLINICIAN,
+            Role.INSTRUCTOR,
+            Role.DATA_MANAGER,
+            Role.STATISTICIAN,
+            Role.MONITOR,
+        ),
+    ),
+    Entry("Worklist", "assessments:worklist", (Role.ASSESSOR, Role.CLINICIAN, Role.COORDINATOR)),
+    Entry(
+        "Queries",
+        "assessments:queries",
+        (Role.DATA_MANAGER, Role.MONITOR, Role.COORDINATOR, Role.ASSESSOR, Role.CLINICIAN),
+    ),
+    Entry(
+        "IMR groups",
+        "fidelity:groups",
+        (Role.INSTRUCTOR, Role.FIDELITY_RATER, Role.COORDINATOR, Role.STATISTICIAN),
+        unblinded_only=True,
+    ),
+    Entry(
+        "Fidelity",
+        "fidelity:ratings",
+        (Role.FIDELITY_RATER, Role.STATISTICIAN),
+        unblinded_only=True,
+    ),
+    Entry(
+        "Allocation lists",
+        "randomization:lists",
+        (Role.STATISTICIAN,),
+        # A statistician who also enrols (coordinator) is refused the lists: the
+        # randomization app registers that rule (page_rules).
+        unblinded_only=True,
+    ),
+    Entry(
+        "Unblinding reports",
+        "randomization:incidents",
+        (Role.ASSESSOR, Role.DATA_MANAGER, Role.MONITOR, Role.STATISTICIAN),
+    ),
+    Entry("Register data", "assessments:register_import", (Role.DATA_MANAGER,)),
+    Entry("Freeze & lock", "exports:lock", (Role.DATA_MANAGER, Role.STATISTICIAN)),
+    Entry("Exports", "exports:list", (Role.DATA_MANAGER, Role.STATISTICIAN)),
+    Entry("Accounts", "admin:index", (Role.ADMIN,)),
+)
+
+
+def menu_for(user: Any, path: str = "") -> list[dict[str, Any]]:
+    """The user's entries; the one whose address is the longest prefix of `path` is current."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    blinded = access.is_blinded(user)
+    items = []
+    for entry in ENTRIES:
+        if entry.unblinded_only and blinded:
+            continue
+        if not access.has_role(user, *entry.roles):
+            continue
+        rule = page_rules.get(entry.url_name)
+        if rule is not None and not rule(user):
+            continue
+        try:
+            items.append({"label": entry.label, "url": reverse(entry.url_name), "current": False})
+        except NoReverseMatch:
+            continue
+    matching = [item for item in items if path.startswith(item["url"])]
+    if matching:
+        max(matching, key=lambda item: len(item["url"]))["current"] = True
+    return items
