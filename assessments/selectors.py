@@ -35,7 +35,7 @@ from trial.timeline import TimelineEntry
 
 # What randomisation needs at baseline when RANDOMIZATION_REQUIRES_BASELINE is on (API.md):
 # the demographics and the clinician-rated interview.
-BASELINE_REQUIRED_FOR_RANDOMISATION = ("DEMOG", "GAF", "PSP", "PANSS", "HAMD6", "YMRS")
+BASELINE_REQUIRED_FOR_RANDOMIZATION = ("DEMOG", "GAF", "PSP", "PANSS", "HAMD6", "YMRS")
 
 DONE = (ResponseStatus.COMPLETE, ResponseStatus.VERIFIED)
 # Participants whose assessments are scheduled (closed participants are left off the worklist).
@@ -48,11 +48,11 @@ def baseline_missing(participant: Any) -> list[str]:
         InstrumentResponse.objects.filter(
             participant=participant,
             timepoint=Timepoint.BASELINE,
-            instrument__in=BASELINE_REQUIRED_FOR_RANDOMISATION,
+            instrument__in=BASELINE_REQUIRED_FOR_RANDOMIZATION,
             status__in=DONE,
         ).values_list("instrument", flat=True)
     )
-    return [code for code in BASELINE_REQUIRED_FOR_RANDOMISATION if code not in done]
+    return [code for code in BASELINE_REQUIRED_FOR_RANDOMIZATION if code not in done]
 
 
 # -- participants and responses ----------------------------------------------------------------
@@ -187,14 +187,14 @@ def worklist(
     forms = _forms_by_site(user, {p.site_id for p in participants})
     rows: list[WorklistRow] = []
     for participant in participants:
-        randomised_on = windows.randomisation_date(participant)
+        randomized_on = windows.randomization_date(participant)
         for timepoint in Timepoint.values:
-            if timepoint != Timepoint.BASELINE and randomised_on is None:
+            if timepoint != Timepoint.BASELINE and randomized_on is None:
                 continue
             instruments = [i for i in forms[participant.site_id] if timepoint in i.timepoints]
             if not instruments:
                 continue
-            visit = windows.window(participant, timepoint, randomised_on=randomised_on)
+            visit = windows.window(participant, timepoint, randomized_on=randomized_on)
             row_forms = tuple(
                 WorklistForm(
                     i.code,
@@ -358,13 +358,13 @@ def service_use_by_window(participants: Any = None) -> dict[int, dict[str, Windo
             periods[period.participant_id].append(period)
     result: dict[int, dict[str, WindowCounts]] = {}
     for participant in queryset:
-        randomised_on = windows.randomisation_date(participant)
-        if randomised_on is None:
+        randomized_on = windows.randomization_date(participant)
+        if randomized_on is None:
             result[participant.pk] = {
                 w: WindowCounts(w, None, None, "not_randomised") for w in WINDOWS
             }
             continue
-        spans = windows.service_use_windows(randomised_on)
+        spans = windows.service_use_windows(randomized_on)
         own = periods.get(participant.pk, [])
         per_window: dict[str, WindowCounts] = {}
         for name in WINDOWS:
@@ -419,10 +419,10 @@ def participant_timeline(participant: Any, user: Any) -> list[TimelineEntry]:
                 else "",
             )
         )
-    randomised_on = windows.randomisation_date(participant)
-    if randomised_on is not None:
+    randomized_on = windows.randomization_date(participant)
+    if randomized_on is not None:
         for timepoint in (Timepoint.POST, Timepoint.FOLLOWUP):
-            visit = windows.window(participant, timepoint, randomised_on=randomised_on)
+            visit = windows.window(participant, timepoint, randomized_on=randomized_on)
             assert visit.due and visit.opens and visit.closes
             entries.append(
                 TimelineEntry(

@@ -90,11 +90,11 @@ def participant_forms(request: HttpRequest, pk: int) -> HttpResponse:
         if permissions.may_see_unblinding_flag(request.user)
         else {}
     )
-    randomised_on = windows.randomisation_date(participant)
+    randomized_on = windows.randomization_date(participant)
     today = timezone.localdate()
     timepoints = []
     for timepoint in Timepoint.values:
-        visit = windows.window(participant, timepoint, randomised_on=randomised_on)
+        visit = windows.window(participant, timepoint, randomized_on=randomized_on)
         forms: list[dict[str, Any]] = []
         for instrument in registry.for_timepoint(timepoint):
             response = saved.get((timepoint, instrument.code))
@@ -131,7 +131,7 @@ def participant_forms(request: HttpRequest, pk: int) -> HttpResponse:
         "assessments/participant.html",
         {
             "participant": participant,
-            "randomised_on": randomised_on,
+            "randomized_on": randomized_on,
             "timepoints": timepoints,
             "queries": selectors.query_list(user=request.user, participant=participant.pk).order_by(
                 "status", "-raised_at"

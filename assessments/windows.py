@@ -25,7 +25,7 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def randomisation_date(participant: Participant) -> date | None:
+def randomization_date(participant: Participant) -> date | None:
     """The visit windows run from the randomisation date (the participant's own field, written
     with the allocation)."""
     return participant.randomized_on
@@ -58,27 +58,27 @@ class Window:
 
 
 def window(
-    participant: Any, timepoint: str, *, randomised_on: date | bool | None = False
+    participant: Any, timepoint: str, *, randomized_on: date | bool | None = False
 ) -> Window:
-    if randomised_on is False:
-        randomised_on = randomisation_date(participant)
-    assert randomised_on is not True
+    if randomized_on is False:
+        randomized_on = randomization_date(participant)
+    assert randomized_on is not True
     if timepoint == Timepoint.BASELINE:
         start = participant.consent_date or timezone.localdate(participant.registered_at)
-        return Window(timepoint, start, start, randomised_on)
+        return Window(timepoint, start, start, randomized_on)
     rule = settings.ASSESSMENT_WINDOWS[timepoint]
-    if randomised_on is None:
+    if randomized_on is None:
         return Window(timepoint, None, None, None)
     return Window(
         timepoint,
-        add_months(randomised_on, rule["due"]),
-        add_months(randomised_on, rule["opens"]),
-        add_months(randomised_on, rule["closes"]),
+        add_months(randomized_on, rule["due"]),
+        add_months(randomized_on, rule["opens"]),
+        add_months(randomized_on, rule["closes"]),
     )
 
 
 def interview_date_findings(
-    participant: Any, timepoint: str, interview_date: date | None, randomised_on: date | None
+    participant: Any, timepoint: str, interview_date: date | None, randomized_on: date | None
 ) -> list[Finding]:
     """Edit checks on the interview date: hard errors for impossible dates, an automatic
     query for a date outside the visit window."""
@@ -126,17 +126,17 @@ def interview_date_findings(
             )
         )
     if timepoint == Timepoint.BASELINE:
-        if randomised_on is not None and interview_date > randomised_on:
+        if randomized_on is not None and interview_date > randomized_on:
             found.append(
                 Finding(
                     "interview_date",
                     "window",
                     _("The baseline interview (%(date)s) is after randomisation (%(rand)s).")
-                    % {"date": interview_date.isoformat(), "rand": randomised_on.isoformat()},
+                    % {"date": interview_date.isoformat(), "rand": randomized_on.isoformat()},
                 )
             )
         return found
-    if randomised_on is not None and interview_date < randomised_on:
+    if randomized_on is not None and interview_date < randomized_on:
         found.append(
             Finding(
                 "interview_date",
@@ -144,13 +144,13 @@ def interview_date_findings(
                 _("A %(timepoint)s interview cannot be before randomisation (%(rand)s).")
                 % {
                     "timepoint": Timepoint(timepoint).label.lower(),
-                    "rand": randomised_on.isoformat(),
+                    "rand": randomized_on.isoformat(),
                 },
                 Action.ERROR,
             )
         )
         return found
-    visit = window(participant, timepoint, randomised_on=randomised_on)
+    visit = window(participant, timepoint, randomized_on=randomized_on)
     if visit.opens is not None and not visit.contains(interview_date):
         found.append(
             Finding(
@@ -171,15 +171,15 @@ def interview_date_findings(
     return found
 
 
-def service_use_windows(randomised_on: date) -> dict[str, tuple[date, date]]:
+def service_use_windows(randomized_on: date) -> dict[str, tuple[date, date]]:
     """The analysis windows of SPEC §11 as inclusive (first day, last day) pairs, with T1 and
     T2 at their nominal due dates so every randomised participant has the same windows."""
-    t1 = add_months(randomised_on, settings.ASSESSMENT_WINDOWS["post"]["due"])
-    t2 = add_months(randomised_on, settings.ASSESSMENT_WINDOWS["followup"]["due"])
+    t1 = add_months(randomized_on, settings.ASSESSMENT_WINDOWS["post"]["due"])
+    t2 = add_months(randomized_on, settings.ASSESSMENT_WINDOWS["followup"]["due"])
     day = timedelta(days=1)
     return {
-        "W_PRE": (add_months(randomised_on, -settings.SERVICE_USE_PRE_MONTHS), randomised_on - day),
-        "W1": (randomised_on, t1 - day),
+        "W_PRE": (add_months(randomized_on, -settings.SERVICE_USE_PRE_MONTHS), randomized_on - day),
+        "W1": (randomized_on, t1 - day),
         "W2": (t1, t2 - day),
-        "W_ALL": (randomised_on, t2 - day),
+        "W_ALL": (randomized_on, t2 - day),
     }

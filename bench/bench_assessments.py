@@ -7,8 +7,8 @@ the same number of clients call `GET /api/v1/sites/`, the cheapest authenticated
 script prints throughput, p50/p95 latency, errors, and the ratio of PANSS saves per second to
 site reads per second. Goal: ratio >= 0.4 and zero errors.
 
-    .venv/bin/python bench/assessments.py --start-server          # gunicorn on $PORT, then stop
-    .venv/bin/python bench/assessments.py --url http://127.0.0.1:8103   # a server already running
+    .venv/bin/python bench/bench_assessments.py --start-server     # gunicorn on $PORT, then stop
+    .venv/bin/python bench/bench_assessments.py --url http://127.0.0.1:8103  # a running server
 
 Setup writes staff, tokens and consented participants into the database of DATABASE_URL
 (the development database; never a trial database)."""
@@ -77,8 +77,8 @@ def setup(assessors: int, per_assessor: int) -> list[Assessor]:
     from django.utils import timezone
 
     from accounts.tokens import token_issue
+    from demo.builders import ELIGIBLE_ANSWERS
     from participants import services
-    from tests.factories import ELIGIBLE_ANSWERS
     from trial.audit import task_context
     from trial.roles import Role
     from trial.services import staff_save

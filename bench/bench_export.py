@@ -15,7 +15,7 @@ built) through a real Celery worker (solo pool, so the worker is one process) an
   the ratio of the export to it.
 
 Run from the project root:
-`.venv/bin/python bench/export.py [--participants N] [--blinded] [--keep]`
+`.venv/bin/python bench/bench_export.py [--participants N] [--blinded] [--keep]`
 (the exported files are removed afterwards unless --keep).
 Results are recorded in docs/benchmarks.md."""
 
@@ -208,7 +208,7 @@ def build_trial(n: int) -> tuple[Any, Any]:
             "first_sequence": 1, "length": n, "sha256": "0" * 64, "seed_sealed": "",
             "parameters": {}, "created_by_id": statistician.pk, "created_at": now,
         })  # fmt: skip
-    randomised_on: dict[int, date] = {}
+    randomized_on: dict[int, date] = {}
     imr_by_site: dict[int, list[int]] = {site.pk: [] for site in sites}
     response_id = query_id = 0
     for pid in range(1, n + 1):
@@ -216,7 +216,7 @@ def build_trial(n: int) -> tuple[Any, Any]:
         numbers[site.pk] += 1
         number = numbers[site.pk]
         day0 = first_day + timedelta(days=rng.randrange(0, 300))
-        randomised_on[pid] = day0
+        randomized_on[pid] = day0
         at = datetime(day0.year, day0.month, day0.day, 10, tzinfo=UTC)
         people.append({
             "id": pid, "site_id": site.pk, "number": number,
@@ -226,7 +226,7 @@ def build_trial(n: int) -> tuple[Any, Any]:
             "sex": rng.choice(("female", "male")), "status": "randomized",
             "registered_at": at - timedelta(days=14), "registered_by_id": dm.pk,
             "consent_date": day0 - timedelta(days=7), "consent_recorded_by_id": dm.pk,
-            "status_date": None, "status_reason": "",
+            "status_date": None, "status_reason": "", "randomized_at": at,
         })  # fmt: skip
         screenings.append({
             "participant_id": pid, "diagnosis": rng.choice(("F20", "F31")),
@@ -284,9 +284,9 @@ def build_trial(n: int) -> tuple[Any, Any]:
                             "recorded_at": datetime(guess_day.year, guess_day.month,
                                                     guess_day.day, 15, tzinfo=UTC)})  # fmt: skip
     groups, members, sessions, attendance, ratings = _imr_delivery(
-        rng, sites, imr_by_site, randomised_on, instructor, raters, now
+        rng, sites, imr_by_site, randomized_on, instructor, raters, now
     )
-    periods = _register(rng, randomised_on, n)
+    periods = _register(rng, randomized_on, n)
     with connection.cursor() as django_cursor:
         cursor = django_cursor.cursor  # psycopg cursor: COPY support
         cursor.execute("SET session_replication_role = replica")
@@ -341,7 +341,7 @@ def _imr_delivery(
     rng: random.Random,
     sites: list[Any],
     imr_by_site: dict[int, list[int]],
-    randomised_on: dict[int, date],
+    randomized_on: dict[int, date],
     instructor: Any,
     raters: list[Any],
     now: datetime,
@@ -357,11 +357,11 @@ def _imr_delivery(
     ratings: list[dict] = []
     session_id = 0
     for site in sites:
-        pids = sorted(imr_by_site[site.pk], key=lambda pid: randomised_on[pid])
+        pids = sorted(imr_by_site[site.pk], key=lambda pid: randomized_on[pid])
         for start in range(0, len(pids), GROUP_SIZE):
             cohort = pids[start : start + GROUP_SIZE]
             group_id = len(groups) + 1
-            begin = max(randomised_on[pid] for pid in cohort) + timedelta(days=14)
+            begin = max(randomized_on[pid] for pid in cohort) + timedelta(days=14)
             groups.append({"id": group_id, "site_id": site.pk, "name": f"{site.code}-{group_id}",
                            "start_date": begin, "capacity": GROUP_SIZE,
                            "enrolment_closed": True, "created_by_id": instructor.pk,
@@ -402,7 +402,7 @@ def _imr_delivery(
     return groups, members, sessions, attendance, ratings
 
 
-def _register(rng: random.Random, randomised_on: dict[int, date], n: int) -> list[dict]:
+def _register(rng: random.Random, randomized_on: dict[int, date], n: int) -> list[dict]:
     """Quarterly register periods from 12 months before randomisation to the follow-up due
     date (they fall inside the analysis windows); 1 % have a period across the W1/W2 boundary
     and 2 % are not in the file at all (linkage failed)."""
@@ -411,7 +411,7 @@ def _register(rng: random.Random, randomised_on: dict[int, date], n: int) -> lis
     for pid in range(1, n + 1):
         if rng.random() < 0.02:
             continue
-        day0 = randomised_on[pid]
+        day0 = randomized_on[pid]
         bounds = [add_months(day0, -12 + 3 * k) for k in range(12)]
         spans = [(bounds[k], bounds[k + 1] - timedelta(days=1)) for k in range(11)]
         if rng.random() < 0.01:

@@ -1,6 +1,6 @@
 """Randomisation over HTTP under concurrency, against a real gunicorn server.
 
-    .venv/bin/python bench/randomize.py [--participants 900] [--clients 16] [--workers 4]
+    .venv/bin/python bench/bench_randomize.py [--participants 900] [--clients 16] [--workers 4]
 
 What it does, in one run:
 1. creates (or recreates) a separate database `<DATABASE_URL name>_bench`, migrates it, sets up
@@ -83,9 +83,9 @@ def prepare(env: dict[str, str], participants: int) -> dict[str, Any]:
     from django.utils import timezone
 
     from accounts.tokens import token_issue
+    from demo.builders import ELIGIBLE_ANSWERS, complete_baseline, make_staff
     from participants import services
     from randomization.services import allocation_lists_generate
-    from tests.factories import ELIGIBLE_ANSWERS, complete_baseline, make_staff
     from trial.roles import Role
 
     statistician = make_staff("bench-statistician", Role.STATISTICIAN)
@@ -134,7 +134,7 @@ def start_server(env: dict[str, str], port: str, workers: int) -> subprocess.Pop
         env=env,
         start_new_session=True,
     )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/accounts/login/", timeout=1).status_code:
@@ -224,7 +224,7 @@ def main() -> None:
         mixed = jobs + retried
         rng.shuffle(mixed)
 
-        def randomise(client: httpx.Client, job: tuple[int, str, str]) -> tuple:
+        def randomize(client: httpx.Client, job: tuple[int, str, str]) -> tuple:
             pk, code, key = job
             start = time.perf_counter()
             response = client.post(
@@ -250,7 +250,7 @@ def main() -> None:
             totals["sites"][0] += elapsed
             totals["sites"][1].extend(sites_results)
             chunk = mixed[index * per_round : (index + 1) * per_round]
-            elapsed, chunk_results = run_clients(args.clients, chunk, randomise)
+            elapsed, chunk_results = run_clients(args.clients, chunk, randomize)
             totals["randomise"][0] += elapsed
             totals["randomise"][1].extend(chunk_results)
             results.extend(chunk_results)
@@ -261,10 +261,10 @@ def main() -> None:
             [r[0] for r in sites_results],
             sum(1 for r in sites_results if not r[1]),
         )
-        randomise_time, _ = totals["randomise"]
+        randomize_time, _ = totals["randomise"]
         errors = sum(1 for r in results if r[2] != 201)
-        randomise_rate = summarise(
-            "POST .../randomize/", randomise_time, [r[0] for r in results], errors
+        randomize_rate = summarise(
+            "POST .../randomize/", randomize_time, [r[0] for r in results], errors
         )
 
         bodies: dict[int, set[str]] = defaultdict(set)
@@ -277,7 +277,7 @@ def main() -> None:
         print(f"retries (same key)           {len(retried)} answered with the first allocation")
         print(f"duplicates in answers        {answer_duplicates}")
         print(f"duplicates/gaps in database  {database_duplicates}")
-        print(f"ratio randomise / sites      {randomise_rate / sites_rate:.2f}")
+        print(f"ratio randomise / sites      {randomize_rate / sites_rate:.2f}")
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)

@@ -29,6 +29,7 @@ from assessments import services as assessment_services
 from assessments.instruments import registry
 from assessments.models import InstrumentResponse, Query, ResponseStatus
 from assessments.selectors import baseline_missing
+from demo.builders import ELIGIBLE_ANSWERS
 from demo.clock import moment, running_on
 from demo.values import form_items
 from fidelity import scale
@@ -48,17 +49,7 @@ SLOTS_PER_SITE = 70
 # one with `secrets`), so every demo machine has the same arms: both arms at every site, and
 # members for every site's group. It conceals nothing: demo data only.
 DEMO_SEED = 0xE26ABD3BDA0669205272147F1034CA0C
-ELIGIBLE = {
-    "diagnosis": "F20",
-    "pse_confirmed": True,
-    "age_18_or_over": True,
-    "danish_fluent": True,
-    "guardian_or_forensic": False,
-    "dementia_or_intellectual_disability": False,
-    "active_substance_use_disorder": False,
-    "community_residential_home": False,
-    "in_psychoeducation_course": False,
-}
+ELIGIBLE = ELIGIBLE_ANSWERS
 # Why the three people who were screened out were not eligible (one per site).
 INELIGIBLE_ANSWERS = (
     {"danish_fluent": False},
@@ -71,7 +62,7 @@ POST_FORMS = ("GAF", "PSP", "PANSS", "HAMD6", "YMRS", "IMRS_P", "MHRM", "SHS", "
 CLINICIAN_FORM = "IMRS_C"
 # Randomisation days before today, per site: the first ones over a year ago (post-intervention
 # done or overdue), then open windows, then recent ones whose window is still ahead.
-RANDOMISED_DAYS_AGO = (390, 350, 318, 288, 110, 45)
+RANDOMIZED_DAYS_AGO = (390, 350, 318, 288, 110, 45)
 GROUP_STARTS_DAYS_AGO = 300
 # How regularly each member comes (share of sessions), in the order they join.
 ATTENDANCE_RATES = (0.9, 0.7, 0.45, 0.0, 0.8)
@@ -115,7 +106,7 @@ class Summary:
     open_queries: int = 0
     fidelity: str = ""
     unblinding_reports: int = 0
-    ready_to_randomise: list[str] = field(default_factory=list)
+    ready_to_randomize: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         by_status = ", ".join(
@@ -134,7 +125,7 @@ class Summary:
             f"Fidelity: {self.fidelity}",
             f"Unblinding reports: {self.unblinding_reports}",
             "Ready to randomise (consented, baseline complete): "
-            + (", ".join(self.ready_to_randomise) or "nobody"),
+            + (", ".join(self.ready_to_randomize) or "nobody"),
         ]
 
 
@@ -150,7 +141,7 @@ def plan(today: date) -> list[Person]:
         def sex(n: int, s: int = s) -> str:
             return "female" if (n + s) % 2 else "male"
 
-        for n, days_ago in enumerate(RANDOMISED_DAYS_AGO):
+        for n, days_ago in enumerate(RANDOMIZED_DAYS_AGO):
             person = Person(
                 site,
                 cpr(n),
@@ -255,14 +246,14 @@ class TrialBuilder:
         self.at(registered - 8, lambda: self.baseline(person), hour=10)
         if person.stage == "consented":
             return
-        randomised = registered - 16
-        self.at(randomised, lambda: self.randomise(person), hour=14)
+        randomized = registered - 16
+        self.at(randomized, lambda: self.randomize(person), hour=14)
         # IMR participants join their site's group a few days after randomisation, or when it
         # is set up if they were randomised before.
-        self.at(min(randomised - 4, GROUP_STARTS_DAYS_AGO + 20), lambda: self.join_group(person))
+        self.at(min(randomized - 4, GROUP_STARTS_DAYS_AGO + 20), lambda: self.join_group(person))
         if person.post_done:
             # The post-intervention interview about nine months after randomisation.
-            self.at(randomised - 274, lambda: self.post(person), hour=10)
+            self.at(randomized - 274, lambda: self.post(person), hour=10)
         if person.ends is not None:
             status, days_ago, reason = person.ends
             self.at(days_ago, lambda: self.end(person, status, reason), hour=15)
@@ -322,7 +313,7 @@ class TrialBuilder:
             interview_date=timezone.localdate(),
         ).response
 
-    def randomise(self, person: Person) -> None:
+    def randomize(self, person: Person) -> None:
         randomization_services.participant_randomize(
             participant=self.participant(person), user=self.staff.coordinator
         )
@@ -546,7 +537,7 @@ class TrialBuilder:
         self.summary.unblinding_reports = UnblindingIncident.objects.filter(
             participant_id__in=ids
         ).count()
-        self.summary.ready_to_randomise = [
+        self.summary.ready_to_randomize = [
             participant.study_id
             for participant in Participant.objects.filter(pk__in=ids, status=Status.CONSENTED)
             .select_related("site")

@@ -77,7 +77,7 @@ def main() -> None:
     rows = participants["results"] if isinstance(participants, dict) else participants
     # The demo has one consented person at BAL whose baseline is complete (ready to randomise).
     consented = next(p for p in rows if p["status"] == "consented" and p["site"] == "BAL")
-    randomised = next(p for p in rows if p["status"] == "randomized")
+    randomized = next(p for p in rows if p["status"] == "randomized")
     groups = api("/api/v1/groups/", "demo-instructor")
     group_rows = groups["results"] if isinstance(groups, dict) else groups
 
@@ -101,15 +101,15 @@ def main() -> None:
         shoot(page, "/participants/new/", "04-register")
         shoot(page, f"/participants/{consented['id']}/screening/", "05-screening")
         shoot(page, f"/randomisation/participants/{consented['id']}/", "06-randomise")
-        shoot(page, f"/participants/{randomised['id']}/", "07-overview-unblinded")
+        shoot(page, f"/participants/{randomized['id']}/", "07-overview-unblinded")
         page.context.close()
 
         page = as_user("demo-assessor")
         shoot(page, "/assessments/worklist/", "08-assessor-worklist")
-        shoot(page, f"/participants/{randomised['id']}/", "09-overview-blinded")
+        shoot(page, f"/participants/{randomized['id']}/", "09-overview-blinded")
         shoot(
             page,
-            f"/assessments/participants/{randomised['id']}/baseline/PANSS/",
+            f"/assessments/participants/{randomized['id']}/baseline/PANSS/",
             "10-panss-form",
         )
         page.context.close()
@@ -126,7 +126,7 @@ def main() -> None:
 
         page = as_user("demo-data-manager", two_factor=True)
         shoot(page, "/assessments/queries/", "14-queries")
-        shoot(page, f"/participants/{randomised['id']}/audit/", "15-audit-history")
+        shoot(page, f"/participants/{randomized['id']}/audit/", "15-audit-history")
         shoot(page, "/data/lock/", "16-freeze-lock")
         shoot(page, "/data/exports/", "17-exports")
         page.context.close()

@@ -1,25 +1,18 @@
-"""Handing export jobs to Celery, and handing them again when their builder died (the
-watchdog). The broker is asked once before a job is written, so that a request made while
-Redis is down gets a clear 503 and leaves no job behind.
+"""Handing export jobs to Celery. The broker is asked once before a job is written, so that a
+request made while Redis is down gets a clear 503 and leaves no job behind.
 
 Builds are sent by the task's published name ("exports.build_export"), not by importing
-exports.tasks: the tasks call this module (the watchdog), so importing them here would make a
-circle."""
+exports.tasks: the tasks send builds through this module (the watchdog), so importing them
+here would make a circle."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from celery import current_app as celery_app
-from django.utils import timezone
 from kombu.exceptions import KombuError
 
-from exports import lifecycle
-from exports.assembly.heartbeat import builder_alive
 from trial.errors import Unavailable
-
-logger = logging.getLogger(__name__)
 
 BUILD_TASK = "exports.build_export"
 
@@ -61,21 +54,3 @@ def send_build(job_id: str) -> str:
     except BROKER_ERRORS:
         raise Unavailable(QUEUE_DOWN) from None
     return str(result.id)
-
-
-def requeue_stale() -> int:
-    """Start again every job whose builder is gone: running without a live claim (the worker
-    was killed), or queued for long without anyone taking it (the message was lost). Safe to
-    run at any time, on any number of workers; returns how many were sent."""
-    now = timezone.now()
-    sent = 0
-    for job in lifecycle.stale_candidates(now):
-        if builder_alive(job.pk) or not lifecycle.requeue(job, now=now):
-            continue
-        try:
-            send_build(str(job.pk))
-        except Unavailable:
-            logger.warning("Cannot requeue export %s: the broker is unavailable.", job.pk)
-            return sent
-        sent += 1
-    return sent

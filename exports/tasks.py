@@ -1,5 +1,5 @@
 """Celery tasks of the exports, thin: the build (exports.assembly.runner) and the watchdog
-(exports.queue.requeue_stale); every change of a job's status is exports.lifecycle's. Tasks
+(exports.assembly.watchdog); every change of a job's status is exports.lifecycle's. Tasks
 take IDs, are sent after the request's commit, are acknowledged only when done (a worker that
 dies leaves its message to be delivered again), are retried with backoff on transient errors,
 and are watched by a periodic watchdog that starts again any job whose worker died."""
@@ -12,7 +12,8 @@ import random
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
-from exports import lifecycle, queue
+from exports import lifecycle
+from exports.assembly import watchdog
 from exports.assembly.runner import RetryLater, run_job
 from trial.audit import task_context
 
@@ -59,4 +60,4 @@ def requeue_stale_exports() -> int:
     was killed), or queued for long without anyone taking it (the message was lost). Run by
     Celery beat every minute; safe to run at any time, on any number of workers."""
     with task_context("exports.requeue_stale_exports", None):
-        return queue.requeue_stale()
+        return watchdog.requeue_stale()

@@ -24,7 +24,7 @@ from trial.models import Site
 from trial.roles import Role
 
 # Statuses from which a person may still be (re-)screened or consented.
-OPEN_BEFORE_RANDOMISATION = frozenset(
+OPEN_BEFORE_RANDOMIZATION = frozenset(
     {Status.REGISTERED, Status.ELIGIBLE, Status.INELIGIBLE, Status.CONSENTED}
 )
 
@@ -102,7 +102,7 @@ def participant_screen(
 
     with transaction.atomic(), audit_context(user=user, reason="Eligibility screening"):
         locked = Participant.objects.select_for_update().get(pk=participant.pk)
-        if locked.status not in OPEN_BEFORE_RANDOMISATION:
+        if locked.status not in OPEN_BEFORE_RANDOMIZATION:
             raise Conflict(
                 f"The participant is {locked.get_status_display().lower()}; "
                 "screening is only possible before randomisation."

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods
 from participants import contributions, eligibility, selectors, services
 from participants.forms import ConsentForm, RegistrationForm, ScreeningForm, StatusForm
 from participants.models import CLOSED_STATUSES, Participant, Status
-from participants.services import OPEN_BEFORE_RANDOMISATION
+from participants.services import OPEN_BEFORE_RANDOMIZATION
 from trial import access, timeline
 from trial.errors import Forbidden, Invalid, TrialError
 from trial.roles import Role
@@ -119,7 +119,7 @@ def participant_overview(request: HttpRequest, pk: int) -> HttpResponse:
             "latest_screening": selectors.screenings_of(participant).first(),
             "allocation": contributions.fields_for(participant, user),
             "timeline": list(reversed(timeline.collect(participant, user))),
-            "can_screen": coordinator_here and participant.status in OPEN_BEFORE_RANDOMISATION,
+            "can_screen": coordinator_here and participant.status in OPEN_BEFORE_RANDOMIZATION,
             "can_consent": coordinator_here
             and participant.status in (Status.ELIGIBLE, Status.CONSENTED),
             "can_change_status": selectors.may_act(user, participant, *selectors.STATUS_RECORDERS)
@@ -162,7 +162,7 @@ def participant_screening(request: HttpRequest, pk: int) -> HttpResponse:
             "participant": participant,
             "form": form,
             "screenings": selectors.screenings_of(participant),
-            "open": participant.status in OPEN_BEFORE_RANDOMISATION,
+            "open": participant.status in OPEN_BEFORE_RANDOMIZATION,
             "diagnosis_reason": eligibility.DIAGNOSIS_REASON,
         },
         status=status,

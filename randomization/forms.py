@@ -13,7 +13,7 @@ from trial.roles import BLINDED_ROLES
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 
 
-class ConfirmRandomisationForm(forms.Form):
+class ConfirmRandomizationForm(forms.Form):
     # One token per rendering of the page: it is the request's idempotency key, so a double
     # click (or a resubmitted form) returns the allocation made by the first click.
     token = forms.CharField(widget=forms.HiddenInput, max_length=64)

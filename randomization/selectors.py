@@ -17,6 +17,7 @@ from django.utils import timezone
 from assessments.selectors import baseline_missing
 from participants.models import Participant, Status
 from randomization import blinding_index, generator, permissions
+from randomization.log import Kind, log_event
 from randomization.models import (
     Allocation,
     AllocationList,
@@ -27,7 +28,6 @@ from randomization.models import (
     UnblindingIncident,
 )
 from randomization.services.lists import require_list_custodian
-from randomization.services.log import Kind, log_event
 from trial import access
 from trial.audit_trail import AuditSource
 from trial.errors import Conflict, Forbidden, NotFound
@@ -71,7 +71,7 @@ def arm_of(participant: Any, *, user: Any) -> str | None:
     return allocation.arm if allocation else None
 
 
-def randomisation_result(*, participant: Any, user: Any) -> Allocation:
+def randomization_result(*, participant: Any, user: Any) -> Allocation:
     """The allocation, for the coordinator's result page: coordinators at the participant's
     site who may see allocation. NotFound when the participant is not randomised."""
     if not permissions.may_randomize(user, participant):

@@ -13,8 +13,8 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from randomization.log import Kind, log_event
 from randomization.models import Allocation, RandomizationLogEntry
-from randomization.services.log import Kind, log_event
 from trial import access
 from trial.audit import task_context
 from trial.roles import Role
@@ -53,7 +53,7 @@ def _send(subject: str, body: str, recipients: list[Any]) -> int:
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
-def send_randomisation_confirmation(allocation_id: int) -> int:
+def send_randomization_confirmation(allocation_id: int) -> int:
     with task_context("send_randomisation_confirmation", None, allocation=allocation_id):
         allocation = Allocation.objects.select_related("participant__site", "randomized_by").get(
             pk=allocation_id

@@ -67,7 +67,7 @@ def randomize(request: HttpRequest, pk: int) -> HttpResponse:
         )
     if request.method != "POST" and selectors.allocation_of(participant) is not None:
         return redirect("randomization:result", pk=participant.pk)
-    form = forms.ConfirmRandomisationForm(
+    form = forms.ConfirmRandomizationForm(
         request.POST or None, initial={"token": secrets.token_urlsafe(24)}
     )
     status = 200
@@ -105,7 +105,7 @@ def randomize(request: HttpRequest, pk: int) -> HttpResponse:
 def result(request: HttpRequest, pk: int) -> HttpResponse:
     participant = participant_selectors.participant_get(user=request.user, pk=pk)
     try:
-        allocation = selectors.randomisation_result(participant=participant, user=request.user)
+        allocation = selectors.randomization_result(participant=participant, user=request.user)
     except TrialError:
         if access.is_blinded(request.user):
             raise Http404 from None

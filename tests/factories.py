@@ -1,5 +1,6 @@
 """Building blocks for tests: staff with roles, and participants taken through the real
-services (so tests exercise the same rules users meet)."""
+services (so tests exercise the same rules users meet). The builders the benchmarks share
+(ELIGIBLE_ANSWERS, make_staff, complete_baseline) are demo.builders'."""
 
 from __future__ import annotations
 
@@ -11,43 +12,19 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from demo import builders
+from demo.builders import ELIGIBLE_ANSWERS as ELIGIBLE_ANSWERS
+from demo.builders import complete_baseline as complete_baseline
 from participants import services
 from participants.models import Participant
-from trial.models import RoleAssignment, Site
-from trial.roles import SITE_SCOPED_ROLES, Role
+from trial.roles import Role
 
 _counter = itertools.count(1)
-
-ELIGIBLE_ANSWERS: dict[str, Any] = {
-    "diagnosis": "F20",
-    "pse_confirmed": True,
-    "age_18_or_over": True,
-    "danish_fluent": True,
-    "guardian_or_forensic": False,
-    "dementia_or_intellectual_disability": False,
-    "active_substance_use_disorder": False,
-    "community_residential_home": False,
-    "in_psychoeducation_course": False,
-}
 
 
 def make_staff(username: str | None = None, *roles: str, sites: list[str] | None = None) -> Any:
     """A user holding `roles`; site-scoped roles at `sites` (None: every site)."""
-    user = get_user_model().objects.create(
-        username=username or f"staff{next(_counter)}",
-        is_staff=Role.ADMIN in roles,
-        is_superuser=Role.ADMIN in roles,
-    )
-    user.set_unusable_password()
-    user.save()
-    site_objs = list(Site.objects.filter(code__in=sites)) if sites else []
-    for role in roles:
-        if role in SITE_SCOPED_ROLES and site_objs:
-            for site in site_objs:
-                RoleAssignment.objects.create(user=user, role=role, site=site)
-        else:
-            RoleAssignment.objects.create(user=user, role=role, site=None)
-    return user
+    return builders.make_staff(username or f"staff{next(_counter)}", *roles, sites=sites)
 
 
 def api_client(user: Any | None = None) -> APIClient:
@@ -141,26 +118,6 @@ def allocate(
     participant_mark_randomized(participant=participant, randomized_at=allocation.randomized_at)
     participant.refresh_from_db()
     return allocation
-
-
-def complete_baseline(participant: Participant, *, user: Any | None = None) -> None:
-    """Mark the baseline forms that randomisation needs as complete (rows only, no scoring):
-    for tests that need a randomisable participant without exercising the forms."""
-    from assessments.models import InstrumentResponse, ResponseStatus, Timepoint
-    from assessments.selectors import BASELINE_REQUIRED_FOR_RANDOMISATION
-
-    for code in BASELINE_REQUIRED_FOR_RANDOMISATION:
-        InstrumentResponse.objects.update_or_create(
-            participant=participant,
-            timepoint=Timepoint.BASELINE,
-            instrument=code,
-            defaults={
-                "status": ResponseStatus.COMPLETE,
-                "rater": user,
-                "interview_date": timezone.localdate(),
-                "first_completed_at": timezone.now(),
-            },
-        )
 
 
 # --- IMR delivery (fidelity) -------------------------------------------------------------
@@ -281,7 +238,7 @@ def make_allocation_lists(*, per_site: int = 30, seed: int = 0x0123456789ABCDEF)
     )
 
 
-def randomise(participant: Participant, *, user: Any | None = None) -> Any:
+def randomize(participant: Participant, *, user: Any | None = None) -> Any:
     """Randomise through the real service (the participant must be consented, and have a
     complete baseline unless RANDOMIZATION_REQUIRES_BASELINE is off); returns the Allocation."""
     from randomization.services import participant_randomize

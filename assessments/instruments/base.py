@@ -287,7 +287,7 @@ class CheckContext:
     participant: Any
     timepoint: str
     interview_date: date | None
-    randomised_on: date | None
+    randomized_on: date | None
     justifications: Mapping[str, str] = field(default_factory=dict)  # item comments
     reason: str = ""  # the reason given for the save as a whole
 

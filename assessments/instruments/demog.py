@@ -41,12 +41,12 @@ def age_on(born: date, on: date) -> int:
 
 def derive(participant: Any) -> dict[str, Any]:
     """The derived items for one participant. AGE is the age at randomisation (None before)."""
-    randomised_on = participant.randomized_on
+    randomized_on = participant.randomized_on
     return {
         "SITE": participant.site.number,
         "SEX": 1 if participant.sex == "male" else 2,
         "DOB": participant.date_of_birth.isoformat(),
-        "AGE": age_on(participant.date_of_birth, randomised_on) if randomised_on else None,
+        "AGE": age_on(participant.date_of_birth, randomized_on) if randomized_on else None,
     }
 
 
@@ -83,8 +83,8 @@ def check_consistency(answers: Answers, context: CheckContext) -> Iterable[Findi
             % {"prefix": DX_PREFIX[group], "screened": screened},
             Action.QUERY,
         )
-    if context.participant is not None and context.randomised_on is not None:
-        age = age_on(context.participant.date_of_birth, context.randomised_on)
+    if context.participant is not None and context.randomized_on is not None:
+        age = age_on(context.participant.date_of_birth, context.randomized_on)
         if age < 18:
             yield Finding(
                 "AGE",

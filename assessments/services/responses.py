@@ -74,13 +74,13 @@ def require_data_entry_open() -> None:
 
 
 def _check_participant(
-    participant: Participant, timepoint: str, randomised_on: date | None
+    participant: Participant, timepoint: str, randomized_on: date | None
 ) -> None:
     if participant.consent_date is None:
         raise Invalid(
             "No informed consent is recorded for this participant: assessments start after consent."
         )
-    if timepoint != Timepoint.BASELINE and randomised_on is None:
+    if timepoint != Timepoint.BASELINE and randomized_on is None:
         raise Invalid(
             f"The participant is not randomised: {Timepoint(timepoint).label.lower()} "
             "assessments open after randomisation."
@@ -130,13 +130,13 @@ def response_save(
     if errors:
         raise Invalid("The form has errors.", fields=errors)
 
-    randomised_on = windows.randomisation_date(participant)
-    _check_participant(participant, timepoint, randomised_on)
+    randomized_on = windows.randomization_date(participant)
+    _check_participant(participant, timepoint, randomized_on)
     context = CheckContext(
         participant=participant,
         timepoint=timepoint,
         interview_date=interview_date,
-        randomised_on=randomised_on,
+        randomized_on=randomized_on,
         justifications=comments if isinstance(comments, dict) else {},
         reason=reason,
     )
@@ -155,7 +155,7 @@ def response_save(
     date_findings: list[Finding] = []
     if interview_date is not None:
         date_findings = windows.interview_date_findings(
-            participant, timepoint, interview_date, randomised_on
+            participant, timepoint, interview_date, randomized_on
         )
         errors = _merge(errors, [f for f in date_findings if f.action == Action.ERROR])
     if errors:
@@ -190,7 +190,7 @@ def response_save(
             )
             if interview_date is None:
                 date_findings = windows.interview_date_findings(
-                    participant, timepoint, interview_day, randomised_on
+                    participant, timepoint, interview_day, randomized_on
                 )
                 date_errors = [f for f in date_findings if f.action == Action.ERROR]
                 if date_errors:

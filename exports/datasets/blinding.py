@@ -154,7 +154,7 @@ class BlindingBuilder:
             forms[(pid, TIMEPOINT_NUMBERS[when])].append((code, is_flagged))
         chunk: list[Row] = []
         for facts in context.participants.values():  # ordered by study ID
-            if facts.randomised_on is None or facts.arm is None:
+            if facts.randomized_on is None or facts.arm is None:
                 continue
             for number in (1, 2):
                 guess = guesses.get((facts.id, number))
@@ -171,7 +171,7 @@ class BlindingBuilder:
                         context.allocation_value(facts),
                         number,
                         *self._guess(guess, facts.arm, unblinded),
-                        context.days_from_randomisation(facts, self._day(guess)),
+                        context.days_from_randomization(facts, self._day(guess)),
                         self._guesser_unblinded(guess, unblinded),
                         len(done),
                         len(flagged),

@@ -37,7 +37,7 @@ class ParticipantFacts:
     id: int
     study_id: str
     site_number: int
-    randomised_on: date | None
+    randomized_on: date | None
     allocation: int | None  # the arm code (unblinded) or the masked group code (blinded)
     arm: str | None  # "IMR"/"TAU": for unblinded builders only, never written when blinded
     status: str
@@ -89,7 +89,7 @@ class ExportContext:
                 id=pk,
                 study_id=study_id,
                 site_number=site_number,
-                randomised_on=timezone.localdate(randomized_at) if randomized_at else None,
+                randomized_on=timezone.localdate(randomized_at) if randomized_at else None,
                 allocation=self._allocation_code(arm),
                 arm=None if self.blinded else arm,
                 status=status,
@@ -179,9 +179,9 @@ class ExportContext:
             **extra,
         )
 
-    def days_from_randomisation(self, facts: ParticipantFacts, day: date | None) -> int | None:
+    def days_from_randomization(self, facts: ParticipantFacts, day: date | None) -> int | None:
         """Days from the randomisation date (day 0): negative before it. None (system missing)
         when the participant was never randomised or the date itself is missing."""
-        if facts.randomised_on is None or day is None:
+        if facts.randomized_on is None or day is None:
             return None
-        return (day - facts.randomised_on).days
+        return (day - facts.randomized_on).days

@@ -144,7 +144,7 @@ class FormDecoder:
         scores: dict[str, Any],
         *,
         where: FormRef,
-        randomised_on: date | None,
+        randomized_on: date | None,
         redactions: list[dict[str, Any]],
     ) -> list[Any]:
         self._check_keys(items, missing, scores, where)
@@ -163,7 +163,7 @@ class FormDecoder:
             elif kind == "decimal" and (value_type is float or value_type is int):
                 value = float(value)
             else:
-                append(self._convert(value, code, kind, where, randomised_on, redactions))
+                append(self._convert(value, code, kind, where, randomized_on, redactions))
                 continue
             if (low is not None and value < low) or (high is not None and value > high):
                 raise self._refuse(where, code, value, range_text(low, high))
@@ -203,7 +203,7 @@ class FormDecoder:
         code: str,
         kind: str,
         where: FormRef,
-        randomised_on: date | None,
+        randomized_on: date | None,
         redactions: list[dict[str, Any]],
     ) -> Any:
         if kind == DATE:
@@ -211,7 +211,7 @@ class FormDecoder:
                 day = date.fromisoformat(str(value))
             except ValueError:
                 raise self._refuse(where, code, value, "a date (YYYY-MM-DD)") from None
-            return (day - randomised_on).days if randomised_on else None
+            return (day - randomized_on).days if randomized_on else None
         if kind == VarType.TEXT:
             if not isinstance(value, str):
                 raise self._refuse(where, code, value, "text")

@@ -157,7 +157,7 @@ class AttendanceBuilder:
                     group_id,
                     session_id,
                     number[session_id],
-                    context.days_from_randomisation(facts, day),
+                    context.days_from_randomization(facts, day),
                     module,
                     int(present),
                 )

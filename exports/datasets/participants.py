@@ -184,7 +184,7 @@ class ParticipantsBuilder:
                     as_dict(form[1]),
                     as_dict(form[2]),
                     where=FormRef(DEMOG, facts.study_id, "baseline"),
-                    randomised_on=facts.randomised_on,
+                    randomized_on=facts.randomized_on,
                     redactions=context.redactions,
                 )
                 if form is not None
@@ -196,18 +196,18 @@ class ParticipantsBuilder:
                     facts.study_id,
                     derived["SITE"],
                     context.allocation_value(facts),
-                    int(facts.randomised_on is not None),
+                    int(facts.randomized_on is not None),
                     statuses[person.status],
                     int(person.status == Status.WITHDRAWN),
                     derived["SEX"],
                     derived["AGE"] if derived["AGE"] is not None else not_applicable(),
                     diagnoses.get(person.screened_diagnosis or ""),
                     *answers,
-                    context.days_from_randomisation(
+                    context.days_from_randomization(
                         facts, timezone.localdate(person.registered_at)
                     ),
-                    context.days_from_randomisation(facts, person.consent_date),
-                    context.days_from_randomisation(facts, person.status_date) if closed else None,
+                    context.days_from_randomization(facts, person.consent_date),
+                    context.days_from_randomization(facts, person.status_date) if closed else None,
                 )
             )
             if len(chunk) >= CHUNK:

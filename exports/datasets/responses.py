@@ -172,7 +172,7 @@ class ResponsesLongBuilder:
                     as_dict(missing),
                     as_dict(scores),
                     where=FormRef(meta.code, facts.study_id, timepoint),
-                    randomised_on=facts.randomised_on,
+                    randomized_on=facts.randomized_on,
                     redactions=context.redactions,
                 )
                 chunk.append(
@@ -182,7 +182,7 @@ class ResponsesLongBuilder:
                         context.allocation_value(facts),
                         meta.code,
                         TIMEPOINT_NUMBERS[timepoint],
-                        context.days_from_randomisation(facts, interview),
+                        context.days_from_randomization(facts, interview),
                         int(status == "verified"),
                         *values,
                     )

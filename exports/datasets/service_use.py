@@ -148,7 +148,7 @@ class ServiceUseBuilder:
         counts = service_use_by_window()
         chunk: list[Row] = []
         for facts in context.participants.values():  # ordered by study ID
-            day0 = facts.randomised_on
+            day0 = facts.randomized_on
             if day0 is None:
                 continue
             died_on = facts.status_date if facts.status == Status.DECEASED else None

@@ -32,9 +32,9 @@ from assessments.selectors import baseline_missing
 from participants.models import Participant, Status
 from participants.services import LatestScreening, participant_lock, participant_mark_randomized
 from randomization import permissions
+from randomization.log import Kind, actor_and_context, log_event
 from randomization.models import Allocation, AllocationList, RandomizationLogEntry
-from randomization.services.log import Kind, actor_and_context, log_event
-from randomization.tasks import alert_list_exhausted, send_randomisation_confirmation
+from randomization.tasks import alert_list_exhausted, send_randomization_confirmation
 from trial.audit import audit_context
 from trial.errors import Conflict, Invalid, TrialError, Unavailable, from_database_error
 from trial.lock import is_lock_refusal
@@ -44,7 +44,7 @@ from trial.selectors import lock_level
 
 # Statuses in which a participant cannot have been randomised (the allocation and the status
 # `randomized` are written in one transaction).
-BEFORE_RANDOMISATION = frozenset(
+BEFORE_RANDOMIZATION = frozenset(
     {Status.REGISTERED, Status.ELIGIBLE, Status.INELIGIBLE, Status.CONSENTED}
 )
 
@@ -138,7 +138,7 @@ TAKE_NEXT_SLOT = """
 # The allocation and the log row, in one statement (so in one round trip, inside the same
 # transaction as the participant's new status). The tables' triggers run as for any other
 # write: the audit trail (pghistory), the lock check, the immutability of allocations.
-RECORD_RANDOMISATION = """
+RECORD_RANDOMIZATION = """
     WITH allocation AS (
         INSERT INTO randomization_allocation
             (participant_id, slot_id, arm, randomization_code, randomized_at,
@@ -184,7 +184,7 @@ def _randomize_locked(*, participant: Participant, user: Any, key: str, channel:
         locked, screening = participant_lock(participant=participant)
         existing = (
             None
-            if locked.status in BEFORE_RANDOMISATION
+            if locked.status in BEFORE_RANDOMIZATION
             else Allocation.objects.filter(participant_id=locked.pk).first()
         )
         if existing is not None and _is_repeat(existing, user, key):
@@ -213,7 +213,7 @@ def _randomize_locked(*, participant: Participant, user: Any, key: str, channel:
         }
         with connection.cursor() as cursor:
             cursor.execute(
-                RECORD_RANDOMISATION,
+                RECORD_RANDOMIZATION,
                 {
                     "participant": locked.pk,
                     "slot": slot.id,
@@ -238,7 +238,7 @@ def _randomize_locked(*, participant: Participant, user: Any, key: str, channel:
         allocation._state.db = connection.alias
         participant_mark_randomized(participant=locked, randomized_at=allocation.randomized_at)
         allocation_id = allocation.pk
-        send_after_commit(send_randomisation_confirmation, allocation_id)
+        send_after_commit(send_randomization_confirmation, allocation_id)
         return Outcome(allocation, created=True)
 
 

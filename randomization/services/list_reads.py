@@ -16,9 +16,9 @@ from django.utils import timezone
 
 from randomization import generator, listfile
 from randomization.generator import Slot
+from randomization.log import Kind, log_event
 from randomization.models import AllocationList, AllocationSlot
 from randomization.services.lists import actor_name, require_list_custodian
-from randomization.services.log import Kind, log_event
 from trial.errors import Conflict, NotFound
 from trial.models import Site
 from trial.sealing import unseal

@@ -16,8 +16,8 @@ from django.db.models import Max
 
 from randomization import generator, listfile
 from randomization.generator import Slot
+from randomization.log import Kind, log_event
 from randomization.models import AllocationList, AllocationSlot, SiteSequence
-from randomization.services.log import Kind, log_event
 from trial import access
 from trial.audit import audit_context
 from trial.errors import Conflict, Forbidden, Invalid, TrialError

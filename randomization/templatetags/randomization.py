@@ -20,12 +20,12 @@ register = template.Library()
 @register.inclusion_tag("randomization/_participant_panel.html", takes_context=True)
 def randomization_panel(context: dict[str, Any], participant: Any) -> dict[str, Any]:
     user = context["request"].user
-    randomised = selectors.allocation_of(participant) is not None
-    panel: dict[str, Any] = {"randomised": randomised, "randomise_url": "", "guess_links": []}
+    randomized = selectors.allocation_of(participant) is not None
+    panel: dict[str, Any] = {"randomized": randomized, "randomize_url": "", "guess_links": []}
     if permissions.may_randomize(user, participant):
-        name = "randomization:result" if randomised else "randomization:randomize"
-        panel["randomise_url"] = reverse(name, args=[participant.pk])
-    if randomised and access.has_role_at(user, participant.site_id, Role.ASSESSOR):
+        name = "randomization:result" if randomized else "randomization:randomize"
+        panel["randomize_url"] = reverse(name, args=[participant.pk])
+    if randomized and access.has_role_at(user, participant.site_id, Role.ASSESSOR):
         recorded = set(
             BlindingGuess.objects.filter(participant=participant).values_list(
                 "timepoint", flat=True

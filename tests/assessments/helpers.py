@@ -73,7 +73,7 @@ def put_form(
     return api_client(user).put(form_url(participant, timepoint, code), payload, format="json")
 
 
-def randomise_days_ago(participant: Any, days: int, arm: str = "TAU") -> None:
+def randomize_days_ago(participant: Any, days: int, arm: str = "TAU") -> None:
     """Randomise `days` ago (visit windows run from the randomisation date), with registration
     and consent before it."""
     from datetime import timedelta
@@ -83,11 +83,11 @@ def randomise_days_ago(participant: Any, days: int, arm: str = "TAU") -> None:
     from participants.models import Participant
     from tests.factories import allocate
 
-    randomised_at = timezone.now() - timedelta(days=days)
-    allocate(participant, arm, randomized_at=randomised_at)
+    randomized_at = timezone.now() - timedelta(days=days)
+    allocate(participant, arm, randomized_at=randomized_at)
     # Registration and consent happened before randomisation.
     Participant.objects.filter(pk=participant.pk).update(
-        registered_at=randomised_at - timedelta(days=14),
-        consent_date=timezone.localdate(randomised_at) - timedelta(days=7),
+        registered_at=randomized_at - timedelta(days=14),
+        consent_date=timezone.localdate(randomized_at) - timedelta(days=7),
     )
     participant.refresh_from_db()

@@ -11,7 +11,7 @@ from django.test import Client
 
 from assessments.models import InstrumentResponse, Query, RegisterImport
 from participants import services as participant_services
-from tests.assessments.helpers import put_form, randomise_days_ago, typical_items
+from tests.assessments.helpers import put_form, randomize_days_ago, typical_items
 from tests.factories import coordinator_for, page_client
 
 
@@ -156,7 +156,7 @@ def test_the_participant_page_hides_the_clinicians_form_from_assessors_and_has_t
     assessor: Any, clinician: Any, participant: Any
 ) -> None:
     put_form(clinician, participant, "baseline", "IMRS_C", typical_items("IMRS_C"))
-    randomise_days_ago(participant, 30)
+    randomize_days_ago(participant, 30)
     html = browser(assessor).get(f"/assessments/participants/{participant.pk}/").content.decode()
     assert "not shown to blinded staff" in html
     assert page_url(participant, "baseline", "IMRS_C") not in html

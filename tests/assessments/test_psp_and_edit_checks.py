@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from assessments import windows
 from assessments.models import Query, QueryKind, QueryStatus
-from tests.assessments.helpers import put_form, randomise_days_ago, typical_items
+from tests.assessments.helpers import put_form, randomize_days_ago, typical_items
 
 DOMAINS_41 = {"PSP_A": 4, "PSP_B": 4, "PSP_C": 1, "PSP_D": 1}
 
@@ -112,18 +112,18 @@ def test_the_survival_question_narrows_the_lowest_interval(assessor: Any, partic
     assert inside.status_code == 201
 
 
-def test_the_visit_windows_run_from_randomisation(participant: Any) -> None:
-    randomise_days_ago(participant, 0)
-    randomised_on = timezone.localdate()
+def test_the_visit_windows_run_from_randomization(participant: Any) -> None:
+    randomize_days_ago(participant, 0)
+    randomized_on = timezone.localdate()
     post = windows.window(participant, "post")
-    assert post.due == windows.add_months(randomised_on, 9)
+    assert post.due == windows.add_months(randomized_on, 9)
     assert (post.opens, post.closes) == (
-        windows.add_months(randomised_on, 8),
-        windows.add_months(randomised_on, 11),
+        windows.add_months(randomized_on, 8),
+        windows.add_months(randomized_on, 11),
     )
     followup = windows.window(participant, "followup")
-    assert followup.due == windows.add_months(randomised_on, 21)
-    assert followup.closes == windows.add_months(randomised_on, 24)
+    assert followup.due == windows.add_months(randomized_on, 21)
+    assert followup.closes == windows.add_months(randomized_on, 24)
 
 
 def test_month_arithmetic_keeps_the_end_of_month() -> None:
@@ -139,12 +139,12 @@ def test_the_windows_are_settings(participant: Any, settings: Any) -> None:
         "post": {"due": 6, "opens": 5, "closes": 7},
         "followup": {"due": 12, "opens": 11, "closes": 13},
     }
-    randomise_days_ago(participant, 0)
+    randomize_days_ago(participant, 0)
     assert windows.window(participant, "post").due == windows.add_months(timezone.localdate(), 6)
 
 
 def test_an_interview_outside_its_window_opens_a_query(assessor: Any, participant: Any) -> None:
-    randomise_days_ago(participant, 100)
+    randomize_days_ago(participant, 100)
     today = timezone.localdate()
     response = put_form(
         assessor, participant, "post", "GAF", {"GAF_S": 60, "GAF_F": 61}, interview_date=str(today)
@@ -162,10 +162,10 @@ def test_an_interview_outside_its_window_opens_a_query(assessor: Any, participan
 def test_an_interview_inside_its_window_opens_none_and_a_corrected_date_closes_it(
     assessor: Any, participant: Any
 ) -> None:
-    randomise_days_ago(participant, 260)
-    randomised_on = timezone.localdate() - timedelta(days=260)
-    inside = windows.add_months(randomised_on, 8) + timedelta(days=1)
-    early = randomised_on + timedelta(days=10)
+    randomize_days_ago(participant, 260)
+    randomized_on = timezone.localdate() - timedelta(days=260)
+    inside = windows.add_months(randomized_on, 8) + timedelta(days=1)
+    early = randomized_on + timedelta(days=10)
     put_form(
         assessor, participant, "post", "GAF", {"GAF_S": 60, "GAF_F": 61}, interview_date=str(early)
     )
@@ -194,7 +194,7 @@ def test_impossible_interview_dates_are_refused(assessor: Any, participant: Any)
         interview_date=str(tomorrow),
     )
     assert response.status_code == 400 and "interview_date" in response.json()
-    randomise_days_ago(participant, 30)
+    randomize_days_ago(participant, 30)
     before = timezone.localdate() - timedelta(days=31)
     response = put_form(
         assessor, participant, "post", "GAF", {"GAF_S": 60, "GAF_F": 61}, interview_date=str(before)
@@ -202,10 +202,10 @@ def test_impossible_interview_dates_are_refused(assessor: Any, participant: Any)
     assert response.status_code == 400 and "interview_date" in response.json()
 
 
-def test_a_baseline_interview_after_randomisation_opens_a_query(
+def test_a_baseline_interview_after_randomization_opens_a_query(
     assessor: Any, participant: Any
 ) -> None:
-    randomise_days_ago(participant, 5)
+    randomize_days_ago(participant, 5)
     response = put_form(assessor, participant, "baseline", "SHS", typical_items("SHS"))
     assert response.status_code == 201
     assert Query.objects.get().edit_check == "window"

@@ -14,7 +14,7 @@ from assessments.models import RegisterImport, ServiceUsePeriod
 from assessments.selectors import service_use_by_window
 from assessments.windows import service_use_windows
 from participants import services as participant_services
-from tests.assessments.helpers import randomise_days_ago
+from tests.assessments.helpers import randomize_days_ago
 from tests.factories import api_client, coordinator_for
 
 HEADER = (
@@ -137,9 +137,9 @@ def test_only_data_managers_import_register_data(linked: dict, assessor: Any, mo
 
 def test_counts_are_summed_into_the_analysis_windows(linked: dict, data_manager: Any) -> None:
     person = linked[CPR_A]
-    randomise_days_ago(person, 800)
-    randomised_on = timezone.localdate() - timedelta(days=800)
-    spans = service_use_windows(randomised_on)
+    randomize_days_ago(person, 800)
+    randomized_on = timezone.localdate() - timedelta(days=800)
+    spans = service_use_windows(randomized_on)
     pre_start, pre_end = spans["W_PRE"]
     w1_start, w1_end = spans["W1"]
     w2_start, w2_end = spans["W2"]
@@ -156,7 +156,7 @@ def test_counts_are_summed_into_the_analysis_windows(linked: dict, data_manager:
     assert (counts["W2"].ADM_N, counts["W2"].ADM_DAYS) == (2, 20)
     assert counts["W_ALL"].ADM_N == 3 and counts["W_ALL"].OPC_N == 20
     other = linked[CPR_B]
-    randomise_days_ago(other, 100)
+    randomize_days_ago(other, 100)
     assert service_use_by_window([other])[other.pk]["W1"].status == "not_linked"
 
 
@@ -164,7 +164,7 @@ def test_a_period_across_a_window_boundary_leaves_that_window_missing(
     linked: dict, data_manager: Any
 ) -> None:
     person = linked[CPR_A]
-    randomise_days_ago(person, 400)
+    randomize_days_ago(person, 400)
     w1_start, _ = service_use_windows(timezone.localdate() - timedelta(days=400))["W1"]
     line = f"{CPR_A};{w1_start - timedelta(days=5)};{w1_start + timedelta(days=5)};1;3;0;0"
     assert upload(data_manager, "\n".join([HEADER, line])).status_code == 201

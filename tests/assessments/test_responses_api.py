@@ -286,7 +286,7 @@ def test_unknown_instruments_and_forms_outside_the_schedule_are_404(
     assert client.get(form_url(participant, "month6", "PANSS")).status_code == 404
 
 
-def test_post_intervention_forms_open_only_after_randomisation(
+def test_post_intervention_forms_open_only_after_randomization(
     assessor: Any, participant: Any
 ) -> None:
     refused = put_form(assessor, participant, "post", "PANSS", panss())
@@ -514,7 +514,7 @@ def test_the_verified_status_cannot_be_sent_by_the_rater(assessor: Any, particip
     assert "status" in response.json()
 
 
-def test_baseline_forms_complete_the_randomisation_requirement(
+def test_baseline_forms_complete_the_randomization_requirement(
     assessor: Any, participant: Any
 ) -> None:
     from assessments.selectors import baseline_missing

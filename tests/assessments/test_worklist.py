@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from assessments.selectors import worklist
-from tests.assessments.helpers import put_form, randomise_days_ago, typical_items
+from tests.assessments.helpers import put_form, randomize_days_ago, typical_items
 from tests.factories import api_client, make_participant, make_staff, page_client
 from trial.roles import Role
 
@@ -22,11 +22,11 @@ def test_states_follow_the_windows_and_rows_are_ordered_by_due_date(
 ) -> None:
     waiting = make_participant("BAL")  # consented, not randomised: baseline open
     fresh = make_participant("BAL")
-    randomise_days_ago(fresh, 10)  # post due in ~9 months
+    randomize_days_ago(fresh, 10)  # post due in ~9 months
     in_window = make_participant("BAL")
-    randomise_days_ago(in_window, 260)  # post window 8–11 months: open
+    randomize_days_ago(in_window, 260)  # post window 8–11 months: open
     late = make_participant("BAL")
-    randomise_days_ago(late, 400)  # post window closed: overdue
+    randomize_days_ago(late, 400)  # post window closed: overdue
     rows = rows_for(assessor)
     state = {(r["study_id"], r["timepoint"]): r["state"] for r in rows}
     assert state[(waiting.study_id, "baseline")] == "open"
@@ -41,7 +41,7 @@ def test_states_follow_the_windows_and_rows_are_ordered_by_due_date(
 
 def test_completing_every_form_of_a_timepoint_completes_it(assessor: Any, sites: dict) -> None:
     participant = make_participant("BAL")
-    randomise_days_ago(participant, 260)
+    randomize_days_ago(participant, 260)
     for code in ("GAF", "PSP", "PANSS", "HAMD6", "YMRS", "IMRS_P", "MHRM", "SHS", "CSQ8"):
         response = put_form(assessor, participant, "post", code, typical_items(code))
         assert response.status_code == 201, (code, response.json())
@@ -63,7 +63,7 @@ def test_the_worklist_covers_the_users_sites_only(sites: dict) -> None:
 
 def test_the_clinician_gets_a_worklist_of_imrs_clinician_forms(clinician: Any, sites: dict) -> None:
     participant = make_participant("BAL")
-    randomise_days_ago(participant, 30)
+    randomize_days_ago(participant, 30)
     rows = rows_for(clinician)
     assert {f["code"] for r in rows for f in r["forms"]} == {"IMRS_C"}
     assert {r["timepoint"] for r in rows} == {"baseline", "post", "followup"}
@@ -71,8 +71,8 @@ def test_the_clinician_gets_a_worklist_of_imrs_clinician_forms(clinician: Any, s
 
 def test_nothing_on_the_worklist_reveals_the_allocation(assessor: Any, sites: dict) -> None:
     imr, tau = make_participant("BAL"), make_participant("BAL")
-    randomise_days_ago(imr, 30, arm="IMR")
-    randomise_days_ago(tau, 30, arm="TAU")
+    randomize_days_ago(imr, 30, arm="IMR")
+    randomize_days_ago(tau, 30, arm="TAU")
     body = api_client(assessor).get("/api/v1/worklist/").content.decode()
     for leak in ('"arm"', '"TAU"', '"IMR"', "randomization_code", "group"):
         assert leak not in body, leak
@@ -109,7 +109,7 @@ def test_the_timeline_shows_forms_and_due_dates_without_clinician_links_for_blin
     participant = make_participant("BAL")
     put_form(clinician, participant, "baseline", "IMRS_C", typical_items("IMRS_C"))
     put_form(assessor, participant, "baseline", "SHS", typical_items("SHS"))
-    randomise_days_ago(participant, 10)
+    randomize_days_ago(participant, 10)
     entries = {e.title: e for e in collect(participant, assessor)}
     assert entries["IMRS clinician · Baseline (T0)"].url == ""
     assert entries["State Hope · Baseline (T0)"].url.endswith("/baseline/SHS/")

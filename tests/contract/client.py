@@ -35,7 +35,7 @@ ELIGIBLE = {
 
 # The baseline forms randomisation needs (API.md, "Settings"): the demographics and the
 # clinician-rated interview.
-BASELINE_FOR_RANDOMISATION = ("DEMOG", "GAF", "PSP", "PANSS", "HAMD6", "YMRS")
+BASELINE_FOR_RANDOMIZATION = ("DEMOG", "GAF", "PSP", "PANSS", "HAMD6", "YMRS")
 
 _serial = itertools.count(1)
 
@@ -161,7 +161,7 @@ def form_items(code: str, instruments: list[dict[str, Any]]) -> dict[str, Any]:
 
 def complete_baseline(assessor: Api, pid: int) -> None:
     instruments = assessor.get("instruments/").json()
-    for code in BASELINE_FOR_RANDOMISATION:
+    for code in BASELINE_FOR_RANDOMIZATION:
         response = assessor.put(
             f"participants/{pid}/assessments/baseline/{code}/",
             {"items": form_items(code, instruments), "status": "complete"},
@@ -169,17 +169,17 @@ def complete_baseline(assessor: Api, pid: int) -> None:
         assert response.status_code == 201, (code, response.content)
 
 
-def randomise(coordinator: Api, pid: int) -> Any:
+def randomize(coordinator: Api, pid: int) -> Any:
     return coordinator.post(f"participants/{pid}/randomize/", {})
 
 
-def randomised_pair(coordinator: Api, site: str = "BAL") -> dict[str, dict[str, Any]]:
+def randomized_pair(coordinator: Api, site: str = "BAL") -> dict[str, dict[str, Any]]:
     """One participant of each arm at `site` (RANDOMIZATION_REQUIRES_BASELINE off): randomise
     consented people until both arms have come up (blocks of at most 10 are balanced)."""
     found: dict[str, dict[str, Any]] = {}
     for _ in range(12):
         participant = consented(coordinator, site)
-        response = randomise(coordinator, participant["id"])
+        response = randomize(coordinator, participant["id"])
         assert response.status_code == 201, response.content
         found.setdefault(response.json()["arm"], participant)
         if len(found) == 2:

@@ -13,7 +13,7 @@ from tests.contract.client import (
     assert_error_shape,
     consented,
     form_items,
-    randomise,
+    randomize,
 )
 
 # instruments/instruments.json of the specification (a copy is kept with the tests).
@@ -193,7 +193,7 @@ def test_the_timepoints_are_baseline_post_and_followup(
     before = assessor.put(form(participant, "GAF", "post"), gaf)
     assert before.status_code in (400, 409)  # not randomised yet
     assert_error_shape(before, before.status_code)
-    assert randomise(coordinator, participant["id"]).status_code == 201
+    assert randomize(coordinator, participant["id"]).status_code == 201
     for timepoint in ("post", "followup"):
         response = assessor.put(form(participant, "GAF", timepoint), gaf)
         assert response.status_code == 201, (timepoint, response.content)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.contract.client import Api, assert_error_shape, consented, randomised_pair
+from tests.contract.client import Api, assert_error_shape, consented, randomized_pair
 
 FIDELITY_ITEMS = {f"FID_{n}": 4 for n in range(1, 14)}
 BLINDED = [("assessor",), ("data_manager",), ("monitor",), ("clinician", "assessor")]
@@ -18,7 +18,7 @@ BLINDED = [("assessor",), ("data_manager",), ("monitor",), ("clinician", "assess
 def world(staff: Any, lists: str, settings: Any) -> dict[str, Any]:
     settings.RANDOMIZATION_REQUIRES_BASELINE = False
     coordinator = staff("coordinator", sites=("BAL",))
-    pair = randomised_pair(coordinator)
+    pair = randomized_pair(coordinator)
     return {
         "coordinator": coordinator,
         "instructor": staff("instructor", sites=("BAL",)),
@@ -47,7 +47,7 @@ def test_a_group_is_created_with_site_name_and_start_date(world: dict[str, Any])
     assert {"name", "start_date"} <= set(body)
 
 
-def test_only_participants_randomised_to_imr_become_members(
+def test_only_participants_randomized_to_imr_become_members(
     world: dict[str, Any], staff: Any
 ) -> None:
     coordinator = world["coordinator"]
@@ -57,8 +57,8 @@ def test_only_participants_randomised_to_imr_become_members(
     assert response.status_code == 201, response.content
     assert response.json()["participant"] == world["imr"]["id"]
     assert_error_shape(coordinator.post(members, {"participant": world["tau"]["id"]}), 400)
-    not_randomised = consented(coordinator)
-    assert_error_shape(coordinator.post(members, {"participant": not_randomised["id"]}), 400)
+    not_randomized = consented(coordinator)
+    assert_error_shape(coordinator.post(members, {"participant": not_randomized["id"]}), 400)
     assert_error_shape(coordinator.post(members, {}), 400)
     listed = coordinator.get(members).json()
     assert [m["participant"] for m in listed] == [world["imr"]["id"]]

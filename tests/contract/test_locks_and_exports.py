@@ -17,7 +17,7 @@ from tests.contract.client import (
     Api,
     assert_error_shape,
     consented,
-    randomised_pair,
+    randomized_pair,
     register,
     unique_cpr,
 )
@@ -177,7 +177,7 @@ def test_a_finished_export_lists_its_files_and_only_unblinded_ones_show_arms(
 ) -> None:
     settings.RANDOMIZATION_REQUIRES_BASELINE = False
     coordinator = staff("coordinator", sites=("BAL",))
-    pair = randomised_pair(coordinator)
+    pair = randomized_pair(coordinator)
     dm, statistician = staff("data_manager"), staff("statistician")
     other_dm, monitor = staff("data_manager"), staff("monitor")
 

@@ -15,13 +15,13 @@ from cryptography.fernet import Fernet
 from django.core.management import call_command
 
 from tests.contract.client import (
-    BASELINE_FOR_RANDOMISATION,
+    BASELINE_FOR_RANDOMIZATION,
     ELIGIBLE,
     Api,
     assert_error_shape,
     consented,
     form_items,
-    randomise,
+    randomize,
     unique_cpr,
 )
 
@@ -121,7 +121,7 @@ def test_make_run_serves_on_the_port_given() -> None:
 
 def baseline(assessor: Api, pid: int, *, leave_out: str = "") -> None:
     instruments = assessor.get("instruments/").json()
-    for code in BASELINE_FOR_RANDOMISATION:
+    for code in BASELINE_FOR_RANDOMIZATION:
         status = "draft" if code == leave_out else "complete"
         response = assessor.put(
             f"participants/{pid}/assessments/baseline/{code}/",
@@ -130,34 +130,34 @@ def baseline(assessor: Api, pid: int, *, leave_out: str = "") -> None:
         assert response.status_code == 201, (code, response.content)
 
 
-def test_by_default_randomisation_needs_the_complete_clinician_rated_baseline(
+def test_by_default_randomization_needs_the_complete_clinician_rated_baseline(
     staff: Any, lists: str
 ) -> None:
     coordinator = staff("coordinator", sites=("BAL",))
     assessor = staff("assessor", sites=("BAL",))
-    for code in BASELINE_FOR_RANDOMISATION:
+    for code in BASELINE_FOR_RANDOMIZATION:
         participant = consented(coordinator)
         baseline(assessor, participant["id"], leave_out=code)
-        body = assert_error_shape(randomise(coordinator, participant["id"]), 400)
+        body = assert_error_shape(randomize(coordinator, participant["id"]), 400)
         assert code in str(body), code
     participant = consented(coordinator)
     baseline(assessor, participant["id"])
-    assert randomise(coordinator, participant["id"]).status_code == 201
+    assert randomize(coordinator, participant["id"]).status_code == 201
 
 
-def test_with_the_baseline_requirement_off_a_consented_participant_is_randomised(
+def test_with_the_baseline_requirement_off_a_consented_participant_is_randomized(
     staff: Any, lists: str, settings: Any
 ) -> None:
     settings.RANDOMIZATION_REQUIRES_BASELINE = False
     coordinator = staff("coordinator", sites=("BAL",))
     participant = consented(coordinator)
-    response = randomise(coordinator, participant["id"])
+    response = randomize(coordinator, participant["id"])
     assert response.status_code == 201
     # Eligibility and consent are still required.
     unconsented = coordinator.post(
         "participants/", {"site": "BAL", "cpr": unique_cpr(), "sex": "male"}
     ).json()
-    assert_error_shape(randomise(coordinator, unconsented["id"]), 400)
+    assert_error_shape(randomize(coordinator, unconsented["id"]), 400)
 
 
 def test_a_new_key_in_front_keeps_everything_made_under_the_old_one_working(
@@ -188,6 +188,6 @@ def test_a_new_key_in_front_keeps_everything_made_under_the_old_one_working(
     )
     # The allocation lists were sealed under the old key: randomisation still works.
     for participant_id in (pid, second["id"]):
-        response = randomise(coordinator, participant_id)
+        response = randomize(coordinator, participant_id)
         assert response.status_code == 201, response.content
         assert response.json()["arm"] in ("IMR", "TAU")

@@ -16,7 +16,7 @@ from tests.contract.client import (
     complete_baseline,
     consent,
     consented,
-    randomise,
+    randomize,
     register,
     screen,
     unique_cpr,
@@ -239,12 +239,12 @@ def test_consent_in_the_future_or_without_a_date_is_400(bal: Api) -> None:
 # --- randomisation -------------------------------------------------------------------------
 
 
-def test_randomisation_answers_201_with_arm_code_and_time_once(
+def test_randomization_answers_201_with_arm_code_and_time_once(
     lists: str, staff: Any, bal: Api
 ) -> None:
     participant = consented(bal)
     complete_baseline(staff("assessor", sites=("BAL",)), participant["id"])
-    response = randomise(bal, participant["id"])
+    response = randomize(bal, participant["id"])
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["arm"] in ("IMR", "TAU")
@@ -254,29 +254,29 @@ def test_randomisation_answers_201_with_arm_code_and_time_once(
     assert after["status"] == "randomized"
     assert after["arm"] == body["arm"]
 
-    again = randomise(bal, participant["id"])
+    again = randomize(bal, participant["id"])
     assert_error_shape(again, 409)
     assert "arm" not in again.json()
 
 
-def test_randomising_someone_not_eligible_or_not_consented_is_400(lists: str, bal: Api) -> None:
+def test_randomizing_someone_not_eligible_or_not_consented_is_400(lists: str, bal: Api) -> None:
     registered = register(bal)
-    assert_error_shape(randomise(bal, registered["id"]), 400)
+    assert_error_shape(randomize(bal, registered["id"]), 400)
     ineligible = register(bal)
     screen(bal, ineligible["id"], age_18_or_over=False)
-    assert_error_shape(randomise(bal, ineligible["id"]), 400)
+    assert_error_shape(randomize(bal, ineligible["id"]), 400)
     eligible = register(bal)
     screen(bal, eligible["id"])
-    assert_error_shape(randomise(bal, eligible["id"]), 400)
+    assert_error_shape(randomize(bal, eligible["id"]), 400)
     for participant in (registered, ineligible, eligible):
         assert bal.get(f"participants/{participant['id']}/").json()["status"] != "randomized"
 
 
-def test_randomising_without_the_baseline_is_400_naming_what_is_missing(
+def test_randomizing_without_the_baseline_is_400_naming_what_is_missing(
     lists: str, bal: Api
 ) -> None:
     participant = consented(bal)
-    body = assert_error_shape(randomise(bal, participant["id"]), 400)
+    body = assert_error_shape(randomize(bal, participant["id"]), 400)
     assert "PANSS" in str(body)
     assert bal.get(f"participants/{participant['id']}/").json()["status"] == "consented"
 
@@ -293,27 +293,27 @@ def test_an_exhausted_list_is_503_and_nothing_is_written(
         "generate_allocation_lists", "--per-site", "1", "--sites", "BAL", stdout=StringIO()
     )
     participants = [consented(bal) for _ in range(7)]
-    answers = [randomise(bal, p["id"]) for p in participants]
+    answers = [randomize(bal, p["id"]) for p in participants]
     statuses = [a.status_code for a in answers]
     # The list holds one whole block of 6, 8 or 10: the next one is refused.
     assert statuses[0] == 201
     exhausted = statuses.index(503) if 503 in statuses else None
     if exhausted is None:  # a block of 8 or 10: use it up
         more = [consented(bal) for _ in range(4)]
-        statuses += [randomise(bal, p["id"]).status_code for p in more]
+        statuses += [randomize(bal, p["id"]).status_code for p in more]
         participants += more
         exhausted = statuses.index(503)
     assert set(statuses[:exhausted]) == {201}
     refused = participants[exhausted]
-    assert_error_shape(randomise(bal, refused["id"]), 503)
+    assert_error_shape(randomize(bal, refused["id"]), 503)
     after = bal.get(f"participants/{refused['id']}/").json()
     assert after["status"] == "consented" and "arm" not in after and "randomized_at" not in after
 
 
 @pytest.mark.parametrize("role", ["assessor", "clinician", "monitor", "data_manager"])
-def test_only_coordinators_randomise(lists: str, staff: Any, bal: Api, role: str) -> None:
+def test_only_coordinators_randomize(lists: str, staff: Any, bal: Api, role: str) -> None:
     participant = consented(bal)
-    assert_error_shape(randomise(staff(role), participant["id"]), 403)
+    assert_error_shape(randomize(staff(role), participant["id"]), 403)
 
 
 def test_only_roles_that_may_see_allocation_ever_receive_the_arm(
@@ -321,7 +321,7 @@ def test_only_roles_that_may_see_allocation_ever_receive_the_arm(
 ) -> None:
     settings.RANDOMIZATION_REQUIRES_BASELINE = False
     participant = consented(bal)
-    arm = randomise(bal, participant["id"]).json()["arm"]
+    arm = randomize(bal, participant["id"]).json()["arm"]
     pid = participant["id"]
     for role in UNBLINDED:
         api = staff(role, sites=("BAL",))

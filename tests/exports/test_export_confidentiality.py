@@ -98,7 +98,7 @@ def test_blinded_exports_code_the_masked_groups_and_unblinded_ones_the_arm(
             return {row["STUDY_ID"]: row for row in csv.DictReader(handle)}
 
     masked, open_rows = rows(locked_exports.blinded[0]), rows(locked_exports.unblinded[0])
-    for participant in locked_exports.trial.randomised.values():
+    for participant in locked_exports.trial.randomized.values():
         arm = participant.allocation.arm
         letter = locked_exports.masking[arm]
         assert masked[participant.study_id]["GROUP"] == {"A": "1", "B": "2"}[letter]

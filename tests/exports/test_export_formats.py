@@ -275,7 +275,7 @@ def test_a_reason_for_a_missing_value_is_the_assessments_code_in_every_format(
     job = locked_exports.blinded[0]
     folder = locked_exports.folder(job)
     refused = metadata.MISSING_CODES["refused"]
-    study_id = locked_exports.trial.randomised["BAL1"].study_id
+    study_id = locked_exports.trial.randomized["BAL1"].study_id
     kinds = readback.kinds_of(codebook(locked_exports, job), "responses_long_panss")
     _, rows = readback.read_csv(folder / "responses_long_panss.csv", kinds)
     baseline = next(r for r in rows if r["STUDY_ID"] == study_id and r["TIMEPOINT"] == 0)

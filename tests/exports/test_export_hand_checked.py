@@ -24,14 +24,14 @@ def table(built: LockedExports, job: Any, name: str) -> list[dict[str, Any]]:
 
 
 def by_participant(built: LockedExports, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    keys = {p.study_id: key for key, p in built.trial.randomised.items()}
+    keys = {p.study_id: key for key, p in built.trial.randomized.items()}
     result: dict[str, Any] = {}
     for row in rows:
         result.setdefault(keys.get(row["STUDY_ID"], row["STUDY_ID"]), []).append(row)
     return result
 
 
-def test_exposure_counts_attended_sessions_from_randomisation_for_everyone_randomised_to_imr(
+def test_exposure_counts_attended_sessions_from_randomization_for_everyone_randomized_to_imr(
     locked_exports: LockedExports,
 ) -> None:
     rows = by_participant(locked_exports, table(locked_exports, locked_exports.unblinded[0],
@@ -143,7 +143,7 @@ def test_the_wide_file_holds_each_participants_timepoints_side_by_side(
                     assert row[f"GAF_F_{suffix}"] == metadata.MISSING_CODES[form.missing["GAF_F"]]
                 else:
                     assert row[f"GAF_F_{suffix}"] == form.items["GAF_F"]
-        bal1 = locked_exports.trial.randomised["BAL1"].study_id
+        bal1 = locked_exports.trial.randomized["BAL1"].study_id
         assert (wide[bal1]["GAF_F_T0"], wide[bal1]["GAF_F_T1"], wide[bal1]["GAF_F_T2"]) == (
             41,
             51,
@@ -152,7 +152,7 @@ def test_the_wide_file_holds_each_participants_timepoints_side_by_side(
         assert wide[bal1]["GAF_DAY_T1"] == 270
         # In Stata the post GAF-F of BAL2 (insufficient information) is .d.
         frame, _ = pyreadstat.read_dta(str(folder / "responses_wide.dta"), user_missing=True)
-        bal2 = locked_exports.trial.randomised["BAL2"].study_id
+        bal2 = locked_exports.trial.randomized["BAL2"].study_id
         assert frame.set_index("STUDY_ID").loc[bal2, "GAF_F_T1"] == "d"
         names = [c["variable"] for c in readback.read_codebook(folder / "codebook.csv")
                  if c["dataset"] == "responses_wide"]  # fmt: skip

@@ -78,7 +78,7 @@ def test_the_manifest_describes_every_file_the_snapshot_the_lock_and_who_asked(
     rows = {d["name"]: d["rows"] for d in manifest["datasets"]}
     assert rows["participants"] == rows["responses_wide"] == Participant.objects.count()
     assert rows["responses_long_gaf"] == 11
-    assert rows["service_use"] == 4 * len(trial.randomised)
+    assert rows["service_use"] == 4 * len(trial.randomized)
     for dataset, count in rows.items():
         for fmt in ("csv", "sav", "dta", "parquet"):
             assert listed[f"{dataset}.{fmt}"]["rows"] == count

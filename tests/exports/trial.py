@@ -52,7 +52,7 @@ BASELINE_OFFSET = -7
 POST_OFFSET = 270
 FOLLOWUP_OFFSET = 630
 
-RANDOMISED = {
+RANDOMIZED = {
     "BAL1": ("BAL", "male", "IMR", date(2023, 3, 15)),
     "BAL2": ("BAL", "female", "TAU", date(2023, 3, 20)),
     "BAL3": ("BAL", "male", "TAU", date(2023, 3, 27)),
@@ -71,20 +71,20 @@ FRB_A_FIRST = date(2023, 4, 20)
 
 @dataclass
 class Trial:
-    randomised: dict[str, Participant] = field(default_factory=dict)
+    randomized: dict[str, Participant] = field(default_factory=dict)
     others: dict[str, Participant] = field(default_factory=dict)
     staff: dict[str, Any] = field(default_factory=dict)
     groups: dict[str, ImrGroup] = field(default_factory=dict)
 
     @property
     def everyone(self) -> list[Participant]:
-        return [*self.randomised.values(), *self.others.values()]
+        return [*self.randomized.values(), *self.others.values()]
 
     def cpr_numbers(self) -> list[str]:
         return [decrypt(p.cpr_ciphertext) for p in self.everyone]
 
     def cpr_of(self, key: str) -> str:
-        return decrypt(self.randomised[key].cpr_ciphertext)
+        return decrypt(self.randomized[key].cpr_ciphertext)
 
 
 def moment(day: date, hour: int = 12) -> datetime:
@@ -122,7 +122,7 @@ def respond(
     )
 
 
-def randomise_on(participant: Participant, arm: str, day: date) -> Participant:
+def randomize_on(participant: Participant, arm: str, day: date) -> Participant:
     allocate(participant, arm, randomized_at=moment(day, 10))
     Participant.objects.filter(pk=participant.pk).update(
         registered_at=moment(day - timedelta(days=14), 9), consent_date=day - timedelta(days=7)
@@ -167,13 +167,13 @@ def build_trial() -> Trial:
     trial.staff["instructor"] = make_staff("instructor", Role.INSTRUCTOR)
     trial.staff["rater1"] = make_staff("fid-rater-1", Role.FIDELITY_RATER)
     trial.staff["rater2"] = make_staff("fid-rater-2", Role.FIDELITY_RATER)
-    for key, (site, sex, arm, day) in RANDOMISED.items():
+    for key, (site, sex, arm, day) in RANDOMIZED.items():
         participant = make_participant(site, sex=sex)
-        trial.randomised[key] = randomise_on(participant, arm, day)
+        trial.randomized[key] = randomize_on(participant, arm, day)
     trial.others["ineligible"] = make_participant("GLA", stage="ineligible")
     trial.others["registered"] = make_participant("GLA", stage="registered")
 
-    bal3 = trial.randomised["BAL3"]
+    bal3 = trial.randomized["BAL3"]
     participant_services.participant_close(
         user=coordinator_for("BAL"),
         participant=bal3,
@@ -183,7 +183,7 @@ def build_trial() -> Trial:
     )
     participant_services.participant_close(
         user=coordinator_for("FRB"),
-        participant=trial.randomised["FRB2"],
+        participant=trial.randomized["FRB2"],
         status="deceased",
         on=DIED_ON,
         reason="Died",
@@ -200,8 +200,8 @@ def build_trial() -> Trial:
 
 def _forms(trial: Trial) -> None:
     staff = trial.staff
-    for index, (key, participant) in enumerate(trial.randomised.items(), start=1):
-        site, _, _, day0 = RANDOMISED[key]
+    for index, (key, participant) in enumerate(trial.randomized.items(), start=1):
+        site, _, _, day0 = RANDOMIZED[key]
         assessor = staff["assessor_bal"] if site == "BAL" else staff["assessor_frb"]
         t0 = day0 + timedelta(days=BASELINE_OFFSET)
         respond(
@@ -223,8 +223,8 @@ def _forms(trial: Trial) -> None:
             day=t0,
             rater=assessor,
         )
-    bal1, bal2, frb1 = (trial.randomised[k] for k in ("BAL1", "BAL2", "FRB1"))
-    d1, d2, f1 = RANDOMISED["BAL1"][3], RANDOMISED["BAL2"][3], RANDOMISED["FRB1"][3]
+    bal1, bal2, frb1 = (trial.randomized[k] for k in ("BAL1", "BAL2", "FRB1"))
+    d1, d2, f1 = RANDOMIZED["BAL1"][3], RANDOMIZED["BAL2"][3], RANDOMIZED["FRB1"][3]
     bal = staff["assessor_bal"]
     respond(bal1, "post", "GAF", {"GAF_S": 50, "GAF_F": 51}, day=d1 + timedelta(POST_OFFSET),
             rater=bal)  # fmt: skip
@@ -287,15 +287,15 @@ def _sessions(group: ImrGroup, first: date, count: int, user: Any) -> list[Group
 def _groups(trial: Trial) -> None:
     instructor = trial.staff["instructor"]
     bal_a = ImrGroup.objects.create(
-        site=trial.randomised["BAL1"].site, name="BAL-A", start_date=date(2023, 4, 10),
+        site=trial.randomized["BAL1"].site, name="BAL-A", start_date=date(2023, 4, 10),
         created_by=instructor,
     )  # fmt: skip
     frb_a = ImrGroup.objects.create(
-        site=trial.randomised["FRB1"].site, name="FRB-A", start_date=date(2023, 4, 17),
+        site=trial.randomized["FRB1"].site, name="FRB-A", start_date=date(2023, 4, 17),
         created_by=instructor,
     )  # fmt: skip
     trial.groups = {"BAL-A": bal_a, "FRB-A": frb_a}
-    bal1, frb1, frb2 = (trial.randomised[k] for k in ("BAL1", "FRB1", "FRB2"))
+    bal1, frb1, frb2 = (trial.randomized[k] for k in ("BAL1", "FRB1", "FRB2"))
     GroupMembership.objects.create(group=bal_a, participant=bal1, joined_on=date(2023, 4, 10),
                                    added_by=instructor)  # fmt: skip
     for member in (frb1, frb2):
@@ -351,7 +351,7 @@ def _register(trial: Trial) -> None:
 
 def _queries(trial: Trial) -> None:
     dm, bal = trial.staff["dm"], trial.staff["assessor_bal"]
-    bal1, bal2 = trial.randomised["BAL1"], trial.randomised["BAL2"]
+    bal1, bal2 = trial.randomized["BAL1"], trial.randomized["BAL2"]
     panss_t0 = InstrumentResponse.objects.get(participant=bal1, instrument="PANSS",
                                               timepoint="baseline")  # fmt: skip
     query = query_services.query_raise(
@@ -375,7 +375,7 @@ def _queries(trial: Trial) -> None:
 
 def _blinding(trial: Trial) -> None:
     bal, frb = trial.staff["assessor_bal"], trial.staff["assessor_frb"]
-    UnblindingIncident.objects.create(person=bal, participant=trial.randomised["BAL1"],
+    UnblindingIncident.objects.create(person=bal, participant=trial.randomized["BAL1"],
                                       learned_on=UNBLINDED_ON, how="participant_told",
                                       reported_by=bal)  # fmt: skip
     for key, timepoint, guess, assessor, offset in [
@@ -383,9 +383,9 @@ def _blinding(trial: Trial) -> None:
         ("BAL2", "post", "IMR", bal, POST_OFFSET),
         ("FRB1", "followup", "dont_know", frb, FOLLOWUP_OFFSET),
     ]:
-        day0 = RANDOMISED[key][3]
+        day0 = RANDOMIZED[key][3]
         BlindingGuess.objects.create(
-            participant=trial.randomised[key], timepoint=timepoint, assessor=assessor,
+            participant=trial.randomized[key], timepoint=timepoint, assessor=assessor,
             guess=guess, recorded_at=moment(day0 + timedelta(days=offset), 15),
         )  # fmt: skip
 

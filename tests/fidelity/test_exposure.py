@@ -43,7 +43,7 @@ ATTENDED = {
     "P5": set(),
     "P6": {25},
 }
-RANDOMISED = {
+RANDOMIZED = {
     "P1": date(2025, 12, 1),
     "P2": date(2025, 12, 15),
     "P3": date(2025, 12, 29),
@@ -53,10 +53,10 @@ RANDOMISED = {
 }
 
 
-def _run_group(staff_user, coordinator, site, start, attended, randomised, weeks):
+def _run_group(staff_user, coordinator, site, start, attended, randomized, weeks):
     group = make_imr_group(site, start_date=start)
     people = {}
-    for label, day in randomised.items():
+    for label, day in randomized.items():
         people[label] = imr_participant(site, randomized_on=day)
         services.membership_add(user=coordinator, group=group, participant_id=people[label].pk)
     services.schedule_generate(user=staff_user, group=group, weeks=weeks)
@@ -69,7 +69,7 @@ def _run_group(staff_user, coordinator, site, start, attended, randomised, weeks
 @pytest.fixture
 def trial(staff):
     g1, bal = _run_group(
-        staff.instructor, staff.coordinator, "BAL", date(2026, 1, 5), ATTENDED, RANDOMISED, 25
+        staff.instructor, staff.coordinator, "BAL", date(2026, 1, 5), ATTENDED, RANDOMIZED, 25
     )
     participant_services.participant_close(
         user=staff.coordinator,

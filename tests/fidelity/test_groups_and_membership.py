@@ -80,7 +80,7 @@ def test_group_names_are_unique_within_a_site(staff) -> None:
     assert "name" in response.json()
 
 
-def test_a_participant_randomised_to_imr_at_the_site_joins_the_group(staff) -> None:
+def test_a_participant_randomized_to_imr_at_the_site_joins_the_group(staff) -> None:
     group = make_imr_group("BAL")
     participant = imr_participant("BAL")
     response = api_client(staff.instructor).post(
@@ -103,7 +103,7 @@ def test_a_tau_participant_is_refused_with_the_reason(staff) -> None:
     assert not GroupMembership.objects.exists()
 
 
-def test_an_unrandomised_participant_is_refused_with_the_reason(staff) -> None:
+def test_an_unrandomized_participant_is_refused_with_the_reason(staff) -> None:
     group = make_imr_group("BAL")
     participant = make_participant("BAL")
     response = api_client(staff.coordinator).post(

@@ -105,7 +105,7 @@ WRITES: dict[tuple[str, str], Write] = {
         lambda t: {"status": "lost_to_follow_up", "reason": "No contact", "date": day(t)},
     ),
     ("POST", f"{P}/{{id}}/randomize/"): Write(
-        Role.COORDINATOR, lambda t: f"{P}/{t.randomisable.pk}/randomize/"
+        Role.COORDINATOR, lambda t: f"{P}/{t.randomizable.pk}/randomize/"
     ),
     ("PUT", f"{P}/{{id}}/blinding-guess/{{timepoint}}/"): Write(
         Role.ASSESSOR,

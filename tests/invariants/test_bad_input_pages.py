@@ -47,7 +47,7 @@ PAGES: dict[str, list[tuple[str, Args]]] = {
     "participants:consent": [(Role.COORDINATOR, lambda t: {"pk": t.eligible.pk})],
     "participants:status": [(Role.COORDINATOR, lambda t: {"pk": t.tau.pk})],
     "participants:audit": [(Role.DATA_MANAGER, lambda t: {"pk": t.rated.pk})],
-    "randomization:randomize": [(Role.COORDINATOR, lambda t: {"pk": t.randomisable.pk})],
+    "randomization:randomize": [(Role.COORDINATOR, lambda t: {"pk": t.randomizable.pk})],
     "randomization:result": [(Role.COORDINATOR, lambda t: {"pk": t.member.pk})],
     "randomization:blinding_guess": [
         (Role.ASSESSOR, lambda t: {"pk": t.tau.pk, "timepoint": "post"})

@@ -107,7 +107,7 @@ class Trial:
     users: dict[str, Any]
     registered: Any  # registered at BAL: screen them
     eligible: Any  # eligible at BAL: record consent
-    randomisable: Any  # consented, baseline complete, BAL has a list
+    randomizable: Any  # consented, baseline complete, BAL has a list
     consented: Any  # consented, nothing entered yet
     consented_cpr: str  # for register files
     rated: Any  # consented with a complete baseline GAF
@@ -161,8 +161,8 @@ def build_trial() -> Trial:
 
     registered = make_participant("BAL", stage="registered", user=coordinator)
     eligible = make_participant("BAL", stage="eligible", user=coordinator)
-    randomisable = make_participant("BAL", stage="consented", user=coordinator)
-    complete_baseline(randomisable, user=assessor)
+    randomizable = make_participant("BAL", stage="consented", user=coordinator)
+    complete_baseline(randomizable, user=assessor)
 
     consented_cpr = unique_cpr()
     consented = participant_services.participant_register(
@@ -257,7 +257,7 @@ def build_trial() -> Trial:
         users=users,
         registered=registered,
         eligible=eligible,
-        randomisable=randomisable,
+        randomizable=randomizable,
         consented=consented,
         consented_cpr=consented_cpr,
         rated=rated,

@@ -129,7 +129,7 @@ def test_screening_shows_the_result_and_the_reasons_in_words(coordinator: Any, c
     assert participant.status == Status.INELIGIBLE
 
 
-def test_rescreening_keeps_every_screening_until_randomisation(
+def test_rescreening_keeps_every_screening_until_randomization(
     coordinator: Any, client: Any
 ) -> None:
     participant = make_participant("BAL", stage="registered", user=coordinator)

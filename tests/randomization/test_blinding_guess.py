@@ -48,7 +48,7 @@ def test_an_assessor_records_and_corrects_a_guess_with_a_reason(sites: dict) -> 
     assert client.get(url(participant, "followup")).status_code == 404
 
 
-def test_guesses_belong_to_randomised_participants_at_post_and_followup(sites: dict) -> None:
+def test_guesses_belong_to_randomized_participants_at_post_and_followup(sites: dict) -> None:
     assessor = make_staff("assessor", Role.ASSESSOR, sites=["BAL"])
     participant = make_participant("BAL")
     client = api_client(assessor)

@@ -22,7 +22,7 @@ def assessor(sites: dict) -> Any:
     return make_staff("assessor", Role.ASSESSOR, sites=["BAL"])
 
 
-def randomised(arm: str = "TAU") -> Any:
+def randomized(arm: str = "TAU") -> Any:
     participant = make_participant("BAL")
     allocate(participant, arm)
     return participant
@@ -49,7 +49,7 @@ def section(html: str, timepoint: str) -> str:
 def test_an_assessor_finds_the_guess_form_in_the_post_and_follow_up_sections_only(
     assessor: Any,
 ) -> None:
-    participant = randomised()
+    participant = randomized()
     html = assessments_page(assessor, participant)
     assert 'id="blinding-guess-post"' in section(html, "post")
     assert 'id="blinding-guess-followup"' in section(html, "followup")
@@ -63,7 +63,7 @@ def test_an_assessor_finds_the_guess_form_in_the_post_and_follow_up_sections_onl
 def test_the_guess_is_recorded_in_place_with_htmx_and_corrected_only_with_a_reason(
     assessor: Any,
 ) -> None:
-    participant = randomised()
+    participant = randomized()
     client = page_client(assessor)
     recorded = client.post(guess_url(participant), {"guess": "dont_know"}, **HTMX)
     assert recorded.status_code == 200
@@ -96,7 +96,7 @@ def test_the_guess_is_recorded_in_place_with_htmx_and_corrected_only_with_a_reas
 def test_without_javascript_the_form_posts_and_returns_to_the_assessments_page(
     assessor: Any,
 ) -> None:
-    participant = randomised()
+    participant = randomized()
     back = f"/assessments/participants/{participant.pk}/#blinding-guess-followup"
     response = page_client(assessor).post(
         guess_url(participant, "followup"), {"guess": "IMR", "next": back}
@@ -113,7 +113,7 @@ def test_without_javascript_the_form_posts_and_returns_to_the_assessments_page(
 def test_readers_of_guesses_see_the_recorded_guess_and_other_roles_see_no_panel(
     assessor: Any,
 ) -> None:
-    participant = randomised()
+    participant = randomized()
     page_client(assessor).post(guess_url(participant), {"guess": "dont_know"}, **HTMX)
     data_manager = make_staff("dm", Role.DATA_MANAGER)
     post = section(assessments_page(data_manager, participant), "post")
@@ -132,7 +132,7 @@ def test_readers_of_guesses_see_the_recorded_guess_and_other_roles_see_no_panel(
 
 
 def test_nothing_the_panel_answers_depends_on_the_arm(assessor: Any) -> None:
-    imr, tau = randomised("IMR"), randomised("TAU")
+    imr, tau = randomized("IMR"), randomized("TAU")
     client = page_client(assessor)
 
     def blank(participant: Any, text: str) -> str:

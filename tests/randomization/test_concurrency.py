@@ -25,7 +25,7 @@ PER_SITE = 12
 
 
 @pytest.mark.django_db(transaction=True)
-def test_simultaneous_requests_never_share_a_slot_or_randomise_anyone_twice(
+def test_simultaneous_requests_never_share_a_slot_or_randomize_anyone_twice(
     eager_celery: None,
 ) -> None:
     call_command("setup_trial", stdout=open("/dev/null", "w"))  # noqa: SIM115

@@ -78,7 +78,7 @@ def test_a_repeated_request_sends_no_second_e_mail(
     assert len(mail.outbox) == 1
 
 
-def test_with_redis_down_the_randomisation_stands_and_the_confirmation_is_still_sent(
+def test_with_redis_down_the_randomization_stands_and_the_confirmation_is_still_sent(
     lists: list, monkeypatch: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     from imrtrial.celery import app as celery_app

@@ -16,7 +16,7 @@ from trial.roles import Role
 Kind = RandomizationLogEntry.Kind
 
 
-def randomise(participant: Any) -> Any:
+def randomize(participant: Any) -> Any:
     return api_client(coordinator_for(participant.site.code)).post(
         f"/api/v1/participants/{participant.pk}/randomize/", {}, format="json"
     )
@@ -41,13 +41,13 @@ def test_an_exhausted_list_refuses_with_503_writes_nothing_and_alerts_the_statis
     blinded.email = "dm@example.org"
     blinded.save()
     for _ in range(allocation_list.length):
-        assert randomise(ready_participant("GLA")).status_code == 201
+        assert randomize(ready_participant("GLA")).status_code == 201
     waiting = ready_participant("GLA")
     site = waiting.site
     before = (Allocation.objects.count(), SiteSequence.objects.get(site=site).next_sequence)
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        response = randomise(waiting)
+        response = randomize(waiting)
     assert response.status_code == 503
     assert "exhausted" in response.json()["detail"]
     assert "IMR" not in response.json()["detail"] and "TAU" not in response.json()["detail"]
@@ -69,18 +69,18 @@ def test_repeated_refusals_alert_once_an_hour(
 ) -> None:
     allocation_list = short_list(statistician)
     for _ in range(allocation_list.length):
-        randomise(ready_participant("GLA"))
+        randomize(ready_participant("GLA"))
     waiting = ready_participant("GLA")
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        assert randomise(waiting).status_code == 503
-        assert randomise(waiting).status_code == 503
+        assert randomize(waiting).status_code == 503
+        assert randomize(waiting).status_code == 503
     assert len(mail.outbox) == 1
     assert RandomizationLogEntry.objects.filter(kind=Kind.REFUSED_EXHAUSTED).count() == 2
 
 
 def test_a_site_without_any_list_is_exhausted_too(sites: dict, statistician: Any) -> None:
-    response = randomise(ready_participant("FRB"))
+    response = randomize(ready_participant("FRB"))
     assert response.status_code == 503
     assert Allocation.objects.count() == 0
 
@@ -88,9 +88,9 @@ def test_a_site_without_any_list_is_exhausted_too(sites: dict, statistician: Any
 def test_an_extension_continues_the_list_without_a_gap(statistician: Any) -> None:
     first = short_list(statistician)
     for _ in range(first.length):
-        randomise(ready_participant("GLA"))
+        randomize(ready_participant("GLA"))
     waiting = ready_participant("GLA")
-    assert randomise(waiting).status_code == 503
+    assert randomize(waiting).status_code == 503
     (extension,) = services.allocation_lists_generate(
         per_site=12,
         site_codes=["GLA"],
@@ -103,7 +103,7 @@ def test_an_extension_continues_the_list_without_a_gap(statistician: Any) -> Non
     assert extension.source == AllocationList.Source.EXTENSION
     assert extension.first_sequence == first.length + 1
     assert extension.parameters["first_block"] == first.parameters["last_block"] + 1
-    assert randomise(waiting).status_code == 201
+    assert randomize(waiting).status_code == 201
     waiting.refresh_from_db()
     assert waiting.allocation.slot.sequence == first.length + 1
     assert waiting.allocation.slot.allocation_list == extension

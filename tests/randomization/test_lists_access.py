@@ -160,7 +160,7 @@ def test_blinded_users_are_told_the_list_pages_do_not_exist(lists: list, client:
         assert client.get("/randomisation/lists/").status_code == 404
 
 
-def test_the_admin_offers_no_randomisation_model(lists: list, client: Any) -> None:
+def test_the_admin_offers_no_randomization_model(lists: list, client: Any) -> None:
     admin = make_staff("root", Role.ADMIN)
     client.force_login(admin)
     index = client.get("/admin/")

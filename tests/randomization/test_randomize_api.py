@@ -28,7 +28,7 @@ def url(participant: Participant) -> str:
     return f"/api/v1/participants/{participant.pk}/randomize/"
 
 
-def randomise(participant: Participant, user: Any = None, **headers: str) -> Any:
+def randomize(participant: Participant, user: Any = None, **headers: str) -> Any:
     client = api_client(user or coordinator_for(participant.site.code))
     extra = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()}
     return client.post(url(participant), {}, format="json", **extra)
@@ -48,9 +48,9 @@ def snapshot() -> dict[str, Any]:
     }
 
 
-def test_a_coordinator_randomises_an_eligible_consented_participant(lists: list) -> None:
+def test_a_coordinator_randomizes_an_eligible_consented_participant(lists: list) -> None:
     participant = ready_participant("BAL")
-    response = randomise(participant)
+    response = randomize(participant)
     assert response.status_code == 201, response.content
     body = response.json()
     assert set(body) == {"participant", "study_id", "arm", "randomization_code", "randomized_at"}
@@ -67,10 +67,10 @@ def test_a_coordinator_randomises_an_eligible_consented_participant(lists: list)
     assert SiteSequence.objects.get(site=participant.site).next_sequence == 2
 
 
-def test_the_randomisation_code_says_nothing_about_arm_site_or_order(lists: list) -> None:
+def test_the_randomization_code_says_nothing_about_arm_site_or_order(lists: list) -> None:
     codes = []
     for _ in range(6):
-        response = randomise(ready_participant("GLA"))
+        response = randomize(ready_participant("GLA"))
         codes.append(response.json()["randomization_code"])
     assert len(set(codes)) == 6
     for code in codes:
@@ -79,11 +79,11 @@ def test_the_randomisation_code_says_nothing_about_arm_site_or_order(lists: list
         assert set(code.replace("-", "")) <= set(CODE_ALPHABET)
 
 
-def test_it_refuses_a_second_randomisation(lists: list) -> None:
+def test_it_refuses_a_second_randomization(lists: list) -> None:
     participant = ready_participant("BAL")
-    first = randomise(participant)
+    first = randomize(participant)
     before = snapshot()
-    again = randomise(participant)
+    again = randomize(participant)
     assert again.status_code == 409
     assert "already randomised" in again.json()["detail"]
     assert snapshot() == before
@@ -95,8 +95,8 @@ def test_a_retried_request_with_the_same_idempotency_key_returns_the_same_alloca
     lists: list,
 ) -> None:
     participant = ready_participant("FRB")
-    first = randomise(participant, **{"Idempotency-Key": "abc-123"})
-    retry = randomise(participant, **{"Idempotency-Key": "abc-123"})
+    first = randomize(participant, **{"Idempotency-Key": "abc-123"})
+    retry = randomize(participant, **{"Idempotency-Key": "abc-123"})
     assert first.status_code == 201
     assert retry.status_code == 201
     assert retry.json() == first.json()
@@ -104,19 +104,19 @@ def test_a_retried_request_with_the_same_idempotency_key_returns_the_same_alloca
     assert Allocation.objects.count() == 1
     assert SiteSequence.objects.get(site=participant.site).next_sequence == 2
     # A separate attempt (another key, or none) is a conflict.
-    assert randomise(participant, **{"Idempotency-Key": "other"}).status_code == 409
-    assert randomise(participant).status_code == 409
+    assert randomize(participant, **{"Idempotency-Key": "other"}).status_code == 409
+    assert randomize(participant).status_code == 409
     # The same key from another coordinator is another request, too.
     colleague = make_staff("c2", Role.COORDINATOR, sites=["FRB"])
-    assert randomise(participant, colleague, **{"Idempotency-Key": "abc-123"}).status_code == 409
+    assert randomize(participant, colleague, **{"Idempotency-Key": "abc-123"}).status_code == 409
 
 
 def test_an_idempotency_key_cannot_be_reused_for_another_participant(lists: list) -> None:
     first = ready_participant("BAL")
     second = ready_participant("BAL")
-    assert randomise(first, **{"Idempotency-Key": "k1"}).status_code == 201
+    assert randomize(first, **{"Idempotency-Key": "k1"}).status_code == 201
     before = snapshot()
-    response = randomise(second, **{"Idempotency-Key": "k1"})
+    response = randomize(second, **{"Idempotency-Key": "k1"})
     assert response.status_code == 400
     assert "Idempotency-Key" in response.json()["detail"]
     assert snapshot() == before
@@ -127,7 +127,7 @@ def test_an_ineligible_person_is_refused_with_the_reason_and_nothing_is_written(
 ) -> None:
     participant = make_participant("BAL", stage="ineligible")
     before = snapshot()
-    response = randomise(participant)
+    response = randomize(participant)
     assert response.status_code == 400
     assert response.json()["detail"].startswith("Not eligible")
     assert "Danish" in response.json()["detail"]
@@ -136,7 +136,7 @@ def test_an_ineligible_person_is_refused_with_the_reason_and_nothing_is_written(
 
 def test_an_unscreened_person_is_refused(lists: list) -> None:
     participant = make_participant("BAL", stage="registered")
-    response = randomise(participant)
+    response = randomize(participant)
     assert response.status_code == 400
     assert "not been screened" in response.json()["detail"]
 
@@ -146,7 +146,7 @@ def test_an_eligible_person_without_consent_is_refused_and_nothing_is_written(
 ) -> None:
     participant = make_participant("GLA", stage="eligible")
     before = snapshot()
-    response = randomise(participant)
+    response = randomize(participant)
     assert response.status_code == 400
     assert response.json()["detail"].startswith("Not consented")
     assert snapshot() == before
@@ -155,7 +155,7 @@ def test_an_eligible_person_without_consent_is_refused_and_nothing_is_written(
 def test_a_missing_baseline_is_refused_naming_the_missing_forms(lists: list) -> None:
     participant = make_participant("GLA")
     before = snapshot()
-    response = randomise(participant)
+    response = randomize(participant)
     assert response.status_code == 400
     detail = response.json()["detail"]
     assert detail.startswith("Baseline missing")
@@ -167,35 +167,35 @@ def test_a_missing_baseline_is_refused_naming_the_missing_forms(lists: list) -> 
 def test_the_baseline_requirement_can_be_switched_off(lists: list, settings: Any) -> None:
     settings.RANDOMIZATION_REQUIRES_BASELINE = False
     participant = make_participant("GLA")
-    assert randomise(participant).status_code == 201
+    assert randomize(participant).status_code == 201
 
 
-def test_only_a_coordinator_at_the_participants_site_may_randomise(lists: list) -> None:
+def test_only_a_coordinator_at_the_participants_site_may_randomize(lists: list) -> None:
     participant = ready_participant("BAL")
     before = snapshot()
-    assert randomise(participant, make_staff("a", Role.ASSESSOR, sites=["BAL"])).status_code == 403
+    assert randomize(participant, make_staff("a", Role.ASSESSOR, sites=["BAL"])).status_code == 403
     assert (
-        randomise(participant, make_staff("i", Role.INSTRUCTOR, sites=["BAL"])).status_code == 403
+        randomize(participant, make_staff("i", Role.INSTRUCTOR, sites=["BAL"])).status_code == 403
     )
-    assert randomise(participant, make_staff("s", Role.STATISTICIAN)).status_code == 403
-    assert randomise(participant, make_staff("dm", Role.DATA_MANAGER)).status_code == 403
+    assert randomize(participant, make_staff("s", Role.STATISTICIAN)).status_code == 403
+    assert randomize(participant, make_staff("dm", Role.DATA_MANAGER)).status_code == 403
     other_site = make_staff("cg", Role.COORDINATOR, sites=["GLA"])
-    assert randomise(participant, other_site).status_code == 404
+    assert randomize(participant, other_site).status_code == 404
     # Coordinating elsewhere while treating here is not enough either.
     mixed = make_staff("mix", Role.COORDINATOR, sites=["GLA"])
     from trial.models import RoleAssignment
 
     RoleAssignment.objects.create(user=mixed, role=Role.CLINICIAN, site=participant.site)
-    assert randomise(participant, mixed).status_code == 403
+    assert randomize(participant, mixed).status_code == 403
     assert snapshot() == before
 
 
-def test_a_coordinator_who_is_also_an_assessor_is_blinded_and_cannot_randomise(
+def test_a_coordinator_who_is_also_an_assessor_is_blinded_and_cannot_randomize(
     lists: list,
 ) -> None:
     participant = ready_participant("BAL")
     both = make_staff("both", Role.COORDINATOR, Role.ASSESSOR, sites=["BAL"])
-    response = randomise(participant, both)
+    response = randomize(participant, both)
     assert response.status_code == 403
     assert "blinded" in response.json()["detail"]
     assert Allocation.objects.count() == 0
@@ -214,7 +214,7 @@ def test_the_request_body_must_be_an_object(lists: list) -> None:
     assert Allocation.objects.count() == 0
 
 
-def test_a_withdrawn_person_cannot_be_randomised(lists: list) -> None:
+def test_a_withdrawn_person_cannot_be_randomized(lists: list) -> None:
     participant = ready_participant("BAL")
     client = api_client(coordinator_for("BAL"))
     withdrawn = client.post(
@@ -223,13 +223,13 @@ def test_a_withdrawn_person_cannot_be_randomised(lists: list) -> None:
         format="json",
     )
     assert withdrawn.status_code == 200
-    assert randomise(participant).status_code == 409
+    assert randomize(participant).status_code == 409
     assert Allocation.objects.count() == 0
 
 
 def test_withdrawal_keeps_the_arm(lists: list) -> None:
     participant = ready_participant("FRB")
-    arm = randomise(participant).json()["arm"]
+    arm = randomize(participant).json()["arm"]
     client = api_client(coordinator_for("FRB"))
     response = client.post(
         f"/api/v1/participants/{participant.pk}/withdraw/",
@@ -243,25 +243,25 @@ def test_withdrawal_keeps_the_arm(lists: list) -> None:
     assert Allocation.objects.get(participant=participant).arm == arm
 
 
-def test_nobody_is_randomised_while_the_database_is_frozen(lists: list) -> None:
+def test_nobody_is_randomized_while_the_database_is_frozen(lists: list) -> None:
     participant = ready_participant("BAL")
     DatasetLock.objects.create(level="freeze", reason="Interim", set_by=make_staff("dm2"))
     before = snapshot()
-    response = randomise(participant)
+    response = randomize(participant)
     assert response.status_code == 409
     assert "frozen" in response.json()["detail"]
     assert snapshot() == before
 
 
-def test_every_randomisation_and_refusal_is_logged(lists: list) -> None:
+def test_every_randomization_and_refusal_is_logged(lists: list) -> None:
     ready = ready_participant("BAL")
-    randomise(ready, **{"Idempotency-Key": "x"})
-    randomise(ready, **{"Idempotency-Key": "x"})
-    randomise(ready)
-    randomise(make_participant("BAL", stage="ineligible"))
-    randomise(make_participant("BAL", stage="eligible"))
-    randomise(make_participant("BAL"))
-    randomise(ready_participant("BAL"), make_staff("a2", Role.ASSESSOR, sites=["BAL"]))
+    randomize(ready, **{"Idempotency-Key": "x"})
+    randomize(ready, **{"Idempotency-Key": "x"})
+    randomize(ready)
+    randomize(make_participant("BAL", stage="ineligible"))
+    randomize(make_participant("BAL", stage="eligible"))
+    randomize(make_participant("BAL"))
+    randomize(ready_participant("BAL"), make_staff("a2", Role.ASSESSOR, sites=["BAL"]))
     kinds = list(RandomizationLogEntry.objects.order_by("id").values_list("kind", flat=True))
     assert kinds[-6:] == [
         Kind.RANDOMIZED,
@@ -284,10 +284,10 @@ def test_every_randomisation_and_refusal_is_logged(lists: list) -> None:
     # that could reveal anything).
 
 
-def test_the_randomisation_is_audited_with_the_user_and_reason(lists: list) -> None:
+def test_the_randomization_is_audited_with_the_user_and_reason(lists: list) -> None:
     participant = ready_participant("GLA")
     coordinator = coordinator_for("GLA")
-    randomise(participant, coordinator)
+    randomize(participant, coordinator)
     event = Allocation.pgh_event_model.objects.get(pgh_obj=participant.allocation)
     assert event.pgh_context["user"] == coordinator.pk
     assert event.pgh_context["reason"] == "Randomisation"
@@ -298,25 +298,25 @@ def test_the_randomisation_is_audited_with_the_user_and_reason(lists: list) -> N
 
 
 @pytest.mark.parametrize("method", ["put", "patch", "delete"])
-def test_there_is_no_way_to_change_or_undo_a_randomisation_over_the_api(
+def test_there_is_no_way_to_change_or_undo_a_randomization_over_the_api(
     lists: list, method: str
 ) -> None:
     participant = ready_participant("BAL")
-    randomise(participant)
+    randomize(participant)
     client = api_client(coordinator_for("BAL"))
     response = getattr(client, method)(url(participant), {}, format="json")
     assert response.status_code == 405
     assert Allocation.objects.filter(participant=participant).count() == 1
 
 
-def test_a_colliding_randomisation_code_is_drawn_again(lists: list, monkeypatch: Any) -> None:
+def test_a_colliding_randomization_code_is_drawn_again(lists: list, monkeypatch: Any) -> None:
     from randomization.services import allocation as service
 
     codes = iter(["AAAA-AAAA", "AAAA-AAAA", "BBBB-BBBB"])
     monkeypatch.setattr(service, "new_randomization_code", lambda: next(codes))
     first, second = ready_participant("BAL"), ready_participant("BAL")
-    assert randomise(first).json()["randomization_code"] == "AAAA-AAAA"
-    response = randomise(second)
+    assert randomize(first).json()["randomization_code"] == "AAAA-AAAA"
+    response = randomize(second)
     assert response.status_code == 201
     assert response.json()["randomization_code"] == "BBBB-BBBB"
     # The failed attempt left nothing behind: the second participant took position 2.
@@ -327,7 +327,7 @@ def test_a_colliding_randomisation_code_is_drawn_again(lists: list, monkeypatch:
 def test_the_list_custodian_does_not_enrol(lists: list) -> None:
     participant = ready_participant("BAL")
     custodian = make_staff("stat-coord", Role.COORDINATOR, Role.STATISTICIAN, sites=["BAL"])
-    response = randomise(participant, custodian)
+    response = randomize(participant, custodian)
     assert response.status_code == 403
     assert "statistician" in response.json()["detail"]
     assert Allocation.objects.count() == 0

@@ -17,7 +17,7 @@ from trial.roles import Role
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_a_double_click_on_randomise_gives_one_allocation_shown_after_commit(
+def test_a_double_click_on_randomize_gives_one_allocation_shown_after_commit(
     page: Any, log_in: Any, eager_celery: None
 ) -> None:
     call_command("setup_trial", stdout=open(os.devnull, "w"))  # noqa: SIM115

@@ -50,7 +50,7 @@ def test_the_coordinator_confirms_and_then_sees_the_result(lists: list, client: 
     assert allocation.randomization_code in content
 
 
-def test_a_double_click_randomises_once_and_a_fresh_attempt_is_refused(
+def test_a_double_click_randomizes_once_and_a_fresh_attempt_is_refused(
     lists: list, client: Any
 ) -> None:
     participant = ready_participant("GLA")

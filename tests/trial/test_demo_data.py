@@ -110,23 +110,23 @@ def check_the_dates_are_those_of_a_trial_that_has_run_for_a_year(demo: str) -> N
             assert participant.registered_on <= participant.consent_date <= today
         allocation = Allocation.objects.filter(participant=participant).first()
         if allocation is not None:
-            randomised_on = timezone.localdate(allocation.randomized_at)
-            assert participant.consent_date < randomised_on < today
+            randomized_on = timezone.localdate(allocation.randomized_at)
+            assert participant.consent_date < randomized_on < today
             assert assessment_selectors.baseline_missing(participant) == []
             baseline_days = set(
                 participant.responses.filter(timepoint="baseline").values_list(
                     "interview_date", flat=True
                 )
             )
-            assert all(participant.consent_date <= d <= randomised_on for d in baseline_days)
+            assert all(participant.consent_date <= d <= randomized_on for d in baseline_days)
             for post in participant.responses.filter(timepoint="post"):
-                assert add_months(randomised_on, 8) <= post.interview_date
-                assert post.interview_date <= add_months(randomised_on, 11)
+                assert add_months(randomized_on, 8) <= post.interview_date
+                assert post.interview_date <= add_months(randomized_on, 11)
                 assert post.status in ("complete", "verified")
         if participant.status_date:
             assert participant.status_date <= today
-    randomised = Allocation.objects.values_list("randomized_at", flat=True)
-    assert min(randomised) < timezone.now() - timedelta(days=365)  # post windows closed
+    randomized = Allocation.objects.values_list("randomized_at", flat=True)
+    assert min(randomized) < timezone.now() - timedelta(days=365)  # post windows closed
     assert (
         InstrumentResponse.objects.filter(timepoint="post").values("participant").distinct().count()
         == 5

@@ -18,14 +18,14 @@ def test_allocate_binds_an_arm_that_only_unblinded_users_see(sites: dict) -> Non
     assert fields_for(participant, assessor)["randomized_at"] == participant.randomized_at
 
 
-def test_complete_baseline_satisfies_the_randomisation_requirement(sites: dict) -> None:
+def test_complete_baseline_satisfies_the_randomization_requirement(sites: dict) -> None:
     participant = make_participant("FRB")
     assert baseline_missing(participant) == ["DEMOG", "GAF", "PSP", "PANSS", "HAMD6", "YMRS"]
     complete_baseline(participant)
     assert baseline_missing(participant) == []
 
 
-def test_allocate_dates_a_randomisation_in_the_past_without_lifting_the_immutability_trigger(
+def test_allocate_dates_a_randomization_in_the_past_without_lifting_the_immutability_trigger(
     sites: dict,
 ) -> None:
     from datetime import timedelta
