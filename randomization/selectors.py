@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from assessments.selectors import baseline_missing
+from participants.contributions import Panel
 from participants.models import Participant, Status
 from randomization import blinding_index, generator, permissions
 from randomization.log import Kind, log_event
@@ -446,3 +447,29 @@ def participant_audit_sources() -> list[AuditSource]:
             rows=_incidents_for_viewer,
         ),
     ]
+
+
+def overview_panel(participant: Participant, user: Any) -> Panel:
+    """The participant overview's randomisation panel: the coordinator's way into
+    randomisation and the assessor's links to the blinding guesses. What it shows depends on
+    the user's role and on whether the participant is randomised, never on the arm."""
+    randomized = allocation_of(participant) is not None
+    panel: dict[str, Any] = {"randomized": randomized, "randomize_url": "", "guess_links": []}
+    if permissions.may_randomize(user, participant):
+        name = "randomization:result" if randomized else "randomization:randomize"
+        panel["randomize_url"] = reverse(name, args=[participant.pk])
+    if randomized and access.has_role_at(user, participant.site_id, Role.ASSESSOR):
+        recorded = set(
+            BlindingGuess.objects.filter(participant=participant).values_list(
+                "timepoint", flat=True
+            )
+        )
+        panel["guess_links"] = [
+            {
+                "label": label,
+                "url": reverse("randomization:blinding_guess", args=[participant.pk, value]),
+                "recorded": value in recorded,
+            }
+            for value, label in GuessTimepoint.choices
+        ]
+    return Panel("randomization/_participant_panel.html", panel)
