@@ -111,9 +111,9 @@ def _clean_values(
                 ) % {"item": item.describe(), "expected": expected}
                 _add(errors, code, message)
             continue
-        value, message = item.check(raw)
-        if message:
-            _add(errors, code, message)
+        value, problem = item.check(raw)
+        if problem:
+            _add(errors, code, problem)
         else:
             values[code] = value
     return values

@@ -30,6 +30,7 @@ from randomization.models import (
 )
 from randomization.services.lists import require_list_custodian
 from trial import access
+from trial.audit import event_model
 from trial.audit_trail import AuditSource
 from trial.errors import Conflict, Forbidden, NotFound
 from trial.models import Site
@@ -271,10 +272,11 @@ def blinding_index_report(*, user: Any, channel: str = "web") -> dict[str, Any]:
     for timepoint, guess, arm in rows:
         for key in (timepoint, "all"):
             tables[key][guess][arm] += 1
-    report = {"timepoints": []}
+    timepoints: list[dict[str, Any]] = []
+    report = {"timepoints": timepoints}
     for key, table in tables.items():
         label = "All assessments" if key == "all" else GuessTimepoint(key).label
-        report["timepoints"].append(
+        timepoints.append(
             {
                 "timepoint": key,
                 "label": label,
@@ -420,7 +422,7 @@ def participant_audit_sources() -> list[AuditSource]:
     about the participant as the unblinding-report pages show them."""
     return [
         AuditSource(
-            Allocation.pgh_event_model,
+            event_model(Allocation),
             "participant_id",
             "Randomisation",
             blinded_may_see=False,
@@ -429,7 +431,7 @@ def participant_audit_sources() -> list[AuditSource]:
             describe=lambda e: "Randomisation",
         ),
         AuditSource(
-            BlindingGuess.pgh_event_model,
+            event_model(BlindingGuess),
             "participant_id",
             "Blinding guess",
             blinded_may_see=True,
@@ -437,7 +439,7 @@ def participant_audit_sources() -> list[AuditSource]:
             describe=lambda e: f"Blinding guess ({e.get_timepoint_display()})",
         ),
         AuditSource(
-            UnblindingIncident.pgh_event_model,
+            event_model(UnblindingIncident),
             "participant_id",
             "Unblinding report",
             blinded_may_see=True,

@@ -40,7 +40,7 @@ def source_files(package: str) -> Iterator[Path]:
 
 def function_level_imports() -> list[str]:
     """Project imports inside a function body, other than in an AppConfig.ready()."""
-    found = []
+    found: list[str] = []
     for package in PACKAGES:
         for path in source_files(package):
             tree = ast.parse(path.read_text(), filename=str(path))

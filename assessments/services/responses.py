@@ -137,7 +137,7 @@ def response_save(
             user=user, reason=reason or None, instrument=instrument.code, timepoint=timepoint
         ),
     ):
-        existing = _locked_response(participant, timepoint, instrument)
+        existing, open_automatic = _locked_response(participant, timepoint, instrument)
         # Without a date, a new form is dated today and an existing one keeps its date.
         interview_day = (
             interview_date
@@ -157,7 +157,7 @@ def response_save(
         response.version = 1 if created else response.version + 1
         response.save()
         opened: list[Finding] = []
-        if findings or (existing is not None and existing.open_automatic):
+        if findings or open_automatic:
             opened = sync_automatic_queries(response=response, findings=findings, user=user)
     return SaveResult(response=response, created=created, changed=True, queries_opened=opened)
 
@@ -229,10 +229,10 @@ def _date_findings(context: CheckContext, interview_day: date) -> list[Finding]:
 
 def _locked_response(
     participant: Participant, timepoint: str, instrument: Instrument
-) -> InstrumentResponse | None:
-    """The existing response, locked for this transaction, with whether it has open automatic
-    queries (`open_automatic`)."""
-    return (
+) -> tuple[InstrumentResponse | None, bool]:
+    """The existing response, locked for this transaction, and whether it has open automatic
+    queries."""
+    row = (
         InstrumentResponse.objects.select_for_update(of=("self",))
         .filter(participant=participant, timepoint=timepoint, instrument=instrument.code)
         .annotate(
@@ -246,6 +246,9 @@ def _locked_response(
         )
         .first()
     )
+    if row is None:
+        return None, False
+    return row, bool(vars(row)["open_automatic"])  # the annotation, set on the row
 
 
 def _response_to_change(
