@@ -10,7 +10,7 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PY := .venv/bin/python
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help run test install services database demo worker lint
+.PHONY: help run test test-fast install services database demo worker lint
 
 help:
 	@echo "make run   install, prepare the database, create demo users and data, serve on :$(PORT)"
@@ -48,9 +48,14 @@ run: demo
 	  trap 'exit 130' INT TERM; \
 	  PORT=$(PORT) $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
-# One worker per core (pytest-xdist); each worker has its own test database.
+# One worker per core (pytest-xdist); each worker has its own test database, made afresh.
 test: services
-	.venv/bin/pytest -n auto
+	.venv/bin/pytest -n auto --create-db
+
+# The quick loop while working (docs/testing.md): no browser, worker or slow tests, test
+# databases kept from the last run. Narrow it further: make test-fast ARGS=tests/assessments
+test-fast: services
+	.venv/bin/pytest -n 2 -m "not slow and not browser and not worker" $(ARGS)
 
 # What CI checks before the tests (.ci/run): style, format, types.
 lint: install
