@@ -12,7 +12,7 @@ blinded viewers may see them. Only what an app declares is ever shown (default d
 source marked `blinded_may_see=False` is shown only to users for whom
 `access.may_see_allocation` is true. A source may narrow its rows further per viewer (`rows`:
 e.g. the IMRS staff version's values are not shown to blinded viewers). See
-DEVELOPERS.md, "The audit history"."""
+docs/reference.md, "The audit history (contract)"."""
 
 from __future__ import annotations
 
