@@ -179,8 +179,13 @@ def statements(
     lock_function = sql.SQL("public.{}(text, text, bigint, integer, boolean)").format(
         sql.Identifier(LOCK_FUNCTION)
     )
-    yield sql.SQL("REVOKE ALL ON FUNCTION {} FROM PUBLIC").format(lock_function)
-    yield sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(lock_function, runtime)
+    for function in (
+        lock_function,
+        sql.SQL("public.trial_serialize_lock_changes()"),
+        sql.SQL("public.trial_wait_for_writers()"),
+    ):
+        yield sql.SQL("REVOKE ALL ON FUNCTION {} FROM PUBLIC").format(function)
+        yield sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(function, runtime)
     yield IGNORE_FUNCTION.format(owner=sql.Literal(owner_role))
     yield TRUNCATE_GUARD_FUNCTION.format(
         guard=sql.Identifier(TRUNCATE_GUARD), setting=sql.Literal(ALLOW_TRUNCATE_SETTING)

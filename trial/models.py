@@ -77,8 +77,11 @@ class DatasetLockManager(models.Manager["DatasetLock"]):
         the table directly): it records who and why, and refuses a freeze or lock in the
         transaction that opened the database (trial/migrations/0004)."""
         with connections[self.db].cursor() as cursor:
+            # Not "SELECT ...": pghistory hands the audit context (request, reason) only to
+            # statements that do not start with SELECT.
             cursor.execute(
-                f"SELECT {LOCK_FUNCTION}(%s, %s, %s, %s, %s)",
+                f"WITH recorded(id) AS (SELECT {LOCK_FUNCTION}(%s, %s, %s, %s, %s)) "
+                "SELECT id FROM recorded",
                 [level, reason, set_by.pk, open_queries, open_queries_override],
             )
             (pk,) = cursor.fetchone()

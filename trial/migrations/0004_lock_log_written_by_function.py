@@ -47,6 +47,40 @@ END;
 $$;
 REVOKE ALL ON FUNCTION public.trial_record_lock_level(text, text, bigint, integer, boolean)
     FROM PUBLIC;
+
+-- One change of the lock state at a time (the trial tables' triggers only read the log and
+-- are not blocked by this mode). LOCK TABLE in this mode needs UPDATE on the table, which
+-- the runtime role does not have: the owner takes it on its behalf.
+CREATE OR REPLACE FUNCTION public.trial_serialize_lock_changes() RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+    LOCK TABLE trial_datasetlock IN SHARE ROW EXCLUSIVE MODE;
+END;
+$$;
+REVOKE ALL ON FUNCTION public.trial_serialize_lock_changes() FROM PUBLIC;
+
+-- A freeze or lock holds from its commit: SHARE locks on every lock-aware table wait for the
+-- transactions that already wrote trial data and hold back new writers until the commit
+-- (the caller sets lock_timeout). Some of those tables are append-only to the runtime role,
+-- which therefore cannot take SHARE locks on them itself.
+CREATE OR REPLACE FUNCTION public.trial_wait_for_writers() RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    tables text;
+BEGIN
+    SELECT string_agg(format('%I', relname), ', ' ORDER BY relname) INTO tables
+    FROM (
+        SELECT DISTINCT c.relname
+        FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+        WHERE t.tgname LIKE 'pgtrigger\\_refuse\\_when\\_locked\\_%'
+          AND pg_table_is_visible(c.oid)
+    ) AS lock_aware;
+    IF tables IS NOT NULL THEN
+        EXECUTE 'LOCK TABLE ' || tables || ' IN SHARE MODE';
+    END IF;
+END;
+$$;
+REVOKE ALL ON FUNCTION public.trial_wait_for_writers() FROM PUBLIC;
 """
 
 
@@ -81,6 +115,8 @@ class Migration(migrations.Migration):
         ),
         migrations.RunSQL(
             RECORD_LOCK_LEVEL,
-            "DROP FUNCTION public.trial_record_lock_level(text, text, bigint, integer, boolean)",
+            "DROP FUNCTION public.trial_record_lock_level(text, text, bigint, integer, boolean);"
+            "DROP FUNCTION public.trial_serialize_lock_changes();"
+            "DROP FUNCTION public.trial_wait_for_writers();",
         ),
     ]
