@@ -29,6 +29,7 @@ from instruments.base import Instrument
 from instruments.service_use import WINDOWS
 from participants.models import Participant, Status
 from trial import access
+from trial.audit import event_model, events_of
 from trial.audit_trail import AuditSource
 from trial.errors import NotFound
 from trial.timeline import TimelineEntry
@@ -122,7 +123,7 @@ def unblinding_flags(responses: Any) -> dict[int, bool]:
 def response_history(response: InstrumentResponse) -> list[dict[str, Any]]:
     """Every saved version with who, when and why (the pghistory events)."""
     rows = []
-    for event in response.events.order_by("pgh_id"):
+    for event in events_of(response).order_by("pgh_id"):
         context = event.pgh_context or {}
         rows.append(
             {
@@ -284,7 +285,7 @@ def open_query_count() -> int:
 
 
 def open_queries_by_site(user: Any) -> list[dict[str, Any]]:
-    return list(
+    rows = (
         queries_visible_to(user)
         .filter(status__in=UNRESOLVED_QUERY_STATUSES)
         .values("response__participant__site__code", "response__participant__site__name")
@@ -294,10 +295,11 @@ def open_queries_by_site(user: Any) -> list[dict[str, Any]]:
         )
         .order_by("response__participant__site__number")
     )
+    return [dict(row) for row in rows]
 
 
 def open_queries_by_participant(user: Any) -> list[dict[str, Any]]:
-    return list(
+    rows = (
         queries_visible_to(user)
         .filter(status__in=UNRESOLVED_QUERY_STATUSES)
         .values(
@@ -311,6 +313,7 @@ def open_queries_by_participant(user: Any) -> list[dict[str, Any]]:
         )
         .order_by("response__participant__study_id")
     )
+    return [dict(row) for row in rows]
 
 
 def mhrm_spirituality_skips() -> dict[str, int]:
@@ -497,7 +500,7 @@ def participant_audit_sources() -> list[AuditSource]:
     }
     return [
         AuditSource(
-            InstrumentResponse.pgh_event_model,
+            event_model(InstrumentResponse),
             "participant_id",
             "Assessment",
             blinded_may_see=True,
@@ -507,7 +510,7 @@ def participant_audit_sources() -> list[AuditSource]:
             rows=_readable_responses,
         ),
         AuditSource(
-            InstrumentResponse.pgh_event_model,
+            event_model(InstrumentResponse),
             "participant_id",
             "Assessment",
             blinded_may_see=True,
@@ -522,7 +525,7 @@ def participant_audit_sources() -> list[AuditSource]:
             reason_withheld=VALUES_WITHHELD,
         ),
         AuditSource(
-            Query.pgh_event_model,
+            event_model(Query),
             "response__participant_id",
             "Query",
             blinded_may_see=True,
@@ -536,7 +539,7 @@ def participant_audit_sources() -> list[AuditSource]:
             related=("response",),
         ),
         AuditSource(
-            QueryMessage.pgh_event_model,
+            event_model(QueryMessage),
             "query__response__participant_id",
             "Query message",
             blinded_may_see=True,
@@ -546,7 +549,7 @@ def participant_audit_sources() -> list[AuditSource]:
             rows=lambda viewer: _visible_queries(viewer, "query__response__"),
         ),
         AuditSource(
-            ServiceUsePeriod.pgh_event_model,
+            event_model(ServiceUsePeriod),
             "participant_id",
             "Register data",
             blinded_may_see=True,
@@ -558,7 +561,7 @@ def participant_audit_sources() -> list[AuditSource]:
             field_labels={"register_import": "Import", "line": "Line in the file"},
         ),
         AuditSource(
-            RegisterImport.pgh_event_model,
+            event_model(RegisterImport),
             _register_imports_of,
             "Register import",
             blinded_may_see=True,

@@ -139,7 +139,7 @@ class BlindingGuessView(APIView):
     def get_permissions(self) -> list[Any]:
         if self.request.method == "PUT":
             return [role_permission(Role.ASSESSOR)()]
-        return super().get_permissions()
+        return list(super().get_permissions())
 
     @extend_schema(responses=BlindingGuessSerializer, summary="The recorded blinding guess")
     def get(self, request: Request, pk: int, timepoint: str) -> Response:
@@ -290,7 +290,7 @@ class ImportSerializer(ListFileSerializer):
 
 class VerificationSerializer(serializers.Serializer):
     matches = serializers.BooleanField()
-    errors = serializers.ListField(child=serializers.CharField())
+    errors = serializers.ListField(child=serializers.CharField())  # type: ignore[assignment]  # a field called "errors" (the stubs see Serializer.errors)
     versions = serializers.ListField(child=serializers.DictField())
 
 

@@ -219,7 +219,7 @@ def session_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     form = forms.CancelForm(request.POST)
     if not form.is_valid():
         # The reason could not be read (e.g. a NUL character): cancel nothing.
-        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
         return redirect("fidelity:group", pk=session.group_id)
     run_for_message(
         request,

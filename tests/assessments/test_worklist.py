@@ -91,6 +91,7 @@ def test_closed_participants_leave_the_worklist(assessor: Any, sites: dict) -> N
     from tests.factories import coordinator_for
 
     participant = make_participant("BAL")
+    assert participant.consent_date is not None
     participant_close(
         user=coordinator_for("BAL"),
         participant=participant,

@@ -136,7 +136,7 @@ def test_blinded_roles_get_404_for_everything_of_this_section(
     ).json()
     blinded = staff(*roles, sites=("BAL",))
     today = date.today().isoformat()
-    calls = [
+    calls: list[tuple[str, str, Any]] = [
         ("get", "groups/", None),
         ("post", "groups/", {"site": "BAL", "name": "X", "start_date": today}),
         ("get", f"groups/{group['id']}/", None),

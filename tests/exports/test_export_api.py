@@ -11,6 +11,7 @@ from exports import queue, services
 from exports.models import ExportJob, MaskingKey
 from imrtrial.celery import app as celery_app
 from tests.factories import api_client, make_staff
+from trial.audit import events_of
 from trial.roles import Role
 
 ALL = ["csv", "sav", "dta", "parquet", "odm"]
@@ -36,7 +37,7 @@ def test_a_data_manager_starts_a_blinded_export_sent_after_the_commit(
     assert (job.requested_by, job.blinded, job.formats) == (dm, True, ALL)
     assert len(callbacks) == 1  # the task is sent only once the job is committed
     assert MaskingKey.objects.count() == 1
-    event = job.events.get(pgh_label="insert")
+    event = events_of(job).get(pgh_label="insert")
     assert event.pgh_context["user"] == dm.pk
 
 

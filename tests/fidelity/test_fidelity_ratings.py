@@ -7,6 +7,7 @@ import pytest
 from fidelity import scale, services
 from fidelity.models import FidelityRating
 from tests.factories import api_client, make_imr_group
+from trial.audit import event_model
 
 # Rater 1's rating is easy to spot anywhere: a total of 30 (mean 2.31) and a marked note.
 RATER1_ITEMS = {code: 2 for code in scale.ITEM_CODES} | {"FID_1": 5, "FID_2": 1}
@@ -201,7 +202,7 @@ def test_a_rater_corrects_their_rating_with_a_reason_only_until_the_other_is_in(
         format="json",
     )
     assert fixed.status_code == 200 and fixed.json()["total"] == 39
-    event = FidelityRating.pgh_event_model.objects.get(pgh_label="update")
+    event = event_model(FidelityRating).objects.get(pgh_label="update")
     assert event.pgh_context["reason"] == "Typo on item 1"
 
     _submit(api_client(staff.rater2), group, "rater2", RATER2_ITEMS)

@@ -12,6 +12,7 @@ from assessments.models import InstrumentResponse, ResponseStatus, Timepoint
 from randomization import selectors
 from randomization.models import UnblindingIncident
 from tests.factories import api_client, make_participant, make_staff
+from trial.audit import events_of
 from trial.roles import Role
 
 URL = "/api/v1/unblinding-incidents/"
@@ -46,7 +47,7 @@ def test_an_assessor_reports_and_the_trial_managers_see_the_report(sites: dict) 
     assert api_client(assessor).get(URL).json()[0]["id"] == body["id"]
     # The report is audited.
     incident = UnblindingIncident.objects.get()
-    assert incident.events.get().pgh_context["user"] == assessor.pk
+    assert events_of(incident).get().pgh_context["user"] == assessor.pk
 
 
 def test_unblinded_roles_neither_report_nor_read(sites: dict) -> None:
