@@ -36,7 +36,7 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
             password=owner["PASSWORD"] or None,
             dbname="postgres",
             autocommit=True,
-        ) as connection:
+        ) as connection, connection.transaction():
             dbroles.ensure_runtime_role(
                 connection.cursor(), role=runtime_user, password=runtime_password
             )
