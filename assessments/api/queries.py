@@ -13,11 +13,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from assessments import permissions, selectors, services
+from assessments import worklist as worklist_module
 from assessments.api.responses import PATH_PARAMETERS, _participant
 from assessments.models import Query, QueryStatus, RegisterImport
 from trial.api import role_permission
 from trial.errors import Invalid
 from trial.inputs import digits
+from trial.paging import TrialPagination, Window, api_page_request, paginated
 
 
 class QueryMessageSerializer(serializers.Serializer):
@@ -220,22 +222,42 @@ class WorklistRowSerializer(serializers.Serializer):
 
 class WorklistView(APIView):
     permission_classes = [role_permission(*permissions.ENTERING_ROLES)]
+    pagination_class = TrialPagination
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("state", str, enum=["due", "open", "overdue", "completed"]),
+            OpenApiParameter(
+                "state",
+                str,
+                description="due, open, overdue or completed; several separated by commas; "
+                "`active` for due, open and overdue; empty or `all` for every state",
+            ),
             OpenApiParameter("site", str),
         ],
         responses=WorklistRowSerializer(many=True),
-        summary="Your assessments across your sites, by due date (no allocation)",
+        summary="Your assessments across your sites, the window that closes first first "
+        "(no allocation)",
     )
     def get(self, request: Request) -> Response:
-        rows = selectors.worklist(
-            user=request.user,
-            state=request.query_params.get("state", ""),
-            site=request.query_params.get("site", ""),
+        states = worklist_module.parse_states(request.query_params.get("state", ""))
+        site = request.query_params.get("site", "")
+
+        def fetch(offset: int, limit: int) -> worklist_module.Worklist:
+            return selectors.worklist_page(
+                user=request.user, states=states, site=site, offset=offset, limit=limit
+            )
+
+        offset, limit = api_page_request(request)
+        found = fetch(offset, limit)
+        rows = Window(
+            found.rows,
+            count=found.count,
+            offset=offset,
+            fetch=lambda start, size: fetch(start, size).rows,
         )
-        return Response(WorklistRowSerializer(rows, many=True).data)
+        return paginated(
+            self, request, rows, lambda page: WorklistRowSerializer(page, many=True).data
+        )
 
 
 # -- register data -------------------------------------------------------------------------------
