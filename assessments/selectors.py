@@ -210,8 +210,9 @@ def open_queries_by_site(user: Any) -> list[dict[str, Any]]:
     )
 
 
-def open_queries_by_participant(user: Any) -> list[dict[str, Any]]:
-    return list(
+def open_queries_by_participant(user: Any) -> QuerySet[Query]:
+    """Unresolved queries per participant, most first (a queryset: slice it for a page)."""
+    return (
         queries_visible_to(user)
         .filter(status__in=UNRESOLVED_QUERY_STATUSES)
         .values(
@@ -222,8 +223,9 @@ def open_queries_by_participant(user: Any) -> list[dict[str, Any]]:
         .annotate(
             open=Count("id", filter=Q(status=QueryStatus.OPEN)),
             answered=Count("id", filter=Q(status=QueryStatus.ANSWERED)),
+            unresolved=Count("id"),
         )
-        .order_by("response__participant__study_id")
+        .order_by("-unresolved", "response__participant__study_id")
     )
 
 

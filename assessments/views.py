@@ -424,13 +424,18 @@ def query_list(request: HttpRequest) -> HttpResponse:
         participant=whole_number(participant),
         unresolved=not status,
     ).order_by("raised_at", "id")
+    page, pager = paging.paginate(request, queryset)
+    by_participant = selectors.open_queries_by_participant(request.user)
     return render(
         request,
         "assessments/queries.html",
         {
-            "queries": queryset[:500],
+            "queries": page.object_list,
+            "pager": pager,
             "by_site": selectors.open_queries_by_site(request.user),
-            "by_participant": selectors.open_queries_by_participant(request.user),
+            # The participants with most unresolved queries first, one page of them.
+            "by_participant": by_participant[: paging.PAGE_SIZE],
+            "by_participant_count": by_participant.count(),
             "filters": {"status": status, "site": site, "participant": participant},
             "statuses": [("", "Open and answered"), *QueryStatus.choices, ("all", "All")],
             "is_manager": permissions.may_manage_queries(request.user),

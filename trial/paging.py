@@ -109,13 +109,22 @@ class Pager:
         return self.num_pages > 1
 
 
-def pager(request: HttpRequest, *, number: int, count: int, per_page: int = PAGE_SIZE) -> Pager:
+def pager(
+    request: HttpRequest,
+    *,
+    number: int,
+    count: int,
+    per_page: int = PAGE_SIZE,
+    param: str = "page",
+) -> Pager:
+    """The pager of a list; `param` names its page parameter (a page with two lists gives
+    the second another name)."""
     num_pages = max(1, -(-count // per_page))
     number = min(max(1, number), num_pages)
 
     def link(to: int) -> str:
         query = request.GET.copy()
-        query["page"] = str(to)
+        query[param] = str(to)
         return "?" + query.urlencode()
 
     links: dict[str, str] = {}
@@ -136,7 +145,11 @@ def pager(request: HttpRequest, *, number: int, count: int, per_page: int = PAGE
     )
 
 
-def paginate(request: HttpRequest, items: Any, per_page: int = PAGE_SIZE) -> tuple[Page, Pager]:
-    """One page of a queryset (one COUNT and one sliced SELECT) and its pager."""
-    page = Paginator(items, per_page).get_page(request.GET.get("page"))
-    return page, pager(request, number=page.number, count=page.paginator.count, per_page=per_page)
+def paginate(
+    request: HttpRequest, items: Any, per_page: int = PAGE_SIZE, param: str = "page"
+) -> tuple[Page, Pager]:
+    """One page of a queryset (one COUNT and one sliced SELECT) or list, and its pager."""
+    page = Paginator(items, per_page).get_page(request.GET.get(param))
+    return page, pager(
+        request, number=page.number, count=page.paginator.count, per_page=per_page, param=param
+    )

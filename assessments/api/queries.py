@@ -98,6 +98,7 @@ QUERY_READERS = role_permission(*permissions.QUERY_READERS)
 
 class QueryListView(APIView):
     permission_classes = [QUERY_READERS]
+    pagination_class = TrialPagination
 
     @extend_schema(
         parameters=[
@@ -123,7 +124,12 @@ class QueryListView(APIView):
             participant=participant,
             unresolved=params.get("unresolved", "").lower() in ("1", "true", "yes"),
         )
-        return Response([present_query(q) for q in queryset])
+        return paginated(
+            self,
+            request,
+            queryset,
+            lambda page: [present_query(q) for q in page],
+        )
 
 
 class QueryDetailView(APIView):
@@ -300,6 +306,7 @@ def present_import(record: RegisterImport) -> dict[str, Any]:
 
 class RegisterImportView(APIView):
     permission_classes = [role_permission(*permissions.REGISTER_IMPORTERS)]
+    pagination_class = TrialPagination
     parser_classes = [CsvParser]
 
     @extend_schema(
@@ -307,7 +314,7 @@ class RegisterImportView(APIView):
     )
     def get(self, request: Request) -> Response:
         records = RegisterImport.objects.select_related("imported_by")
-        return Response([present_import(r) for r in records])
+        return paginated(self, request, records, lambda page: [present_import(r) for r in page])
 
     @extend_schema(
         request={"text/csv": OpenApiTypes.BINARY},
