@@ -31,9 +31,11 @@ install: $(if $(findstring .tools,$(UV)),.tools/bin/uv) .env
 services: install
 	@$(PY) manage.py check_services
 
+# Migrations run as the database owner, which grants the runtime role (DATABASE_URL) its
+# privileges; everything else runs as the runtime role (README.md, "Configuration").
 database: services
 	@$(PY) manage.py ensure_database
-	$(PY) manage.py migrate --no-input
+	DATABASE_ROLE=owner $(PY) manage.py migrate --no-input
 	$(PY) manage.py setup_trial
 
 demo: database

@@ -18,6 +18,17 @@ ParticipantFields = Callable[[Participant, Any], dict[str, Any]]
 
 representation_fields: Registry[ParticipantFields] = Registry("fields of a participant")
 
+# (user) -> names of the participant's relations those fields read for this user, so that a
+# list reads them with its own query (select_related) instead of one query per participant.
+RelatedNames = Callable[[Any], list[str]]
+
+representation_related: Registry[RelatedNames] = Registry("relations of a participant's fields")
+
+
+def related_for(user: Any) -> list[str]:
+    """The relations to select with a list of participants shown to this user."""
+    return [name for names in representation_related for name in names(user)]
+
 
 def fields_for(participant: Participant, user: Any) -> dict[str, Any]:
     """The participant's own arm-free facts every reader gets, and what each app above adds

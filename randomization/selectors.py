@@ -65,6 +65,12 @@ def allocation_fields(participant: Any, user: Any) -> dict[str, Any]:
     return {"arm": allocation.arm, "randomization_code": allocation.randomization_code}
 
 
+def allocation_related(user: Any) -> list[str]:
+    """The relation `allocation_fields` reads, for lists to select in their own query (only
+    for users who may see allocation: nobody else's query touches the allocations)."""
+    return ["allocation"] if access.may_see_allocation(user) else []
+
+
 def arm_of(participant: Any, *, user: Any) -> str | None:
     """The participant's arm for a user who may see it; None for everyone else."""
     if not access.may_see_allocation(user):

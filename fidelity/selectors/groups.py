@@ -53,7 +53,8 @@ def group_list(*, user: Any, site: str | None = None) -> QuerySet[ImrGroup]:
     )
     if site:
         queryset = queryset.filter(site__code=site.strip().upper())
-    return queryset.prefetch_related("instructors")
+    # Meta.ordering does not apply to a query with aggregates: say it (pages of the API).
+    return queryset.order_by("site__number", "start_date", "name").prefetch_related("instructors")
 
 
 def group_get(*, user: Any, pk: Any) -> ImrGroup:

@@ -98,7 +98,7 @@ def test_staff_of_another_site_neither_see_nor_answer(saved_panss: Any, data_man
         f"/api/v1/queries/{query_id}/answer/", {"text": "x"}, format="json"
     )
     assert response.status_code == 404
-    assert api_client(other).get("/api/v1/queries/").json() == []
+    assert api_client(other).get("/api/v1/queries/").json()["results"] == []
 
 
 def test_queries_stay_answerable_while_frozen_and_read_only_after_lock(
@@ -172,10 +172,13 @@ def test_the_query_list_filters_by_site_status_and_participant(
 ) -> None:
     raise_query(data_manager, saved_panss)
     client = api_client(data_manager)
-    assert len(client.get("/api/v1/queries/?site=BAL").json()) == 1
-    assert client.get("/api/v1/queries/?site=GLA").json() == []
-    assert len(client.get(f"/api/v1/queries/?participant={saved_panss.pk}&status=open").json()) == 1
-    assert client.get("/api/v1/queries/?status=closed").json() == []
+    assert client.get("/api/v1/queries/?site=BAL").json()["count"] == 1
+    assert client.get("/api/v1/queries/?site=GLA").json()["results"] == []
+    assert (
+        client.get(f"/api/v1/queries/?participant={saved_panss.pk}&status=open").json()["count"]
+        == 1
+    )
+    assert client.get("/api/v1/queries/?status=closed").json()["results"] == []
 
 
 def test_the_data_manager_sees_how_often_the_mhrm_spirituality_items_are_skipped(

@@ -123,7 +123,7 @@ def test_a_reimport_supersedes_the_previous_import_which_is_kept(
     old = RegisterImport.objects.get(pk=first.json()["id"])
     assert old.superseded_by_id == second.json()["id"]
     assert ServiceUsePeriod.objects.count() == 2  # nothing lost
-    listing = api_client(data_manager).get("/api/v1/register-imports/").json()
+    listing = api_client(data_manager).get("/api/v1/register-imports/").json()["results"]
     assert [i["current"] for i in listing] == [True, False]
     event = events_of(old).order_by("pgh_id").last()
     assert event is not None

@@ -155,7 +155,7 @@ def test_an_unblinded_job_does_not_exist_for_a_data_manager(statistician: Any, d
     services.dataset_lock(user=dm, reason="Final")
     job_id = ask(statistician, blinded=False).json()["id"]
     assert api_client(dm).get(f"/api/v1/exports/{job_id}/").status_code == 404
-    assert job_id not in {j["id"] for j in api_client(dm).get("/api/v1/exports/").json()}
+    assert job_id not in {j["id"] for j in api_client(dm).get("/api/v1/exports/").json()["results"]}
     assert api_client(statistician).get(f"/api/v1/exports/{job_id}/").status_code == 200
 
 

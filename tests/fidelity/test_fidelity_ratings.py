@@ -50,7 +50,7 @@ def test_the_second_rater_sees_nothing_of_the_first_rating_before_submitting(sta
     second = api_client(staff.rater2)
 
     listing = second.get("/api/v1/fidelity-ratings/", {"group": group.pk})
-    assert listing.status_code == 200 and listing.json() == []
+    assert listing.status_code == 200 and listing.json()["results"] == []
     assert second.get(f"/api/v1/fidelity-ratings/{rating_id}/").status_code == 404
     status = second.get(f"/api/v1/groups/{group.pk}/fidelity/").json()["timepoints"][0]
     assert status["submitted"] == {"rater1": True, "rater2": False, "consensus": False}
@@ -222,7 +222,7 @@ def test_only_fidelity_raters_enter_ratings(staff, group) -> None:
 
 def test_a_statistician_reads_every_rating_at_once(staff, group) -> None:
     _submit(api_client(staff.rater1), group, "rater1", RATER1_ITEMS)
-    listing = api_client(staff.statistician).get("/api/v1/fidelity-ratings/").json()
+    listing = api_client(staff.statistician).get("/api/v1/fidelity-ratings/").json()["results"]
     assert [r["rater_kind"] for r in listing] == ["rater1"]
 
 

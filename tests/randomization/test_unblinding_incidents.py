@@ -39,12 +39,12 @@ def test_an_assessor_reports_and_the_trial_managers_see_the_report(sites: dict) 
         make_staff("dm", Role.DATA_MANAGER),
         make_staff("stat", Role.STATISTICIAN),
     ):
-        listed = api_client(manager).get(URL).json()
+        listed = api_client(manager).get(URL).json()["results"]
         assert [item["id"] for item in listed] == [body["id"]]
     # A colleague sees only their own reports.
     colleague = make_staff("assessor2", Role.ASSESSOR, sites=["BAL"])
-    assert api_client(colleague).get(URL).json() == []
-    assert api_client(assessor).get(URL).json()[0]["id"] == body["id"]
+    assert api_client(colleague).get(URL).json()["results"] == []
+    assert api_client(assessor).get(URL).json()["results"][0]["id"] == body["id"]
     # The report is audited.
     incident = UnblindingIncident.objects.get()
     assert events_of(incident).get().pgh_context["user"] == assessor.pk
@@ -83,7 +83,7 @@ def test_a_trial_manager_may_record_a_report_for_a_blinded_person(sites: dict) -
     assert response.status_code == 201
     assert response.json()["person"] == "assessor"
     assert response.json()["reported_by"] == "dm"
-    assert api_client(assessor).get(URL).json()[0]["reported_by"] == "dm"
+    assert api_client(assessor).get(URL).json()["results"][0]["reported_by"] == "dm"
     # But not for someone who is not blinded, and an assessor not for a colleague.
     make_staff("coord", Role.COORDINATOR)
     assert report(manager, person="coord").status_code == 400
