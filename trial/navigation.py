@@ -10,6 +10,7 @@ from typing import Any
 from django.urls import NoReverseMatch, reverse
 
 from trial import access
+from trial.access import Viewer
 from trial.roles import Role
 
 
@@ -83,7 +84,7 @@ ENTRIES: tuple[Entry, ...] = (
 )
 
 
-def menu_for(user: Any, path: str = "") -> list[dict[str, Any]]:
+def menu_for(user: Viewer, path: str = "") -> list[dict[str, Any]]:
     """The user's entries; the one whose address is the longest prefix of `path` is current."""
     if not getattr(user, "is_authenticated", False):
         return []
