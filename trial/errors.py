@@ -89,9 +89,7 @@ def _is_psycopg_error(exc: BaseException) -> bool:
 
 
 def _is_psycopg_connection(exc: BaseException) -> bool:
-    return type(exc).__name__ in ("OperationalError", "InterfaceError") and _is_psycopg_error(
-        exc
-    )
+    return type(exc).__name__ in ("OperationalError", "InterfaceError") and _is_psycopg_error(exc)
 
 
 def sqlstate_of(exc: BaseException) -> str | None:
