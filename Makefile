@@ -16,6 +16,7 @@ help:
 	@echo "make run   install, prepare the database, create demo users and data, serve on :$(PORT)"
 	@echo "make test  run the whole test suite"
 	@echo "make dev   as make run, with Django's autoreloading development server"
+	@echo "make lint  ruff (style, complexity), ruff format and mypy, as CI runs them"
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools && .tools/bin/pip install --quiet uv==$(UV_VERSION)
@@ -69,6 +70,8 @@ dev: demo
 test: services
 	.venv/bin/pytest -n auto
 
+# What CI checks before the tests (.ci/run): style, format, types.
 lint: install
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/mypy .

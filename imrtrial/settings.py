@@ -44,7 +44,8 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "csp",
-    # The apps, from the ground up (DESIGN.md, "Layout: one way down").
+    # The apps, from the ground up (DESIGN.md, "Layout: one way down"). `instruments` (above
+    # trial) and `datasets` (below exports) are layers too, but plain packages: no models.
     "trial",
     "accounts",
     "participants",
