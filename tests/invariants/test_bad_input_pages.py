@@ -120,7 +120,7 @@ PAGES: dict[str, list[tuple[str, Args]]] = {
 # Page routes whose POST ends the session, as it should.
 ENDS_SESSION = {"logout"}
 # Page routes without a form or input of their own.
-NOT_PAGES = {"favicon.ico"}
+NOT_PAGES = {"favicon.ico", "healthz"}
 
 
 def page_routes() -> list[Any]:
