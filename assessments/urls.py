@@ -22,6 +22,11 @@ urlpatterns = [
         views.raise_query,
         name="raise_query",
     ),
+    path(
+        "participants/<int:pk>/<str:timepoint>/<str:code>/autosave/",
+        views.autosave,
+        name="autosave",
+    ),
     path("psp-interval/", views.psp_interval, name="psp_interval"),
     path("queries/", views.query_list, name="queries"),
     path("queries/<int:query_id>/", views.query_detail, name="query"),

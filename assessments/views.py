@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
@@ -162,6 +163,7 @@ def _form_context(
         for score in instrument.scores:
             scores.append({"score": score, "value": response.scores.get(score.code)})
     item_values = typed if typed is not None else (response.items if response else {})
+    editable = may_enter and level == "open"
     return {
         "participant": participant,
         "timepoint": timepoint,
@@ -171,8 +173,15 @@ def _form_context(
         "sections": entry_forms.sections(rows),
         "meta": meta,
         "errors": errors or {},
+        "error_summary": entry_forms.error_summary(rows, errors or {}),
         "scores": scores,
-        "editable": may_enter and level == "open",
+        "editable": editable,
+        # Autosave writes drafts without a reason, so only on a form never completed: after
+        # the first completion every change needs a reason and is saved by the user.
+        "autosave": editable and (response is None or response.first_completed_at is None),
+        "next_form": _next_form(request.user, participant, timepoint, instrument)
+        if response is not None
+        else None,
         "may_enter": may_enter,
         "lock_level": level,
         "needs_reason": response is not None and response.first_completed_at is not None,
@@ -199,6 +208,27 @@ def _form_context(
         and selectors.unblinding_flags([response])[response.pk],
         "missing_reasons": entry_forms.MissingReason.choices,
     }
+
+
+def _next_form(
+    user: Any, participant: Participant, timepoint: str, instrument: Instrument
+) -> Instrument | None:
+    """The next form of this visit the user enters and has not completed: the first after
+    this one in form order, else the first before it; None when all are done."""
+    saved = selectors.responses_of(participant)
+    mine = [
+        candidate
+        for candidate in registry.for_timepoint(timepoint)
+        if candidate.form_entry and permissions.may_enter(user, participant.site_id, candidate)
+    ]
+    if instrument not in mine:
+        return None
+    here = mine.index(instrument)
+    for candidate in mine[here + 1 :] + mine[:here]:
+        response = saved.get((timepoint, candidate.code))
+        if response is None or not response.is_done:
+            return candidate
+    return None
 
 
 # A query that was refused comes back to the form's page with what the data manager typed.
@@ -304,6 +334,54 @@ def form(request: HttpRequest, pk: int, timepoint: str, code: str) -> HttpRespon
         "assessments/form.html",
         _form_context(request, participant, timepoint, instrument, rows=rows, meta=meta),
     )
+
+
+@login_required
+@require_POST
+def autosave(request: HttpRequest, pk: int, timepoint: str, code: str) -> HttpResponse:
+    """The form's automatic draft save (htmx, a moment after each change): what is typed is
+    saved as a draft version without a reason. Never on a form that was completed once: from
+    then on every change needs a reason, so the user saves it with one. The answer is the
+    autosave line of the page, plus the new version for the form (out of band)."""
+    _require(request, *permissions.ENTERING_ROLES)
+    participant = selectors.participant_get(user=request.user, pk=pk)
+    timepoint = selectors.parse_timepoint(timepoint)
+    instrument = selectors.form_instrument(code, timepoint)
+    response = selectors.response_find(participant, timepoint, instrument.code)
+    context: dict[str, Any] = {"response": response, "saved": False}
+    if response is not None and response.first_completed_at is not None:
+        context["problem"] = _(
+            "Not saved automatically: this form was completed before, so a change needs a "
+            "reason. Give it below and save."
+        )
+        return render(request, "assessments/_autosave.html", context, status=409)
+    derived = derived_values(response, instrument) if response else {}
+    _rows, items, missing, comments = entry_forms.rows_from_post(instrument, request.POST, derived)
+    meta_form = entry_forms.EntryMetaForm({**request.POST.dict(), "status": "draft"})
+    if not meta_form.is_valid():
+        context["problem"] = _("Draft not saved: the interview date is not a date.")
+        return render(request, "assessments/_autosave.html", context, status=400)
+    data = meta_form.cleaned_data
+    try:
+        result = services.response_save(
+            user=request.user,
+            participant=participant,
+            timepoint=timepoint,
+            code=instrument.code,
+            items=items,
+            missing=missing,
+            comments=comments,
+            status=ResponseStatus.DRAFT,
+            version=data["version"],
+            reason="",
+            interview_date=data["interview_date"],
+        )
+    except TrialError as error:
+        problems = [m for ms in (error.fields or {}).values() for m in ms] or [error.message]
+        context["problem"] = _("Draft not saved: %(problems)s") % {"problems": " ".join(problems)}
+        return render(request, "assessments/_autosave.html", context, status=error.status)
+    context.update(response=result.response, saved=True, at=timezone.localtime())
+    return render(request, "assessments/_autosave.html", context)
 
 
 @login_required
