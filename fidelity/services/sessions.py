@@ -213,6 +213,12 @@ def session_cancel(*, user: Any, session: GroupSession, reason: str = "") -> Gro
     return session
 
 
+def is_real_reason(reason: str) -> bool:
+    """At least a few characters with a letter in them: not blank, not "-" or "..."."""
+    text = (reason or "").strip()
+    return len(text) >= 3 and any(character.isalpha() for character in text)
+
+
 def attendance_record(
     *,
     user: Any,
@@ -224,7 +230,7 @@ def attendance_record(
 ) -> int:
     """Save the session's attendance: the members listed in `present` came, every other member
     of the group did not. The first save records the session as held; a later save that
-    changes anything is a correction, audited with the reason given (optional). `version`
+    changes a recorded value is a correction and needs a reason (audited with it). `version`
     (the session's attendance_version as the client saw it) turns a save over someone else's
     newer one into a 409. Returns the number of members whose record changed."""
     group = session.group
@@ -275,11 +281,21 @@ def attendance_record(
             Attendance.objects.filter(session=locked).values_list("participant_id", "present")
         )
         correcting = locked.status == SessionStatus.HELD
-        label = (
-            (reason.strip() or "Attendance corrected (no reason given)")
-            if correcting
-            else (reason.strip() or "Attendance recorded")
-        )
+        corrections = [
+            pid for pid in members if pid in recorded and recorded[pid] != (pid in wanted)
+        ]
+        # A correction changes what was recorded as fact: the audit trail needs its reason.
+        if correcting and corrections and not is_real_reason(reason):
+            raise Invalid(
+                "A correction of recorded attendance needs a reason.",
+                fields={
+                    "reason": [
+                        'Say why the attendance recorded before was wrong (e.g. "arrived '
+                        'late, signed the list").'
+                    ]
+                },
+            )
+        label = reason.strip() or "Attendance recorded"
         changed = 0
         with audit_context(user=user, reason=label):
             for participant_id in sorted(members):
