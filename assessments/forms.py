@@ -29,6 +29,8 @@ class Row:
     errors: list[str] = field(default_factory=list)
     relevant: bool | None = True
     derived_value: Any = None
+    # The source-data verification mark of this field on the saved version, if any.
+    verification: Any = None
 
     @property
     def name(self) -> str:

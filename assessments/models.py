@@ -98,6 +98,36 @@ class InstrumentResponse(models.Model):
         return str(found.short_name) if found is not None else self.instrument
 
 
+@pghistory.track()
+class FieldVerification(models.Model):
+    """Source-data verification of one field of one saved version of a response: a monitor
+    or data manager compared the item with the source. It holds for that version only, so
+    any later change of the form (a new version) resets it. Possible while the database is
+    frozen, as form-level verification is; nothing changes after lock."""
+
+    response = models.ForeignKey(
+        InstrumentResponse, on_delete=models.PROTECT, related_name="field_verifications"
+    )
+    item = models.CharField(max_length=40, help_text="Item code, or 'interview_date'")
+    version = models.PositiveIntegerField(help_text="The response version that was verified")
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    verified_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["response", "item", "version"],
+                name="one_verification_per_field_and_version",
+            )
+        ]
+        triggers = [refuse_when_locked(during_freeze=False)]
+
+    def __str__(self) -> str:
+        return f"{self.response_id} {self.item} v{self.version}"
+
+
 class QueryStatus(models.TextChoices):
     OPEN = "open", "Open"
     ANSWERED = "answered", "Answered"

@@ -18,6 +18,12 @@ urlpatterns = [
         name="verify",
     ),
     path(
+        "participants/<int:pk>/<str:timepoint>/<str:code>/verify-fields/",
+        views.verify_fields,
+        name="verify_fields",
+    ),
+    path("verification/", views.sdv_worklist, name="sdv"),
+    path(
         "participants/<int:pk>/<str:timepoint>/<str:code>/query/",
         views.raise_query,
         name="raise_query",

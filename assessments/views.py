@@ -164,6 +164,9 @@ def _form_context(
             scores.append({"score": score, "value": response.scores.get(score.code)})
     item_values = typed if typed is not None else (response.items if response else {})
     editable = may_enter and level == "open"
+    marks = selectors.field_verifications(response) if response else {}
+    for row in rows:
+        row.verification = marks.get(row.item.code)
     return {
         "participant": participant,
         "timepoint": timepoint,
@@ -189,6 +192,11 @@ def _form_context(
         and response is not None
         and response.status == ResponseStatus.COMPLETE
         and level != "lock",
+        "may_verify_fields": permissions.may_verify(request.user, instrument)
+        and response is not None
+        and response.is_done
+        and level != "lock",
+        "interview_date_mark": marks.get("interview_date"),
         "may_raise_query": permissions.may_manage_queries(request.user)
         and response is not None
         and level != "lock",
@@ -427,6 +435,54 @@ def verify(request: HttpRequest, pk: int, timepoint: str, code: str) -> HttpResp
     else:
         messages.success(request, f"Version {response.version} marked as source-verified.")
     return redirect("assessments:form", pk=pk, timepoint=timepoint, code=instrument.code)
+
+
+@login_required
+@require_POST
+def verify_fields(request: HttpRequest, pk: int, timepoint: str, code: str) -> HttpResponse:
+    """Field-level source-data verification: the fields ticked on the form's page."""
+    _require(request, *permissions.VERIFIERS)
+    participant = selectors.participant_get(user=request.user, pk=pk)
+    timepoint = selectors.parse_timepoint(timepoint)
+    instrument = selectors.form_instrument(code, timepoint)
+    response = selectors.response_find(participant, timepoint, instrument.code)
+    if response is None:
+        raise Invalid("Nothing is saved to verify.")
+    try:
+        marks = services.response_verify_fields(
+            user=request.user,
+            response=response,
+            version=whole_number(request.POST.get("version", "")),
+            fields=request.POST.getlist("field"),
+        )
+    except TrialError as error:
+        for message in [m for ms in (error.fields or {}).values() for m in ms] or [error.message]:
+            messages.error(request, message)
+    else:
+        messages.success(
+            request,
+            _("%(count)d fields of version %(version)d marked as source-verified.")
+            % {"count": len(marks), "version": response.version},
+        )
+    return redirect("assessments:form", pk=pk, timepoint=timepoint, code=instrument.code)
+
+
+@login_required
+def sdv_worklist(request: HttpRequest) -> HttpResponse:
+    """Monitors' and data managers' source-data verification worklist: complete forms not yet
+    verified, per site, oldest first."""
+    _require(request, *permissions.VERIFIERS)
+    site = request.GET.get("site", "")
+    rows = selectors.sdv_worklist(user=request.user, site=site)
+    every_site = selectors.sdv_worklist(user=request.user) if site else rows
+    per_site: dict[str, int] = {}
+    for row in every_site:
+        per_site[row.site] = per_site.get(row.site, 0) + 1
+    return render(
+        request,
+        "assessments/sdv.html",
+        {"rows": rows[:500], "total": len(rows), "per_site": per_site, "site": site},
+    )
 
 
 @login_required
