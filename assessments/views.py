@@ -93,6 +93,9 @@ def participant_forms(request: HttpRequest, pk: int) -> HttpResponse:
     )
     randomized_on = windows.randomization_date(participant)
     today = timezone.localdate()
+    # While frozen or locked no form can be saved: none is offered for entry (the banner
+    # says why); saved ones can still be viewed.
+    entry_open = lock_level() == "open"
     timepoints = []
     for timepoint in Timepoint.values:
         visit = windows.window(participant, timepoint, randomized_on=randomized_on)
@@ -112,6 +115,7 @@ def participant_forms(request: HttpRequest, pk: int) -> HttpResponse:
                     "unblinding_flag": bool(response and flags.get(response.pk)),
                 }
             )
+            forms[-1]["offer_entry"] = entry_open and forms[-1]["may_enter"]
         # The state is that of the forms the user enters (as on their worklist), else of all.
         entered = [f for f in forms if f["may_enter"]] or forms
         done = all(f["response"] is not None and f["response"].is_done for f in entered)

@@ -23,6 +23,7 @@ from participants.services import OPEN_BEFORE_RANDOMIZATION
 from trial import access, timeline
 from trial.errors import Forbidden, Invalid, TrialError
 from trial.roles import Role
+from trial.selectors import lock_level
 
 PAGE_SIZE = 50
 
@@ -66,7 +67,10 @@ def participant_list(request: HttpRequest) -> HttpResponse:
             "sites": selectors.sites_visible_to(request.user),
             "statuses": Status.choices,
             "filters": filters,
-            "can_register": access.has_role(request.user, Role.COORDINATOR),
+            # While frozen or locked nothing can be saved: such forms are not offered (the
+            # banner of every page says why).
+            "can_register": access.has_role(request.user, Role.COORDINATOR)
+            and lock_level() == "open",
         },
     )
 
@@ -110,7 +114,8 @@ def participant_overview(request: HttpRequest, pk: int) -> HttpResponse:
     _require_reader(request)
     participant = selectors.participant_get(user=request.user, pk=pk)
     user = request.user
-    coordinator_here = selectors.may_act(user, participant, Role.COORDINATOR)
+    entry_open = lock_level() == "open"
+    coordinator_here = entry_open and selectors.may_act(user, participant, Role.COORDINATOR)
     return render(
         request,
         "participants/overview.html",
@@ -122,7 +127,8 @@ def participant_overview(request: HttpRequest, pk: int) -> HttpResponse:
             "can_screen": coordinator_here and participant.status in OPEN_BEFORE_RANDOMIZATION,
             "can_consent": coordinator_here
             and participant.status in (Status.ELIGIBLE, Status.CONSENTED),
-            "can_change_status": selectors.may_act(user, participant, *selectors.STATUS_RECORDERS)
+            "can_change_status": entry_open
+            and selectors.may_act(user, participant, *selectors.STATUS_RECORDERS)
             and participant.status != Status.DECEASED,
             "can_read_audit": access.has_role(user, *selectors.AUDIT_READERS),
         },

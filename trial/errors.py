@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import DatabaseError
+from django.utils.translation import gettext as _
 
 # SQLSTATEs raised by the trial's own PostgreSQL triggers.
 LOCKED_SQLSTATE = "IMR01"  # the database is frozen or locked (trial.lock)
@@ -70,7 +71,15 @@ def from_database_error(exc: DatabaseError) -> TrialError | None:
     cause = exc.__cause__ or exc
     text = str(getattr(getattr(cause, "diag", None), "message_primary", None) or cause)
     if state == LOCKED_SQLSTATE:
-        return Conflict(text)
+        # The trigger's own text names the table (for the server log); people get plain words.
+        if "locked" in text:
+            return Conflict(_("The trial database is locked: nothing can be changed."))
+        return Conflict(
+            _(
+                "The trial database is frozen: no data entry or changes until it is opened "
+                "again (queries can still be answered)."
+            )
+        )
     if state == IMMUTABLE_SQLSTATE:
         return Conflict(text)
     return None

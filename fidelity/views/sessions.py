@@ -20,6 +20,7 @@ from fidelity.views.common import is_htmx, run_for_form, run_for_message, unblin
 from fidelity.views.groups import _render_detail
 from trial.errors import Forbidden, Invalid, TrialError, from_database_error
 from trial.inputs import digits, whole_number
+from trial.selectors import lock_level
 
 
 @unblinded_page
@@ -74,6 +75,7 @@ def _attendance_context(
     reason: str = "",
 ) -> dict[str, Any]:
     site = session.group.site
+    entry_open = lock_level() == "open"
     lines = selectors.attendance_sheet(session)
     rows = []
     for line in lines:
@@ -99,8 +101,9 @@ def _attendance_context(
         "present_count": sum(1 for row in rows if row["present"]),
         "instructors": instructors,
         "chosen_instructors": chosen_instructors,
-        "may_record": permissions.may_record_attendance(request.user, site.pk),
-        "may_plan": permissions.may_plan_sessions(request.user, site.pk),
+        # Nothing is offered that the freeze or lock would refuse (the banner says why).
+        "may_record": entry_open and permissions.may_record_attendance(request.user, site.pk),
+        "may_plan": entry_open and permissions.may_plan_sessions(request.user, site.pk),
         "recorded": session.status == SessionStatus.HELD,
         "error": error,
         "saved": saved,
