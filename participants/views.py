@@ -12,13 +12,15 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
-from participants import contributions, eligibility, selectors, services
+from participants import contributions, cpr, eligibility, selectors, services
 from participants.forms import ConsentForm, RegistrationForm, ScreeningForm, StatusForm
-from participants.models import CLOSED_STATUSES, Participant, Status
+from participants.models import CLOSED_STATUSES, Participant, Sex, Status
 from participants.services import OPEN_BEFORE_RANDOMIZATION
 from trial import access, timeline
 from trial.errors import Forbidden, Invalid, TrialError
@@ -87,8 +89,9 @@ def participant_register(request: HttpRequest) -> HttpResponse:
         raise Forbidden("Only coordinators register participants.")
     form = RegistrationForm(request.POST or None, sites=sites)
     status = 200
+    sex_warning = ""
     if request.method == "POST":
-        if form.is_valid():
+        if form.is_valid() and not (sex_warning := _sex_warning(form)):
             try:
                 participant = services.participant_register(
                     user=request.user,
@@ -104,9 +107,29 @@ def participant_register(request: HttpRequest) -> HttpResponse:
                     request, f"Registered as {participant.study_id}. Next: eligibility screening."
                 )
                 return redirect("participants:overview", pk=participant.pk)
-        else:
+        elif not sex_warning:
             status = 400
-    return render(request, "participants/register.html", {"form": form}, status=status)
+    return render(
+        request,
+        "participants/register.html",
+        {"form": form, "sex_warning": sex_warning},
+        status=status,
+    )
+
+
+def _sex_warning(form: RegistrationForm) -> str:
+    """A warning (nothing saved yet) when the sex chosen differs from the one the CPR number's
+    last digit gives, unless the user confirmed it; "" when there is nothing to warn about."""
+    try:
+        given = cpr.sex_of(cpr.parse_cpr(form.cleaned_data["cpr"]))
+    except cpr.InvalidCpr:
+        return ""  # the service refuses the number with its own message
+    if given == form.cleaned_data["sex"] or form.cleaned_data.get("sex_confirmed"):
+        return ""
+    return _(
+        "The CPR number's last digit is that of a %(given)s, but %(chosen)s is chosen. Check "
+        "the sex; if it is right, tick the box below and register again. Nothing is saved yet."
+    ) % {"given": Sex(given).label.lower(), "chosen": Sex(form.cleaned_data["sex"]).label.lower()}
 
 
 @login_required
@@ -142,7 +165,9 @@ def participant_screening(request: HttpRequest, pk: int) -> HttpResponse:
     participant = selectors.participant_for_action(
         user=request.user, pk=pk, roles=(Role.COORDINATOR,), what="eligibility screening"
     )
-    form = ScreeningForm(request.POST or None)
+    today = timezone.localdate()
+    age = cpr.age_on(participant.date_of_birth, today)
+    form = ScreeningForm(request.POST or None, derived={"age_18_or_over": age >= 18})
     status = 200
     if request.method == "POST":
         if form.is_valid():
@@ -170,6 +195,7 @@ def participant_screening(request: HttpRequest, pk: int) -> HttpResponse:
             "screenings": selectors.screenings_of(participant),
             "open": participant.status in OPEN_BEFORE_RANDOMIZATION,
             "diagnosis_reason": eligibility.DIAGNOSIS_REASON,
+            "age": age,
         },
         status=status,
     )
