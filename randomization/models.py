@@ -156,6 +156,7 @@ class RandomizationLogEntry(models.Model):
         REFUSED_LOCKED = "refused_locked", "Refused: database frozen or locked"
         REFUSED_INVALID = "refused_invalid", "Refused: invalid request"
         EXHAUSTION_ALERT = "exhaustion_alert", "Statisticians alerted: list exhausted"
+        CONFIRMATION_SENT = "confirmation_sent", "Confirmation e-mail sent"
         REPORT_VIEWED = "report_viewed", "Unblinded report viewed"
 
     kind = models.CharField(max_length=24, choices=Kind.choices, db_index=True)

@@ -48,6 +48,8 @@ NOT_LOCKED = {
     "trial.RoleAssignment": "accounts, not trial data",
     "accounts.AuthEvent": "logins happen after the lock",
     "accounts.ApiToken": "credentials, not trial data",
+    "accounts.PasswordChangeDemand": "accounts, not trial data: a user changes a password "
+    "after the lock too",
 }
 
 ROW, BEFORE, INSERT, DELETE, UPDATE = 1, 2, 4, 8, 16
