@@ -14,9 +14,10 @@ import psycopg
 import pytest
 from django.db import connection
 
-from exports import datasets, services
+import datasets
+from datasets.base import Column, Dataset, VarType
+from exports import services
 from exports.assembly.files import BUILDING_PREFIX
-from exports.datasets.base import Column, Dataset, VarType
 from exports.models import ExportJob
 from instruments import metadata
 from participants.models import Participant

@@ -24,9 +24,9 @@ from typing import Any
 
 from django.db.models.functions import Collate
 
-from exports.datasets.base import Column, Dataset, OdmBinding, OdmEvent, Row, redact_cpr
-from exports.datasets.base import VarType as T
-from exports.datasets.context import NO_YES, ExportContext
+from datasets.base import Column, Dataset, OdmBinding, OdmEvent, Row, redact_cpr
+from datasets.base import VarType as T
+from datasets.context import NO_YES, ExportContext
 from fidelity import permissions
 from fidelity.exposure import CATEGORIES
 from fidelity.models import (
