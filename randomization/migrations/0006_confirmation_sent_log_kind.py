@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('randomization', '0004_sites_and_lock_in_trial'),
+        ('randomization', '0005_site_sequence_moves_forward_by_one'),
     ]
 
     operations = [
