@@ -3,16 +3,36 @@ import pgtrigger
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.functional import lazy
+from django.utils.translation import gettext
 
 from instruments import registry
 from trial.lock import refuse_when_locked
 from trial.roles import Role
 
 
+def visit_name(timepoint: str) -> str:
+    """The one name of a visit, with its timing, used everywhere (pages, the timeline, the
+    audit history, codebooks): "One-year follow-up (21 months after randomisation, window
+    19–24)" (the paper's one year after the end of the nine-month programme). The months come
+    from settings.ASSESSMENT_WINDOWS, read when the name is shown."""
+    if timepoint == "baseline":
+        return gettext("Baseline (before randomisation)")
+    names = {"post": gettext("Post-intervention"), "followup": gettext("One-year follow-up")}
+    window = settings.ASSESSMENT_WINDOWS[timepoint]
+    return gettext("%(name)s (%(due)d months after randomisation, window %(opens)d–%(closes)d)") % {
+        "name": names[timepoint],
+        **window,
+    }
+
+
+visit_label = lazy(visit_name, str)
+
+
 class Timepoint(models.TextChoices):
-    BASELINE = "baseline", "Baseline (T0)"
-    POST = "post", "Post-intervention (T1)"
-    FOLLOWUP = "followup", "One-year follow-up (T2)"
+    BASELINE = "baseline", visit_label("baseline")
+    POST = "post", visit_label("post")
+    FOLLOWUP = "followup", visit_label("followup")
 
 
 class ResponseStatus(models.TextChoices):

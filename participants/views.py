@@ -4,6 +4,7 @@ act) and the services for every change."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django import forms
@@ -22,7 +23,7 @@ from participants import contributions, cpr, eligibility, selectors, services
 from participants.forms import ConsentForm, RegistrationForm, ScreeningForm, StatusForm
 from participants.models import CLOSED_STATUSES, Participant, Sex, Status
 from participants.services import OPEN_BEFORE_RANDOMIZATION
-from trial import access, timeline
+from trial import access, audit_trail, timeline
 from trial.errors import Forbidden, Invalid, TrialError
 from trial.roles import Role
 from trial.selectors import lock_level
@@ -299,7 +300,49 @@ def participant_status(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def participant_audit(request: HttpRequest, pk: int) -> HttpResponse:
+    """One row per change, newest first, 50 a page; filtered by record (form, query ...),
+    field, user, kind of change and a date range (Copenhagen dates)."""
     participant, entries = selectors.participant_audit_trail(user=request.user, pk=pk)
-    return render(
-        request, "participants/audit.html", {"participant": participant, "entries": entries}
+    query = request.GET
+    problems: list[str] = []
+
+    def day(name: str) -> date | None:
+        text = query.get(name, "").strip()
+        if not text:
+            return None
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            problems.append(_("%(text)s is not a date (YYYY-MM-DD).") % {"text": text[:20]})
+            return None
+
+    wanted = audit_trail.TrailFilter(
+        record=query.get("record", ""),
+        field=query.get("field", ""),
+        who=query.get("who", ""),
+        action=query.get("action", ""),
+        since=day("since"),
+        until=day("until"),
     )
+    shown = [entry for entry in entries if wanted.matches(entry)]
+    page = Paginator(shown, AUDIT_PAGE_SIZE).get_page(query.get("page"))
+    rest = query.copy()
+    rest.pop("page", None)
+    return render(
+        request,
+        "participants/audit.html",
+        {
+            "participant": participant,
+            "page": page,
+            "entries": page.object_list,
+            "total": len(shown),
+            "everything": len(entries),
+            "choices": audit_trail.filter_choices(entries),
+            "filters": wanted,
+            "filter_query": rest.urlencode(),
+            "problems": problems,
+        },
+    )
+
+
+AUDIT_PAGE_SIZE = 50

@@ -7,6 +7,7 @@ import pgtrigger
 from django.conf import settings
 from django.db import models
 
+from assessments.models import visit_label
 from trial.errors import IMMUTABLE_SQLSTATE
 from trial.lock import refuse_when_locked
 
@@ -264,8 +265,9 @@ class UnblindingIncident(models.Model):
 
 
 class GuessTimepoint(models.TextChoices):
-    POST = "post", "Post-intervention (T1)"
-    FOLLOWUP = "followup", "One-year follow-up (T2)"
+    # The visits' one name (assessments.models.visit_name).
+    POST = "post", visit_label("post")
+    FOLLOWUP = "followup", visit_label("followup")
 
 
 class Guess(models.TextChoices):
