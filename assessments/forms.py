@@ -62,7 +62,7 @@ class Row:
             values = list(reversed(values))
         result = []
         for value in values:
-            label = self.item.option_label(value)
+            label = self.item.anchor_label(value)
             text = str(value)
             result.append((text, f"{text} – {label}" if label and label != text else text))
         return result

@@ -125,6 +125,7 @@ class RatingForm(forms.Form):
         for item in scale.ITEMS:
             self.fields[item.code] = forms.TypedChoiceField(
                 label=f"{item.number}. {item.label}",
+                help_text=item.definition,
                 choices=ITEM_CHOICES,
                 coerce=int,
                 widget=forms.RadioSelect,
