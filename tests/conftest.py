@@ -29,14 +29,17 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
     owner = settings.DATABASES[OWNER_ALIAS]
     runtime_user, runtime_password = default["USER"], default["PASSWORD"]
     if settings.DATABASE_ROLES.derived:
-        with psycopg.connect(
-            host=owner["HOST"],
-            port=owner["PORT"] or 5432,
-            user=owner["USER"],
-            password=owner["PASSWORD"] or None,
-            dbname="postgres",
-            autocommit=True,
-        ) as connection:
+        with (
+            psycopg.connect(
+                host=owner["HOST"],
+                port=owner["PORT"] or 5432,
+                user=owner["USER"],
+                password=owner["PASSWORD"] or None,
+                dbname="postgres",
+                autocommit=True,
+            ) as connection,
+            connection.transaction(),
+        ):
             dbroles.ensure_runtime_role(
                 connection.cursor(), role=runtime_user, password=runtime_password
             )

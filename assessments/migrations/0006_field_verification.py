@@ -12,7 +12,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('assessments', '0004_lock_trigger_reads_trial_lock'),
+        ('assessments', '0005_visit_progress_and_count_indexes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
