@@ -138,9 +138,9 @@ def test_study_events_hold_the_forms_of_their_timepoints_as_the_modules_say(
     assert {
         oid: e.get("Name") for oid, e in events.items() if oid in ("SE.T0", "SE.T1", "SE.T2")
     } == {
-        "SE.T0": "Baseline (T0)",
-        "SE.T1": "Post-intervention (T1)",
-        "SE.T2": "One-year follow-up (T2)",
+        "SE.T0": "Baseline (before randomisation)",
+        "SE.T1": "Post-intervention (9 months after randomisation, window 8–11)",
+        "SE.T2": "One-year follow-up (21 months after randomisation, window 19–24)",
     }
     forms_by_event = {oid: set(refs(e, "FormRef", "FormOID")) for oid, e in events.items()}
     present = {oid for forms in forms_by_event.values() for oid in forms}
