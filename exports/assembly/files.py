@@ -248,16 +248,18 @@ def _build_in(job: ExportJob, *, work: Path, root: Path, progress: Progress) -> 
             written.append(TABULAR_WRITERS[fmt](item, output, progress.rows))
         lap(fmt)
     if "odm" in job.formats:
-        written.append(
-            odm.write(
-                staged,
-                output,
-                progress.rows,
-                as_of=as_of,
-                blinded=job.blinded,
-                software_version=software_version(),
-            )
+        created, odm_as_of = odm.header_times(
+            lock_set_at=lock.set_at if lock and lock.level == DatasetLock.Level.LOCK else None,
+            snapshot_at=snapshot_at,
+            as_of=as_of,
         )
+        odm_options = {
+            "created": created,
+            "blinded": job.blinded,
+            "software_version": software_version(),
+        }
+        written.append(odm.write(staged, output, progress.rows, as_of=odm_as_of, **odm_options))
+        written.append(odm.write_define(staged, output, **odm_options))
         lap("odm")
     written.append(codebook.write_html(staged, output, blinded=job.blinded, withheld=withheld))
     written.append(codebook.write_csv(staged, output))
