@@ -1,9 +1,9 @@
-"""Instrument metadata for the exports, read from the assessments app's instrument modules.
+"""Instrument metadata for the exports, read from the instrument modules (the instruments app).
 
 The instrument modules are the one source of truth for items, labels, value labels, types,
 ranges, scores, derivations and missing-data reasons (DESIGN.md, invariant 5). The exports read
-them through the stable metadata API (`assessments.instruments.registry`,
-`assessments.instruments.metadata.variables`, `metadata.MISSING_CODES`,
+them through the stable metadata API (`instruments.registry`,
+`instruments.metadata.variables`, `metadata.MISSING_CODES`,
 `metadata.STATA_MISSING`) and nothing else: every column of a response dataset, the codebook and
 the ODM metadata follow from what is read here.
 
@@ -18,8 +18,8 @@ from functools import cache
 
 from django.utils import translation
 
-from assessments.instruments import metadata, registry
-from assessments.instruments.base import ALL_TIMEPOINTS, Instrument, MissingReason
+from instruments import metadata, registry
+from instruments.base import ALL_TIMEPOINTS, Instrument, MissingReason
 
 ENGLISH = "en"
 

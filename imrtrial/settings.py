@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "csp",
     # The apps, from the ground up (DESIGN.md, "Layout: one way down").
     "trial",
+    "instruments",
     "accounts",
     "participants",
     "randomization",

@@ -26,9 +26,9 @@ from typing import Any
 
 from django.utils.text import capfirst
 
-from assessments.instruments.metadata import Variable
 from exports.datasets.base import Column, VarType, all_missing, missing_by_reason, redact_cpr
 from exports.instruments import InstrumentMeta
+from instruments.metadata import Variable
 
 DATE = "date"
 ITEM, SCORE = 0, 1

@@ -4,7 +4,7 @@ arm (unblinded) or masked group (blinded), status and withdrawal, and dates as d
 randomisation.
 
 Sex, site and age are DEMOG's derived items, computed by the instrument module itself
-(`assessments.instruments.demog.derive`: AGE is whole years at randomisation); the date of
+(`instruments.demog.derive`: AGE is whole years at randomisation); the date of
 birth is read only by that function and never leaves. The other demographics are the answers
 on the complete baseline DEMOG form. The CPR number is never read; free text (the reason for
 a withdrawal, "other (specify)" comments) is not exported."""
@@ -18,13 +18,13 @@ from django.db.models import OuterRef, Subquery
 from django.db.models.functions import Collate
 from django.utils import timezone
 
-from assessments.instruments import demog
 from assessments.models import InstrumentResponse, Timepoint
 from exports.datasets.base import Column, Dataset, OdmBinding, OdmEvent, Row, not_applicable
 from exports.datasets.base import VarType as T
 from exports.datasets.context import DEMOG, NO_YES, ExportContext
 from exports.datasets.forms import FormDecoder, FormRef, as_dict, variable_column
 from exports.datasets.responses import DONE_STATUSES, exported_variables
+from instruments import demog
 from participants.models import (
     CLOSED_STATUSES,
     Diagnosis,

@@ -24,7 +24,6 @@ from typing import Any
 
 from django.db import connection
 
-from assessments.instruments.metadata import Variable
 from assessments.models import InstrumentResponse, Timepoint
 from exports.datasets.base import Column, Dataset, OdmBinding, OdmEvent, Row
 from exports.datasets.base import VarType as T
@@ -37,6 +36,7 @@ from exports.datasets.forms import (
     variable_column,
 )
 from exports.instruments import TIMEPOINT_NAMES, TIMEPOINT_NUMBERS, InstrumentMeta
+from instruments.metadata import Variable
 from participants.models import Participant
 
 CHUNK = 5000

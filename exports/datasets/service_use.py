@@ -15,13 +15,13 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from django.utils import timezone
 
-from assessments.instruments.service_use import WINDOW_LABELS, WINDOWS
 from assessments.models import RegisterImport, ServiceUsePeriod
 from assessments.selectors import current_register_import, service_use_by_window
 from exports.datasets.base import Column, Dataset, OdmBinding, OdmEvent, Row
 from exports.datasets.base import VarType as T
 from exports.datasets.context import NO_YES, ExportContext
 from exports.datasets.forms import describe_notes
+from instruments.service_use import WINDOW_LABELS, WINDOWS
 from participants.models import Participant, Status
 from randomization.models import Allocation
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from assessments.instruments import metadata, registry
 from exports.datasets.base import Column, VarType
 from exports.datasets.wide import NAME_LIMIT, shorten
 from exports.instruments import catalogue, missing_reasons
+from instruments import metadata, registry
 
 
 @pytest.mark.parametrize("name", ["CPR", "DOB", "DATE_OF_BIRTH", "NAME", "cpr_number"])

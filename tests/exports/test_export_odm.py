@@ -16,7 +16,7 @@ import odmlib
 import pytest
 from lxml import etree
 
-from assessments.instruments import metadata, registry
+from instruments import metadata, registry
 from tests.exports import readback
 from tests.exports.conftest import LockedExports
 

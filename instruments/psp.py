@@ -10,7 +10,7 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
-from assessments.instruments.base import (
+from instruments.base import (
     ALL_TIMEPOINTS,
     Action,
     Answers,

@@ -1,7 +1,7 @@
 """Instrument metadata for the API, the export writers (SPSS/Stata labels, ODM metadata) and
 the codebook. Everything is read from the instrument modules; nothing here is a second source.
 
-    from assessments.instruments import metadata, registry
+    from instruments import metadata, registry
     for variable in metadata.variables(registry.get("PANSS")):
         variable.code, variable.label, variable.type, variable.value_labels, variable.derivation
     metadata.MISSING_CODES["refused"]        # -2 (numeric user-missing code), ".b" in Stata
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from assessments.instruments.base import Instrument, Item, MissingReason, Number, Option, Score
+from instruments.base import Instrument, Item, MissingReason, Number, Option, Score
 
 # How a missing-data reason is written into formats that have no reason codes of their own:
 # SPSS user-missing values and Stata extended missing values. Negative, so never inside a range.

@@ -1,6 +1,6 @@
 """The list of instruments. Adding an instrument = adding its module and one line here.
 
-from assessments.instruments import registry
+from instruments import registry
 registry.get("PANSS").items          # Item dataclasses with labels, ranges, options
 registry.all()                        # every instrument, in form order
 registry.for_timepoint("post")        # the forms of a timepoint
@@ -8,7 +8,7 @@ registry.for_timepoint("post")        # the forms of a timepoint
 
 from __future__ import annotations
 
-from assessments.instruments import (
+from instruments import (
     csq8,
     demog,
     gaf,
@@ -22,7 +22,7 @@ from assessments.instruments import (
     shs,
     ymrs,
 )
-from assessments.instruments.base import Instrument
+from instruments.base import Instrument
 from trial.registry import Registry
 
 MODULES = (demog, gaf, psp, panss, hamd6, ymrs, imrs_p, mhrm, shs, csq8, imrs_c, service_use)

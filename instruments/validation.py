@@ -9,7 +9,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from assessments.instruments.base import (
+from instruments.base import (
     Action,
     CheckContext,
     Finding,

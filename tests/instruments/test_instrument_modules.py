@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from assessments.instruments import metadata, registry
+from instruments import metadata, registry
 
 SPEC = json.loads((Path(__file__).parent / "data" / "instruments.json").read_text())
 TIMEPOINTS = {"T0": "baseline", "T1": "post", "T2": "followup"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from assessments.instruments.base import (
+from instruments.base import (
     ALL_TIMEPOINTS,
     Instrument,
     Mode,

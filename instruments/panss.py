@@ -8,7 +8,7 @@ from fractions import Fraction
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from assessments.instruments.base import (
+from instruments.base import (
     ALL_TIMEPOINTS,
     Answers,
     Instrument,

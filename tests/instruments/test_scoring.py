@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assessments.instruments import registry
-from assessments.instruments.psp import decile
+from instruments import registry
+from instruments.psp import decile
 
 MISSING = "refused"
 

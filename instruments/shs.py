@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from assessments.instruments.base import (
+from instruments.base import (
     ALL_TIMEPOINTS,
     Instrument,
     Mode,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from assessments.instruments._imrs import build
-from assessments.instruments.base import Mode
+from instruments._imrs import build
+from instruments.base import Mode
 from trial.roles import Role
 
 INSTRUMENT = build(

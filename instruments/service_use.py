@@ -8,7 +8,7 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
-from assessments.instruments.base import Instrument, Item, Mode, Score, entered
+from instruments.base import Instrument, Item, Mode, Score, entered
 from trial.roles import Role
 
 # The analysis windows (SPEC §11); their dates are set by assessments.windows.
