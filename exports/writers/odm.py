@@ -13,10 +13,11 @@ value missing without a reason is absent. Each ItemDef carries at most one Alias
 (the codes it may carry are listed in one "missing-codes" alias). Subject-level facts repeated
 in every dataset (site, arm or group) and the keys are not repeated as items of each form.
 
-CreationDateTime and AsOfDateTime are real times: the lock time when the database is locked (so
-that the same locked data gives the same bytes); otherwise the start of the snapshot and the
-time of the last change to the exported data. `write_define` writes the study's metadata alone
-(the MetaDataVersion) as a stand-alone define file."""
+CreationDateTime and AsOfDateTime are real times: when the database is locked, the time this
+data was first locked (the earliest lock after its last change, so that the same locked data
+gives the same bytes, also after unlocking and locking again without a change); otherwise the
+start of the snapshot and the time of the last change to the exported data. `write_define`
+writes the study's metadata alone (the MetaDataVersion) as a stand-alone define file."""
 
 from __future__ import annotations
 
@@ -26,9 +27,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import XMLGenerator
+from xml.sax.saxutils import XMLGenerator, escape
 from xml.sax.xmlreader import AttributesImpl
 
+from exports.datasets.audit import ChangeRecord, FormAudit
 from exports.datasets.base import (
     Column,
     OdmBinding,
@@ -44,6 +46,8 @@ STUDY_OID = "NCT01361698"
 FILE_NAME = "odm.xml"
 DEFINE_NAME = "odm_define.xml"
 MISSING_LIST = "CL.MISSING"
+SYSTEM_USER = "USR.SYSTEM"  # changes made by the system itself (no user in the audit context)
+UNKNOWN_LOCATION = "LOC.UNKNOWN"
 ODM_TYPES = {VarType.INTEGER: "integer", VarType.DECIMAL: "float", VarType.TEXT: "text"}
 # Columns that belong to the subject or the event, not to each form.
 SUBJECT_LEVEL = frozenset({"STUDY_ID", "SITE", "ARM", "GROUP"})
@@ -328,7 +332,10 @@ def write(
     as_of: datetime | None,
     blinded: bool,
     software_version: str,
+    audit: FormAudit | None = None,
 ) -> WrittenFile:
+    """The ODM file; with `audit`, an AuditRecord (who, when, why) in every item value of the
+    forms (and the AdminData of the users and sites they name)."""
     staged = [item for item in staged if item.dataset.odm is not None]
     path = directory / FILE_NAME
     with open(path, "w", encoding="utf-8", newline="\n") as handle:
@@ -340,7 +347,9 @@ def write(
         )  # fmt: skip
         _metadata(out, staged, blinded=blinded)
         out.end("Study")
-        _clinical_data(handle, staged, progress)
+        if audit is not None:
+            _admin_data(out, staged, audit, created)
+        _clinical_data(handle, staged, progress, audit)
         out.end("ODM")
         out.xml.ignorableWhitespace("\n")
         out.xml.endDocument()
@@ -398,7 +407,13 @@ class _FormPlan:
     repeat_at: int | None  # the row position of the FormRepeatKey, if the form repeats
     tail: str  # >, and the ItemGroupData start tag
     closing: str
-    items: tuple[tuple[int, str, VarType, frozenset[int]], ...]
+    items: tuple[tuple[int, str, VarType, frozenset[int], str], ...]
+    # For AuditRecords: the form's instrument and where the row holds the subject and the
+    # timepoint (None for a dataset that is not made of forms).
+    instrument: str | None = None
+    subject_at: int = 0
+    timepoint_at: int | None = None
+    site_at: int | None = None
 
 
 def _plan(item: StagedDataset) -> _FormPlan:
@@ -417,13 +432,65 @@ def _plan(item: StagedDataset) -> _FormPlan:
                 f'{indent}    <ItemData ItemOID="{_attr(item_oid(item, column))}"',
                 column.type,
                 frozenset(column.missing) if column.type != VarType.TEXT else frozenset(),
+                column.source or column.name,
             )
             for column in item_columns(item)
         ),
+        instrument=form_key(binding) if binding.event_column == "TIMEPOINT" else None,
+        subject_at=names.index(binding.subject_column),
+        timepoint_at=names.index("TIMEPOINT") if "TIMEPOINT" in names else None,
+        site_at=names.index("SITE") if "SITE" in names else None,
     )
 
 
-def _clinical_data(handle: Any, staged: list[StagedDataset], progress: Progress) -> None:
+def _audit_record(record: ChangeRecord, site: Any) -> str:
+    user = f"USR.{record.user_id}" if record.user_id is not None else SYSTEM_USER
+    location = f"LOC.{site}" if site is not None else UNKNOWN_LOCATION
+    parts = [
+        f'<AuditRecord><UserRef UserOID="{user}"/><LocationRef LocationOID="{location}"/>'
+        f"<DateTimeStamp>{record.at.astimezone(UTC).isoformat()}</DateTimeStamp>"
+    ]
+    if record.reason:
+        parts.append(f"<ReasonForChange>{escape(record.reason)}</ReasonForChange>")
+    parts.append("</AuditRecord>")
+    return "".join(parts)
+
+
+def _admin_data(
+    out: _Writer, staged: list[StagedDataset], audit: FormAudit, created: datetime
+) -> None:
+    """The users and locations the AuditRecords refer to: users by number only, the sites."""
+    users = sorted(
+        {r.user_id for forms in audit.values() for r in forms.values() if r.user_id is not None}
+    )
+    sites: list[int | float] = []
+    for item in staged:
+        for column in item.columns:
+            if column.name == "SITE" and not sites:
+                sites = [value for value, _ in column.value_labels]
+    out.start("AdminData")
+    for user in users:
+        out.leaf("User", {"OID": f"USR.{user}"})
+    out.leaf("User", {"OID": SYSTEM_USER, "UserType": "Other"})
+    locations = [(f"LOC.{_number(site)}", f"Site {_number(site)}") for site in sites]
+    locations.append((UNKNOWN_LOCATION, "Unknown"))
+    for oid, name in locations:
+        out.start("Location", {"OID": oid, "Name": name, "LocationType": "Site"})
+        out.leaf(
+            "MetaDataVersionRef",
+            {
+                "StudyOID": STUDY_OID,
+                "MetaDataVersionOID": "MDV.1",
+                "EffectiveDate": created.astimezone(UTC).date().isoformat(),
+            },
+        )
+        out.end("Location")
+    out.end("AdminData")
+
+
+def _clinical_data(
+    handle: Any, staged: list[StagedDataset], progress: Progress, audit: FormAudit | None = None
+) -> None:
     write = handle.write
     # What follows the opening of a null item: its reason, the code in CL.MISSING, as the
     # flag of an annotation.
@@ -458,18 +525,33 @@ def _clinical_data(handle: Any, staged: list[StagedDataset], progress: Progress)
         if plan.repeat_at is not None:
             parts.append(f' FormRepeatKey="{_attr(str(row[plan.repeat_at]))}"')
         parts.append(plan.tail)
-        for position, opening, kind, codes in plan.items:
+        changes: dict[str, ChangeRecord] = {}
+        if audit is not None and plan.instrument is not None and plan.timepoint_at is not None:
+            key = (row[plan.subject_at], plan.instrument, row[plan.timepoint_at])
+            changes = audit.get(key, {})
+        site = _number(row[plan.site_at]) if plan.site_at is not None else None
+        for position, opening, kind, codes, source in plan.items:
             value = row[position]
             if value is None or value == "":
                 continue  # no value: no ItemData (empty text says nothing either)
+            change = changes.get(source)
+            record = _audit_record(change, site) if change is not None else ""
             if value in codes:
-                parts.append(opening + null_items[int(value)])
-            elif kind == VarType.TEXT:
-                parts.append(f'{opening} Value="{_attr(value)}"/>')
+                null = null_items[int(value)]
+                parts.append(
+                    opening + null.replace("><Annotation", ">" + record + "<Annotation", 1)
+                )
+                continue
+            if kind == VarType.TEXT:
+                attribute = f' Value="{_attr(value)}"'
             elif kind == VarType.DECIMAL:
-                parts.append(f'{opening} Value="{float(value)!r}"/>')
+                attribute = f' Value="{float(value)!r}"'
             else:
-                parts.append(f'{opening} Value="{value}"/>')
+                attribute = f' Value="{value}"'
+            if record:
+                parts.append(f"{opening}{attribute}>{record}</ItemData>")
+            else:
+                parts.append(f"{opening}{attribute}/>")
         parts.append(plan.closing)
         write("".join(parts))
         pending += 1

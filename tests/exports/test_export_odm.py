@@ -103,6 +103,7 @@ def test_the_file_times_are_the_lock_time_of_a_locked_database(
     for job in locked_exports.blinded + locked_exports.unblinded:
         root = readback.read_odm(locked_exports.folder(job) / "odm.xml")
         assert job.lock is not None and job.lock_level == "lock"
+        # The data was locked once: its first lock is the job's lock.
         expected = job.lock.set_at.isoformat()
         assert (root.get("CreationDateTime"), root.get("AsOfDateTime")) == (expected, expected)
         assert not expected.startswith("1970")
