@@ -44,6 +44,7 @@ class ExportForm(forms.Form):
     language = forms.ChoiceField(
         choices=ExportLanguage.choices,
         initial=ExportLanguage.ENGLISH,
+        required=False,
         label=_("Language of the labels"),
     )
     unblinded = forms.BooleanField(

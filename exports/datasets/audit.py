@@ -4,7 +4,9 @@ when, and the reason given. Read from the forms' audit events (pghistory rows wr
 database triggers), in the export's snapshot.
 
 A value's record is the event that last changed it (its value or its missing-data reason);
-a score's is the event that last changed the score. Users are named by their number only
+a score's is the event that last changed the score; the assessment day's (ASSESS_DAY) the
+event that last changed the interview date, and VERIFIED's the one that last changed the
+form's status. Users are named by their number only
 (ODM User OIDs, nothing that identifies a person); reasons lose anything shaped like a CPR
 number, as every exported text does."""
 
@@ -64,15 +66,27 @@ def form_audit(instruments: Iterable[str]) -> FormAudit:
         _event_model()
         .objects.filter(pgh_obj_id__in=list(forms))
         .order_by("pgh_obj_id", "pgh_id")
-        .values_list("pgh_obj_id", "items", "missing", "scores", "pgh_created_at", "pgh_context")
+        .values_list(
+            "pgh_obj_id",
+            "items",
+            "missing",
+            "scores",
+            "interview_date",
+            "status",
+            "pgh_created_at",
+            "pgh_context",
+        )
         .iterator(chunk_size=2000)
     )
     current: int | None = None
-    before: tuple[dict[str, Any], dict[str, Any], dict[str, Any]] = ({}, {}, {})
-    for pk, items, missing, scores, at, context in events:
+    empty: tuple[dict[str, Any], ...] = ({}, {}, {}, {})
+    before = empty
+    for pk, items, missing, scores, interview_date, status, at, context in events:
         if pk != current:
-            current, before = pk, ({}, {}, {})
-        now = (_as_dict(items), _as_dict(missing), _as_dict(scores))
+            current, before = pk, empty
+        # The form's own fields, under the names of the variables they become.
+        form = {"ASSESS_DAY": interview_date, "VERIFIED": status == "verified"}
+        now = (_as_dict(items), _as_dict(missing), _as_dict(scores), form)
         changed = {
             code
             for old, new in zip(before, now, strict=True)
