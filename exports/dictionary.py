@@ -15,11 +15,11 @@ from typing import Any
 from django.utils import translation
 from django.utils.translation import gettext
 
+from datasets import datasets_for
+from datasets.base import without_columns
+from datasets.context import ALLOCATION_COLUMNS, ExportContext
+from datasets.instruments import catalogue
 from exports import selectors
-from exports.datasets import datasets_for
-from exports.datasets.base import without_columns
-from exports.datasets.context import ALLOCATION_COLUMNS, ExportContext
-from exports.instruments import catalogue
 from exports.models import ExportLanguage
 from exports.writers import codebook
 from trial.errors import Forbidden, Invalid

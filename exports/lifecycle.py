@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import DatabaseError
 from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Coalesce, Greatest
@@ -39,7 +39,7 @@ QUEUED_GRACE = timedelta(minutes=10)
 
 def create(
     *,
-    user: AbstractBaseUser,
+    user: User,
     formats: Sequence[str],
     blinded: bool,
     options: dict[str, Any] | None = None,

@@ -29,12 +29,12 @@ from django.db.models import Max
 from django.utils import translation
 from django.utils.translation import gettext
 
+from datasets import datasets_for
+from datasets.audit import FormAudit, form_audit
+from datasets.base import Dataset, missing_codes, without_columns
+from datasets.context import ALLOCATION_COLUMNS, ExportContext, Withheld
+from datasets.instruments import ENGLISH, catalogue
 from exports import selectors
-from exports.datasets import datasets_for
-from exports.datasets.audit import FormAudit, form_audit
-from exports.datasets.base import Dataset, missing_codes, without_columns
-from exports.datasets.context import ALLOCATION_COLUMNS, ExportContext, Withheld
-from exports.instruments import ENGLISH, catalogue
 from exports.models import ExportJob, MaskingKey
 from exports.services import masking_mapping
 from exports.writers import TABULAR_WRITERS, codebook, odm, syntax, transport
@@ -223,7 +223,7 @@ def _read_snapshot(job: ExportJob, staging: Path, output: Path, progress: Progre
             folder = output if keep_parquet else staging
             item = parquet_writer.stage(dataset, folder / f"{dataset.name}.parquet", lambda n: None)
             staged.append(item)
-            context.staged[dataset.name] = item
+            context.staged[dataset.name] = item.path
         sources = {model for dataset in datasets for model in dataset.sources}
         as_of = data_as_of(sources)
         locked_since = _locked_since(as_of) if level == DatasetLock.Level.LOCK else None

@@ -15,8 +15,8 @@ from django.utils import translation
 from django.utils.html import escape
 from django.utils.translation import gettext
 
-from exports.datasets.base import Column, Dataset, rounding_policy
-from exports.datasets.context import Withheld
+from datasets.base import Column, Dataset, rounding_policy
+from datasets.context import Withheld
 from exports.writers.base import StagedDataset, WrittenFile
 
 HEADER = (

@@ -30,8 +30,8 @@ from typing import Any
 from xml.sax.saxutils import XMLGenerator, escape
 from xml.sax.xmlreader import AttributesImpl
 
-from exports.datasets.audit import ChangeRecord, FormAudit
-from exports.datasets.base import (
+from datasets.audit import ChangeRecord, FormAudit
+from datasets.base import (
     Column,
     OdmBinding,
     OdmEvent,

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 
-from exports.datasets.base import Column, VarType
-from exports.instruments import Missing
+from datasets.base import Column, VarType
+from datasets.instruments import Missing
 from exports.writers.base import StagedDataset, WrittenFile
 from exports.writers.transport import SAS_TEXT_MAX, sas_members, sas_names
 

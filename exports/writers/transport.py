@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 import pyreadr
 import pyreadstat
 
-from exports.datasets.base import Column, VarType
+from datasets.base import Column, VarType
 from exports.writers.base import Progress, StagedDataset, WrittenFile
 
 SAS_NAME_MAX = 8

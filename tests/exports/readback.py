@@ -104,7 +104,9 @@ def odm_missing_code(item: ET.Element) -> int:
 def odm_form_rows(root: ET.Element, form_oid: str) -> list[dict[str, Any]]:
     """One dict per FormData of that form: SUBJECT, EVENT and the items by variable name
     (reason-coded missing values as their codes)."""
-    names = {d.get("OID"): (d.get("Name"), d.get("DataType")) for d in root.iter(f"{ODM}ItemDef")}
+    names = {
+        d.attrib["OID"]: (d.attrib["Name"], d.get("DataType")) for d in root.iter(f"{ODM}ItemDef")
+    }
     rows = []
     for subject in root.iter(f"{ODM}SubjectData"):
         for event in subject.iter(f"{ODM}StudyEventData"):
@@ -118,13 +120,13 @@ def odm_form_rows(root: ET.Element, form_oid: str) -> list[dict[str, Any]]:
                 if form.get("FormRepeatKey") is not None:
                     row["REPEAT"] = form.get("FormRepeatKey")
                 for item in form.iter(f"{ODM}ItemData"):
-                    name, kind = names[item.get("ItemOID")]
+                    name, kind = names[item.attrib["ItemOID"]]
                     if item.get("IsNull") == "Yes":
                         row[name] = odm_missing_code(item)
                     elif kind == "integer":
-                        row[name] = int(item.get("Value"))
+                        row[name] = int(item.attrib["Value"])
                     elif kind == "float":
-                        row[name] = float(item.get("Value"))
+                        row[name] = float(item.attrib["Value"])
                     else:
                         row[name] = item.get("Value")
                 rows.append(row)

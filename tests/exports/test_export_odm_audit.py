@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from assessments.models import InstrumentResponse
+from datasets.audit import form_audit
 from exports import services
-from exports.datasets.audit import form_audit
 from tests.exports import readback
 from tests.exports.conftest import LockedExports
 from tests.exports.test_export_odm import schema_errors

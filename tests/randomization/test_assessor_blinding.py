@@ -99,7 +99,7 @@ def requests_to_make(
     """(route, participant label or None, url) for every GET the blinded users make.
     `objects` gives the ids of the world's other objects by parameter name (e.g. the queries'
     `query_id`): routes whose parameters are all among them are visited for each."""
-    planned = []
+    planned: list[tuple[str, str | None, str]] = []
     objects = objects or {}
     for route, pattern in routes():
         if pattern.name in SKIPPED_NAMES:

@@ -20,11 +20,11 @@ from typing import Any
 from django.utils import timezone
 
 from assessments.models import InstrumentResponse
-from exports.datasets.base import Column, Dataset, OdmBinding, Row
-from exports.datasets.base import VarType as T
-from exports.datasets.context import ARM_CODES, ARM_LABELS, NO_YES, ExportContext
-from exports.datasets.responses import DONE_STATUSES, timepoint_events, timepoint_labels
-from exports.instruments import TIMEPOINT_NUMBERS
+from datasets.base import Column, Dataset, OdmBinding, Row
+from datasets.base import VarType as T
+from datasets.context import ARM_CODES, ARM_LABELS, NO_YES, ExportContext
+from datasets.instruments import TIMEPOINT_NUMBERS
+from datasets.responses import DONE_STATUSES, timepoint_events, timepoint_labels
 from randomization.models import BlindingGuess, UnblindingIncident
 from randomization.selectors import response_is_flagged, unblinding_dates
 

@@ -19,11 +19,11 @@ from django.db.models.functions import Collate
 from django.utils import timezone
 
 from assessments.models import InstrumentResponse, Timepoint
-from exports.datasets.base import Column, Dataset, OdmBinding, OdmEvent, Row, not_applicable
-from exports.datasets.base import VarType as T
-from exports.datasets.context import DEMOG, NO_YES, ExportContext
-from exports.datasets.forms import FormDecoder, FormRef, as_dict, variable_column
-from exports.datasets.responses import DONE_STATUSES, exported_variables
+from datasets.base import Column, Dataset, OdmBinding, OdmEvent, Row, not_applicable
+from datasets.base import VarType as T
+from datasets.context import DEMOG, NO_YES, ExportContext
+from datasets.forms import FormDecoder, FormRef, as_dict, variable_column
+from datasets.responses import DONE_STATUSES, exported_variables
 from instruments import demog
 from participants.models import (
     CLOSED_STATUSES,

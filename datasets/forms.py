@@ -26,8 +26,8 @@ from typing import Any
 
 from django.utils.text import capfirst
 
-from exports.datasets.base import Column, VarType, all_missing, missing_by_reason, redact_cpr
-from exports.instruments import InstrumentMeta
+from datasets.base import Column, VarType, all_missing, missing_by_reason, redact_cpr
+from datasets.instruments import InstrumentMeta
 from instruments.metadata import Variable
 
 DATE = "date"

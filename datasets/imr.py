@@ -25,7 +25,7 @@ from typing import Any
 
 from django.db.models.functions import Collate
 
-from exports.datasets.base import (
+from datasets.base import (
     DERIVED_DECIMALS,
     Column,
     Dataset,
@@ -35,8 +35,8 @@ from exports.datasets.base import (
     redact_cpr,
     round_half_up,
 )
-from exports.datasets.base import VarType as T
-from exports.datasets.context import NO_YES, ExportContext
+from datasets.base import VarType as T
+from datasets.context import NO_YES, ExportContext
 from fidelity import permissions
 from fidelity.exposure import CATEGORIES
 from fidelity.models import (

@@ -17,11 +17,11 @@ from django.db.models.functions import Collate
 from django.utils import timezone
 
 from assessments.models import Query, QueryAction, QueryKind, QueryMessage, QueryStatus
-from exports.datasets.base import Column, Dataset, Row
-from exports.datasets.base import VarType as T
-from exports.datasets.context import ExportContext
-from exports.datasets.responses import timepoint_labels
-from exports.instruments import TIMEPOINT_NUMBERS
+from datasets.base import Column, Dataset, Row
+from datasets.base import VarType as T
+from datasets.context import ExportContext
+from datasets.instruments import TIMEPOINT_NUMBERS
+from datasets.responses import timepoint_labels
 
 CHUNK = 5000
 

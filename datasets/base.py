@@ -3,7 +3,7 @@
 A dataset is a table with typed, labelled columns (name, label, type, value labels, missing-value
 codes, instrument, timepoint, derivation) and rows that arrive in chunks, sorted by the key.
 Builders (one per kind of dataset) produce datasets from the database snapshot; writers never
-touch the database. Adding a dataset means adding one builder (exports/datasets/__init__.py)."""
+touch the database. Adding a dataset means adding one builder (datasets/__init__.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import pyarrow as pa
 from django.db import models
 from django.utils.translation import gettext
 
-from exports.instruments import Missing, missing_reasons
+from datasets.instruments import Missing, missing_reasons
 
 Row = tuple[Any, ...]
 
@@ -31,7 +31,7 @@ class VarType(StrEnum):
 
 
 # --- missing values -------------------------------------------------------------------------
-# The reasons and their codes are the assessments app's (exports.instruments.missing_reasons):
+# The reasons and their codes are the assessments app's (datasets.instruments.missing_reasons):
 # forms, API and exports speak of the same reasons with the same numbers. The codes are
 # negative, so only variables whose valid values are all non-negative may carry them (checked
 # below); variables that can be negative (days relative to randomisation) carry none.

@@ -21,9 +21,9 @@ from typing import Any
 from django.apps import apps
 
 from assessments.models import InstrumentResponse
-from exports.datasets.base import redact_cpr
-from exports.datasets.responses import DONE_STATUSES
-from exports.instruments import TIMEPOINT_NUMBERS
+from datasets.base import redact_cpr
+from datasets.instruments import TIMEPOINT_NUMBERS
+from datasets.responses import DONE_STATUSES
 
 
 @dataclass(frozen=True)

@@ -8,17 +8,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 from django.db.models.functions import Collate
 from django.utils import timezone
 
-from exports.datasets.base import Column, VarType, not_applicable
-from exports.instruments import InstrumentMeta
+from datasets.base import Column, VarType, not_applicable
+from datasets.instruments import InstrumentMeta
 from participants.models import Participant
-
-if TYPE_CHECKING:
-    from exports.writers.base import StagedDataset
 
 # Arm codes of unblinded exports: a treatment indicator, as the analysis models use it.
 ARM_CODES = {"IMR": 1, "TAU": 0}
@@ -69,9 +67,9 @@ class ExportContext:
     withheld: list[Withheld] = field(default_factory=list)
     # Counts of what the snapshot holds but no dataset contains (e.g. draft forms).
     not_exported: dict[str, int] = field(default_factory=dict)
-    # Datasets already read from the snapshot in this export, by name (the wide dataset is
-    # arranged from the staged long ones, so both always agree).
-    staged: dict[str, StagedDataset] = field(default_factory=dict)
+    # The Parquet file of each dataset already read from the snapshot in this export, by name
+    # (the wide dataset is arranged from the staged long ones, so both always agree).
+    staged: dict[str, Path] = field(default_factory=dict)
 
     def load_participants(self) -> None:
         """Read the participant index from the current transaction (the snapshot)."""

@@ -23,11 +23,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from assessments.models import InstrumentResponse
-from exports.datasets.base import Column, Columns, Dataset, VarType
-from exports.datasets.context import ExportContext
-from exports.datasets.forms import variable_column
-from exports.datasets.responses import dataset_name, exported_variables
-from exports.instruments import TIMEPOINT_NAMES, TIMEPOINT_NUMBERS
+from datasets.base import Column, Columns, Dataset, VarType
+from datasets.context import ExportContext
+from datasets.forms import variable_column
+from datasets.instruments import TIMEPOINT_NAMES, TIMEPOINT_NUMBERS
+from datasets.responses import dataset_name, exported_variables
 
 NAME_LIMIT = 32  # Stata; SPSS allows 64 bytes
 BATCH = 2000
@@ -147,9 +147,8 @@ class ResponsesWideBuilder:
         row_of: dict[str, int],
         data: list[np.ndarray],
     ) -> None:
-        staged = context.staged[dataset_name(code)]
         wanted = sorted({p.long_column for p in placements} | {"STUDY_ID", "TIMEPOINT"})
-        table = pq.read_table(staged.path, columns=wanted)
+        table = pq.read_table(context.staged[dataset_name(code)], columns=wanted)
         rows = np.array([row_of[s] for s in table.column("STUDY_ID").to_pylist()], dtype=np.int64)
         timepoints = table.column("TIMEPOINT").to_numpy()
         masks = {tp: timepoints == tp for tp in set(timepoints.tolist())}

@@ -17,10 +17,10 @@ from django.utils import timezone
 
 from assessments.models import RegisterImport, ServiceUsePeriod
 from assessments.selectors import current_register_import, service_use_by_window
-from exports.datasets.base import Column, Dataset, OdmBinding, OdmEvent, Row
-from exports.datasets.base import VarType as T
-from exports.datasets.context import NO_YES, ExportContext
-from exports.datasets.forms import describe_notes
+from datasets.base import Column, Dataset, OdmBinding, OdmEvent, Row
+from datasets.base import VarType as T
+from datasets.context import NO_YES, ExportContext
+from datasets.forms import describe_notes
 from instruments.service_use import WINDOW_LABELS, WINDOWS
 from participants.models import Participant, Status
 from randomization.models import Allocation

@@ -4,15 +4,15 @@ write a builder with `name`, `reveals_allocation` (and then `withheld_why`) and
 
 from __future__ import annotations
 
-from exports.datasets.base import Dataset, DatasetBuilder
-from exports.datasets.blinding import BlindingBuilder
-from exports.datasets.context import ExportContext
-from exports.datasets.imr import AttendanceBuilder, ExposureBuilder, FidelityBuilder
-from exports.datasets.participants import ParticipantsBuilder
-from exports.datasets.queries import QueriesBuilder
-from exports.datasets.responses import ResponsesLongBuilder
-from exports.datasets.service_use import ServiceUseBuilder
-from exports.datasets.wide import ResponsesWideBuilder
+from datasets.base import Dataset, DatasetBuilder
+from datasets.blinding import BlindingBuilder
+from datasets.context import ExportContext
+from datasets.imr import AttendanceBuilder, ExposureBuilder, FidelityBuilder
+from datasets.participants import ParticipantsBuilder
+from datasets.queries import QueriesBuilder
+from datasets.responses import ResponsesLongBuilder
+from datasets.service_use import ServiceUseBuilder
+from datasets.wide import ResponsesWideBuilder
 
 BUILDERS: tuple[DatasetBuilder, ...] = (
     ParticipantsBuilder(),

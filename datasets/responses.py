@@ -13,7 +13,7 @@ pandas `concat`) gives the participant × timepoint × instrument table, and mer
 STUDY_ID + TIMEPOINT gives one row per participant and timepoint (docs/exports.md).
 
 Variables, labels, value labels, ranges and derivations come from the instrument modules
-(`exports.instruments`); values are decoded by `exports.datasets.forms`. Draft forms are not
+(`datasets.instruments`); values are decoded by `datasets.forms`. Draft forms are not
 analysis data and are left out (the manifest counts them)."""
 
 from __future__ import annotations
@@ -25,17 +25,17 @@ from typing import Any
 from django.db import connection
 
 from assessments.models import InstrumentResponse, Timepoint
-from exports.datasets.base import Column, Dataset, OdmBinding, OdmEvent, Row
-from exports.datasets.base import VarType as T
-from exports.datasets.context import NO_YES, ExportContext
-from exports.datasets.forms import (
+from datasets.base import Column, Dataset, OdmBinding, OdmEvent, Row
+from datasets.base import VarType as T
+from datasets.context import NO_YES, ExportContext
+from datasets.forms import (
     ExportDataError,
     FormDecoder,
     FormRef,
     as_dict,
     variable_column,
 )
-from exports.instruments import TIMEPOINT_NAMES, TIMEPOINT_NUMBERS, InstrumentMeta
+from datasets.instruments import TIMEPOINT_NAMES, TIMEPOINT_NUMBERS, InstrumentMeta
 from instruments.metadata import Variable
 from participants.models import Participant
 
