@@ -123,6 +123,7 @@ PAGES: dict[str, list[tuple[str, Args]]] = {
         (Role.DATA_MANAGER, lambda t: {"pk": t.extras["export"].pk, "name": "participants.csv"})
     ],
     "exports:masking_key": [(Role.STATISTICIAN, NONE)],
+    "exports:data_dictionary": [(Role.DATA_MANAGER, NONE)],
 }
 # Page routes whose POST ends the session, as it should.
 ENDS_SESSION = {"logout"}
