@@ -46,10 +46,10 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
         os.environ["DATABASE_APP_USER"] = runtime_user
         os.environ["DATABASE_APP_PASSWORD"] = runtime_password
     default["USER"], default["PASSWORD"] = owner["USER"], owner["PASSWORD"]
-    default["OPTIONS"] = {
-        **default.get("OPTIONS", {}),
-        "options": f"-c {dbroles.ALLOW_TRUNCATE_SETTING}=on",
-    }
+    # One connection per test process, kept (pytest-django's transactions), no pool.
+    options = {key: value for key, value in default.get("OPTIONS", {}).items() if key != "pool"}
+    default["OPTIONS"] = {**options, "options": f"-c {dbroles.ALLOW_TRUNCATE_SETTING}=on"}
+    default["CONN_MAX_AGE"] = 60
 
 
 @pytest.fixture(autouse=True)
