@@ -301,7 +301,7 @@ def _build_in(job: ExportJob, *, work: Path, root: Path, progress: Progress) -> 
             snapshot_at=snapshot_at,
             as_of=as_of,
         )
-        odm_options = {
+        odm_options: dict[str, Any] = {
             "created": created,
             "blinded": job.blinded,
             "software_version": software_version(),
