@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from accounts import lockout, tokens, twofactor
 from accounts.authlog import record
-from accounts.models import ApiToken, AuthEvent
+from accounts.models import ApiToken, AuthEvent, PasswordChangeDemand
 from trial import access
 from trial.models import Site
 from trial.roles import SITE_SCOPED_ROLES, Role
@@ -104,6 +104,15 @@ class TokenView(APIView):
             if refusal is not None:
                 return refusal
         lockout.failures_reset(user.get_username())
+        if PasswordChangeDemand.objects.filter(user=user).exists():
+            # The administrator knows this password: no token until the user chose their own.
+            return Response(
+                {
+                    "detail": "Your password was set by an administrator: log in at "
+                    "/accounts/login/ and choose your own first."
+                },
+                status=status.HTTP_403_FORBIDDEN,
+            )
         key, token = tokens.token_issue(user=user)
         record(
             AuthEvent.Kind.TOKEN_ISSUED,

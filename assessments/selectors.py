@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -17,6 +17,7 @@ from assessments import worklist as worklist_module
 from assessments.models import (
     MHRM_SPIRITUALITY,
     UNRESOLVED_QUERY_STATUSES,
+    FieldVerification,
     InstrumentResponse,
     Query,
     QueryMessage,
@@ -113,6 +114,75 @@ def responses_of(participant: Participant) -> dict[tuple[str, str], InstrumentRe
         (r.timepoint, r.instrument): r
         for r in InstrumentResponse.objects.filter(participant=participant)
     }
+
+
+# -- source-data verification ------------------------------------------------------------------
+def field_verifications(response: InstrumentResponse) -> dict[str, FieldVerification]:
+    """Per field: the verification mark of the response's current version (older versions'
+    marks no longer hold: the form changed since)."""
+    return {
+        mark.item: mark
+        for mark in FieldVerification.objects.filter(
+            response=response, version=response.version
+        ).select_related("verified_by")
+    }
+
+
+@dataclass(frozen=True)
+class SdvRow:
+    response: InstrumentResponse
+    site: str
+    study_id: str
+    completed_at: Any
+    fields_verified: int
+
+    @property
+    def url(self) -> str:
+        return reverse(
+            "assessments:form",
+            kwargs={
+                "pk": self.response.participant_id,
+                "timepoint": self.response.timepoint,
+                "code": self.response.instrument,
+            },
+        )
+
+
+def sdv_worklist(*, user: Any, site: str = "") -> list[SdvRow]:
+    """Complete forms not yet source-verified at the sites where the user verifies, oldest
+    first (the time the current version was saved), with how many of their fields are
+    already verified. Forms a blinded user may not read (IMRS_C) are left out. The SDV
+    worklist page and the reports read this."""
+    if not access.has_role(user, *permissions.VERIFIERS):
+        return []
+    readable = [i.code for i in registry.forms() if permissions.may_verify(user, i)]
+    responses = InstrumentResponse.objects.filter(
+        status=ResponseStatus.COMPLETE,
+        instrument__in=readable,
+        participant__site_id__in=access.site_ids(user, *permissions.VERIFIERS),
+    )
+    if site:
+        responses = responses.filter(participant__site__code=site)
+    responses = (
+        responses.select_related("participant__site", "rater")
+        .annotate(
+            fields_verified=Count(
+                "field_verifications",
+                filter=Q(field_verifications__version=F("version")),
+            )
+        )
+        .order_by("updated_at", "id")
+    )
+    return [
+        SdvRow(
+            response=r,
+            site=r.participant.site.code,
+            study_id=r.participant.study_id,
+            completed_at=r.updated_at,
+            fields_verified=r.fields_verified,
+        )
+        for r in responses
+    ]
 
 
 def unblinding_flags(responses: Any) -> dict[int, bool]:
@@ -475,6 +545,20 @@ def participant_audit_sources() -> list[AuditSource]:
                 f"(import {e.register_import_id}, line {e.line})"
             ),
             field_labels={"register_import": "Import", "line": "Line in the file"},
+        ),
+        AuditSource(
+            event_model(FieldVerification),
+            "response__participant_id",
+            "Field verification",
+            blinded_may_see=True,
+            hidden_fields=frozenset({"response"}),
+            describe=lambda e: (
+                f"{_form_label(e.response.instrument, e.response.timepoint)}: "
+                f"{e.item} source-verified (version {e.version})"
+            ),
+            field_labels={"item": "Field", "version": "Version"},
+            rows=lambda viewer: _readable_responses(viewer, "response__"),
+            related=("response",),
         ),
         AuditSource(
             event_model(RegisterImport),

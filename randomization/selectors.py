@@ -29,6 +29,7 @@ from randomization.models import (
     UnblindingIncident,
 )
 from randomization.services.lists import require_list_custodian
+from randomization.tasks import confirmation_recipients
 from trial import access
 from trial.audit import event_model
 from trial.audit_trail import AuditSource
@@ -88,6 +89,22 @@ def randomization_result(*, participant: Any, user: Any) -> Allocation:
     if allocation is None:
         raise NotFound("The participant is not randomised.")
     return allocation
+
+
+def confirmation_email(allocation: Allocation) -> dict[str, Any]:
+    """What the result page says about the confirmation e-mail: `sent_at` and `recipients`
+    (usernames) once the task has sent it (its log entry), else the people it goes to
+    (`pending`, with an address; none means no e-mail will be sent)."""
+    entry = (
+        RandomizationLogEntry.objects.filter(
+            kind=Kind.CONFIRMATION_SENT, participant_id=allocation.participant_id
+        )
+        .order_by("-id")
+        .first()
+    )
+    if entry is not None:
+        return {"sent_at": entry.at, "recipients": entry.detail.get("recipients", [])}
+    return {"sent_at": None, "pending": confirmation_recipients(allocation)}
 
 
 def readiness(participant: Participant) -> dict[str, Any]:

@@ -73,6 +73,16 @@ def _plain_http(settings: Any) -> None:
     settings.SECURE_SSL_REDIRECT = False
 
 
+# Argon2, production's hasher, is slow on purpose; tests/accounts/test_passwords.py checks that
+# production uses it. The rest of the suite hashes with MD5 (production's hashers still verify).
+FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    settings.PASSWORD_HASHERS = [*FAST_HASHERS, *settings.PASSWORD_HASHERS]
+
+
 @pytest.fixture
 def sites(db: None) -> dict[str, Site]:
     call_command("setup_trial", stdout=open("/dev/null", "w"))  # noqa: SIM115
@@ -108,13 +118,23 @@ CHROMIUM_ARGS = [
 ]
 PHONE = {"width": 390, "height": 844}
 BROWSER_FIXTURES = frozenset({"browser", "page"})
+# tests/exports/conftest.py: a real Celery worker process against Redis.
+WORKER_FIXTURES = frozenset({"celery_worker", "worker_factory"})
 
 
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
-    """Tests that use the shared browser run last. Playwright's sync API marks an event loop
+    """Every test that drives the browser is marked `browser`, every one that starts a Celery
+    worker `worker` (so that `-m "not browser and not worker"` leaves them out wherever they
+    are). Tests that use the shared browser run last: Playwright's sync API marks an event loop
     as running in this thread from the moment the (session-wide) browser starts, and Django
     refuses ORM calls inside a running loop unless DJANGO_ALLOW_ASYNC_UNSAFE is set: so the
     browser starts only after every other test has run, and that setting never reaches them."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+        if fixtures & WORKER_FIXTURES:
+            item.add_marker(pytest.mark.worker)
     items.sort(key=lambda item: bool(BROWSER_FIXTURES & set(getattr(item, "fixturenames", ()))))
 
 

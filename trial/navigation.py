@@ -51,6 +51,7 @@ ENTRIES: tuple[Entry, ...] = (
         "assessments:queries",
         (Role.DATA_MANAGER, Role.MONITOR, Role.COORDINATOR, Role.ASSESSOR, Role.CLINICIAN),
     ),
+    Entry("Verification", "assessments:sdv", (Role.MONITOR, Role.DATA_MANAGER)),
     Entry(
         "IMR groups",
         "fidelity:groups",

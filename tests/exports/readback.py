@@ -17,7 +17,6 @@ import pyreadstat
 from instruments import metadata
 
 ODM = "{http://www.cdisc.org/ns/odm/v1.3}"
-EXT = "{urn:imrtrial:odm:1}"
 # Stata's extended missing value -> the reason's numeric code (both from the assessments app).
 CODE_OF_LETTER = {
     metadata.STATA_MISSING[reason]: code for reason, code in metadata.MISSING_CODES.items()
@@ -95,6 +94,13 @@ def read_odm(path: Path) -> ET.Element:
     return ET.parse(path).getroot()  # noqa: S314 (our own file)
 
 
+def odm_missing_code(item: ET.Element) -> int:
+    """The reason code of a null ItemData: the FlagValue (in CL.MISSING) of its annotation."""
+    flag = item.find(f"{ODM}Annotation/{ODM}Flag/{ODM}FlagValue")
+    assert flag is not None and flag.get("CodeListOID") == "CL.MISSING", item.attrib
+    return int(flag.text or "")
+
+
 def odm_form_rows(root: ET.Element, form_oid: str) -> list[dict[str, Any]]:
     """One dict per FormData of that form: SUBJECT, EVENT and the items by variable name
     (reason-coded missing values as their codes)."""
@@ -116,7 +122,7 @@ def odm_form_rows(root: ET.Element, form_oid: str) -> list[dict[str, Any]]:
                 for item in form.iter(f"{ODM}ItemData"):
                     name, kind = names[item.attrib["ItemOID"]]
                     if item.get("IsNull") == "Yes":
-                        row[name] = int(item.attrib[f"{EXT}MissingCode"])
+                        row[name] = odm_missing_code(item)
                     elif kind == "integer":
                         row[name] = int(item.attrib["Value"])
                     elif kind == "float":

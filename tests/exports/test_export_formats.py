@@ -290,6 +290,7 @@ def test_a_reason_for_a_missing_value_is_the_assessments_code_in_every_format(
         for item in root.iter(f"{readback.ODM}ItemData")
         if item.get("ItemOID") == "I.PANSS.P7" and item.get("IsNull") == "Yes"
     ]
-    assert [
-        (i.get(f"{readback.EXT}MissingCode"), i.get(f"{readback.EXT}MissingReason")) for i in items
-    ] == [(str(refused), "refused")]
+    assert [readback.odm_missing_code(i) for i in items] == [refused]
+    reasons = next(c for c in root.iter(f"{readback.ODM}CodeList") if c.get("OID") == "CL.MISSING")
+    decoded = {i.get("CodedValue"): i.find(f"{readback.ODM}Alias").get("Name") for i in reasons}
+    assert decoded[str(refused)] == "refused"
