@@ -141,7 +141,8 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["demanded"] = PasswordChangeDemand.objects.filter(user=self.request.user).exists()
+        user = access.signed_in(self.request.user)
+        context["demanded"] = PasswordChangeDemand.objects.filter(user=user).exists()
         return context
 
     def form_valid(self, form: Any) -> HttpResponse:

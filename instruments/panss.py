@@ -4,6 +4,7 @@ sums and the total. Prorated `_PRO` sensitivity scores follow the [P] rule of th
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import Any
 
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
@@ -87,7 +88,7 @@ GENERAL = numbered(
 )
 # What each item rates, paraphrased (one line each; the licensed manual defines them
 # fully). The anchors are the seven severity levels shared by every item.
-GUIDANCE = {
+GUIDANCE: dict[str, tuple[Any, dict[int, Any]]] = {
     "P1": (_("Beliefs that are unfounded, unrealistic and idiosyncratic."), {}),
     "P2": (_("Disorganised thinking: goal-directed thought and speech are disrupted."), {}),
     "P3": (_("Perceptions not caused by outside stimuli (hearing, seeing, smelling ...)."), {}),
