@@ -123,7 +123,17 @@ def prepare(env: dict[str, str], participants: int, keep: bool) -> None:
         drop_database(env)
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
+    # The server connects as the least-privilege runtime role, which ensure_database creates;
+    # this process builds and migrates as the owner role (trial/dbconfig.py).
+    subprocess.run(
+        [sys.executable, "manage.py", "ensure_database"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     os.environ.update(env)
+    os.environ["DATABASE_ROLE"] = "owner"
     import django
 
     django.setup()

@@ -8,7 +8,9 @@ import psycopg
 import pytest
 from django.conf import settings
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client
+from psycopg import sql
 
 from trial import dbroles
 from trial.dbconfig import OWNER_ALIAS
@@ -47,9 +49,22 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
         os.environ["DATABASE_APP_PASSWORD"] = runtime_password
     default["USER"], default["PASSWORD"] = owner["USER"], owner["PASSWORD"]
     # One connection per test process, kept (pytest-django's transactions), no pool.
-    options = {key: value for key, value in default.get("OPTIONS", {}).items() if key != "pool"}
-    default["OPTIONS"] = {**options, "options": f"-c {dbroles.ALLOW_TRUNCATE_SETTING}=on"}
+    default["OPTIONS"] = {k: v for k, v in default.get("OPTIONS", {}).items() if k != "pool"}
     default["CONN_MAX_AGE"] = 60
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
+    """Every connection to the test database may empty it between transactional tests (as a
+    superuser: the TRUNCATE guards of trial.dbroles let nobody else)."""
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        setting = sql.Identifier(*dbroles.ALLOW_TRUNCATE_SETTING.split("."))
+        name = sql.Identifier(connection.settings_dict["NAME"])
+        for statement in (
+            sql.SQL("ALTER DATABASE {} SET {} = on").format(name, setting),
+            sql.SQL("SET {} = on").format(setting),
+        ):
+            cursor.execute(statement.as_string(connection.connection))
 
 
 @pytest.fixture(autouse=True)

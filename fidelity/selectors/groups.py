@@ -8,7 +8,8 @@ from datetime import date
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, IntegerField, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
@@ -41,16 +42,26 @@ def groups_visible_to(user: Viewer) -> QuerySet[ImrGroup]:
     return ImrGroup.objects.filter(site_id__in=sites).select_related("site")
 
 
+def _count_of(rows: QuerySet[Any]) -> Coalesce:
+    """The number of `rows` of the outer group (a correlated COUNT subquery)."""
+    counted = (
+        rows.filter(group=OuterRef("pk"))
+        .order_by()
+        .values("group")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
 def group_list(*, user: Viewer, site: str | None = None) -> QuerySet[ImrGroup]:
     permissions.require_role(user, permissions.GROUP_READERS, "see IMR groups")
+    # Each count is its own subquery: counting over a join of members and sessions would
+    # build members x sessions rows per group before counting.
     queryset = groups_visible_to(user).annotate(
-        member_count=Count("memberships", distinct=True),
-        session_count=Count(
-            "sessions", filter=~Q(sessions__status=SessionStatus.CANCELLED), distinct=True
-        ),
-        sessions_held=Count(
-            "sessions", filter=Q(sessions__status=SessionStatus.HELD), distinct=True
-        ),
+        member_count=_count_of(GroupMembership.objects.all()),
+        session_count=_count_of(GroupSession.objects.exclude(status=SessionStatus.CANCELLED)),
+        sessions_held=_count_of(GroupSession.objects.filter(status=SessionStatus.HELD)),
     )
     if site:
         queryset = queryset.filter(site__code=site.strip().upper())
