@@ -289,7 +289,8 @@ def query_counts(username: str, paths: list[str]) -> dict[str, tuple[int, int]]:
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     user = get_user_model().objects.get(username=username)
-    client = Client(HTTP_HOST="127.0.0.1", **{"wsgi.url_scheme": "https"})
+    https: dict[str, Any] = {"wsgi.url_scheme": "https"}
+    client = Client(HTTP_HOST="127.0.0.1", **https)
     client.force_login(user)
     device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
     if device is not None:

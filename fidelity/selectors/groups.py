@@ -24,6 +24,7 @@ from fidelity.models import (
 from participants.models import Participant, Status
 from randomization.models import Allocation, Arm
 from trial import access
+from trial.access import Viewer
 from trial.audit import event_model
 from trial.audit_trail import AuditSource
 from trial.errors import NotFound
@@ -34,7 +35,7 @@ from trial.timeline import TimelineEntry
 # ---------------------------------------------------------------------------- groups
 
 
-def groups_visible_to(user: Any) -> QuerySet[ImrGroup]:
+def groups_visible_to(user: Viewer) -> QuerySet[ImrGroup]:
     if not access.may_see_allocation(user):
         return ImrGroup.objects.none()
     sites = access.site_ids(user, *permissions.GROUP_READERS)
@@ -53,7 +54,7 @@ def _count_of(rows: QuerySet[Any]) -> Coalesce:
     return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
-def group_list(*, user: Any, site: str | None = None) -> QuerySet[ImrGroup]:
+def group_list(*, user: Viewer, site: str | None = None) -> QuerySet[ImrGroup]:
     permissions.require_role(user, permissions.GROUP_READERS, "see IMR groups")
     # Each count is its own subquery: counting over a join of members and sessions would
     # build members x sessions rows per group before counting.
@@ -68,7 +69,7 @@ def group_list(*, user: Any, site: str | None = None) -> QuerySet[ImrGroup]:
     return queryset.order_by("site__number", "start_date", "name").prefetch_related("instructors")
 
 
-def group_get(*, user: Any, pk: Any) -> ImrGroup:
+def group_get(*, user: Viewer, pk: Any) -> ImrGroup:
     """The group, or 404 when unknown, outside the user's sites, or the user is blinded."""
     permissions.require_role(user, permissions.GROUP_READERS, "see IMR groups")
     try:
@@ -77,7 +78,9 @@ def group_get(*, user: Any, pk: Any) -> ImrGroup:
         raise NotFound(permissions.NOT_FOUND) from None
 
 
-def sites_for_groups(user: Any, roles: tuple[str, ...] = permissions.GROUP_READERS) -> list[Site]:
+def sites_for_groups(
+    user: Viewer, roles: tuple[str, ...] = permissions.GROUP_READERS
+) -> list[Site]:
     if not access.may_see_allocation(user):
         return []
     return list(Site.objects.filter(pk__in=access.site_ids(user, *roles)))
@@ -153,13 +156,13 @@ def candidates_for(group: ImrGroup) -> QuerySet[Participant]:
 # ---------------------------------------------------------------------------- sessions
 
 
-def sessions_visible_to(user: Any) -> QuerySet[GroupSession]:
+def sessions_visible_to(user: Viewer) -> QuerySet[GroupSession]:
     return GroupSession.objects.filter(group__in=groups_visible_to(user)).select_related(
         "group__site"
     )
 
 
-def session_get(*, user: Any, pk: Any) -> GroupSession:
+def session_get(*, user: Viewer, pk: Any) -> GroupSession:
     permissions.require_role(user, permissions.GROUP_READERS, "see IMR sessions")
     try:
         return sessions_visible_to(user).prefetch_related("instructors_present").get(pk=int(pk))
@@ -176,7 +179,7 @@ def sessions_of(group: ImrGroup) -> QuerySet[GroupSession]:
     )
 
 
-def todays_sessions(user: Any) -> QuerySet[GroupSession]:
+def todays_sessions(user: Viewer) -> QuerySet[GroupSession]:
     """Today's sessions at the sites where the user records attendance: the instructor's
     starting point on a phone."""
     if not access.may_see_allocation(user):
@@ -259,7 +262,7 @@ def attendance_history(session: GroupSession) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------------- timeline
 
 
-def participant_timeline(participant: Any, user: Any) -> list[TimelineEntry]:
+def participant_timeline(participant: Any, user: Viewer) -> list[TimelineEntry]:
     """Group membership and sessions attended, for the participant overview. Nothing at all
     for blinded users or for roles that do not see IMR members."""
     if not permissions.may_read_members(user, participant.site_id):

@@ -18,6 +18,7 @@ from fidelity.services.sessions import months_after, weekly_plan
 from fidelity.views.common import run_for_form, run_for_message, unblinded_page
 from trial import access, paging
 from trial.errors import Forbidden
+from trial.selectors import lock_level
 
 
 @unblinded_page
@@ -35,7 +36,8 @@ def group_list(request: HttpRequest) -> HttpResponse:
             "today": selectors.todays_sessions(user),
             "sites": selectors.sites_for_groups(user),
             "site": site,
-            "may_create": bool(manager_sites),
+            # Nothing is offered that the freeze or lock would refuse (the banner says why).
+            "may_create": bool(manager_sites) and lock_level() == "open",
             "may_see_exposure": access.has_role(user, *permissions.MEMBER_READERS),
         },
     )
@@ -91,8 +93,9 @@ def _render_detail(
     status: int = 200,
 ) -> HttpResponse:
     user = request.user
-    may_manage = permissions.may_manage_groups(user, group.site_id)
-    may_plan = permissions.may_plan_sessions(user, group.site_id)
+    entry_open = lock_level() == "open"
+    may_manage = entry_open and permissions.may_manage_groups(user, group.site_id)
+    may_plan = entry_open and permissions.may_plan_sessions(user, group.site_id)
     read_members = permissions.may_read_members(user, group.site_id)
     sessions = list(selectors.sessions_of(group))
     context: dict[str, Any] = {
@@ -101,7 +104,7 @@ def _render_detail(
         "planned_end": months_after(group.start_date, 9),
         "may_manage": may_manage,
         "may_plan": may_plan,
-        "may_record": permissions.may_record_attendance(user, group.site_id),
+        "may_record": entry_open and permissions.may_record_attendance(user, group.site_id),
         "may_read_members": read_members,
         "may_rate": permissions.may_read_fidelity(user),
         "today": timezone.localdate(),
