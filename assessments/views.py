@@ -35,6 +35,7 @@ from instruments import psp, registry
 from instruments.base import Instrument
 from participants.models import Participant
 from trial import access, paging
+from trial.access import Viewer
 from trial.errors import Conflict, Forbidden, Invalid, TrialError
 from trial.inputs import whole_number
 from trial.selectors import lock_level
@@ -250,7 +251,7 @@ def _form_context(
 
 
 def _next_form(
-    user: Any, participant: Participant, timepoint: str, instrument: Instrument
+    user: Viewer, participant: Participant, timepoint: str, instrument: Instrument
 ) -> Instrument | None:
     """The next form of this visit the user enters and has not completed: the first after
     this one in form order, else the first before it; None when all are done."""
