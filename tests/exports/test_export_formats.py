@@ -292,5 +292,8 @@ def test_a_reason_for_a_missing_value_is_the_assessments_code_in_every_format(
     ]
     assert [readback.odm_missing_code(i) for i in items] == [refused]
     reasons = next(c for c in root.iter(f"{readback.ODM}CodeList") if c.get("OID") == "CL.MISSING")
-    decoded = {i.get("CodedValue"): i.find(f"{readback.ODM}Alias").get("Name") for i in reasons}
+    decoded = {
+        i.get("CodedValue"): readback.attr(readback.one(i, f"{readback.ODM}Alias"), "Name")
+        for i in reasons
+    }
     assert decoded[str(refused)] == "refused"

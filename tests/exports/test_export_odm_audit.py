@@ -10,6 +10,7 @@ import pytest
 
 from tests.exports import readback
 from tests.exports.conftest import LockedExports
+from tests.exports.readback import attr, one, text
 from tests.exports.test_export_odm import schema_errors
 
 pytestmark = pytest.mark.django_db
@@ -33,9 +34,9 @@ def test_every_form_item_value_carries_its_audit_record_and_the_file_validates(
         for item in form.iter(f"{ODM}ItemData"):
             record = item.find(f"{ODM}AuditRecord")
             assert record is not None, item.attrib
-            assert record.find(f"{ODM}UserRef").get("UserOID") in users
-            assert record.find(f"{ODM}LocationRef").get("LocationOID") in locations
-            assert record.find(f"{ODM}DateTimeStamp").text
+            assert attr(one(record, f"{ODM}UserRef"), "UserOID") in users
+            assert attr(one(record, f"{ODM}LocationRef"), "LocationOID") in locations
+            assert text(record, f"{ODM}DateTimeStamp")
             audited += 1
     assert audited > 100
     # Without the option there is none.
