@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "assessments",
     "fidelity",
     "exports",
+    "reports",
     "demo",
 ]
 

@@ -10,6 +10,7 @@ from exports import urls as exports_urls
 from fidelity import urls as fidelity_urls
 from participants import urls as participants_urls
 from randomization import urls as randomization_urls
+from reports import urls as reports_urls
 from trial import views
 from trial.apidocs import ApiDocsView
 
@@ -19,6 +20,7 @@ api_urlpatterns = [
     path("", include(assessments_urls.api_urlpatterns)),
     path("", include(fidelity_urls.api_urlpatterns)),
     path("", include(exports_urls.api_urlpatterns)),
+    path("", include(reports_urls.api_urlpatterns)),
     path("", include(accounts_urls.api_urlpatterns)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", ApiDocsView.as_view(url_name="schema"), name="api-docs"),
