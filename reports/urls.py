@@ -1,11 +1,15 @@
 from django.urls import path
 
-from reports import api
+from reports import api, views
 
 app_name = "reports"
 
-# Pages of this app (under /reports/; the home page `/` is views.home, routed by imrtrial).
-urlpatterns: list = []
+# Pages of this app, under /reports/ (the home page `/` is views.home_page, routed by imrtrial).
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("consort/", views.consort_page, name="consort"),
+    path("pictures/<str:name>.<str:fmt>", views.picture_download, name="picture"),
+]
 
 # Endpoints of this app under /api/v1/.
 api_urlpatterns = [

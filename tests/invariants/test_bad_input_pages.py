@@ -116,6 +116,9 @@ PAGES: dict[str, list[tuple[str, Args]]] = {
         (Role.DATA_MANAGER, lambda t: {"pk": t.extras["export"].pk, "name": "participants.csv"})
     ],
     "exports:masking_key": [(Role.STATISTICIAN, NONE)],
+    "reports:overview": [(Role.DATA_MANAGER, NONE)],
+    "reports:consort": [(Role.STATISTICIAN, NONE)],
+    "reports:picture": [(Role.COORDINATOR, lambda t: {"name": "consort", "fmt": "svg"})],
 }
 # Page routes whose POST ends the session, as it should.
 ENDS_SESSION = {"logout"}

@@ -1,0 +1,129 @@
+"""Pages of the reports: the role home pages (`/`), the overview, the CONSORT flow and the
+picture downloads. Thin: the figures come from reports.selectors and reports.pictures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from reports import cache, permissions, pictures
+from reports.charts import render as chart_render
+from reports.selectors import completeness, consort, home
+from reports.selectors.scope import scope_for
+from trial import access
+from trial.errors import NotFound
+from trial.models import Site
+from trial.roles import Role
+
+
+def _section(request: HttpRequest, role: str) -> dict[str, Any]:
+    """The figures of one role's section of the home page."""
+    user = request.user
+    if role == Role.COORDINATOR:
+        scope = scope_for(user, roles=(Role.COORDINATOR,))
+        screening = home.waiting(scope, "registered")
+        consent = home.waiting(scope, "eligible")
+        ready = home.waiting(scope, "consented")
+        return {
+            "recruitment": pictures.page_picture(user, "recruitment"),
+            "funnel": pictures.page_picture(user, "funnel"),
+            "projection": home.projection(scope, site_count=Site.objects.count()),
+            "reasons": cache.remember("consort", scope, lambda: consort.consort(scope))["excluded"][
+                "reasons"
+            ],
+            "screening_waiting": screening,
+            "consent_waiting": consent,
+            "ready": ready,
+            "sessions": home.sessions_this_week(user, scope),
+            "shows_sessions": access.may_see_allocation(user),
+        }
+    if role in (Role.ASSESSOR, Role.CLINICIAN):
+        return {"due": home.forms_due(user)}
+    if role == Role.DATA_MANAGER:
+        scope = scope_for(user, roles=(Role.DATA_MANAGER,))
+        rows = cache.remember(
+            "completeness:",
+            scope,
+            lambda: [row.as_dict() for row in completeness.completeness(scope)],
+        )
+        return {
+            "completeness": home.completeness_summary(rows),
+            "queries": home.queries_by_age(user, scope),
+            "age_bands": [label for label, _low, _high in home.AGE_BANDS],
+            "retention": pictures.page_picture(user, "retention"),
+        }
+    if role == Role.MONITOR:
+        scope = scope_for(user, roles=(Role.MONITOR,))
+        oldest, per_site = home.awaiting_verification(user, scope)
+        return {"oldest": oldest, "per_site": per_site}
+    if role == Role.STATISTICIAN:
+        return {
+            "capacity": home.list_capacity(user),
+            "lock": home.lock_state(),
+            "exports": home.recent_exports(user),
+        }
+    if role == Role.INSTRUCTOR:
+        scope = scope_for(user, roles=(Role.INSTRUCTOR,))
+        return {
+            "sessions": home.sessions_this_week(user, scope),
+            "shows_sessions": access.may_see_allocation(user),
+        }
+    return {"shows_ratings": access.may_see_allocation(user)}
+
+
+@login_required
+def home_page(request: HttpRequest) -> HttpResponse:
+    sections = [
+        {"role": role, "label": Role(role).label, **_section(request, role)}
+        for role in home.sections_for(request.user)
+    ]
+    return render(
+        request,
+        "reports/home.html",
+        {
+            "roles": access.role_labels(access.roles_of(request.user)),
+            "sections": sections,
+            "may_read_reports": access.has_role(request.user, *permissions.READERS),
+        },
+    )
+
+
+@login_required
+@require_GET
+def overview(request: HttpRequest) -> HttpResponse:
+    permissions.require_reader(request.user)
+    scope = scope_for(request.user)
+    return render(
+        request,
+        "reports/overview.html",
+        {"scope": scope, "recruitment": pictures.page_picture(request.user, "recruitment")},
+    )
+
+
+@login_required
+@require_GET
+def consort_page(request: HttpRequest) -> HttpResponse:
+    permissions.require_reader(request.user)
+    scope = scope_for(request.user)
+    return render(
+        request,
+        "reports/consort.html",
+        {"picture": pictures.page_picture(request.user, "consort"), "scope": scope},
+    )
+
+
+@login_required
+@require_GET
+def picture_download(request: HttpRequest, name: str, fmt: str) -> HttpResponse:
+    if name not in pictures.PICTURES or fmt not in chart_render.FORMATS:
+        raise NotFound(_("No such picture."))
+    data = pictures.rendered(request.user, name, fmt)
+    response = HttpResponse(data, content_type=chart_render.CONTENT_TYPES[fmt])
+    # The file name says what the picture is, never anything about an arm.
+    response["Content-Disposition"] = f'attachment; filename="imr-{name}.{fmt}"'
+    return response
