@@ -8,6 +8,7 @@ app_name = "reports"
 urlpatterns = [
     path("", views.overview, name="overview"),
     path("consort/", views.consort_page, name="consort"),
+    path("matrix/", views.status_matrix, name="matrix"),
     path("pictures/<str:name>.<str:fmt>", views.picture_download, name="picture"),
 ]
 

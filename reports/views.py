@@ -11,10 +11,12 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from assessments.models import Timepoint
+from participants.models import Status
 from reports import cache, permissions, pictures
 from reports.charts import render as chart_render
-from reports.selectors import completeness, consort, home
-from reports.selectors.scope import scope_for
+from reports.selectors import completeness, consort, home, matrix
+from reports.selectors.scope import parse_timepoint, scope_for
 from trial import access
 from trial.errors import NotFound
 from trial.models import Site
@@ -89,6 +91,7 @@ def home_page(request: HttpRequest) -> HttpResponse:
             "roles": access.role_labels(access.roles_of(request.user)),
             "sections": sections,
             "may_read_reports": access.has_role(request.user, *permissions.READERS),
+            "may_read_matrix": access.has_role(request.user, *permissions.MATRIX_READERS),
         },
     )
 
@@ -101,7 +104,11 @@ def overview(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "reports/overview.html",
-        {"scope": scope, "recruitment": pictures.page_picture(request.user, "recruitment")},
+        {
+            "scope": scope,
+            "recruitment": pictures.page_picture(request.user, "recruitment"),
+            "may_read_matrix": access.has_role(request.user, *permissions.MATRIX_READERS),
+        },
     )
 
 
@@ -127,3 +134,35 @@ def picture_download(request: HttpRequest, name: str, fmt: str) -> HttpResponse:
     # The file name says what the picture is, never anything about an arm.
     response["Content-Disposition"] = f'attachment; filename="imr-{name}.{fmt}"'
     return response
+
+
+@login_required
+@require_GET
+def status_matrix(request: HttpRequest) -> HttpResponse:
+    permissions.require_reader(request.user, permissions.MATRIX_READERS)
+    site = request.GET.get("site", "")
+    status = matrix.parse_status(request.GET.get("status", ""))
+    timepoint = parse_timepoint(request.GET.get("timepoint", ""), list(Timepoint.values))
+    scope = scope_for(request.user, site=site, roles=permissions.MATRIX_READERS)
+    found = matrix.matrix(
+        request.user, scope, status=status, timepoint=timepoint, page=request.GET.get("page", 1)
+    )
+    all_sites = scope_for(request.user, roles=permissions.MATRIX_READERS).sites
+    filters = {"site": site.upper(), "status": status, "timepoint": timepoint}
+    query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
+    return render(
+        request,
+        "reports/matrix.html",
+        {
+            "matrix": found,
+            "sites": all_sites,
+            "statuses": Status.choices,
+            "timepoints": Timepoint.choices,
+            "filters": filters,
+            "query": query,
+            "legend": [
+                (state, matrix.SYMBOLS[state], label)
+                for state, label in matrix.state_labels().items()
+            ],
+        },
+    )

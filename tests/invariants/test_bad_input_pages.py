@@ -118,6 +118,7 @@ PAGES: dict[str, list[tuple[str, Args]]] = {
     "exports:masking_key": [(Role.STATISTICIAN, NONE)],
     "reports:overview": [(Role.DATA_MANAGER, NONE)],
     "reports:consort": [(Role.STATISTICIAN, NONE)],
+    "reports:matrix": [(Role.MONITOR, NONE)],
     "reports:picture": [(Role.COORDINATOR, lambda t: {"name": "consort", "fmt": "svg"})],
 }
 # Page routes whose POST ends the session, as it should.
