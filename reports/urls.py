@@ -9,6 +9,9 @@ urlpatterns = [
     path("", views.overview, name="overview"),
     path("consort/", views.consort_page, name="consort"),
     path("matrix/", views.status_matrix, name="matrix"),
+    path("tables/", views.table_list, name="tables"),
+    path("tables/<str:name>/", views.table_page, name="table"),
+    path("tables/<str:name>.<str:fmt>", views.table_download, name="table_download"),
     path("pictures/<str:name>.<str:fmt>", views.picture_download, name="picture"),
 ]
 

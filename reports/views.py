@@ -13,9 +13,9 @@ from django.views.decorators.http import require_GET
 
 from assessments.models import Timepoint
 from participants.models import Status
-from reports import cache, permissions, pictures
+from reports import cache, documents, permissions, pictures
 from reports.charts import render as chart_render
-from reports.selectors import completeness, consort, home, matrix
+from reports.selectors import completeness, consort, home, matrix, tables
 from reports.selectors.scope import parse_timepoint, scope_for
 from trial import access
 from trial.errors import NotFound
@@ -108,6 +108,7 @@ def overview(request: HttpRequest) -> HttpResponse:
             "scope": scope,
             "recruitment": pictures.page_picture(request.user, "recruitment"),
             "may_read_matrix": access.has_role(request.user, *permissions.MATRIX_READERS),
+            "may_read_tables": access.has_role(request.user, *permissions.TABLE_READERS),
         },
     )
 
@@ -166,3 +167,56 @@ def status_matrix(request: HttpRequest) -> HttpResponse:
             ],
         },
     )
+
+
+def _paper_table(request: HttpRequest, name: str) -> tables.PaperTable:
+    user = request.user
+    if name not in tables.TABLES:
+        raise NotFound(_("No such table."))
+    permissions.require_reader(user, permissions.TABLE_READERS)
+    scope = scope_for(user, roles=permissions.TABLE_READERS)
+    masked = request.GET.get("groups", "") == "masked"
+    # The baseline table is split by arm only for statisticians (Scope.arms says the rest).
+    who = "statistician" if access.has_role(user, Role.STATISTICIAN) else "staff"
+    key = f"table:{name}:{who}"
+    if name == "baseline":
+        return cache.remember(key, scope, lambda: tables.baseline(user, scope))
+    if name == "outcomes":
+        return tables.outcomes(user, scope, masked=masked)
+    return tables.exposure(user, scope)
+
+
+@login_required
+@require_GET
+def table_list(request: HttpRequest) -> HttpResponse:
+    permissions.require_reader(request.user, permissions.TABLE_READERS)
+    available = [
+        (name, title) for name, title in tables.table_titles().items()
+        if tables.may_read_table(request.user, name)
+    ]  # fmt: skip
+    return render(request, "reports/tables.html", {"available": available})
+
+
+@login_required
+@require_GET
+def table_page(request: HttpRequest, name: str) -> HttpResponse:
+    table = _paper_table(request, name)
+    groups = request.GET.get("groups", "")
+    return render(
+        request,
+        "reports/table.html",
+        {"table": table, "suffix": "?groups=masked" if groups == "masked" else ""},
+    )
+
+
+@login_required
+@require_GET
+def table_download(request: HttpRequest, name: str, fmt: str) -> HttpResponse:
+    if fmt not in documents.WRITERS:
+        raise NotFound(_("No such format."))
+    table = _paper_table(request, name)
+    response = HttpResponse(
+        documents.WRITERS[fmt](table), content_type=documents.CONTENT_TYPES[fmt]
+    )
+    response["Content-Disposition"] = f'attachment; filename="imr-table-{name}.{fmt}"'
+    return response
