@@ -45,7 +45,9 @@ def _section(request: HttpRequest, role: str) -> dict[str, Any]:
             "shows_sessions": access.may_see_allocation(user),
         }
     if role in (Role.ASSESSOR, Role.CLINICIAN):
-        return {"due": home.forms_due(user)}
+        # The worklist is the user's own (the forms they enter): cached for this user only.
+        scope = scope_for(user, roles=(Role.ASSESSOR, Role.CLINICIAN))
+        return {"due": cache.remember(f"forms-due:{user.pk}", scope, lambda: home.forms_due(user))}
     if role == Role.DATA_MANAGER:
         scope = scope_for(user, roles=(Role.DATA_MANAGER,))
         rows = cache.remember(
@@ -61,7 +63,9 @@ def _section(request: HttpRequest, role: str) -> dict[str, Any]:
         }
     if role == Role.MONITOR:
         scope = scope_for(user, roles=(Role.MONITOR,))
-        oldest, per_site = home.awaiting_verification(user, scope)
+        oldest, per_site = cache.remember(
+            "verification", scope, lambda: home.awaiting_verification(user, scope)
+        )
         return {"oldest": oldest, "per_site": per_site}
     if role == Role.STATISTICIAN:
         return {
