@@ -104,7 +104,7 @@ def start_server(port: int, workers: int) -> subprocess.Popen[bytes]:
     )  # fmt: skip
     for _ in range(150):
         try:
-            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            httpx.get(f"http://127.0.0.1:{port}/accounts/login/", timeout=1)
             return process
         except httpx.HTTPError:
             time.sleep(0.2)

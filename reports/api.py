@@ -124,7 +124,7 @@ class ConsortView(APIView):
         summary="The CONSORT flow (per arm only after lock, for users who may see allocation)",
     )
     def get(self, request: Request) -> Response:
-        scope = scope_for(request.user, site=request.query_params.get("site", ""))
+        scope = scope_for(request.user, site=request.query_params.get("site", ""), holder=request)
         return Response(cache.remember("consort", scope, lambda: consort.consort(scope)))
 
 
@@ -153,7 +153,7 @@ class RecruitmentView(RowsView):
         return super().get(request)
 
     def rows(self, request: Request) -> list[dict[str, Any]]:
-        scope = scope_for(request.user, site=request.query_params.get("site", ""))
+        scope = scope_for(request.user, site=request.query_params.get("site", ""), holder=request)
         return cache.remember(
             "recruitment",
             scope,
@@ -174,7 +174,7 @@ class CompletenessView(RowsView):
         timepoint = parse_timepoint(
             request.query_params.get("timepoint", ""), list(Timepoint.values)
         )
-        scope = scope_for(request.user, site=request.query_params.get("site", ""))
+        scope = scope_for(request.user, site=request.query_params.get("site", ""), holder=request)
         return cache.remember(
             f"completeness:{timepoint}",
             scope,

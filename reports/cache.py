@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
@@ -48,19 +48,26 @@ _FINGERPRINT_SQL = (
 )
 
 
-def fingerprint() -> str:
-    """One query; index-only lookups of each event table's newest id."""
+def fingerprint(holder: Any = None) -> str:
+    """One query; index-only lookups of each event table's newest id. Kept on `holder` (the
+    request: report pages only read), so a page with several reports asks once."""
+    kept = getattr(holder, "_reports_fingerprint", None)
+    if kept is not None:
+        return kept
     with connection.cursor() as cursor:
         cursor.execute(_FINGERPRINT_SQL)
         values = cursor.fetchone()
     rules = json.dumps(settings.ASSESSMENT_WINDOWS, sort_keys=True)
     raw = f"{values}|{today().isoformat()}|{rules}"
-    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+    found = hashlib.sha256(raw.encode()).hexdigest()[:32]
+    if holder is not None:
+        holder._reports_fingerprint = found
+    return found
 
 
 def remember(name: str, scope: Scope, build: Callable[[], T]) -> T:
     """The cached value of report `name` for `scope` at the current data, or `build()`."""
-    key = f"reports:{name}:{scope.key}:{fingerprint()}"
+    key = f"reports:{name}:{scope.key}:{fingerprint(scope.holder)}"
     found = cache.get(key)
     if found is not None:
         return found

@@ -187,15 +187,15 @@ PICTURES: dict[str, tuple[tuple[str, ...], Callable[[Scope], Picture]]] = {
 }
 
 
-def scope_of(user: Any, name: str, *, site: str = "") -> Scope:
+def scope_of(user: Any, name: str, *, site: str = "", holder: Any = None) -> Scope:
     if name not in PICTURES:
         raise NotFound(_("No such picture."))
-    return scope_for(user, site=site, roles=PICTURES[name][0])
+    return scope_for(user, site=site, roles=PICTURES[name][0], holder=holder)
 
 
-def rendered(user: Any, name: str, fmt: str, *, site: str = "") -> bytes:
+def rendered(user: Any, name: str, fmt: str, *, site: str = "", holder: Any = None) -> bytes:
     """The picture's bytes in `fmt` (svg, png, pdf where offered), cached per scope and data."""
-    scope = scope_of(user, name, site=site)
+    scope = scope_of(user, name, site=site, holder=holder)
     builder = PICTURES[name][1]
 
     def build() -> bytes:
@@ -207,16 +207,16 @@ def rendered(user: Any, name: str, fmt: str, *, site: str = "") -> bytes:
     return cache.remember(f"picture:{name}:{fmt}", scope, build)
 
 
-def table(user: Any, name: str, *, site: str = "") -> Table:
-    scope = scope_of(user, name, site=site)
+def table(user: Any, name: str, *, site: str = "", holder: Any = None) -> Table:
+    scope = scope_of(user, name, site=site, holder=holder)
     builder = PICTURES[name][1]
     return cache.remember(f"picture-table:{name}", scope, lambda: builder(scope).table)
 
 
-def page_picture(user: Any, name: str, *, site: str = "") -> dict[str, Any]:
+def page_picture(user: Any, name: str, *, site: str = "", holder: Any = None) -> dict[str, Any]:
     """What a page needs: the inline SVG, the table, the download formats."""
-    svg = rendered(user, name, "svg", site=site)
-    found_table = table(user, name, site=site)
+    svg = rendered(user, name, "svg", site=site, holder=holder)
+    found_table = table(user, name, site=site, holder=holder)
     titles = picture_titles()
     formats = render.FORMATS if name == "consort" else ("svg", "png")
     return {

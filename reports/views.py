@@ -27,13 +27,13 @@ def _section(request: HttpRequest, role: str) -> dict[str, Any]:
     """The figures of one role's section of the home page."""
     user = request.user
     if role == Role.COORDINATOR:
-        scope = scope_for(user, roles=(Role.COORDINATOR,))
+        scope = scope_for(user, roles=(Role.COORDINATOR,), holder=request)
         screening = home.waiting(scope, "registered")
         consent = home.waiting(scope, "eligible")
         ready = home.waiting(scope, "consented")
         return {
-            "recruitment": pictures.page_picture(user, "recruitment"),
-            "funnel": pictures.page_picture(user, "funnel"),
+            "recruitment": pictures.page_picture(user, "recruitment", holder=request),
+            "funnel": pictures.page_picture(user, "funnel", holder=request),
             "projection": home.projection(scope, site_count=Site.objects.count()),
             "reasons": cache.remember("consort", scope, lambda: consort.consort(scope))["excluded"][
                 "reasons"
@@ -46,10 +46,10 @@ def _section(request: HttpRequest, role: str) -> dict[str, Any]:
         }
     if role in (Role.ASSESSOR, Role.CLINICIAN):
         # The worklist is the user's own (the forms they enter): cached for this user only.
-        scope = scope_for(user, roles=(Role.ASSESSOR, Role.CLINICIAN))
+        scope = scope_for(user, roles=(Role.ASSESSOR, Role.CLINICIAN), holder=request)
         return {"due": cache.remember(f"forms-due:{user.pk}", scope, lambda: home.forms_due(user))}
     if role == Role.DATA_MANAGER:
-        scope = scope_for(user, roles=(Role.DATA_MANAGER,))
+        scope = scope_for(user, roles=(Role.DATA_MANAGER,), holder=request)
         rows = cache.remember(
             "completeness:",
             scope,
@@ -59,10 +59,10 @@ def _section(request: HttpRequest, role: str) -> dict[str, Any]:
             "completeness": home.completeness_summary(rows),
             "queries": home.queries_by_age(user, scope),
             "age_bands": [label for label, _low, _high in home.AGE_BANDS],
-            "retention": pictures.page_picture(user, "retention"),
+            "retention": pictures.page_picture(user, "retention", holder=request),
         }
     if role == Role.MONITOR:
-        scope = scope_for(user, roles=(Role.MONITOR,))
+        scope = scope_for(user, roles=(Role.MONITOR,), holder=request)
         oldest, per_site = cache.remember(
             "verification", scope, lambda: home.awaiting_verification(user, scope)
         )
@@ -74,7 +74,7 @@ def _section(request: HttpRequest, role: str) -> dict[str, Any]:
             "exports": home.recent_exports(user),
         }
     if role == Role.INSTRUCTOR:
-        scope = scope_for(user, roles=(Role.INSTRUCTOR,))
+        scope = scope_for(user, roles=(Role.INSTRUCTOR,), holder=request)
         return {
             "sessions": home.sessions_this_week(user, scope),
             "shows_sessions": access.may_see_allocation(user),
@@ -104,13 +104,13 @@ def home_page(request: HttpRequest) -> HttpResponse:
 @require_GET
 def overview(request: HttpRequest) -> HttpResponse:
     permissions.require_reader(request.user)
-    scope = scope_for(request.user)
+    scope = scope_for(request.user, holder=request)
     return render(
         request,
         "reports/overview.html",
         {
             "scope": scope,
-            "recruitment": pictures.page_picture(request.user, "recruitment"),
+            "recruitment": pictures.page_picture(request.user, "recruitment", holder=request),
             "may_read_matrix": access.has_role(request.user, *permissions.MATRIX_READERS),
             "may_read_tables": access.has_role(request.user, *permissions.TABLE_READERS),
         },
@@ -121,11 +121,11 @@ def overview(request: HttpRequest) -> HttpResponse:
 @require_GET
 def consort_page(request: HttpRequest) -> HttpResponse:
     permissions.require_reader(request.user)
-    scope = scope_for(request.user)
+    scope = scope_for(request.user, holder=request)
     return render(
         request,
         "reports/consort.html",
-        {"picture": pictures.page_picture(request.user, "consort"), "scope": scope},
+        {"picture": pictures.page_picture(request.user, "consort", holder=request), "scope": scope},
     )
 
 
@@ -134,7 +134,7 @@ def consort_page(request: HttpRequest) -> HttpResponse:
 def picture_download(request: HttpRequest, name: str, fmt: str) -> HttpResponse:
     if name not in pictures.PICTURES or fmt not in chart_render.FORMATS:
         raise NotFound(_("No such picture."))
-    data = pictures.rendered(request.user, name, fmt)
+    data = pictures.rendered(request.user, name, fmt, holder=request)
     response = HttpResponse(data, content_type=chart_render.CONTENT_TYPES[fmt])
     # The file name says what the picture is, never anything about an arm.
     response["Content-Disposition"] = f'attachment; filename="imr-{name}.{fmt}"'
@@ -148,11 +148,11 @@ def status_matrix(request: HttpRequest) -> HttpResponse:
     site = request.GET.get("site", "")
     status = matrix.parse_status(request.GET.get("status", ""))
     timepoint = parse_timepoint(request.GET.get("timepoint", ""), list(Timepoint.values))
-    scope = scope_for(request.user, site=site, roles=permissions.MATRIX_READERS)
+    scope = scope_for(request.user, site=site, roles=permissions.MATRIX_READERS, holder=request)
     found = matrix.matrix(
         request.user, scope, status=status, timepoint=timepoint, page=request.GET.get("page", 1)
     )
-    all_sites = scope_for(request.user, roles=permissions.MATRIX_READERS).sites
+    all_sites = scope_for(request.user, roles=permissions.MATRIX_READERS, holder=request).sites
     filters = {"site": site.upper(), "status": status, "timepoint": timepoint}
     query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
     return render(
@@ -178,7 +178,7 @@ def _paper_table(request: HttpRequest, name: str) -> tables.PaperTable:
     if name not in tables.TABLES:
         raise NotFound(_("No such table."))
     permissions.require_reader(user, permissions.TABLE_READERS)
-    scope = scope_for(user, roles=permissions.TABLE_READERS)
+    scope = scope_for(user, roles=permissions.TABLE_READERS, holder=request)
     masked = request.GET.get("groups", "") == "masked"
     # The baseline table is split by arm only for statisticians (Scope.arms says the rest).
     who = "statistician" if access.has_role(user, Role.STATISTICIAN) else "staff"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -25,6 +25,8 @@ class Scope:
     sites: tuple[Site, ...]
     arms: bool
     blinded: bool
+    # The request: the data fingerprint is read once per request and kept on it.
+    holder: Any = field(default=None, compare=False, repr=False)
 
     @property
     def site_ids(self) -> list[int]:
@@ -37,7 +39,13 @@ class Scope:
         return f"{sites}:{'arms' if self.arms else 'pooled'}:{'blind' if self.blinded else 'open'}"
 
 
-def scope_for(user: Any, *, site: str = "", roles: tuple[str, ...] = permissions.READERS) -> Scope:
+def scope_for(
+    user: Any,
+    *,
+    site: str = "",
+    roles: tuple[str, ...] = permissions.READERS,
+    holder: Any = None,
+) -> Scope:
     """The caller's sites (or the one asked for with `site`). An unknown site code is bad
     input (400); a site outside the caller's sites is not found (404), as everywhere."""
     permissions.require_reader(user, roles)
@@ -58,6 +66,7 @@ def scope_for(user: Any, *, site: str = "", roles: tuple[str, ...] = permissions
         sites=tuple(s for s in sites if s.pk in allowed),
         arms=permissions.arms_visible(user),
         blinded=access.is_blinded(user),
+        holder=holder,
     )
 
 
