@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from assessments.instruments import registry
+from instruments import registry
 from trial.lock import refuse_when_locked
 from trial.roles import Role
 

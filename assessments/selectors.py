@@ -13,9 +13,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from assessments import contributions, permissions, windows
-from assessments.instruments import registry
-from assessments.instruments.base import Instrument
-from assessments.instruments.service_use import WINDOWS
 from assessments.models import (
     UNRESOLVED_QUERY_STATUSES,
     InstrumentResponse,
@@ -27,6 +24,9 @@ from assessments.models import (
     ServiceUsePeriod,
     Timepoint,
 )
+from instruments import registry
+from instruments.base import Instrument
+from instruments.service_use import WINDOWS
 from participants.models import Participant, Status
 from trial import access
 from trial.audit_trail import AuditSource

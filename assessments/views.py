@@ -20,8 +20,6 @@ from django.views.decorators.http import require_GET, require_POST
 from assessments import forms as entry_forms
 from assessments import permissions, selectors, services, windows
 from assessments.api.responses import derived_values
-from assessments.instruments import psp, registry
-from assessments.instruments.base import Instrument
 from assessments.models import (
     FIELD_LABELS,
     QueryStatus,
@@ -31,6 +29,8 @@ from assessments.models import (
 )
 from assessments.register import COLUMNS
 from assessments.services.queries import MESSAGE_MAX_LENGTH
+from instruments import psp, registry
+from instruments.base import Instrument
 from participants.models import Participant
 from trial import access
 from trial.errors import Conflict, Forbidden, Invalid, TrialError

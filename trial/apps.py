@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class TrialConfig(AppConfig):
@@ -7,3 +8,11 @@ class TrialConfig(AppConfig):
     name = "trial"
     verbose_name = "IMR trial: sites, roles, audit and the freeze/lock"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from trial import dbroles
+
+        # After every migration the owner grants the runtime role its privileges and installs
+        # the guards of trial.dbroles (post_migrate is sent once per app after all migrations
+        # ran; `sender=self` picks one of them).
+        post_migrate.connect(dbroles.after_migrate, sender=self)

@@ -11,8 +11,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from assessments.instruments import registry
-from assessments.instruments.metadata import instrument_metadata
+from instruments import registry
+from instruments.metadata import instrument_metadata
 from trial import access
 from trial.errors import NotFound
 

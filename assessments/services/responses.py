@@ -17,9 +17,6 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from assessments import permissions, windows
-from assessments.instruments import registry
-from assessments.instruments.base import Action, CheckContext, Finding, Instrument
-from assessments.instruments.validation import EntryErrors, clean_entry
 from assessments.models import (
     UNRESOLVED_QUERY_STATUSES,
     InstrumentResponse,
@@ -30,6 +27,9 @@ from assessments.models import (
 )
 from assessments.selectors import form_instrument
 from assessments.services.queries import sync_automatic_queries
+from instruments import registry
+from instruments.base import Action, CheckContext, Finding, Instrument
+from instruments.validation import EntryErrors, clean_entry
 from participants.models import Participant
 from trial import access
 from trial.audit import audit_context

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from assessments.instruments import registry
 from assessments.models import InstrumentResponse, Query
+from instruments import registry
 from tests.assessments.helpers import extreme_items, form_url, put_form, typical_items
 from tests.factories import allocate, api_client, make_participant, make_staff
 from trial.models import DatasetLock

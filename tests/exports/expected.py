@@ -1,7 +1,7 @@
 """What the analysis datasets must contain, worked out here straight from the database, the
 instrument modules (the specification of the forms) and the trial's rules, independently of the
 export code. Each function returns the rows of one dataset as {variable: value}, in file order,
-with missing values as the assessments app's reason codes and empty values as None."""
+with missing values as the instruments app's reason codes and empty values as None."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from typing import Any
 from dateutil.relativedelta import relativedelta
 from django.utils import timezone
 
-from assessments.instruments import metadata, registry
 from assessments.models import InstrumentResponse, Query, ServiceUsePeriod
 from assessments.windows import service_use_windows
 from fidelity.models import Attendance, FidelityRating, GroupMembership, GroupSession
+from instruments import metadata, registry
 from participants.models import Participant
 from randomization.models import BlindingGuess, UnblindingIncident
 

@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pyreadstat
 
-from assessments.instruments import metadata
+from instruments import metadata
 
 ODM = "{http://www.cdisc.org/ns/odm/v1.3}"
 EXT = "{urn:imrtrial:odm:1}"

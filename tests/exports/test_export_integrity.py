@@ -14,11 +14,12 @@ import psycopg
 import pytest
 from django.db import connection
 
-from assessments.instruments import metadata
-from exports import datasets, services
+import datasets
+from datasets.base import Column, Dataset, VarType
+from exports import services
 from exports.assembly.files import BUILDING_PREFIX
-from exports.datasets.base import Column, Dataset, VarType
 from exports.models import ExportJob
+from instruments import metadata
 from participants.models import Participant
 from tests.exports.trial import build_trial, lock, new_job, respond, run_inline
 from tests.factories import allocate, make_participant

@@ -27,7 +27,6 @@ from typing import Any
 
 from django.utils import timezone
 
-from assessments.instruments import registry
 from assessments.models import InstrumentResponse, Query, QueryKind, ResponseStatus
 from assessments.services import queries as query_services
 from assessments.services.register import register_import
@@ -41,6 +40,7 @@ from fidelity.models import (
     ImrGroup,
     SessionStatus,
 )
+from instruments import registry
 from participants import services as participant_services
 from participants.cpr import decrypt
 from participants.models import Participant

@@ -42,7 +42,7 @@ from trial.roles import Role
 # The apps that may add arm-specific data to the scenario (tests/<app>/blinding_scenario.py).
 APPS = ("participants", "randomization", "assessments", "fidelity", "exports")
 
-# Instrument codes of instruments/instruments.json (the assessments app's registry).
+# Instrument codes of tests/instruments/data/instruments.json (the instruments app's registry).
 INSTRUMENTS = (
     "GAF",
     "PSP",

@@ -13,8 +13,8 @@ import pytest
 from django.utils import timezone
 
 from assessments import services as assessment_services
-from assessments.instruments import registry
 from fidelity import services as fidelity_services
+from instruments import registry
 from participants import services as participant_services
 from randomization import services as randomization_services
 from tests.assessments.helpers import typical_items
