@@ -17,8 +17,8 @@ from typing import Any
 
 from django.db.models import Count, F, Q
 
-from assessments.instruments import registry
 from assessments.models import InstrumentResponse, ResponseStatus, Timepoint
+from instruments import registry
 from participants.models import CLOSED_STATUSES, Participant
 from reports.selectors.scope import Scope, randomized_plus_months, today, window_months
 

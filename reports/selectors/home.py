@@ -13,11 +13,11 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from assessments import selectors as assessment_selectors
-from assessments.instruments import registry
 from assessments.models import UNRESOLVED_QUERY_STATUSES, InstrumentResponse, ResponseStatus
 from exports.models import ExportJob
 from exports.selectors import export_jobs_visible_to
 from fidelity.models import GroupSession, SessionStatus
+from instruments import registry
 from participants.models import EligibilityScreening, Participant
 from randomization.models import Allocation, AllocationList
 from randomization.services.lists import is_list_custodian

@@ -27,9 +27,9 @@ from django.utils.translation import gettext as _
 
 from assessments import permissions as assessment_permissions
 from assessments import windows
-from assessments.instruments import registry
-from assessments.instruments.base import Instrument
 from assessments.models import UNRESOLVED_QUERY_STATUSES, InstrumentResponse, Query, Timepoint
+from instruments import registry
+from instruments.base import Instrument
 from participants.models import CLOSED_STATUSES, Participant, Status
 from reports.selectors.scope import Scope, today
 from trial.errors import Invalid

@@ -19,12 +19,12 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from assessments.instruments import registry
 from assessments.models import InstrumentResponse, ResponseStatus, Timepoint
 from exports.models import MaskingKey
 from exports.services import masking_mapping
 from fidelity.selectors import exposure as exposure_selectors
 from fidelity.selectors import ratings as rating_selectors
+from instruments import registry
 from participants.models import Participant
 from randomization.models import Allocation
 from reports.selectors.scope import Scope
