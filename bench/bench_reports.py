@@ -21,6 +21,7 @@ database queries each page took in-process. Results are recorded in docs/benchma
 from __future__ import annotations
 
 import argparse
+import io
 import logging
 import os
 import statistics
@@ -94,9 +95,48 @@ def queries_of(cookie_role: str, url: str) -> int:
     return len(captured.captured_queries)
 
 
+def configure(participants: int) -> None:
+    """A fresh benchmark database (<DATABASE_URL name>_bench) as bench_export makes it, with
+    the runtime role of trial.dbconfig: this process loads it as the owner (COPY with the
+    triggers off), the server reads it as the runtime role, as in production."""
+    from trial.env import load_dotenv
+
+    load_dotenv(ROOT / ".env")
+    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/imrtrial")
+    os.environ["DATABASE_URL"] = base.split("?")[0] + "_bench"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "imrtrial.settings")
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_ROLE"}
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    # ensure_database runs as the runtime role's process (it creates that role); under
+    # DATABASE_ROLE=owner its "runtime role" would be the owner itself.
+    subprocess.run([*manage, "ensure_database"], cwd=ROOT, env=env, check=True)
+    os.environ["DATABASE_ROLE"] = "owner"
+    import django
+
+    django.setup()
+    import psycopg
+    from django.conf import settings
+    from django.core.management import call_command
+    from psycopg import sql
+
+    db = settings.DATABASES["default"]
+    with psycopg.connect(
+        host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"],
+        password=db["PASSWORD"] or None, dbname="postgres", autocommit=True,
+    ) as admin:  # fmt: skip
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db["NAME"]))
+        )
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db["NAME"])))
+    call_command("migrate", verbosity=0)
+    call_command("setup_trial", stdout=io.StringIO())
+    print(f"database {db['NAME']}, {participants} participants")
+
+
 def start_server(port: int, workers: int) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     env.update(DEBUG="false", ALLOWED_HOSTS="127.0.0.1,localhost", SECURE_SSL_REDIRECT="false")
+    env.pop("DATABASE_ROLE", None)  # the server connects as the runtime role
     process = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "gunicorn"), "imrtrial.wsgi", "--workers", str(workers),
          "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--timeout", "120"],
@@ -119,7 +159,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     args = parser.parse_args()
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    bench_export.configure(args.participants)
+    configure(args.participants)
     started = time.perf_counter()
     bench_export.build_trial(args.participants)
     print(f"trial built in {time.perf_counter() - started:.0f} s")

@@ -21,7 +21,7 @@ from typing import Any
 
 from django.core.paginator import Page, Paginator
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
@@ -87,24 +87,23 @@ class Cell:
     symbol: str
     text: str  # for screen readers: "GAF, post-intervention: complete"
     url: str
+    html: str  # the cell's markup (see _cell)
 
-    @property
-    def html(self) -> str:
-        """The cell's markup, made here rather than in the template: a page has ~1,500 cells,
-        and the template language would spend most of the page's time on them."""
-        inner = format_html(
-            '<span aria-hidden="true">{}</span><span class="visually-hidden">{}</span>',
-            self.symbol,
-            self.text,
+
+def _cell(state: str, text: str, url: str) -> Cell:
+    """The cell's markup is made here rather than in the template: a page has ~1,500 cells,
+    and the template language would spend most of the page's time on them. Every piece is
+    escaped."""
+    label, symbol = escape(text), SYMBOLS[state]
+    inner = f'<span aria-hidden="true">{symbol}</span><span class="visually-hidden">{label}</span>'
+    if url:
+        html = (
+            f'<td><a class="cell cell-{state}" href="{escape(url)}" title="{label}">{inner}</a>'
+            "</td>"
         )
-        if self.url:
-            return format_html(
-                '<td><a class="cell cell-{}" href="{}" title="{}">{}</a></td>',
-                self.state, self.url, self.text, inner,
-            )  # fmt: skip
-        return format_html(
-            '<td><span class="cell cell-{}" title="{}">{}</span></td>', self.state, self.text, inner
-        )
+    else:
+        html = f'<td><span class="cell cell-{state}" title="{label}">{inner}</span></td>'
+    return Cell(state, symbol, text, url, html)
 
 
 @dataclass(frozen=True)
@@ -114,7 +113,7 @@ class Row:
 
     @property
     def cells_html(self) -> str:
-        return mark_safe("".join(cell.html for cell in self.cells))  # noqa: S308 (escaped above)
+        return mark_safe("".join(cell.html for cell in self.cells))  # noqa: S308 (see _cell)
 
 
 @dataclass(frozen=True)
@@ -189,8 +188,9 @@ def matrix(
             response__participant_id__in=ids, status__in=UNRESOLVED_QUERY_STATUSES
         ).values_list("response__participant_id", "response__timepoint", "response__instrument")
     )
-    labels = state_labels()
-    timepoint_names = dict(Timepoint.choices)
+    labels = {state: str(label) for state, label in state_labels().items()}
+    timepoint_names = {value: str(label) for value, label in Timepoint.choices}
+    prefixes = [f"{c.label}, {timepoint_names[c.timepoint]}: " for c in columns]
     readable = {
         (site_id, column.instrument.code): assessment_permissions.may_read_values(
             user, site_id, column.instrument
@@ -198,11 +198,14 @@ def matrix(
         for site_id in {p.site_id for p in people}
         for column in columns
     }
+    # The form's address, reversed once: "/assessments/participants/<pk>/<timepoint>/<code>/".
+    pattern = reverse("assessments:form", args=[987654321, "TIMEPOINT", "INSTRUMENT"])
     day = today()
     rows = []
     for participant in people:
+        base = pattern.replace("987654321", str(participant.pk))
         cells = []
-        for column in columns:
+        for index, column in enumerate(columns):
             key = (participant.pk, column.timepoint, column.instrument.code)
             found = responses.get(key)
             if found is None:
@@ -213,19 +216,17 @@ def matrix(
                 found is not None or state in ("due", "out_of_window")
             )
             url = (
-                reverse(
-                    "assessments:form",
-                    args=[participant.pk, column.timepoint, column.instrument.code],
+                base.replace("TIMEPOINT", column.timepoint).replace(
+                    "INSTRUMENT", column.instrument.code
                 )
                 if linked
                 else ""
             )
-            text = f"{column.label}, {timepoint_names[column.timepoint]}: {labels[state]}"
-            cells.append(Cell(state, SYMBOLS[state], text, url))
+            cells.append(_cell(state, prefixes[index] + labels[state], url))
         rows.append(Row(participant, tuple(cells)))
     groups: list[tuple[str, int]] = []
     for column in columns:
-        name = str(timepoint_names[column.timepoint])
+        name = timepoint_names[column.timepoint]
         if groups and groups[-1][0] == name:
             groups[-1] = (name, groups[-1][1] + 1)
         else:
