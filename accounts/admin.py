@@ -16,7 +16,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
-from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.contrib.auth.forms import UserChangeForm, UserCreationForm, UsernameField
 from django.contrib.auth.models import Group
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -25,8 +25,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import lockout, tokens, twofactor
 from accounts.authlog import record
-from accounts.models import ApiToken, AuthEvent, StaffAccount
+from accounts.models import ApiToken, AuthEvent, PasswordChangeDemand, StaffAccount
 from trial import access
+from trial.audit import event_model
 from trial.audit_trail import AuditSource, trail
 from trial.models import RoleAssignment, Site
 from trial.roles import SITE_SCOPED_ROLES, Role
@@ -61,7 +62,7 @@ class RoleAssignmentForm(forms.ModelForm):
         fields = ["role", "site"]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         role, site = data.get("role"), data.get("site")
         if role and site and role not in SITE_SCOPED_ROLES:
             self.add_error(
@@ -83,9 +84,15 @@ class RoleAssignmentInline(admin.TabularInline):
 class StaffChangeForm(UserChangeForm):
     change_reason = _reason_field()
 
-    class Meta(UserChangeForm.Meta):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Confirmation e-mails (randomisation) and password resets need an address.
+        self.fields["email"].required = True
+
+    class Meta:
         model = User
         fields = ["username", "first_name", "last_name", "email", "is_active"]
+        field_classes = {"username": UsernameField}
 
 
 class StaffCreationForm(UserCreationForm):
@@ -93,7 +100,16 @@ class StaffCreationForm(UserCreationForm):
 
     class Meta(UserCreationForm.Meta):
         model = User
-        fields = ["username"]
+        fields = ("username", "email")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Asked on the first page: confirmation e-mails (randomisation) need an address.
+        self.fields["email"].required = True
+        self.fields["email"].help_text = "The person's work address: confirmation e-mails go there."
+        self.fields[
+            "password1"
+        ].help_text = "The person must change it at the first login: you know this one."
 
 
 @admin.action(description="Remove the two-factor device (the user enrols a new one)")
@@ -156,7 +172,7 @@ class StaffAdmin(ReasonAuditMixin, UserAdmin):
             None,
             {
                 "classes": ("wide",),
-                "fields": ("username", "password1", "password2", "change_reason"),
+                "fields": ("username", "email", "password1", "password2", "change_reason"),
             },
         ),
     )
@@ -202,10 +218,22 @@ class StaffAdmin(ReasonAuditMixin, UserAdmin):
             user.save(update_fields=["is_staff", "is_superuser"])
         access.forget_grants(user)
 
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not change:
+            # The administrator typed the password: the person chooses their own at login.
+            PasswordChangeDemand.objects.update_or_create(
+                user=obj, defaults={"set_by": access.signed_in(request.user)}
+            )
+
     def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> Any:
         response = super().user_change_password(request, id, form_url)
         if request.method == "POST" and response.status_code == 302:
             user = User.objects.get(pk=id)
+            if user.pk != request.user.pk:
+                PasswordChangeDemand.objects.update_or_create(
+                    user=user, defaults={"set_by": access.signed_in(request.user)}
+                )
             count = tokens.tokens_revoke_all(user=user)
             record(
                 AuthEvent.Kind.PASSWORD_CHANGED,
@@ -223,11 +251,12 @@ class StaffAdmin(ReasonAuditMixin, UserAdmin):
         and why) and its security events."""
         user = self.get_object(request, object_id)
         if user is None or not self.has_view_or_change_permission(request, user):
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        role_event = RoleAssignment.pgh_event_model
+            # A private ModelAdmin helper (its "does not exist" answer), absent from the stubs.
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)  # type: ignore[attr-defined]
+        role_event = event_model(RoleAssignment)
         sources = [
             (
-                AuditSource(StaffAccount.pgh_event_model, "pgh_obj_id", "Account", True),
+                AuditSource(event_model(StaffAccount), "pgh_obj_id", "Account", True),
                 Q(pgh_obj_id=user.pk),
             ),
             (

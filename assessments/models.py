@@ -1,18 +1,39 @@
 import pghistory
 import pgtrigger
 from django.conf import settings
-from django.db import models
+from django.contrib.postgres.fields import ArrayField
+from django.db import connection, models
 from django.utils import timezone
+from django.utils.functional import lazy
+from django.utils.translation import gettext
 
 from instruments import registry
 from trial.lock import refuse_when_locked
 from trial.roles import Role
 
 
+def visit_name(timepoint: str) -> str:
+    """The one name of a visit, with its timing, used everywhere (pages, the timeline, the
+    audit history, codebooks): "One-year follow-up (21 months after randomisation, window
+    19–24)" (the paper's one year after the end of the nine-month programme). The months come
+    from settings.ASSESSMENT_WINDOWS, read when the name is shown."""
+    if timepoint == "baseline":
+        return gettext("Baseline (before randomisation)")
+    names = {"post": gettext("Post-intervention"), "followup": gettext("One-year follow-up")}
+    window = settings.ASSESSMENT_WINDOWS[timepoint]
+    return gettext("%(name)s (%(due)d months after randomisation, window %(opens)d–%(closes)d)") % {
+        "name": names[timepoint],
+        **window,
+    }
+
+
+visit_label = lazy(visit_name, str)
+
+
 class Timepoint(models.TextChoices):
-    BASELINE = "baseline", "Baseline (T0)"
-    POST = "post", "Post-intervention (T1)"
-    FOLLOWUP = "followup", "One-year follow-up (T2)"
+    BASELINE = "baseline", visit_label("baseline")
+    POST = "post", visit_label("post")
+    FOLLOWUP = "followup", visit_label("followup")
 
 
 class ResponseStatus(models.TextChoices):
@@ -37,6 +58,43 @@ def refuse_when_locked_except_verification() -> pgtrigger.Trigger:
                 AND OLD.status IN ('complete', 'verified')
                 AND NEW.status IN ('complete', 'verified')
                 AND (to_jsonb(NEW) - {ignored}) = (to_jsonb(OLD) - {ignored})""",
+    )
+
+
+DONE_SQL = "('complete', 'verified')"
+# The MHRM's two spirituality items, whose skips are monitored (SPEC §7).
+MHRM_SPIRITUALITY = ["MHRM_25", "MHRM_26"]
+
+
+def keep_visit_progress() -> pgtrigger.Trigger:
+    """Keeps VisitProgress in step with the responses in PostgreSQL, so bulk updates and raw SQL
+    are caught too. It adds or removes one code when a form becomes done or stops being done
+    (an INSERT ... ON CONFLICT and an UPDATE of the current row, so two forms of one visit
+    saved at the same time both count). Verification (complete -> verified) changes nothing."""
+    table = "assessments_visitprogress"
+    keys_changed = (
+        "NEW.participant_id <> OLD.participant_id OR NEW.timepoint <> OLD.timepoint "
+        "OR NEW.instrument <> OLD.instrument"
+    )
+    return pgtrigger.Trigger(
+        name="keep_visit_progress",
+        when=pgtrigger.After,
+        operation=pgtrigger.Insert | pgtrigger.Update | pgtrigger.Delete,
+        func=f"""
+            IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.status IN {DONE_SQL}
+               AND (TG_OP = 'DELETE' OR NEW.status NOT IN {DONE_SQL} OR {keys_changed}) THEN
+                UPDATE {table} SET done = array_remove(done, OLD.instrument)
+                WHERE participant_id = OLD.participant_id AND timepoint = OLD.timepoint;
+            END IF;
+            IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.status IN {DONE_SQL}
+               AND (TG_OP = 'INSERT' OR OLD.status NOT IN {DONE_SQL} OR {keys_changed}) THEN
+                INSERT INTO {table} (participant_id, timepoint, done)
+                VALUES (NEW.participant_id, NEW.timepoint, ARRAY[NEW.instrument])
+                ON CONFLICT (participant_id, timepoint) DO UPDATE
+                SET done = array_append(array_remove({table}.done, NEW.instrument), NEW.instrument);
+            END IF;
+            RETURN NULL;
+        """,  # noqa: S608 (fixed text: a table name and status codes)
     )
 
 
@@ -82,7 +140,18 @@ class InstrumentResponse(models.Model):
                 name="one_response_per_instrument_and_timepoint",
             )
         ]
-        triggers = [refuse_when_locked_except_verification()]
+        triggers = [refuse_when_locked_except_verification(), keep_visit_progress()]
+        indexes = [
+            # Counts shown on every view of the queries page come from these indexes alone:
+            # an instrument's done forms, and the MHRM forms with a spirituality item skipped
+            # (SPEC §7 asks to monitor them).
+            models.Index(fields=["instrument", "status"], name="response_instrument_status"),
+            models.Index(
+                fields=["status"],
+                condition=models.Q(instrument="MHRM", missing__has_any_keys=MHRM_SPIRITUALITY),
+                name="response_mhrm_skip",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.participant_id} {self.timepoint} {self.instrument}"
@@ -96,6 +165,36 @@ class InstrumentResponse(models.Model):
         """The instrument's short name, as the forms and the timeline show it ("HAM-D6")."""
         found = registry.find(self.instrument)
         return str(found.short_name) if found is not None else self.instrument
+
+
+@pghistory.track()
+class FieldVerification(models.Model):
+    """Source-data verification of one field of one saved version of a response: a monitor
+    or data manager compared the item with the source. It holds for that version only, so
+    any later change of the form (a new version) resets it. Possible while the database is
+    frozen, as form-level verification is; nothing changes after lock."""
+
+    response = models.ForeignKey(
+        InstrumentResponse, on_delete=models.PROTECT, related_name="field_verifications"
+    )
+    item = models.CharField(max_length=40, help_text="Item code, or 'interview_date'")
+    version = models.PositiveIntegerField(help_text="The response version that was verified")
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    verified_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["response", "item", "version"],
+                name="one_verification_per_field_and_version",
+            )
+        ]
+        triggers = [refuse_when_locked(during_freeze=False)]
+
+    def __str__(self) -> str:
+        return f"{self.response_id} {self.item} v{self.version}"
 
 
 class QueryStatus(models.TextChoices):
@@ -146,6 +245,12 @@ class Query(models.Model):
     class Meta:
         ordering = ["-raised_at", "-id"]
         verbose_name_plural = "queries"
+        # A page of queries in raising order, of one status or all, is read from these
+        # indexes and stops after the page (the lists of the queries page and API).
+        indexes = [
+            models.Index(fields=["status", "raised_at", "id"], name="query_status_raised"),
+            models.Index(fields=["raised_at", "id"], name="query_raised"),
+        ]
         triggers = [refuse_when_locked(during_freeze=False)]
 
     def __str__(self) -> str:
@@ -253,3 +358,43 @@ class ServiceUsePeriod(models.Model):
 
     def __str__(self) -> str:
         return f"{self.participant_id} {self.period_start}–{self.period_end}"
+
+
+class VisitProgress(models.Model):
+    """Derived, never written by the application: the codes of the forms of one participant's
+    visit (timepoint) that are done (complete or verified), kept by the `keep_visit_progress`
+    trigger of InstrumentResponse in the same statement. The worklist reads these narrow rows
+    (one per visit) instead of every response. `rebuild_visit_progress()` fills it from the
+    responses after a load that bypassed triggers."""
+
+    participant = models.ForeignKey(
+        "participants.Participant", on_delete=models.CASCADE, related_name="+"
+    )
+    timepoint = models.CharField(max_length=8, choices=Timepoint.choices)
+    done = ArrayField(models.CharField(max_length=20), default=list)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["participant", "timepoint"], name="one_progress_per_visit"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.participant_id} {self.timepoint}: {', '.join(self.done)}"
+
+
+REBUILD_VISIT_PROGRESS_SQL = f"""
+    DELETE FROM assessments_visitprogress;
+    INSERT INTO assessments_visitprogress (participant_id, timepoint, done)
+    SELECT participant_id, timepoint, array_agg(instrument ORDER BY instrument)
+    FROM assessments_instrumentresponse
+    WHERE status IN {DONE_SQL}
+    GROUP BY participant_id, timepoint;
+"""  # noqa: S608 (fixed text)
+
+
+def rebuild_visit_progress() -> None:
+    """VisitProgress afresh from the responses (after a bulk load with triggers off)."""
+    with connection.cursor() as cursor:
+        cursor.execute(REBUILD_VISIT_PROGRESS_SQL)

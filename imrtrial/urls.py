@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.templatetags.static import static
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
@@ -12,9 +12,10 @@ from participants import urls as participants_urls
 from randomization import urls as randomization_urls
 from reports import urls as reports_urls
 from reports import views as report_views
+from trial import views
 from trial.apidocs import ApiDocsView
 
-api_urlpatterns = [
+api_urlpatterns: list[URLPattern | URLResolver] = [
     path("", include(participants_urls.api_urlpatterns)),
     path("", include(randomization_urls.api_urlpatterns)),
     path("", include(assessments_urls.api_urlpatterns)),
@@ -29,6 +30,8 @@ api_urlpatterns = [
 urlpatterns = [
     # The role home pages (reports: the top app, which the core below may not import).
     path("", report_views.home_page, name="home"),
+    # No login: the health of the database, Redis and the workers (docker-compose, proxies).
+    path("healthz", views.healthz, name="healthz"),
     # Browsers ask for /favicon.ico on pages that name no icon (the admin's).
     path("favicon.ico", RedirectView.as_view(url=static("img/favicon.svg"), permanent=True)),
     path("accounts/", include(accounts_urls.urlpatterns)),

@@ -236,7 +236,12 @@ RUNTIME_ROLE_ATTRIBUTES = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATI
 
 def ensure_runtime_role(cursor: Any, *, role: str, password: str) -> bool:
     """Create the runtime role (or reset its password and attributes); True if created. Needs
-    a superuser or a role with CREATEROLE; roles are shared by every database of a server."""
+    a superuser or a role with CREATEROLE; roles are shared by every database of a server.
+    Run it in a transaction (the advisory lock below lasts until its end)."""
+    # Several processes may do this at once (pytest-xdist workers): PostgreSQL refuses
+    # concurrent changes of one role ("tuple concurrently updated"), so take turns. The lock
+    # is released when the caller's transaction (or, in autocommit, this statement) ends.
+    cursor.execute("SELECT pg_advisory_xact_lock(hashtext('imrtrial.ensure_runtime_role'))")
     cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
     exists = cursor.fetchone() is not None
     verb = "ALTER" if exists else "CREATE"
@@ -246,13 +251,7 @@ def ensure_runtime_role(cursor: Any, *, role: str, password: str) -> bool:
         attributes=sql.SQL(RUNTIME_ROLE_ATTRIBUTES),
         password=sql.Literal(password),
     )
-    try:
-        cursor.execute(statement)
-    except Exception as exc:
-        # Two processes creating the role at once (pytest-xdist workers): the other one won.
-        if exists or getattr(exc, "sqlstate", None) not in ("42710", "23505"):
-            raise
-        return False
+    cursor.execute(statement)
     return not exists
 
 

@@ -79,9 +79,9 @@ class DatasetLockManager(models.Manager["DatasetLock"]):
         with connections[self.db].cursor() as cursor:
             # Not "SELECT ...": pghistory hands the audit context (request, reason) only to
             # statements that do not start with SELECT.
+            query = f"WITH recorded(id) AS (SELECT {LOCK_FUNCTION}(%s, %s, %s, %s, %s)) "
             cursor.execute(
-                f"WITH recorded(id) AS (SELECT {LOCK_FUNCTION}(%s, %s, %s, %s, %s)) "
-                "SELECT id FROM recorded",
+                query + "SELECT id FROM recorded",  # noqa: S608 (a constant; values are parameters)
                 [level, reason, set_by.pk, open_queries, open_queries_override],
             )
             (pk,) = cursor.fetchone()

@@ -114,7 +114,7 @@ class VerifySerializer(serializers.Serializer):
 
 class HistoryEntrySerializer(serializers.Serializer):
     version = serializers.IntegerField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field called "label" (the stubs see Field.label)
     at = serializers.DateTimeField()
     status = serializers.CharField()
     user = serializers.CharField()

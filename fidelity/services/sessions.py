@@ -213,6 +213,87 @@ def session_cancel(*, user: Any, session: GroupSession, reason: str = "") -> Gro
     return session
 
 
+def is_real_reason(reason: str) -> bool:
+    """At least a few characters with a letter in them: not blank, not "-" or "..."."""
+    text = (reason or "").strip()
+    return len(text) >= 3 and any(character.isalpha() for character in text)
+
+
+def _require_reason_for_corrections(
+    locked: GroupSession, *, members: set[int], wanted: set[int], reason: str
+) -> None:
+    """A correction changes what was recorded as fact: the audit trail needs its reason.
+    Recording a member for the first time (one added after the session was held) is none."""
+    if locked.status != SessionStatus.HELD or is_real_reason(reason):
+        return
+    recorded = dict(
+        Attendance.objects.filter(session=locked).values_list("participant_id", "present")
+    )
+    if any(pid in recorded and recorded[pid] != (pid in wanted) for pid in members):
+        raise Invalid(
+            "A correction of recorded attendance needs a reason.",
+            fields={
+                "reason": [
+                    'Say why the attendance recorded before was wrong (e.g. "arrived '
+                    'late, signed the list").'
+                ]
+            },
+        )
+
+
+def _attendees(present: Sequence[Any], members: set[int]) -> tuple[set[int], list[str]]:
+    """The ids of the members who came, and a problem for each id that is not one."""
+    wanted: set[int] = set()
+    problems: list[str] = []
+    for ref in present:
+        if isinstance(ref, bool) or not isinstance(ref, int):
+            problems.append(f"{ref!r} is not a participant id.")
+        elif ref not in members:
+            # Only the id the caller sent: nothing about a participant outside the group.
+            problems.append(f"Participant {ref} is not a member of this group.")
+        else:
+            wanted.add(ref)
+    return wanted, problems
+
+
+def _write_attendance(
+    locked: GroupSession, *, members: set[int], wanted: set[int], user: Any
+) -> int:
+    """One attendance record per member (came or not); returns how many changed."""
+    recorded = dict(
+        Attendance.objects.filter(session=locked).values_list("participant_id", "present")
+    )
+    changed = 0
+    for participant_id in sorted(members):
+        came = participant_id in wanted
+        before = recorded.get(participant_id)
+        if before is None:
+            Attendance.objects.create(
+                session=locked, participant_id=participant_id, present=came, recorded_by=user
+            )
+            changed += 1
+        elif before != came:
+            Attendance.objects.filter(session=locked, participant_id=participant_id).update(
+                present=came, recorded_by=user, recorded_at=timezone.now()
+            )
+            changed += 1
+    return changed
+
+
+def _mark_held(locked: GroupSession, *, changed: int) -> None:
+    """The first attendance makes the session held; every change a new attendance version."""
+    fields = []
+    if changed or locked.status != SessionStatus.HELD:
+        locked.attendance_version += 1
+        fields.append("attendance_version")
+    if locked.status != SessionStatus.HELD:
+        locked.status = SessionStatus.HELD
+        locked.attendance_recorded_at = timezone.now()
+        fields += ["status", "attendance_recorded_at"]
+    if fields:
+        locked.save(update_fields=[*fields, "updated_at"])
+
+
 def attendance_record(
     *,
     user: Any,
@@ -224,7 +305,7 @@ def attendance_record(
 ) -> int:
     """Save the session's attendance: the members listed in `present` came, every other member
     of the group did not. The first save records the session as held; a later save that
-    changes anything is a correction, audited with the reason given (optional). `version`
+    changes a recorded value is a correction and needs a reason (audited with it). `version`
     (the session's attendance_version as the client saw it) turns a save over someone else's
     newer one into a 409. Returns the number of members whose record changed."""
     group = session.group
@@ -234,16 +315,7 @@ def attendance_record(
     members = set(
         GroupMembership.objects.filter(group_id=group.pk).values_list("participant_id", flat=True)
     )
-    wanted: set[int] = set()
-    problems: list[str] = []
-    for ref in present:
-        if isinstance(ref, bool) or not isinstance(ref, int):
-            problems.append(f"{ref!r} is not a participant id.")
-        elif ref not in members:
-            # Only the id the caller sent: nothing about a participant outside the group.
-            problems.append(f"Participant {ref} is not a member of this group.")
-        else:
-            wanted.add(ref)
+    wanted, problems = _attendees(present, members)
     errors: dict[str, list[str]] = {}
     if problems:
         errors["present"] = problems
@@ -271,43 +343,11 @@ def attendance_record(
                 "Someone saved this session's attendance after you opened it; reload to see "
                 "the latest and save again."
             )
-        recorded = dict(
-            Attendance.objects.filter(session=locked).values_list("participant_id", "present")
-        )
-        correcting = locked.status == SessionStatus.HELD
-        label = (
-            (reason.strip() or "Attendance corrected (no reason given)")
-            if correcting
-            else (reason.strip() or "Attendance recorded")
-        )
-        changed = 0
+        _require_reason_for_corrections(locked, members=members, wanted=wanted, reason=reason)
+        label = reason.strip() or "Attendance recorded"
         with audit_context(user=user, reason=label):
-            for participant_id in sorted(members):
-                came = participant_id in wanted
-                before = recorded.get(participant_id)
-                if before is None:
-                    Attendance.objects.create(
-                        session=locked,
-                        participant_id=participant_id,
-                        present=came,
-                        recorded_by=user,
-                    )
-                    changed += 1
-                elif before != came:
-                    Attendance.objects.filter(session=locked, participant_id=participant_id).update(
-                        present=came, recorded_by=user, recorded_at=timezone.now()
-                    )
-                    changed += 1
-            fields = []
-            if changed or locked.status != SessionStatus.HELD:
-                locked.attendance_version += 1
-                fields.append("attendance_version")
-            if locked.status != SessionStatus.HELD:
-                locked.status = SessionStatus.HELD
-                locked.attendance_recorded_at = timezone.now()
-                fields += ["status", "attendance_recorded_at"]
-            if fields:
-                locked.save(update_fields=[*fields, "updated_at"])
+            changed = _write_attendance(locked, members=members, wanted=wanted, user=user)
+            _mark_held(locked, changed=changed)
             if users is not None:
                 sync_people(SessionInstructor, owner={"session": locked}, users=users)
     session.refresh_from_db()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
@@ -194,7 +195,9 @@ def service_use_rows(masking: dict[str, str] | None) -> list[dict[str, Any]]:
                     "ADM_DAYS": counts[1],
                     "ER_N": counts[2],
                     "OPC_N": counts[3],
-                    "DAYS_AT_RISK": max(0, (died - first).days + 1) if gone else length,
+                    "DAYS_AT_RISK": max(0, (died - first).days + 1)
+                    if died is not None and gone
+                    else length,
                     "DIED": int(gone),
                     "WIN_OVER": int(last < today),
                 }
@@ -315,12 +318,17 @@ def fidelity_rows() -> list[dict[str, Any]]:
             row[f"FID_{n}"] = consensus.items[f"FID_{n}"] if consensus else None
         total = sum(consensus.items.values()) if consensus else None
         row["FID_TOTAL"] = total
-        row["FID_MEAN"] = total / 13 if consensus else None
+        row["FID_MEAN"] = mean_of_13(total) if total is not None else None
         row["FID_BAND"] = (3 if total >= 52 else 2 if total >= 39 else 1) if total else None
         for kind, name in (("rater1", "FID_MEAN_R1"), ("rater2", "FID_MEAN_R2")):
-            row[name] = sum(kinds[kind].items.values()) / 13 if kind in kinds else None
+            row[name] = mean_of_13(sum(kinds[kind].items.values())) if kind in kinds else None
         rows.append(row)
     return rows
+
+
+def mean_of_13(total: int) -> float:
+    """The codebook's rounding policy: exact, then once half up to 3 decimals."""
+    return float((Decimal(total) / 13).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP))
 
 
 def blinding_rows() -> list[dict[str, Any]]:
@@ -341,7 +349,9 @@ def blinding_rows() -> list[dict[str, Any]]:
             flagged = [
                 f.instrument
                 for f in forms
-                if f.rater_id in unblinded and f.interview_date >= unblinded[f.rater_id]
+                if f.rater_id in unblinded
+                and f.interview_date is not None
+                and f.interview_date >= unblinded[f.rater_id]
             ]
             order = list(registry.codes())
             guess_day = timezone.localdate(guess.recorded_at) if guess else None
@@ -357,7 +367,9 @@ def blinding_rows() -> list[dict[str, Any]]:
                     else None,
                     "GUESS_DAY": days(p, guess_day),
                     "GUESSER_UNBL": int(
-                        guess.assessor_id in unblinded and guess_day >= unblinded[guess.assessor_id]
+                        guess.assessor_id in unblinded
+                        and guess_day is not None
+                        and guess_day >= unblinded[guess.assessor_id]
                     )
                     if guess
                     else None,

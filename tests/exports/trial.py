@@ -153,7 +153,7 @@ def valid_items(code: str, seed: int, *, skip: tuple[str, ...] = ()) -> dict[str
         if item.type == "text":
             values[item.code] = "F20.0"
             continue
-        allowed = item.allowed_values() or [item.min, item.max]
+        allowed = item.allowed_values() or [v for v in (item.min, item.max) if v is not None]
         values[item.code] = allowed[(seed * 7 + n * 3) % len(allowed)]
     return values
 

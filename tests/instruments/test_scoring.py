@@ -258,7 +258,7 @@ def form(code: str) -> st.SearchStrategy[tuple[dict, dict]]:
                     else st.sampled_from(["refused", "not_applicable"])
                 )
             else:
-                values[item.code] = draw(st.sampled_from(item.allowed_values()))
+                values[item.code] = draw(st.sampled_from(item.allowed_values() or []))
         return values, missing
 
     return build()
@@ -289,8 +289,8 @@ def test_panss_scores_follow_the_spec_for_any_form(entry: tuple[dict, dict]) -> 
         assert close(result[f"PANSS_{name}_PRO"], expected, 2)
     everything = [c for codes in groups.values() for c in codes]
     assert result["PANSS_TOTAL"] == total(values, everything)
-    lacking = {name: sum(1 for c in codes if c not in values) for name, codes in groups.items()}
-    allowed = all(lacking[n] <= limit[n] for n in groups) and sum(lacking.values()) <= 3
+    lacking_by = {name: sum(1 for c in codes if c not in values) for name, codes in groups.items()}
+    allowed = all(lacking_by[n] <= limit[n] for n in groups) and sum(lacking_by.values()) <= 3
     rated = [values[c] for c in everything if c in values]
     assert close(result["PANSS_TOTAL_PRO"], sum(rated) / len(rated) * 30 if allowed else None, 2)
 

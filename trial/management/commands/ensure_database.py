@@ -28,9 +28,10 @@ class Command(BaseCommand):
         ) as connection:
             cursor = connection.cursor()
             if settings.DATABASE_ROLES.derived:
-                created = dbroles.ensure_runtime_role(
-                    cursor, role=runtime["USER"], password=runtime["PASSWORD"]
-                )
+                with connection.transaction():
+                    created = dbroles.ensure_runtime_role(
+                        cursor, role=runtime["USER"], password=runtime["PASSWORD"]
+                    )
                 word = "Created" if created else "Updated"
                 self.stdout.write(f"{word} the runtime role {runtime['USER']}.")
             problems = dbroles.runtime_role_problems(
