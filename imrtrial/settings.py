@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "assessments",
     "fidelity",
     "exports",
+    "reports",
     "demo",
 ]
 

@@ -81,6 +81,20 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("Register data", "assessments:register_import", (Role.DATA_MANAGER,)),
     Entry("Freeze & lock", "exports:lock", (Role.DATA_MANAGER, Role.STATISTICIAN)),
     Entry("Exports", "exports:list", (Role.DATA_MANAGER, Role.STATISTICIAN)),
+    Entry(
+        "Trial overview",
+        "reports:overview",
+        (
+            Role.COORDINATOR,
+            Role.ASSESSOR,
+            Role.CLINICIAN,
+            Role.INSTRUCTOR,
+            Role.FIDELITY_RATER,
+            Role.DATA_MANAGER,
+            Role.STATISTICIAN,
+            Role.MONITOR,
+        ),
+    ),
     Entry("Accounts", "admin:index", (Role.ADMIN,)),
 )
 

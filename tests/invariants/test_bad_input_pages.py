@@ -124,6 +124,13 @@ PAGES: dict[str, list[tuple[str, Args]]] = {
     ],
     "exports:masking_key": [(Role.STATISTICIAN, NONE)],
     "exports:data_dictionary": [(Role.DATA_MANAGER, NONE)],
+    "reports:overview": [(Role.DATA_MANAGER, NONE)],
+    "reports:consort": [(Role.STATISTICIAN, NONE)],
+    "reports:matrix": [(Role.MONITOR, NONE)],
+    "reports:tables": [(Role.DATA_MANAGER, NONE)],
+    "reports:table": [(Role.DATA_MANAGER, lambda t: {"name": "baseline"})],
+    "reports:table_download": [(Role.DATA_MANAGER, lambda t: {"name": "baseline", "fmt": "csv"})],
+    "reports:picture": [(Role.COORDINATOR, lambda t: {"name": "consort", "fmt": "svg"})],
 }
 # Page routes whose POST ends the session, as it should.
 ENDS_SESSION = {"logout"}
