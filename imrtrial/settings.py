@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "participants",
     "randomization",
     "assessments",
+    "casebooks",
     "fidelity",
     "exports",
     "demo",
@@ -281,6 +282,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    # WeasyPrint (printed CRFs) logs every rendering step at INFO.
+    "loggers": {"weasyprint": {"level": "WARNING"}},
 }
 
 # --- Assessments (issue 4) -------------------------------------------------------------------
