@@ -132,6 +132,13 @@ def visit_signature_states(participant: Participant) -> dict[str, list[Signature
     return dict(states)
 
 
+def needs_verification(instrument: Instrument) -> bool:
+    """Source-data verification is done by blinded roles (assessments.permissions.VERIFIERS),
+    who may not read IMRS_C: a form they cannot read is never verified, and its completion is
+    all a visit can wait for."""
+    return instrument.blinded_readable
+
+
 def visit_is_complete(participant: Participant, timepoint: str) -> bool:
     """Every scheduled form of the visit is complete or verified."""
     codes = {i.code for i in visit_instruments(timepoint)}
@@ -186,9 +193,14 @@ def unsigned_visits(*, user: Any) -> list[UnsignedVisit]:
         signed[(signature.participant_id, signature.timepoint)].append(signature)
     rows = []
     for (participant_id, timepoint), responses in by_visit.items():
-        codes = {i.code for i in visit_instruments(timepoint)}
+        instruments = visit_instruments(timepoint)
+        codes = {i.code for i in instruments}
         statuses = {r.instrument: r.status for r in responses}
-        if not codes or any(statuses.get(c) != ResponseStatus.VERIFIED for c in codes):
+        wanted = {
+            i.code: (ResponseStatus.VERIFIED,) if needs_verification(i) else DONE
+            for i in instruments
+        }
+        if not codes or any(statuses.get(c) not in wanted[c] for c in codes):
             continue
         participant = participants[participant_id]
         content_hash = ""
