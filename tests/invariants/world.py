@@ -44,6 +44,7 @@ PROJECT_APPS = (
     "participants",
     "randomization",
     "assessments",
+    "casebooks",
     "fidelity",
     "exports",
 )
