@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
@@ -45,13 +46,19 @@ def form_content(response: InstrumentResponse) -> dict[str, Any]:
 
 def visit_content(participant: Any, timepoint: str) -> dict[str, Any]:
     """The signed content of one visit: its forms, in instrument order."""
-    responses = InstrumentResponse.objects.filter(
-        participant=participant, timepoint=timepoint
-    ).order_by("instrument")
+    responses = InstrumentResponse.objects.filter(participant=participant, timepoint=timepoint)
+    return visit_content_of(participant.study_id, timepoint, responses)
+
+
+def visit_content_of(
+    study_id: str, timepoint: str, responses: Iterable[InstrumentResponse]
+) -> dict[str, Any]:
+    """The same from responses already read (the exports read every visit at once)."""
+    forms = sorted(responses, key=lambda r: r.instrument)
     return {
-        "participant": participant.study_id,
+        "participant": study_id,
         "timepoint": timepoint,
-        "forms": [form_content(r) for r in responses],
+        "forms": [form_content(r) for r in forms],
     }
 
 

@@ -115,9 +115,10 @@ class Signature(models.Model):
                 condition=models.Q(subject="visit"),
                 name="visit_signed_once_per_content",
             ),
+            # A lock is signed once; every showing of the masking key is signed on its own.
             models.UniqueConstraint(
                 fields=["dataset_lock", "meaning"],
-                condition=models.Q(subject__in=["lock", "masking_key"]),
+                condition=models.Q(subject="lock"),
                 name="lock_signed_once",
             ),
             models.CheckConstraint(

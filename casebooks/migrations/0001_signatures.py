@@ -76,7 +76,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='signature',
-            constraint=models.UniqueConstraint(condition=models.Q(('subject__in', ['lock', 'masking_key'])), fields=('dataset_lock', 'meaning'), name='lock_signed_once'),
+            constraint=models.UniqueConstraint(condition=models.Q(('subject', 'lock')), fields=('dataset_lock', 'meaning'), name='lock_signed_once'),
         ),
         migrations.AddConstraint(
             model_name='signature',

@@ -12,6 +12,7 @@ from exports.datasets.participants import ParticipantsBuilder
 from exports.datasets.queries import QueriesBuilder
 from exports.datasets.responses import ResponsesLongBuilder
 from exports.datasets.service_use import ServiceUseBuilder
+from exports.datasets.signatures import SignaturesBuilder
 from exports.datasets.wide import ResponsesWideBuilder
 
 BUILDERS: tuple[DatasetBuilder, ...] = (
@@ -21,6 +22,7 @@ BUILDERS: tuple[DatasetBuilder, ...] = (
     ResponsesWideBuilder(),
     ServiceUseBuilder(),
     QueriesBuilder(),
+    SignaturesBuilder(),
     AttendanceBuilder(),
     ExposureBuilder(),
     FidelityBuilder(),

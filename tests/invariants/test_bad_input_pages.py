@@ -116,6 +116,15 @@ PAGES: dict[str, list[tuple[str, Args]]] = {
         (Role.DATA_MANAGER, lambda t: {"pk": t.extras["export"].pk, "name": "participants.csv"})
     ],
     "exports:masking_key": [(Role.STATISTICIAN, NONE)],
+    "casebooks:blank": [(Role.ASSESSOR, lambda t: {"code": "GAF"})],
+    "casebooks:casebook": [(Role.DATA_MANAGER, lambda t: {"pk": t.rated.pk})],
+    "casebooks:visit_pdf": [(Role.ASSESSOR, lambda t: {"pk": t.rated.pk, "timepoint": "baseline"})],
+    "casebooks:form_pdf": [
+        (Role.ASSESSOR, lambda t: {"pk": t.rated.pk, "timepoint": "baseline", "code": "GAF"})
+    ],
+    "casebooks:sign": [(Role.INVESTIGATOR, lambda t: {"pk": t.rated.pk, "timepoint": "baseline"})],
+    "casebooks:worklist": [(Role.INVESTIGATOR, NONE)],
+    "casebooks:broken": [(Role.DATA_MANAGER, NONE)],
 }
 # Page routes whose POST ends the session, as it should.
 ENDS_SESSION = {"logout"}
