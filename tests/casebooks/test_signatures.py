@@ -199,3 +199,46 @@ def test_visits_are_signed_during_a_freeze_but_not_after_the_lock(
     assert answer.status_code == 409
     assert "locked" in answer.json()["detail"]
     assert Signature.objects.count() == 1
+
+
+def test_the_signatures_dataset_says_who_signed_what_and_whether_it_holds(
+    signer: Any, participant: Any, data_manager: Any
+) -> None:
+    from exports.datasets import BUILDERS
+    from exports.datasets.context import ExportContext
+    from exports.datasets.signatures import SignaturesBuilder
+    from exports.instruments import TIMEPOINT_NUMBERS, catalogue
+
+    assert any(isinstance(b, SignaturesBuilder) for b in BUILDERS)
+    saved = complete_visit(participant)
+    assert sign(signer, participant).status_code == 201
+    signature = Signature.objects.get()
+
+    def rows() -> list[tuple]:
+        context = ExportContext(
+            blinded=True, masking={"IMR": "A", "TAU": "B"}, catalogue=catalogue()
+        )
+        context.load_participants()
+        (dataset,) = SignaturesBuilder().build(context)
+        assert [c.name for c in dataset.columns][-1] == "INTACT"
+        return [row for chunk in dataset.chunks() for row in chunk]
+
+    ((pk, study_id, _, timepoint, role, meaning, _, intact),) = rows()
+    assert (pk, study_id, timepoint) == (
+        signature.pk,
+        participant.study_id,
+        TIMEPOINT_NUMBERS["baseline"],
+    )
+    assert (role, meaning, intact) == (1, 1, 1)
+    gaf = saved["GAF"]
+    assessor = get_user_model().objects.get(username="assessor-BAL-enters")
+    put_form(
+        assessor,
+        participant,
+        "baseline",
+        "GAF",
+        gaf["items"] | {"GAF_F": gaf["items"]["GAF_F"] - 1},
+        version=gaf["version"],
+        reason="Correction",
+    )
+    assert rows()[0][-1] == 0

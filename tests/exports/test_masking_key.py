@@ -93,13 +93,13 @@ def test_without_any_blinded_export_there_is_no_key(statistician: Any, dm: Any) 
 def test_the_page_shows_the_key_only_on_a_deliberate_request(statistician: Any, dm: Any) -> None:
     services.masking_key_get_or_create()
     services.dataset_lock(user=dm, reason="Final")
+    give_password(statistician)
+    device = enrol_totp(statistician)
     client = page_client(statistician)
     page = client.get("/data/masking-key/")
     assert page.status_code == 200
     assert b"Treatment as usual" not in page.content
     assert not MaskingKeyRelease.objects.exists()
-    give_password(statistician)
-    device = enrol_totp(statistician)
     refused = client.post("/data/masking-key/", {"password": "wrong", "otp": totp_code(device)})
     assert refused.status_code == 400
     assert b"Treatment as usual" not in refused.content
