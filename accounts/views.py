@@ -172,7 +172,7 @@ def _role_rows(user: Any) -> list[dict[str, Any]]:
 def account(request: HttpRequest) -> HttpResponse:
     """Your roles and sites, your second factor, your API tokens (revocable) and your own
     recent security events, so that a login you did not make stands out."""
-    user = request.user
+    user = access.signed_in(request.user)
     if request.method == "POST":
         token = ApiToken.objects.filter(
             user=user, pk=request.POST.get("revoke") or 0, revoked_at__isnull=True

@@ -13,8 +13,8 @@ from typing import Any
 from django import forms
 from django.http import QueryDict
 
-from assessments.instruments.base import Instrument, Item, MissingReason
 from assessments.models import InstrumentResponse
+from instruments.base import Instrument, Item, MissingReason
 
 SELECT_LIMIT = 12
 NUMBER = re.compile(r"^-?\d+([.,]\d+)?$")

@@ -13,8 +13,8 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from assessments.instruments.base import Action, Finding
 from assessments.models import Timepoint
+from instruments.base import Action, Finding
 from participants.models import Participant
 
 

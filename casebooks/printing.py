@@ -20,10 +20,10 @@ from django.utils import timezone
 from assessments import forms as entry_forms
 from assessments import selectors as assessment_selectors
 from assessments.api.responses import derived_values
-from assessments.instruments.base import Instrument, MissingReason
 from assessments.models import InstrumentResponse, Timepoint
 from casebooks import selectors
 from casebooks.selectors import SignatureState
+from instruments.base import Instrument, MissingReason
 from participants.models import Participant
 
 

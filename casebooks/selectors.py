@@ -12,11 +12,11 @@ from django.db.models import QuerySet
 
 from assessments import permissions as assessment_permissions
 from assessments import selectors as assessment_selectors
-from assessments.instruments import registry
-from assessments.instruments.base import Instrument
 from assessments.models import InstrumentResponse, ResponseStatus, Timepoint
 from casebooks import canonical, permissions
 from casebooks.models import Signature, Subject
+from instruments import registry
+from instruments.base import Instrument
 from participants.models import Participant
 from trial import access
 from trial.roles import Role

@@ -17,10 +17,10 @@ from django.views.decorators.http import require_GET
 
 from assessments import permissions as assessment_permissions
 from assessments import selectors as assessment_selectors
-from assessments.instruments import registry
 from assessments.models import InstrumentResponse, Timepoint
 from casebooks import permissions, printing, selectors, services
 from casebooks.models import Meaning
+from instruments import registry
 from participants.models import Participant
 from trial import access
 from trial.errors import Forbidden, NotFound, TrialError

@@ -4,8 +4,10 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.utils import timezone
 
+from participants.models import Participant
 from randomization.models import Guess, IncidentHow
 from trial.models import Site
 from trial.roles import BLINDED_ROLES
@@ -73,7 +75,7 @@ class VerifyForm(forms.Form):
 
 
 class IncidentForm(forms.Form):
-    participant = forms.ModelChoiceField(
+    participant: forms.ModelChoiceField[Participant] = forms.ModelChoiceField(
         queryset=None,
         required=False,
         to_field_name="study_id",
@@ -92,7 +94,7 @@ class IncidentForm(forms.Form):
         label="What happened",
         help_text="Describe the circumstances. Do not write which arm it was.",
     )
-    person = forms.ModelChoiceField(
+    person: forms.ModelChoiceField[User] = forms.ModelChoiceField(
         queryset=None,
         required=False,
         to_field_name="username",

@@ -15,7 +15,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('participants', '0005_backfill_randomized_at'),
-        ('trial', '0004_investigator_role'),
+        ('trial', '0005_investigator_role'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

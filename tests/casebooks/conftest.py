@@ -79,8 +79,8 @@ def verify_visit(participant: Any, timepoint: str = "baseline") -> None:
     (IMRS_C is verified by nobody: every verifier is blinded)."""
     from assessments import permissions as assessment_permissions
     from assessments import services as assessment_services
-    from assessments.instruments import registry
     from assessments.models import InstrumentResponse
+    from instruments import registry
 
     verifier = _enterer_by_role(Role.DATA_MANAGER, "verifier")
     for response in InstrumentResponse.objects.filter(participant=participant, timepoint=timepoint):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from assessments.instruments import registry
+from instruments import registry
 from tests.assessments.helpers import put_form, typical_items
 from tests.casebooks.conftest import pdf_text
 from tests.factories import make_participant, make_staff, page_client

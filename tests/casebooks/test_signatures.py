@@ -204,10 +204,10 @@ def test_visits_are_signed_during_a_freeze_but_not_after_the_lock(
 def test_the_signatures_dataset_says_who_signed_what_and_whether_it_holds(
     signer: Any, participant: Any, data_manager: Any
 ) -> None:
-    from exports.datasets import BUILDERS
-    from exports.datasets.context import ExportContext
-    from exports.datasets.signatures import SignaturesBuilder
-    from exports.instruments import TIMEPOINT_NUMBERS, catalogue
+    from datasets import BUILDERS
+    from datasets.context import ExportContext
+    from datasets.instruments import TIMEPOINT_NUMBERS, catalogue
+    from datasets.signatures import SignaturesBuilder
 
     assert any(isinstance(b, SignaturesBuilder) for b in BUILDERS)
     saved = complete_visit(participant)
