@@ -30,7 +30,7 @@ class SignRequestSerializer(serializers.Serializer):
     )
 
 
-class ChangeSerializer(serializers.Serializer):
+class SignatureChangeSerializer(serializers.Serializer):
     instrument = serializers.CharField()
     signed_version = serializers.IntegerField(allow_null=True)
     current_version = serializers.IntegerField(allow_null=True)
@@ -50,7 +50,7 @@ class SignatureSerializer(serializers.Serializer):
     signed_at = serializers.DateTimeField()
     sha256 = serializers.CharField()
     status = serializers.ChoiceField(choices=["intact", "broken"])
-    broken_by = ChangeSerializer(many=True)
+    broken_by = SignatureChangeSerializer(many=True)
 
 
 def present(state: SignatureState) -> dict[str, Any]:

@@ -10,6 +10,8 @@ is rendered: a form whose values the user may not read is never part of the docu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import weasyprint
@@ -124,9 +126,18 @@ def _no_fetching(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
     raise ValueError(f"Printed CRFs load no resources ({url[:40]!r}).")
 
 
+# The page and type of every printed CRF (a file of its own: pages carry no inline styles).
+STYLESHEET = Path(__file__).with_name("print.css")
+
+
+@cache
+def _stylesheet() -> weasyprint.CSS:
+    return weasyprint.CSS(string=STYLESHEET.read_text(encoding="utf-8"), url_fetcher=_no_fetching)
+
+
 def render_pdf(request: HttpRequest, template: str, data: dict[str, Any]) -> bytes:
     html = render_to_string(template, data, request=request)
     document = weasyprint.HTML(string=html, url_fetcher=_no_fetching, base_url=None)
-    pdf = document.write_pdf()
+    pdf = document.write_pdf(stylesheets=[_stylesheet()])
     assert pdf is not None
     return pdf

@@ -22,7 +22,7 @@ from trial.audit import audit_context
 from trial.errors import Conflict, Forbidden, Invalid, from_database_error
 from trial.models import DatasetLock
 from trial.roles import Role
-from trial.selectors import current_lock
+from trial.selectors import current_lock, lock_level
 
 
 def _full_name(user: Any) -> str:
@@ -73,7 +73,12 @@ def visit_sign(
         raise Forbidden("Only the site's principal investigator signs its participants' visits.")
     timepoint = assessment_selectors.parse_timepoint(timepoint)
     meaning = _meaning(Subject.VISIT, meaning)
-    # Credentials first: a failure is counted whether or not the visit could be signed.
+    # What can be told without credentials first (the investigator sees it on the page): a
+    # visit that cannot be signed costs no attempt. Checked again under the row locks below.
+    if not selectors.visit_is_complete(participant, timepoint):
+        raise Conflict("The visit is not complete: every form must be complete first.")
+    if lock_level() == DatasetLock.Level.LOCK:
+        raise Conflict("The trial database is locked: a visit cannot be signed.")
     reauthenticate(request=request, user=user, password=password, otp=otp)
     with transaction.atomic(), audit_context(user=user, reason=f"Signed: {meaning}"):
         # The participant's row lock serialises signings of its visits; the forms' row locks
@@ -112,6 +117,7 @@ def lock_sign(*, request: HttpRequest, user: Any, password: str, otp: str = "") 
     """The data manager signs the current lock: the lock row and every form's version."""
     if not access.has_role(user, SIGNERS[Subject.LOCK]):
         raise Forbidden("Only data managers sign the lock.")
+    _current_lock()  # 409 before any credential is checked; again in the transaction
     reauthenticate(request=request, user=user, password=password, otp=otp)
     with transaction.atomic(), audit_context(user=user, reason="Signed: locked"):
         lock = _current_lock()
@@ -136,6 +142,7 @@ def masking_key_release_sign(
     exports app asks for it before it shows the key)."""
     if not access.has_role(user, SIGNERS[Subject.MASKING_KEY]) or access.is_blinded(user):
         raise Forbidden("Only the trial statistician signs the masking key's release.")
+    _current_lock()
     reauthenticate(request=request, user=user, password=password, otp=otp)
     with transaction.atomic(), audit_context(user=user, reason="Signed: masking key released"):
         lock = _current_lock()
