@@ -3,8 +3,9 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
-from exports.models import ExportFormat
+from exports.models import ExportFormat, ExportLanguage
 from trial.models import DatasetLock
 
 
@@ -36,9 +37,15 @@ class LockChangeForm(forms.Form):
 class ExportForm(forms.Form):
     formats = forms.MultipleChoiceField(
         choices=ExportFormat.choices,
-        initial=list(ExportFormat.values),
+        initial=["csv", "sav", "dta", "parquet", "odm"],
         widget=forms.CheckboxSelectMultiple,
         help_text="A codebook (HTML and CSV) and manifest.json come with every export.",
+    )
+    language = forms.ChoiceField(
+        choices=ExportLanguage.choices,
+        initial=ExportLanguage.ENGLISH,
+        required=False,
+        label=_("Language of the labels"),
     )
     unblinded = forms.BooleanField(
         required=False,

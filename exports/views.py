@@ -13,9 +13,9 @@ from accounts.reauth import LockedOut
 from casebooks import selectors as signature_selectors
 from casebooks import services as signature_services
 from exports import selectors, services
-from exports.api import download_response
+from exports.api import dictionary_response, download_response
 from exports.forms import ExportForm, LockChangeForm
-from exports.models import ExportJob
+from exports.models import ExportJob, ExportLanguage
 from trial import access
 from trial.access import needs_two_factor
 from trial.errors import Forbidden, Invalid, TrialError
@@ -115,6 +115,13 @@ def lock(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_http_methods(["GET"])
+def data_dictionary(request: HttpRequest) -> HttpResponse:
+    """The data dictionary page (HTML, shown in the browser; ?as=csv downloads it)."""
+    return dictionary_response(request, attachment=False)
+
+
+@login_required
 @require_http_methods(["GET", "POST"])
 def export_list(request: HttpRequest) -> HttpResponse:
     _require(
@@ -130,6 +137,7 @@ def export_list(request: HttpRequest) -> HttpResponse:
                     user=request.user,
                     formats=form.cleaned_data["formats"],
                     blinded=not form.cleaned_data.get("unblinded", False),
+                    language=form.cleaned_data["language"] or ExportLanguage.ENGLISH,
                 )
             except TrialError as error:
                 for field, problems in (error.fields or {"__all__": [error.message]}).items():

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from fidelity import scale
 from fidelity.models import MAX_CAPACITY, RaterKind
@@ -42,7 +43,11 @@ class GroupForm(forms.Form):
         queryset=None,
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="Two or three; can be assigned later",
+        label=_("Instructors (two or three)"),
+        help_text=_(
+            "Choose two or three of the site's IMR instructors, or none now and assign them "
+            "later; one alone or four are refused."
+        ),
     )
 
     def __init__(self, *args: Any, sites: list[Any], instructors: Any, **kwargs: Any) -> None:
@@ -120,6 +125,7 @@ class RatingForm(forms.Form):
         for item in scale.ITEMS:
             self.fields[item.code] = forms.TypedChoiceField(
                 label=f"{item.number}. {item.label}",
+                help_text=item.definition,
                 choices=ITEM_CHOICES,
                 coerce=int,
                 widget=forms.RadioSelect,

@@ -22,6 +22,9 @@ ITEM_MAX = 5
 class Item:
     number: int
     label: str
+    # What the item looks at, shown on demand on the rating page (paraphrased from the
+    # SAMHSA toolkit's protocol).
+    definition: str = ""
 
     @property
     def code(self) -> str:
@@ -29,19 +32,76 @@ class Item:
 
 
 ITEMS: tuple[Item, ...] = (
-    Item(1, "Number of people in a session or group"),
-    Item(2, "Program length"),
-    Item(3, "Comprehensiveness of the curriculum"),
-    Item(4, "Provision of educational handouts"),
-    Item(5, "Involvement of significant others"),
-    Item(6, "IMR goal setting"),
-    Item(7, "IMR goal follow-up"),
-    Item(8, "Motivation-based strategies"),
-    Item(9, "Educational techniques"),
-    Item(10, "Cognitive-behavioral techniques"),
-    Item(11, "Coping skills training"),
-    Item(12, "Relapse prevention training"),
-    Item(13, "Behavioral tailoring for medication"),
+    Item(
+        1,
+        "Number of people in a session or group",
+        "How many participants take part at a time: individual sessions or small groups score "
+        "higher than large groups.",
+    ),
+    Item(
+        2,
+        "Program length",
+        "How long participants are offered IMR: weekly sessions over enough months to cover "
+        "the whole curriculum.",
+    ),
+    Item(
+        3,
+        "Comprehensiveness of the curriculum",
+        "How many of the IMR modules are covered with the participants.",
+    ),
+    Item(
+        4,
+        "Provision of educational handouts",
+        "Whether participants get the IMR handouts of the modules they work on.",
+    ),
+    Item(
+        5,
+        "Involvement of significant others",
+        "Whether family members or other supporters take part, e.g. in goals or relapse plans.",
+    ),
+    Item(
+        6,
+        "IMR goal setting",
+        "Whether each participant sets personal recovery goals, broken into concrete steps.",
+    ),
+    Item(
+        7,
+        "IMR goal follow-up",
+        "Whether the practitioners follow up the goals and steps regularly in the sessions.",
+    ),
+    Item(
+        8,
+        "Motivation-based strategies",
+        "Use of motivational techniques: linking the material to the participant's own goals "
+        "and weighing pros and cons of change.",
+    ),
+    Item(
+        9,
+        "Educational techniques",
+        "Interactive teaching: checking understanding, summarising, small steps, asking the "
+        "participant's experience, rather than lecturing.",
+    ),
+    Item(
+        10,
+        "Cognitive-behavioral techniques",
+        "Use of reinforcement, shaping, modelling, role play, cognitive restructuring and "
+        "homework.",
+    ),
+    Item(
+        11,
+        "Coping skills training",
+        "Whether participants practise strategies for coping with symptoms and stress.",
+    ),
+    Item(
+        12,
+        "Relapse prevention training",
+        "Whether each participant makes a relapse-prevention plan with early warning signs.",
+    ),
+    Item(
+        13,
+        "Behavioral tailoring for medication",
+        "For those who take medication: fitting it into daily routines with cues and reminders.",
+    ),
 )
 ITEM_CODES: tuple[str, ...] = tuple(item.code for item in ITEMS)
 ITEMS_BY_CODE: dict[str, Item] = {item.code: item for item in ITEMS}

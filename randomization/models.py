@@ -7,6 +7,7 @@ import pgtrigger
 from django.conf import settings
 from django.db import models
 
+from assessments.models import visit_label
 from trial.errors import IMMUTABLE_SQLSTATE
 from trial.lock import refuse_when_locked
 
@@ -185,6 +186,7 @@ class RandomizationLogEntry(models.Model):
         REFUSED_LOCKED = "refused_locked", "Refused: database frozen or locked"
         REFUSED_INVALID = "refused_invalid", "Refused: invalid request"
         EXHAUSTION_ALERT = "exhaustion_alert", "Statisticians alerted: list exhausted"
+        CONFIRMATION_SENT = "confirmation_sent", "Confirmation e-mail sent"
         REPORT_VIEWED = "report_viewed", "Unblinded report viewed"
 
     kind = models.CharField(max_length=24, choices=Kind.choices, db_index=True)
@@ -263,8 +265,9 @@ class UnblindingIncident(models.Model):
 
 
 class GuessTimepoint(models.TextChoices):
-    POST = "post", "Post-intervention (T1)"
-    FOLLOWUP = "followup", "One-year follow-up (T2)"
+    # The visits' one name (assessments.models.visit_name).
+    POST = "post", visit_label("post")
+    FOLLOWUP = "followup", visit_label("followup")
 
 
 class Guess(models.TextChoices):

@@ -10,6 +10,7 @@ from typing import Any
 from django.urls import NoReverseMatch, reverse
 
 from trial import access
+from trial.access import Viewer
 from trial.roles import Role
 
 
@@ -52,6 +53,7 @@ ENTRIES: tuple[Entry, ...] = (
         "assessments:queries",
         (Role.DATA_MANAGER, Role.MONITOR, Role.COORDINATOR, Role.ASSESSOR, Role.CLINICIAN),
     ),
+    Entry("Verification", "assessments:sdv", (Role.MONITOR, Role.DATA_MANAGER)),
     Entry(
         "IMR groups",
         "fidelity:groups",
@@ -86,7 +88,7 @@ ENTRIES: tuple[Entry, ...] = (
 )
 
 
-def menu_for(user: Any, path: str = "") -> list[dict[str, Any]]:
+def menu_for(user: Viewer, path: str = "") -> list[dict[str, Any]]:
     """The user's entries; the one whose address is the longest prefix of `path` is current."""
     if not getattr(user, "is_authenticated", False):
         return []

@@ -50,6 +50,8 @@ NOT_LOCKED = {
     "trial.RoleAssignment": "accounts, not trial data",
     "accounts.AuthEvent": "logins happen after the lock",
     "accounts.ApiToken": "credentials, not trial data",
+    "accounts.PasswordChangeDemand": "accounts, not trial data: a user changes a password "
+    "after the lock too",
     "assessments.VisitProgress": "derived: written only by the responses' trigger, after their "
     "own lock trigger has let the change through (verification while frozen included)",
 }

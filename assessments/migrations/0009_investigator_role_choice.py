@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('assessments', '0005_visit_progress_and_count_indexes'),
+        ('assessments', '0008_query_list_indexes'),
     ]
 
     operations = [
