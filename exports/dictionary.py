@@ -68,7 +68,9 @@ def data_dictionary(*, user: Viewer, kind: str = "html", language: str = "en") -
         text = codebook.html_text(
             [(dataset, None) for dataset in datasets],
             blinded=blinded,
-            withheld=context.withheld,
+            # Not the list of what a blinded export leaves out: naming the IMR-delivery datasets
+            # to a blinded reader says more than the dictionary needs to.
+            withheld=() if blinded else context.withheld,
             allocation_withheld=context.withholds_allocation,
             title=gettext("Data dictionary: analysis datasets"),
         )

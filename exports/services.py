@@ -13,7 +13,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
+from django.http import HttpRequest
 
+from casebooks import services as signature_services
+from casebooks.models import Signature, Subject
 from exports import lifecycle, queue, selectors
 from exports.models import (
     ExportDownload,
@@ -296,10 +299,7 @@ def masking_key_check_recipient(user: Viewer) -> None:
         raise Forbidden("Only the trial statistician receives the masking key.")
 
 
-def masking_key_release(
-    *, user: Viewer, channel: str, ip: str | None, request_id: str
-) -> dict[str, Any]:
-    """Show the masking key to the statistician after the lock, and record that it was shown."""
+def _releasable_key(user: Viewer) -> tuple[DatasetLock, MaskingKey]:
     masking_key_check_recipient(user)
     lock = current_lock()
     if lock is None or lock.level != Level.LOCK:
@@ -307,6 +307,43 @@ def masking_key_release(
     key = MaskingKey.objects.first()
     if key is None:
         raise NotFound("No blinded export has been made, so there is no masking key.")
+    return lock, key
+
+
+def masking_key_release_sign(
+    *,
+    request: HttpRequest,
+    user: Any,
+    password: str,
+    otp: str,
+    channel: str,
+    ip: str | None,
+    request_id: str,
+) -> dict[str, Any]:
+    """The statistician signs the release (password and code again, casebooks) and is shown
+    the key. The signature is its own transaction: a wrong password is counted by the
+    lockout even though nothing is shown."""
+    _, key = _releasable_key(user)
+    signature = signature_services.masking_key_release_sign(
+        request=request, user=user, key_created_at=key.created_at, password=password, otp=otp
+    )
+    released = masking_key_release(user=user, channel=channel, ip=ip, request_id=request_id)
+    return released | {"signature": signature}
+
+
+def masking_key_release(
+    *, user: Any, channel: str, ip: str | None, request_id: str
+) -> dict[str, Any]:
+    """Show the masking key to the statistician after the lock, once they have signed its
+    release under this lock, and record that it was shown."""
+    lock, key = _releasable_key(user)
+    if not Signature.objects.filter(
+        subject=Subject.MASKING_KEY, dataset_lock=lock, signer=user
+    ).exists():
+        raise Conflict(
+            "Sign the release of the masking key first: POST your password (and code) to "
+            "/api/v1/exports/masking-key/, or use the masking key page."
+        )
     mapping = masking_mapping(key)
     with transaction.atomic(), audit_context(user=user, reason="Masking key released"):
         release = MaskingKeyRelease.objects.create(
