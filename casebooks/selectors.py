@@ -19,6 +19,7 @@ from instruments import registry
 from instruments.base import Instrument
 from participants.models import Participant
 from trial import access
+from trial.audit import events_of
 from trial.roles import Role
 
 DONE = (ResponseStatus.COMPLETE, ResponseStatus.VERIFIED)
@@ -69,7 +70,7 @@ class SignatureState:
 
 def _first_change(response: InstrumentResponse, after_version: int | None) -> dict[str, Any]:
     """Who made the first version after the signed one, when and why (pghistory events)."""
-    events = response.events.order_by("pgh_id")
+    events = events_of(response).order_by("pgh_id")
     if after_version is not None:
         events = events.filter(version__gt=after_version)
     event = events.first()
@@ -186,7 +187,7 @@ def unsigned_visits(*, user: Any) -> list[UnsignedVisit]:
     by_visit: dict[tuple[int, str], list[InstrumentResponse]] = defaultdict(list)
     for response in InstrumentResponse.objects.filter(participant_id__in=list(participants)):
         by_visit[(response.participant_id, response.timepoint)].append(response)
-    signed: dict[tuple[int, str], list[Signature]] = defaultdict(list)
+    signed: dict[tuple[int | None, str], list[Signature]] = defaultdict(list)
     for signature in Signature.objects.filter(
         subject=Subject.VISIT, participant_id__in=list(participants)
     ):

@@ -147,8 +147,8 @@ def parse_status(value: str) -> str:
 def _empty_state(participant: Participant, timepoint: str, day: date) -> str:
     window = windows.window(participant, timepoint)
     state = window.state(done=False, today=day)
-    left = participant.status in CLOSED_STATUSES and participant.status_date
-    if left and window.opens is not None and participant.status_date < window.opens:
+    left_on = participant.status_date if participant.status in CLOSED_STATUSES else None
+    if left_on is not None and window.opens is not None and left_on < window.opens:
         return "not_due"
     return {"due": "not_due", "open": "due", "overdue": "out_of_window"}[state]
 

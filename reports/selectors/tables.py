@@ -182,7 +182,7 @@ def baseline(user: Any, scope: Scope) -> PaperTable:
     demog = registry.get("DEMOG")
     for code in CATEGORIES:
         item = next(i for i in demog.items if i.code == code)
-        for value in item.allowed_values():
+        for value in item.allowed_values() or []:
             counts = []
             for column in columns:
                 answered = [
@@ -267,8 +267,12 @@ def exposure(user: Any, scope: Scope) -> PaperTable:
         )
     fidelity: dict[tuple[str, str], list[float]] = defaultdict(list)
     for rating in rating_selectors.fidelity_rows(user=user):
-        if rating.rater_kind == "consensus" and rating.site in codes:
-            fidelity[(rating.site, rating.timepoint)].append(float(rating.FID_MEAN))
+        if (
+            rating.rater_kind == "consensus"
+            and rating.site in codes
+            and rating.fid_mean is not None
+        ):
+            fidelity[(rating.site, rating.timepoint)].append(float(rating.fid_mean))
     for site in scope.sites:
         values = {tp: fidelity.get((site.code, tp), []) for tp in ("midway", "end")}
         if any(values.values()):
