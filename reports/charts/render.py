@@ -13,11 +13,12 @@ import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import matplotlib
 from matplotlib.figure import Figure
 
-RC = {
+RC: dict[Any, Any] = {  # (matplotlib types its keys as a Literal of every setting)
     "font.family": "DejaVu Sans",
     "font.size": 9,
     "svg.fonttype": "none",

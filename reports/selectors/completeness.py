@@ -61,13 +61,15 @@ def expected_by_site(scope: Scope) -> dict[tuple[int, str], int]:
         .annotate(**aggregates)
         .order_by()
     )
-    return {(row["site_id"], str(tp)): row[str(tp)] for row in rows for tp in Timepoint.values}
+    # (values() with annotations named at run time: plain dicts, not the stubs' TypedDict)
+    counted: list[dict[str, Any]] = [dict(row) for row in rows]
+    return {(row["site_id"], str(tp)): row[str(tp)] for row in counted for tp in Timepoint.values}
 
 
 def completeness(scope: Scope, *, timepoint: str = "") -> list[CompletenessRow]:
     """Rows ordered by site number, timepoint (T0, T1, T2), instrument (registry order)."""
     expected = expected_by_site(scope)
-    entered: dict[tuple[int, str, str], dict[str, int]] = {}
+    entered: dict[tuple[int, str, str], dict[str, Any]] = {}
     responses = InstrumentResponse.objects.filter(participant__site_id__in=scope.site_ids)
     if timepoint:
         responses = responses.filter(timepoint=timepoint)
@@ -82,7 +84,7 @@ def completeness(scope: Scope, *, timepoint: str = "") -> list[CompletenessRow]:
         .order_by()
     ):
         key = (row["participant__site_id"], row["timepoint"], row["instrument"])
-        entered[key] = row
+        entered[key] = dict(row)
     rows = []
     timepoints = [timepoint] if timepoint else list(Timepoint.values)
     for site in scope.sites:

@@ -138,7 +138,8 @@ def _flow_counts(scope: Scope, *, by_arm: bool) -> dict[str, dict[str, int]]:
         .annotate(**aggregates)
         .order_by("arm")
     )
-    return {row["arm"]: {k: v for k, v in row.items() if k != "arm"} for row in rows}
+    counted: list[dict[str, Any]] = [dict(row) for row in rows]
+    return {row["arm"]: {k: v for k, v in row.items() if k != "arm"} for row in counted}
 
 
 def _shape(row: dict[str, int]) -> dict[str, Any]:

@@ -192,7 +192,9 @@ def queries_by_age(user: Any, scope: Scope) -> list[dict[str, Any]]:
         .annotate(total=Count("pk"), **aggregates)
         .order_by("response__participant__site__number")
     )
-    by_code = {row["response__participant__site__code"]: row for row in rows}
+    by_code: dict[str, dict[str, Any]] = {
+        row["response__participant__site__code"]: dict(row) for row in rows
+    }
     return [
         {
             "site": site.code,
