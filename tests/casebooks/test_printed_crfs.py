@@ -15,7 +15,7 @@ from trial.roles import Role
 
 def _item_lines(text: str) -> dict[str, str]:
     """item code -> the rest of its line in the extracted text."""
-    found = {}
+    found: dict[str, str] = {}
     for line in text.splitlines():
         match = re.match(r"^([A-Z][A-Z0-9_]+)(?:\s+(.*))?$", line.strip())
         if match:
@@ -65,7 +65,7 @@ def test_a_blank_crf_lists_each_items_anchors_and_fills_in_the_study_id_and_visi
         assert item.code in lines
         # One box per allowed value, after the item's question.
         after = text[text.index(str(item.label).split()[0]) :].splitlines()[:4]
-        choices = " ".join(str(v) for v in item.allowed_values())
+        choices = " ".join(str(v) for v in item.allowed_values() or [])
         assert choices in after, (item.code, after)
     from_participant = client.get(f"/casebooks/participants/{participant.pk}/baseline/HAMD6.pdf")
     text = pdf_text(from_participant.content)

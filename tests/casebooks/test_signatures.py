@@ -15,6 +15,7 @@ from casebooks.models import Signature
 from tests.assessments.helpers import put_form, typical_items
 from tests.casebooks.conftest import complete_visit
 from tests.factories import PASSWORD, api_client, give_password, make_participant, make_staff
+from trial.audit import event_model
 from trial.models import DatasetLock
 from trial.roles import Role
 
@@ -166,7 +167,7 @@ def test_every_signature_is_audited_and_postgresql_refuses_to_change_or_delete_i
     complete_visit(participant)
     assert sign(signer, participant).status_code == 201
     signature = Signature.objects.get()
-    (event,) = Signature.pgh_event_model.objects.filter(pgh_obj_id=signature.pk)
+    (event,) = event_model(Signature).objects.filter(pgh_obj_id=signature.pk)
     assert event.signer_name == signature.signer_name
     assert event.content_sha256 == signature.content_sha256
     assert event.pgh_context["username"] == signer.username
@@ -178,7 +179,7 @@ def test_every_signature_is_audited_and_postgresql_refuses_to_change_or_delete_i
             cursor.execute(sql, [signature.pk])
     with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            f"DELETE FROM {Signature.pgh_event_model._meta.db_table} WHERE pgh_obj_id = %s",
+            f"DELETE FROM {event_model(Signature)._meta.db_table} WHERE pgh_obj_id = %s",
             [signature.pk],
         )
     assert Signature.objects.get().meaning == "reviewed_approved"
@@ -221,7 +222,7 @@ def test_the_signatures_dataset_says_who_signed_what_and_whether_it_holds(
         context.load_participants()
         (dataset,) = SignaturesBuilder().build(context)
         assert [c.name for c in dataset.columns][-1] == "INTACT"
-        return [row for chunk in dataset.chunks() for row in chunk]
+        return [row for chunk in dataset.chunks() for row in chunk]  # type: ignore[union-attr]  # (rows, not the columnar chunks)
 
     ((pk, study_id, _, timepoint, role, meaning, _, intact),) = rows()
     assert (pk, study_id, timepoint) == (

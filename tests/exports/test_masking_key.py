@@ -57,6 +57,7 @@ def test_the_statistician_receives_the_key_after_lock_and_it_is_recorded(
     assert groups["IMR"]["code"] == {"A": 1, "B": 2}[mapping["IMR"]]
     release = MaskingKeyRelease.objects.order_by("-id").first()
     assert MaskingKeyRelease.objects.count() == 2
+    assert release is not None
     assert (release.user, release.lock, release.channel) == (statistician, lock, "api")
 
 

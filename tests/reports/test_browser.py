@@ -15,7 +15,7 @@ from trial.roles import Role
 pytestmark = pytest.mark.browser
 
 # role -> a text its section shows
-SECTIONS = {
+SECTIONS: dict[str, str] = {
     Role.COORDINATOR: "Ready to randomise (consented)",
     Role.ASSESSOR: "visits with forms to enter",
     Role.CLINICIAN: "visits with forms to enter",
@@ -25,7 +25,7 @@ SECTIONS = {
     Role.INSTRUCTOR: "This week's IMR sessions",
     Role.FIDELITY_RATER: "Your ratings",
 }
-PICTURES = {Role.COORDINATOR: 2, Role.DATA_MANAGER: 1}
+PICTURES: dict[str, int] = {Role.COORDINATOR: 2, Role.DATA_MANAGER: 1}
 
 
 @pytest.mark.parametrize("role", list(SECTIONS))

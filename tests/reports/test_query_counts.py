@@ -16,7 +16,7 @@ from trial.roles import Role
 
 pytestmark = pytest.mark.django_db
 
-PAGES = {
+PAGES: dict[str, Any] = {
     Role.COORDINATOR: ["/", "/reports/", "/reports/consort/", "/reports/matrix/"],
     Role.ASSESSOR: ["/"],
     Role.CLINICIAN: ["/"],

@@ -66,6 +66,7 @@ def test_the_pooled_baseline_table_counts_everyone_randomised(filled: ReportTria
     ages = []
     for p in people:
         on, born = p.randomized_on, p.date_of_birth
+        assert on is not None and born is not None
         ages.append(on.year - born.year - ((on.month, on.day) < (born.month, born.day)))
     expected = f"{statistics.fmean(ages):.1f} ({statistics.stdev(ages):.1f}), n = 6"
     assert rows["Age at randomisation, mean (SD)"] == [expected]
