@@ -223,7 +223,7 @@ class StaffAdmin(ReasonAuditMixin, UserAdmin):
         if not change:
             # The administrator typed the password: the person chooses their own at login.
             PasswordChangeDemand.objects.update_or_create(
-                user=obj, defaults={"set_by": request.user}
+                user=obj, defaults={"set_by": access.signed_in(request.user)}
             )
 
     def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> Any:
@@ -232,7 +232,7 @@ class StaffAdmin(ReasonAuditMixin, UserAdmin):
             user = User.objects.get(pk=id)
             if user.pk != request.user.pk:
                 PasswordChangeDemand.objects.update_or_create(
-                    user=user, defaults={"set_by": request.user}
+                    user=user, defaults={"set_by": access.signed_in(request.user)}
                 )
             count = tokens.tokens_revoke_all(user=user)
             record(

@@ -245,6 +245,12 @@ class Query(models.Model):
     class Meta:
         ordering = ["-raised_at", "-id"]
         verbose_name_plural = "queries"
+        # A page of queries in raising order, of one status or all, is read from these
+        # indexes and stops after the page (the lists of the queries page and API).
+        indexes = [
+            models.Index(fields=["status", "raised_at", "id"], name="query_status_raised"),
+            models.Index(fields=["raised_at", "id"], name="query_raised"),
+        ]
         triggers = [refuse_when_locked(during_freeze=False)]
 
     def __str__(self) -> str:

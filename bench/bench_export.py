@@ -65,7 +65,11 @@ def configure(participants: int) -> str:
     django.setup()
     from django.conf import settings
 
-    db = settings.DATABASES["default"]
+    from trial.dbconfig import OWNER_ALIAS
+
+    # The owner role (trial/dbconfig.py) makes the database, migrates and loads the trial; the
+    # export runs as the runtime role, as in production.
+    db = settings.DATABASES[OWNER_ALIAS]
     import psycopg
     from psycopg import sql
 
@@ -78,7 +82,13 @@ def configure(participants: int) -> str:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db["NAME"])))
     from django.core.management import call_command
 
-    call_command("migrate", verbosity=0)
+    call_command("ensure_database", stdout=io.StringIO())
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_ROLE": "owner"},
+        check=True,
+    )
     call_command("setup_trial", stdout=io.StringIO())
     print(f"database {db['NAME']}, exports in {export_root}, {participants} participants")
     return url
@@ -159,7 +169,7 @@ def add_months(day: date, months: int) -> date:
 def build_trial(n: int) -> tuple[Any, Any]:
     """Load the synthetic trial with COPY (triggers off: this measures exports, not loading)."""
     from django.contrib.auth import get_user_model
-    from django.db import connection
+    from django.db import connections
 
     from assessments import models as am
     from fidelity import models as fm
@@ -168,6 +178,7 @@ def build_trial(n: int) -> tuple[Any, Any]:
     from participants.models import EligibilityScreening, Participant
     from participants.studyid import make_study_id
     from randomization import models as rm
+    from trial.dbconfig import OWNER_ALIAS
     from trial.models import RoleAssignment, Site
     from trial.sealing import seal
 
@@ -287,7 +298,8 @@ def build_trial(n: int) -> tuple[Any, Any]:
         rng, sites, imr_by_site, randomized_on, instructor, raters, now
     )
     periods = _register(rng, randomized_on, n)
-    with connection.cursor() as django_cursor:
+    # As the owner: only it may switch the triggers off for the load.
+    with connections[OWNER_ALIAS].cursor() as django_cursor:
         cursor = django_cursor.cursor  # psycopg cursor: COPY support
         cursor.execute("SET session_replication_role = replica")
         loaded = {
@@ -476,7 +488,7 @@ def high_water_mark(pid: int) -> int:
 
 
 def run_export(
-    url: str, staff: object, *, blinded: bool, formats: list[str]
+    url: str, staff: Any, *, blinded: bool, formats: list[str]
 ) -> tuple[float, float, int, int, Any]:
     from django.conf import settings
 

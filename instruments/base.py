@@ -469,7 +469,7 @@ ALL_TIMEPOINTS = (BASELINE, POST, FOLLOWUP)
 
 
 def with_guidance(
-    items: Iterable[Item], guidance: Mapping[str, tuple[Label, Mapping[Number, Label]]]
+    items: Iterable[Item], guidance: Mapping[str, tuple[Label, Mapping[Any, Label]]]
 ) -> tuple[Item, ...]:
     """The items with their definitions and anchors from a module's GUIDANCE table
     ({code: (definition, {value: anchor})}); items not in it are unchanged."""

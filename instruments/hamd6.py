@@ -74,7 +74,7 @@ GUIDANCE = {
     ),
 }
 
-ITEMS = (
+ITEMS: tuple[Item, ...] = (
     Item("HAMD6_1", _("Depressed mood"), min=0, max=4, help_text=_("HAM-D17 item 1")),
     Item("HAMD6_2", _("Feelings of guilt"), min=0, max=4, help_text=_("HAM-D17 item 2")),
     Item("HAMD6_3", _("Work and interests"), min=0, max=4, help_text=_("HAM-D17 item 7")),

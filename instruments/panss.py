@@ -12,6 +12,7 @@ from instruments.base import (
     ALL_TIMEPOINTS,
     Answers,
     Instrument,
+    Label,
     Mode,
     Number,
     Score,
@@ -87,7 +88,7 @@ GENERAL = numbered(
 )
 # What each item rates, paraphrased (one line each; the licensed manual defines them
 # fully). The anchors are the seven severity levels shared by every item.
-GUIDANCE = {
+GUIDANCE: dict[str, tuple[Label, dict[int, Label]]] = {
     "P1": (_("Beliefs that are unfounded, unrealistic and idiosyncratic."), {}),
     "P2": (_("Disorganised thinking: goal-directed thought and speech are disrupted."), {}),
     "P3": (_("Perceptions not caused by outside stimuli (hearing, seeing, smelling ...)."), {}),

@@ -47,7 +47,7 @@ def _eight(code: str, label: object) -> Item:
     )
 
 
-ITEMS = (
+ITEMS: tuple[Item, ...] = (
     _four("YMRS_1", _("Elevated mood")),
     _four("YMRS_2", _("Increased motor activity–energy")),
     _four("YMRS_3", _("Sexual interest")),

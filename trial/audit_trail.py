@@ -27,6 +27,7 @@ from django.db import models
 from django.db.models import Q
 
 from trial import access
+from trial.access import Viewer
 from trial.registry import Registry
 
 LOCAL_TIME = ZoneInfo("Europe/Copenhagen")
@@ -81,7 +82,7 @@ class AuditSource:
             return self.participant_field(participant_id)
         return Q(**{self.participant_field: participant_id})
 
-    def for_viewer(self, participant_id: Any, user: Any, *, unblinded: bool) -> Q | None:
+    def for_viewer(self, participant_id: Any, user: Viewer, *, unblinded: bool) -> Q | None:
         """The Q of the participant's rows `user` may see, or None for none."""
         if not (self.blinded_may_see or unblinded):
             return None
@@ -139,7 +140,7 @@ def participant_sources() -> list[AuditSource]:
     return sources
 
 
-def participant_trail(*, participant: Any, user: Any) -> list[AuditEntry]:
+def participant_trail(*, participant: Any, user: Viewer) -> list[AuditEntry]:
     """Every change to what belongs to `participant` that `user` may see, newest first.
     Deciding who may open the trail at all is the caller's job (participants.selectors)."""
     unblinded = access.may_see_allocation(user)

@@ -52,7 +52,7 @@ def database_roles(
     options: dict[str, Any] | None = None,
 ) -> DatabaseRoles:
     def parse(value: str) -> dict[str, Any]:
-        parsed = dict(
+        parsed: dict[str, Any] = dict(
             dj_database_url.parse(value, conn_max_age=conn_max_age, conn_health_checks=True)
         )
         parsed["OPTIONS"] = {**parsed.get("OPTIONS", {}), **(options or {})}

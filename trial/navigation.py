@@ -10,6 +10,7 @@ from typing import Any
 from django.urls import NoReverseMatch, reverse
 
 from trial import access
+from trial.access import Viewer
 from trial.roles import Role
 
 
@@ -43,6 +44,7 @@ ENTRIES: tuple[Entry, ...] = (
             Role.DATA_MANAGER,
             Role.STATISTICIAN,
             Role.MONITOR,
+            Role.INVESTIGATOR,
         ),
     ),
     Entry("Worklist", "assessments:worklist", (Role.ASSESSOR, Role.CLINICIAN, Role.COORDINATOR)),
@@ -77,14 +79,30 @@ ENTRIES: tuple[Entry, ...] = (
         "randomization:incidents",
         (Role.ASSESSOR, Role.DATA_MANAGER, Role.MONITOR, Role.STATISTICIAN),
     ),
+    Entry("Visits to sign", "casebooks:worklist", (Role.INVESTIGATOR,), unblinded_only=True),
+    Entry("Broken signatures", "casebooks:broken", (Role.DATA_MANAGER,)),
     Entry("Register data", "assessments:register_import", (Role.DATA_MANAGER,)),
     Entry("Freeze & lock", "exports:lock", (Role.DATA_MANAGER, Role.STATISTICIAN)),
     Entry("Exports", "exports:list", (Role.DATA_MANAGER, Role.STATISTICIAN)),
+    Entry(
+        "Trial overview",
+        "reports:overview",
+        (
+            Role.COORDINATOR,
+            Role.ASSESSOR,
+            Role.CLINICIAN,
+            Role.INSTRUCTOR,
+            Role.FIDELITY_RATER,
+            Role.DATA_MANAGER,
+            Role.STATISTICIAN,
+            Role.MONITOR,
+        ),
+    ),
     Entry("Accounts", "admin:index", (Role.ADMIN,)),
 )
 
 
-def menu_for(user: Any, path: str = "") -> list[dict[str, Any]]:
+def menu_for(user: Viewer, path: str = "") -> list[dict[str, Any]]:
     """The user's entries; the one whose address is the longest prefix of `path` is current."""
     if not getattr(user, "is_authenticated", False):
         return []

@@ -301,22 +301,24 @@ def _build_in(job: ExportJob, *, work: Path, root: Path, progress: Progress) -> 
             snapshot_at=snapshot_at,
             as_of=as_of,
         )
-        odm_options = {
-            "created": created,
-            "blinded": job.blinded,
-            "software_version": software_version(),
-        }
+        version = software_version()
         written.append(
             odm.write(
                 staged,
                 output,
                 progress.rows,
+                created=created,
                 as_of=odm_as_of,
+                blinded=job.blinded,
+                software_version=version,
                 audit=snapshot.audit,
-                **odm_options,
             )
         )
-        written.append(odm.write_define(staged, output, **odm_options))
+        written.append(
+            odm.write_define(
+                staged, output, created=created, blinded=job.blinded, software_version=version
+            )
+        )
         lap("odm")
     written.append(
         codebook.write_html(

@@ -126,58 +126,10 @@ def _events(staged: list[StagedDataset]) -> list[tuple[OdmEvent, list[StagedData
 
 
 def _metadata(out: _Writer, staged: list[StagedDataset], *, blinded: bool) -> None:
+    """MetaDataVersion, its children in the schema's order."""
     out.start("MetaDataVersion", {"OID": "MDV.1", "Name": _version_name(blinded)})
-    events = _events(staged)
-    out.start("Protocol")
-    for number, (event, _) in enumerate(events, start=1):
-        out.leaf(
-            "StudyEventRef",
-            {"StudyEventOID": event.oid, "OrderNumber": str(number), "Mandatory": "No"},
-        )
-    out.end("Protocol")
-    for event, members in events:
-        out.start(
-            "StudyEventDef",
-            {"OID": event.oid, "Name": event.name, "Repeating": "No", "Type": "Scheduled"},
-        )
-        for number, item in enumerate(members, start=1):
-            binding = item.dataset.odm
-            assert binding is not None
-            out.leaf(
-                "FormRef",
-                {"FormOID": binding.form_oid, "OrderNumber": str(number), "Mandatory": "No"},
-            )
-        out.end("StudyEventDef")
-    for item in staged:
-        binding = item.dataset.odm
-        assert binding is not None
-        repeating = "Yes" if binding.repeat_column else "No"
-        out.start(
-            "FormDef",
-            {"OID": binding.form_oid, "Name": binding.form_name, "Repeating": repeating},
-        )
-        out.leaf("ItemGroupRef", {"ItemGroupOID": _group_oid(binding), "Mandatory": "Yes"})
-        out.end("FormDef")
-    for item in staged:
-        binding = item.dataset.odm
-        assert binding is not None
-        out.start(
-            "ItemGroupDef",
-            {
-                "OID": _group_oid(binding),
-                "Name": binding.form_name,
-                "Repeating": "No",
-            },
-        )
-        out.translated("Description", item.dataset.label)
-        for number, column in enumerate(item_columns(item), start=1):
-            attrs = {"ItemOID": item_oid(item, column), "OrderNumber": str(number)}
-            attrs["Mandatory"] = "No"
-            if column.derivation:
-                attrs["MethodOID"] = f"MT.{item_oid(item, column)[2:]}"
-            out.leaf("ItemRef", attrs)
-        out.leaf("Alias", {"Context": "dataset", "Name": item.name})
-        out.end("ItemGroupDef")
+    _protocol_and_events(out, staged)
+    _forms_and_groups(out, staged)
     for item in staged:
         for column in item_columns(item):
             _item_def(out, item, column)
@@ -195,6 +147,65 @@ def _metadata(out: _Writer, staged: list[StagedDataset], *, blinded: bool) -> No
                 out.translated("Description", column.derivation)
                 out.end("MethodDef")
     out.end("MetaDataVersion")
+
+
+def _binding(item: StagedDataset) -> OdmBinding:
+    binding = item.dataset.odm
+    assert binding is not None
+    return binding
+
+
+def _protocol_and_events(out: _Writer, staged: list[StagedDataset]) -> None:
+    events = _events(staged)
+    out.start("Protocol")
+    for number, (event, _) in enumerate(events, start=1):
+        out.leaf(
+            "StudyEventRef",
+            {"StudyEventOID": event.oid, "OrderNumber": str(number), "Mandatory": "No"},
+        )
+    out.end("Protocol")
+    for event, members in events:
+        out.start(
+            "StudyEventDef",
+            {"OID": event.oid, "Name": event.name, "Repeating": "No", "Type": "Scheduled"},
+        )
+        for number, item in enumerate(members, start=1):
+            out.leaf(
+                "FormRef",
+                {
+                    "FormOID": _binding(item).form_oid,
+                    "OrderNumber": str(number),
+                    "Mandatory": "No",
+                },
+            )
+        out.end("StudyEventDef")
+
+
+def _forms_and_groups(out: _Writer, staged: list[StagedDataset]) -> None:
+    for item in staged:
+        binding = _binding(item)
+        repeating = "Yes" if binding.repeat_column else "No"
+        out.start(
+            "FormDef",
+            {"OID": binding.form_oid, "Name": binding.form_name, "Repeating": repeating},
+        )
+        out.leaf("ItemGroupRef", {"ItemGroupOID": _group_oid(binding), "Mandatory": "Yes"})
+        out.end("FormDef")
+    for item in staged:
+        binding = _binding(item)
+        out.start(
+            "ItemGroupDef",
+            {"OID": _group_oid(binding), "Name": binding.form_name, "Repeating": "No"},
+        )
+        out.translated("Description", item.dataset.label)
+        for number, column in enumerate(item_columns(item), start=1):
+            attrs = {"ItemOID": item_oid(item, column), "OrderNumber": str(number)}
+            attrs["Mandatory"] = "No"
+            if column.derivation:
+                attrs["MethodOID"] = f"MT.{item_oid(item, column)[2:]}"
+            out.leaf("ItemRef", attrs)
+        out.leaf("Alias", {"Context": "dataset", "Name": item.name})
+        out.end("ItemGroupDef")
 
 
 def _group_oid(binding: OdmBinding) -> str:
@@ -488,6 +499,48 @@ def _admin_data(
     out.end("AdminData")
 
 
+def _changes(
+    plan: _FormPlan, row: tuple[Any, ...], audit: FormAudit | None
+) -> dict[str, ChangeRecord]:
+    """The audit records of the form in this row, by variable (none without the option or
+    for a dataset that is not made of forms)."""
+    if audit is None or plan.instrument is None or plan.timepoint_at is None:
+        return {}
+    return audit.get((row[plan.subject_at], plan.instrument, row[plan.timepoint_at]), {})
+
+
+def _items(
+    plan: _FormPlan,
+    row: tuple[Any, ...],
+    null_items: dict[int, str],
+    changes: dict[str, ChangeRecord],
+) -> list[str]:
+    """The ItemData of one form: a value, or a null with its reason; with its audit record."""
+    parts: list[str] = []
+    site = _number(row[plan.site_at]) if plan.site_at is not None else None
+    for position, opening, kind, codes, source in plan.items:
+        value = row[position]
+        if value is None or value == "":
+            continue  # no value: no ItemData (empty text says nothing either)
+        change = changes.get(source)
+        record = _audit_record(change, site) if change is not None else ""
+        if value in codes:
+            null = null_items[int(value)]
+            parts.append(opening + null.replace("><Annotation", ">" + record + "<Annotation", 1))
+            continue
+        if kind == VarType.TEXT:
+            attribute = f' Value="{_attr(value)}"'
+        elif kind == VarType.DECIMAL:
+            attribute = f' Value="{float(value)!r}"'
+        else:
+            attribute = f' Value="{value}"'
+        if record:
+            parts.append(f"{opening}{attribute}>{record}</ItemData>")
+        else:
+            parts.append(f"{opening}{attribute}/>")
+    return parts
+
+
 def _clinical_data(
     handle: Any, staged: list[StagedDataset], progress: Progress, audit: FormAudit | None = None
 ) -> None:
@@ -525,33 +578,7 @@ def _clinical_data(
         if plan.repeat_at is not None:
             parts.append(f' FormRepeatKey="{_attr(str(row[plan.repeat_at]))}"')
         parts.append(plan.tail)
-        changes: dict[str, ChangeRecord] = {}
-        if audit is not None and plan.instrument is not None and plan.timepoint_at is not None:
-            key = (row[plan.subject_at], plan.instrument, row[plan.timepoint_at])
-            changes = audit.get(key, {})
-        site = _number(row[plan.site_at]) if plan.site_at is not None else None
-        for position, opening, kind, codes, source in plan.items:
-            value = row[position]
-            if value is None or value == "":
-                continue  # no value: no ItemData (empty text says nothing either)
-            change = changes.get(source)
-            record = _audit_record(change, site) if change is not None else ""
-            if value in codes:
-                null = null_items[int(value)]
-                parts.append(
-                    opening + null.replace("><Annotation", ">" + record + "<Annotation", 1)
-                )
-                continue
-            if kind == VarType.TEXT:
-                attribute = f' Value="{_attr(value)}"'
-            elif kind == VarType.DECIMAL:
-                attribute = f' Value="{float(value)!r}"'
-            else:
-                attribute = f' Value="{value}"'
-            if record:
-                parts.append(f"{opening}{attribute}>{record}</ItemData>")
-            else:
-                parts.append(f"{opening}{attribute}/>")
+        parts += _items(plan, row, null_items, _changes(plan, row, audit))
         parts.append(plan.closing)
         write("".join(parts))
         pending += 1

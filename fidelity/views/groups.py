@@ -16,7 +16,7 @@ from fidelity import exposure, forms, permissions, selectors, services
 from fidelity.models import ImrGroup, SessionStatus
 from fidelity.services.sessions import months_after, weekly_plan
 from fidelity.views.common import run_for_form, run_for_message, unblinded_page
-from trial import access
+from trial import access, paging
 from trial.errors import Forbidden
 from trial.selectors import lock_level
 
@@ -25,13 +25,14 @@ from trial.selectors import lock_level
 def group_list(request: HttpRequest) -> HttpResponse:
     user = request.user
     site = request.GET.get("site", "")
-    groups = selectors.group_list(user=user, site=site)
+    page, pager = paging.paginate(request, selectors.group_list(user=user, site=site))
     manager_sites = selectors.sites_for_groups(user, permissions.GROUP_MANAGERS)
     return render(
         request,
         "fidelity/groups.html",
         {
-            "groups": groups,
+            "groups": page.object_list,
+            "pager": pager,
             "today": selectors.todays_sessions(user),
             "sites": selectors.sites_for_groups(user),
             "site": site,

@@ -13,6 +13,7 @@ from assessments import selectors, services
 from assessments.models import FieldVerification, InstrumentResponse
 from tests.assessments.helpers import typical_items
 from tests.factories import allocate, make_participant, make_staff, page_client
+from trial.audit import event_model
 from trial.errors import Conflict, Forbidden, Invalid
 from trial.models import DatasetLock
 from trial.roles import Role
@@ -39,7 +40,7 @@ def test_a_field_mark_holds_for_its_version_and_a_later_change_resets_it(
         user=monitor, response=response, version=1, fields=["P1", "interview_date"]
     )
     assert set(selectors.field_verifications(response)) == {"P1", "interview_date"}
-    event = FieldVerification.pgh_event_model.objects.filter(item="P1").get()
+    event = event_model(FieldVerification).objects.filter(item="P1").get()
     assert event.pgh_context["user"] == monitor.pk
 
     changed = save(assessor, participant, "PANSS", items={"P2": 6}, version=1, reason="Typo")

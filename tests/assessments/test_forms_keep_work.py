@@ -32,7 +32,9 @@ def test_a_refused_panss_lists_each_problem_at_the_top_with_a_link_to_its_field(
     )
     assert answer.status_code == 400
     html = answer.content.decode()
-    summary = re.search(r'<div class="error-summary".*?</div>', html, re.S).group(0)
+    found = re.search(r'<div class="error-summary".*?</div>', html, re.S)
+    assert found is not None
+    summary = found.group(0)
     assert "2 problems" in summary
     assert 'href="#id-G16"' in summary and 'href="#id-P3"' in summary
     # The summary comes before the form; what was typed stays in it.
@@ -94,5 +96,7 @@ def test_after_saving_the_next_form_of_the_visit_is_offered(
     assert client.get(page_url(participant, "PANSS")).content.decode().count("next-form") == 0
     client.post(page_url(participant, "PANSS"), panss_post())
     html = client.get(page_url(participant, "PANSS")).content.decode()
-    link = re.search(r'<a class="button" id="next-form" href="([^"]+)"', html).group(1)
+    found = re.search(r'<a class="button" id="next-form" href="([^"]+)"', html)
+    assert found is not None
+    link = found.group(1)
     assert link == page_url(participant, "HAMD6")

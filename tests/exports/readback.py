@@ -101,6 +101,27 @@ def odm_missing_code(item: ET.Element) -> int:
     return int(flag.text or "")
 
 
+def one(element: ET.Element, path: str) -> ET.Element:
+    """The element at `path` under `element`, which the file must have."""
+    found = element.find(path)
+    assert found is not None, f"no {path} in {element.tag}"
+    return found
+
+
+def attr(element: ET.Element, name: str) -> str:
+    """An attribute the element must have."""
+    value = element.get(name)
+    assert value is not None, f"{element.tag} has no {name}"
+    return value
+
+
+def text(element: ET.Element, path: str) -> str:
+    """The text of the element at `path`, which must have some."""
+    found = one(element, path).text
+    assert found is not None, f"{path} is empty"
+    return found
+
+
 def odm_form_rows(root: ET.Element, form_oid: str) -> list[dict[str, Any]]:
     """One dict per FormData of that form: SUBJECT, EVENT and the items by variable name
     (reason-coded missing values as their codes)."""

@@ -4,6 +4,7 @@ record, field, user, kind of change and date range, and 50 changes a page."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 from django.utils import timezone
@@ -54,7 +55,7 @@ def test_the_audit_page_filters_and_names_each_record_once(sites: Any) -> None:
     by_user = client.get(url, {"who": "anders"}).content.decode()
     assert len(rows(by_user)) == 2
     assert all("anders" in r for r in rows(by_user))
-    tomorrow = timezone.localdate() + timezone.timedelta(days=1)
+    tomorrow = timezone.localdate() + timedelta(days=1)
     assert rows(client.get(url, {"since": tomorrow.isoformat()}).content.decode()) == []
     today = timezone.localdate().isoformat()
     assert len(rows(client.get(url, {"until": today}).content.decode())) == len(rows(everything))

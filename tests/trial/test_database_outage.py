@@ -64,6 +64,7 @@ class Cluster:
         self.pg("initdb", "-D", str(self.data), "--auth=trust", "-U", "postgres", "--no-sync")
 
     def pg(self, program: str, *args: str) -> None:
+        assert BIN is not None  # (the module is skipped without it)
         command = [str(BIN / program), *args]
         if os.geteuid() == 0:
             command = ["runuser", "-u", "postgres", "--", *command]
