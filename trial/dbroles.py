@@ -184,6 +184,8 @@ def statements(
         sql.SQL("public.trial_serialize_lock_changes()"),
         sql.SQL("public.trial_wait_for_writers()"),
     ):
+        if LOCK_FUNCTION not in existing:
+            break  # migrated to before trial 0004: the functions do not exist yet
         yield sql.SQL("REVOKE ALL ON FUNCTION {} FROM PUBLIC").format(function)
         yield sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(function, runtime)
     yield IGNORE_FUNCTION.format(owner=sql.Literal(owner_role))
@@ -215,7 +217,11 @@ def apply(connection: Any, *, runtime_role: str) -> None:
                 f"The runtime role {runtime_role!r} does not exist: run "
                 "`manage.py ensure_database` (or create it, README.md 'Configuration')."
             )
-        cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        cursor.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+            "UNION SELECT proname FROM pg_proc WHERE proname = %s",
+            [LOCK_FUNCTION],
+        )
         existing = {name for (name,) in cursor.fetchall()}
         raw = connection.connection
         for statement in statements(

@@ -63,6 +63,7 @@ def test_every_setting_of_api_md_comes_from_the_environment() -> None:
     environments: list[dict[str, str | None]] = [
         {
             "DATABASE_URL": "postgres://someone@127.0.0.1:5432/other",
+            "DATABASE_OWNER_URL": "postgres://owner@127.0.0.1:5432/other",
             "REDIS_URL": "redis://127.0.0.1:6379/7",
             "SECRET_KEY": "s" * 50,
             "DEBUG": "false",
@@ -90,6 +91,8 @@ def test_every_setting_of_api_md_comes_from_the_environment() -> None:
         "127.0.0.1",
         "5432",
     )
+    # Migrations and backups connect as the owner (README.md, "The two database roles").
+    assert first["DATABASES"]["owner"]["USER"] == "owner"
     assert first["REDIS_URL"] == "redis://127.0.0.1:6379/7"
     assert first["SECRET_KEY"] == "s" * 50
     assert first["DEBUG"] is False and second["DEBUG"] is True
