@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from accounts import urls as accounts_urls
 from assessments import urls as assessments_urls
+from casebooks import urls as casebooks_urls
 from exports import urls as exports_urls
 from fidelity import urls as fidelity_urls
 from participants import urls as participants_urls
@@ -19,6 +20,7 @@ api_urlpatterns: list[URLPattern | URLResolver] = [
     path("", include(participants_urls.api_urlpatterns)),
     path("", include(randomization_urls.api_urlpatterns)),
     path("", include(assessments_urls.api_urlpatterns)),
+    path("", include(casebooks_urls.api_urlpatterns)),
     path("", include(fidelity_urls.api_urlpatterns)),
     path("", include(exports_urls.api_urlpatterns)),
     path("", include(reports_urls.api_urlpatterns)),
@@ -38,6 +40,7 @@ urlpatterns = [
     path("participants/", include(participants_urls)),
     path("randomisation/", include(randomization_urls)),
     path("assessments/", include(assessments_urls)),
+    path("casebooks/", include(casebooks_urls)),
     path("imr/", include(fidelity_urls)),
     path("data/", include(exports_urls)),
     path("reports/", include(reports_urls)),

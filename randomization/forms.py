@@ -6,6 +6,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from participants.models import Participant
 from randomization.models import Guess, IncidentHow
@@ -81,6 +82,17 @@ class IncidentForm(forms.Form):
         to_field_name="study_id",
         empty_label="Not known / several participants",
         label="Whose allocation",
+        # A typed study ID, checked against the user's participants in one query: a list of
+        # every participant would make the page grow with the trial.
+        widget=forms.TextInput(
+            attrs={
+                "placeholder": "BAL-007-K",
+                "autocapitalize": "characters",
+                "spellcheck": "false",
+            }
+        ),
+        help_text=_("The participant's study ID; leave it empty when not known or several."),
+        error_messages={"invalid_choice": _("No participant with that study ID at your sites.")},
     )
     learned_on = forms.DateField(
         label="Date you learned it",

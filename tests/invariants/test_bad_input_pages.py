@@ -123,6 +123,15 @@ PAGES: dict[str, list[tuple[str, Args]]] = {
         (Role.DATA_MANAGER, lambda t: {"pk": t.extras["export"].pk, "name": "participants.csv"})
     ],
     "exports:masking_key": [(Role.STATISTICIAN, NONE)],
+    "casebooks:blank": [(Role.ASSESSOR, lambda t: {"code": "GAF"})],
+    "casebooks:casebook": [(Role.DATA_MANAGER, lambda t: {"pk": t.rated.pk})],
+    "casebooks:visit_pdf": [(Role.ASSESSOR, lambda t: {"pk": t.rated.pk, "timepoint": "baseline"})],
+    "casebooks:form_pdf": [
+        (Role.ASSESSOR, lambda t: {"pk": t.rated.pk, "timepoint": "baseline", "code": "GAF"})
+    ],
+    "casebooks:sign": [(Role.INVESTIGATOR, lambda t: {"pk": t.rated.pk, "timepoint": "baseline"})],
+    "casebooks:worklist": [(Role.INVESTIGATOR, NONE)],
+    "casebooks:broken": [(Role.DATA_MANAGER, NONE)],
     "exports:data_dictionary": [(Role.DATA_MANAGER, NONE)],
     "reports:overview": [(Role.DATA_MANAGER, NONE)],
     "reports:consort": [(Role.STATISTICIAN, NONE)],
