@@ -31,7 +31,7 @@ from assessments.models import UNRESOLVED_QUERY_STATUSES, InstrumentResponse, Qu
 from instruments import registry
 from instruments.base import Instrument
 from participants.models import CLOSED_STATUSES, Participant, Status
-from reports.selectors.scope import Scope, today
+from reports.selectors.scope import Scope, timepoint_labels, today
 from trial.errors import Invalid
 
 PAGE_SIZE = 50
@@ -189,7 +189,7 @@ def matrix(
         ).values_list("response__participant_id", "response__timepoint", "response__instrument")
     )
     labels = {state: str(label) for state, label in state_labels().items()}
-    timepoint_names = {value: str(label) for value, label in Timepoint.choices}
+    timepoint_names = {value: str(label) for value, label in timepoint_labels().items()}
     prefixes = [f"{c.label}, {timepoint_names[c.timepoint]}: " for c in columns]
     readable = {
         (site_id, column.instrument.code): assessment_permissions.may_read_values(

@@ -97,3 +97,13 @@ def parse_timepoint(value: str, choices: list[str]) -> str:
 
 def today() -> date:
     return timezone.localdate()
+
+
+def timepoint_labels() -> dict[str, str]:
+    """Short names of the timepoints for tables and matrix headings (the visit names of
+    assessments.models.Timepoint also give the windows, too long for a column)."""
+    return {
+        "baseline": _("Baseline (T0)"),
+        "post": _("Post-intervention (T1)"),
+        "followup": _("One-year follow-up (T2)"),
+    }

@@ -27,7 +27,7 @@ from fidelity.selectors import ratings as rating_selectors
 from instruments import registry
 from participants.models import Participant
 from randomization.models import Allocation
-from reports.selectors.scope import Scope
+from reports.selectors.scope import Scope, timepoint_labels
 from trial import access
 from trial.errors import Conflict, Forbidden, NotFound
 from trial.models import DatasetLock
@@ -221,7 +221,7 @@ def outcomes(user: Any, scope: Scope, *, masked: bool = False) -> PaperTable:
     groups = _groups(scope, people, masked=masked)
     columns = _columns(groups)
     responses = _responses(people, tuple(Timepoint.values))
-    names = dict(Timepoint.choices)
+    names = timepoint_labels()
     rows: list[tuple[str, ...]] = []
     for timepoint in Timepoint.values:
         for row in _score_rows(people, groups, columns, responses, timepoint, user):
