@@ -44,6 +44,7 @@ ENTRIES: tuple[Entry, ...] = (
             Role.DATA_MANAGER,
             Role.STATISTICIAN,
             Role.MONITOR,
+            Role.INVESTIGATOR,
         ),
     ),
     Entry("Worklist", "assessments:worklist", (Role.ASSESSOR, Role.CLINICIAN, Role.COORDINATOR)),
@@ -78,9 +79,25 @@ ENTRIES: tuple[Entry, ...] = (
         "randomization:incidents",
         (Role.ASSESSOR, Role.DATA_MANAGER, Role.MONITOR, Role.STATISTICIAN),
     ),
+    Entry("Visits to sign", "casebooks:worklist", (Role.INVESTIGATOR,), unblinded_only=True),
+    Entry("Broken signatures", "casebooks:broken", (Role.DATA_MANAGER,)),
     Entry("Register data", "assessments:register_import", (Role.DATA_MANAGER,)),
     Entry("Freeze & lock", "exports:lock", (Role.DATA_MANAGER, Role.STATISTICIAN)),
     Entry("Exports", "exports:list", (Role.DATA_MANAGER, Role.STATISTICIAN)),
+    Entry(
+        "Trial overview",
+        "reports:overview",
+        (
+            Role.COORDINATOR,
+            Role.ASSESSOR,
+            Role.CLINICIAN,
+            Role.INSTRUCTOR,
+            Role.FIDELITY_RATER,
+            Role.DATA_MANAGER,
+            Role.STATISTICIAN,
+            Role.MONITOR,
+        ),
+    ),
     Entry("Accounts", "admin:index", (Role.ADMIN,)),
 )
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('assessments', '0005_visit_progress_and_count_indexes'),
+        ('assessments', '0007_visit_names_with_timing'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
