@@ -14,26 +14,34 @@ from django.utils import timezone
 from fidelity import forms, permissions, scale, selectors, services
 from fidelity.models import INDEPENDENT_KINDS, FidelityTimepoint, RaterKind
 from fidelity.views.common import run_for_form, unblinded_page
+from trial import paging
 
 
 @unblinded_page
 def rating_overview(request: HttpRequest) -> HttpResponse:
     permissions.require_role(request.user, permissions.FIDELITY_READERS, "see fidelity ratings")
     summary = selectors.fidelity_summary(user=request.user)
+    # The groups' rows a page at a time (the per-site figures above them cover every group).
+    page, pager = paging.paginate(request, summary.groups)
     assessments = selectors.fidelity_assessments(
-        user=request.user, groups=[entry.group for entry in summary.groups]
+        user=request.user, groups=[entry.group for entry in page.object_list]
     )
     rows = [
         {
             "group": entry.group,
             "assessments": [assessments[(entry.group.pk, t)] for t in FidelityTimepoint.values],
         }
-        for entry in summary.groups
+        for entry in page.object_list
     ]
     return render(
         request,
         "fidelity/ratings.html",
-        {"rows": rows, "sites": summary.sites, "may_rate": permissions.may_rate(request.user)},
+        {
+            "rows": rows,
+            "pager": pager,
+            "sites": summary.sites,
+            "may_rate": permissions.may_rate(request.user),
+        },
     )
 
 
