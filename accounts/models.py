@@ -3,6 +3,7 @@ import pgtrigger
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class AuthEvent(models.Model):
@@ -86,3 +87,26 @@ class StaffAccount(get_user_model()):  # type: ignore[misc]
     class Meta:
         proxy = True
         verbose_name = "staff account"
+
+
+class Language(models.TextChoices):
+    """The languages of the interface (settings.LANGUAGES names the same two)."""
+
+    DANISH = "da", "Dansk"
+    ENGLISH = "en", "English"
+
+
+# A member of staff's own choices. Audited (who changed it, when) like the account itself; not
+# trial data, so the freeze and the lock leave it alone: staff still read the pages after lock.
+@pghistory.track()
+class AccountPreference(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference"
+    )
+    language = models.CharField(max_length=8, choices=Language.choices)
+
+    class Meta:
+        verbose_name = _("account preference")
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.language})"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
@@ -15,15 +16,16 @@ from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 
-from accounts import lockout, tokens, twofactor
+from accounts import language, lockout, tokens, twofactor
 from accounts.authlog import record
 from accounts.forms import LoginForm, OtpForm
-from accounts.models import ApiToken, AuthEvent
+from accounts.models import ApiToken, AuthEvent, Language
 from trial import access
 from trial.models import Site
 from trial.roles import SITE_SCOPED_ROLES, Role
@@ -36,6 +38,23 @@ def _next_url(request: HttpRequest) -> str:
     ):
         return candidate
     return reverse("home")
+
+
+def _apply_account_language(request: HttpRequest, response: HttpResponse, user: Any) -> None:
+    """From login on, the pages speak the account's language; an account that never chose one
+    keeps the language of the login page. The cookie keeps it for the login page after
+    logout."""
+    chosen = language.account_language(user)
+    if chosen is None:
+        return
+    language.remember(request, chosen)
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        chosen,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+    )
 
 
 def _second_step(user: Any, next_url: str) -> str:
@@ -54,6 +73,7 @@ class LoginView(auth_views.LoginView):
     def form_valid(self, form: Any) -> HttpResponse:
         user = form.get_user()
         response = super().form_valid(form)
+        _apply_account_language(self.request, response, user)
         if access.needs_two_factor(user):
             return redirect(_second_step(user, self.get_success_url()))
         lockout.failures_reset(user.get_username())
@@ -173,6 +193,12 @@ def account(request: HttpRequest) -> HttpResponse:
     """Your roles and sites, your second factor, your API tokens (revocable) and your own
     recent security events, so that a login you did not make stands out."""
     user = request.user
+    if request.method == "POST" and "language" in request.POST:
+        language.language_set(request=request, user=user, language=request.POST["language"])
+        response = redirect("account")
+        _apply_account_language(request, response, user)
+        messages.success(request, _("Your language is saved."))
+        return response
     if request.method == "POST":
         token = ApiToken.objects.filter(
             user=user, pk=request.POST.get("revoke") or 0, revoked_at__isnull=True
@@ -196,6 +222,8 @@ def account(request: HttpRequest) -> HttpResponse:
             "two_factor_required": access.needs_two_factor(user),
             "two_factor_enrolled": twofactor.has_confirmed_device(user),
             "tokens": tokens.live_tokens(user),
+            "languages": Language.choices,
+            "current_language": language.account_language(user) or request.LANGUAGE_CODE,
             "events": AuthEvent.objects.filter(user=user).order_by("-at", "-id")[:15],
         },
     )

@@ -17,6 +17,13 @@ def _plain_http(settings: Any) -> None:
     settings.SECURE_SSL_REDIRECT = False
 
 
+@pytest.fixture(autouse=True)
+def _english_by_default(settings: Any) -> None:
+    # The tests read the English interface unless they choose Danish (tests/i18n); a Danish
+    # deployment's DEFAULT_LANGUAGE in .env must not change what they see.
+    settings.LANGUAGE_CODE = "en"
+
+
 @pytest.fixture
 def sites(db: None) -> dict[str, Site]:
     call_command("setup_trial", stdout=open("/dev/null", "w"))  # noqa: SIM115

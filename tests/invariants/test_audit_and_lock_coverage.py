@@ -48,6 +48,8 @@ NOT_LOCKED = {
     "trial.RoleAssignment": "accounts, not trial data",
     "accounts.AuthEvent": "logins happen after the lock",
     "accounts.ApiToken": "credentials, not trial data",
+    "accounts.AccountPreference": "a member of staff's own choice of language, not trial data; "
+    "it stays open after lock",
 }
 
 ROW, BEFORE, INSERT, DELETE, UPDATE = 1, 2, 4, 8, 16
