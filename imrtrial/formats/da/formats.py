@@ -3,7 +3,7 @@ them). Only what differs from django.conf.locale.da.formats is here."""
 
 DATE_FORMAT = "d-m-Y"
 SHORT_DATE_FORMAT = "d-m-Y"
-DATETIME_FORMAT = "d-m-Y H:i"
+DATETIME_FORMAT = "d-m-Y H:i:s"
 SHORT_DATETIME_FORMAT = "d-m-Y H:i"
 # Typed by hand: dd-mm-åååå first; the ISO form a date picker sends is accepted too.
 DATE_INPUT_FORMATS = ["%d-%m-%Y", "%d.%m.%Y", "%d/%m/%Y", "%Y-%m-%d"]
