@@ -7,6 +7,8 @@ from typing import Any
 from django.contrib.auth import authenticate
 from django.http import HttpResponse
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
@@ -49,7 +51,7 @@ OTP_ERROR = inline_serializer(
     "OtpError", {"otp": serializers.ListField(child=serializers.CharField())}
 )
 
-BAD_CREDENTIALS = "Unable to log in with the username and password given."
+BAD_CREDENTIALS = gettext_lazy("Unable to log in with the username and password given.")
 
 
 @method_decorator(sensitive_post_parameters("password", "otp"), name="dispatch")
@@ -121,8 +123,10 @@ class TokenView(APIView):
             return Response(
                 {
                     "otp": [
-                        "Your role needs a second factor and no authenticator is enrolled: "
-                        "log in once at /accounts/login/ to enrol one."
+                        _(
+                            "Your role needs a second factor and no authenticator is enrolled: "
+                            "log in once at /accounts/login/ to enrol one."
+                        )
                     ]
                 },
                 status=status.HTTP_400_BAD_REQUEST,
@@ -139,8 +143,10 @@ class TokenView(APIView):
             return Response(
                 {
                     "otp": [
-                        "Your role needs a second factor: send the current six-digit code of "
-                        "your authenticator app as 'otp'."
+                        _(
+                            "Your role needs a second factor: send the current six-digit code "
+                            "of your authenticator app as 'otp'."
+                        )
                     ]
                 },
                 status=status.HTTP_400_BAD_REQUEST,
@@ -152,7 +158,7 @@ class TokenView(APIView):
         ):
             return lockout.lockout_response(django_request)
         return Response(
-            {"otp": ["The code is wrong, expired or already used."]},
+            {"otp": [_("The code is wrong, expired or already used.")]},
             status=status.HTTP_400_BAD_REQUEST,
         )
 
@@ -167,7 +173,7 @@ class TokenView(APIView):
         token = request.auth
         if not isinstance(token, ApiToken):
             return Response(
-                {"detail": "Send the token to revoke as 'Authorization: Token <token>'."},
+                {"detail": _("Send the token to revoke as 'Authorization: Token <token>'.")},
                 status=status.HTTP_400_BAD_REQUEST,
             )
         tokens.token_revoke(token=token)

@@ -107,7 +107,8 @@ def otp_verify(request: HttpRequest) -> HttpResponseBase:
             logout(request)
             return lockout.lockout_response(request)
         form.add_error(
-            "otp", "That code is wrong or has already been used. Type the code the app shows now."
+            "otp",
+            _("That code is wrong or has already been used. Type the code the app shows now."),
         )
     return render(request, "registration/otp_verify.html", {"form": form, "next": next_url})
 
@@ -123,7 +124,7 @@ def otp_enrol(request: HttpRequest) -> HttpResponseBase:
     user = request.user
     next_url = _next_url(request)
     if not access.needs_two_factor(user):
-        messages.info(request, "Your role does not use a second factor.")
+        messages.info(request, _("Your role does not use a second factor."))
         return redirect(next_url)
     if twofactor.has_confirmed_device(user):
         return redirect(next_url if user.is_verified() else _second_step(user, next_url))  # type: ignore[union-attr]
@@ -132,12 +133,14 @@ def otp_enrol(request: HttpRequest) -> HttpResponseBase:
     if request.method == "POST" and form.is_valid():
         if twofactor.enrol_confirm(request=request, device=device, code=form.cleaned_data["otp"]):
             lockout.failures_reset(user.get_username())
-            messages.success(request, "Your authenticator is enrolled. Use it at every login.")
+            messages.success(request, _("Your authenticator is enrolled. Use it at every login."))
             return redirect(next_url)
         form.add_error(
             "otp",
-            "That code does not match. Check that the phone's clock is right and type the "
-            "code the app shows now.",
+            _(
+                "That code does not match. Check that the phone's clock is right and type the "
+                "code the app shows now."
+            ),
         )
     return render(
         request,
@@ -170,7 +173,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
             user=user,
             detail=f"{revoked} API token(s) revoked",
         )
-        messages.success(self.request, "Your password is changed.")
+        messages.success(self.request, _("Your password is changed."))
         return response
 
 
@@ -179,7 +182,7 @@ def _role_rows(user: Any) -> list[dict[str, Any]]:
     rows = []
     for role, site_ids in sorted(access.grants(user).sites_by_role.items()):
         if role not in SITE_SCOPED_ROLES or set(site_ids) >= set(codes):
-            where = "all sites"
+            where = _("all sites")
         else:
             where = ", ".join(sorted(codes[i] for i in site_ids))
         rows.append({"label": Role(role).label, "where": where})
@@ -212,7 +215,9 @@ def account(request: HttpRequest) -> HttpResponse:
                 user=user,
                 detail=f"token {token.prefix}… revoked on the account page",
             )
-            messages.success(request, f"API token {token.prefix}… is revoked.")
+            messages.success(
+                request, _("API token {prefix}… is revoked.").format(prefix=token.prefix)
+            )
         return redirect("account")
     return render(
         request,

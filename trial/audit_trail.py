@@ -25,14 +25,24 @@ from zoneinfo import ZoneInfo
 from django.contrib.auth import get_user_model
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_noop
 
 from trial import access
 from trial.registry import Registry
 
 LOCAL_TIME = ZoneInfo("Europe/Copenhagen")
 EMPTY = "—"
-ENCRYPTED = "(encrypted)"
-CHANGED_ENCRYPTED = "changed (encrypted)"
+# Shown through the `translated` filter (trial_i18n) in the reader's language.
+ENCRYPTED = gettext_noop("(encrypted)")
+CHANGED_ENCRYPTED = gettext_noop("changed (encrypted)")
+ACTION_WORDS = (
+    gettext_noop("created"),
+    gettext_noop("changed"),
+    gettext_noop("deleted"),
+    gettext_noop("first recorded"),
+    gettext_noop("yes"),
+    gettext_noop("no"),
+)
 
 
 @dataclass(frozen=True)

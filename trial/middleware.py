@@ -8,6 +8,7 @@ from typing import Any
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
 
 from trial.errors import TrialError, from_database_error
 
@@ -34,7 +35,7 @@ class TrialErrorMiddleware:
         return render(request, "error.html", {"message": error.message}, status=error.status)
 
 
-NUL_IN_ADDRESS = "The address contains a NUL character (%00), which no field can hold."
+NUL_IN_ADDRESS = _("The address contains a NUL character (%00), which no field can hold.")
 
 
 class RefuseNulInQueryMiddleware:

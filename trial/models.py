@@ -7,6 +7,7 @@ import pghistory
 import pgtrigger
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from trial.roles import Role
 
@@ -65,9 +66,9 @@ class DatasetLock(models.Model):
     reads this table before every change of trial data."""
 
     class Level(models.TextChoices):
-        OPEN = "open", "Open"
-        FREEZE = "freeze", "Frozen"
-        LOCK = "lock", "Locked"
+        OPEN = "open", _("Open")
+        FREEZE = "freeze", _("Frozen")
+        LOCK = "lock", _("Locked")
 
     level = models.CharField(max_length=6, choices=Level.choices)
     reason = models.TextField()
