@@ -92,8 +92,8 @@ class StaffAccount(get_user_model()):  # type: ignore[misc]
 class Language(models.TextChoices):
     """The languages of the interface (settings.LANGUAGES names the same two)."""
 
-    DANISH = "da", "Dansk"
-    ENGLISH = "en", "English"
+    DANISH = "da", _("Dansk")
+    ENGLISH = "en", _("English")
 
 
 # A member of staff's own choices. Audited (who changed it, when) like the account itself; not

@@ -3,6 +3,7 @@ import pgtrigger
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from assessments.instruments import registry
 from trial.lock import refuse_when_locked
@@ -10,15 +11,15 @@ from trial.roles import Role
 
 
 class Timepoint(models.TextChoices):
-    BASELINE = "baseline", "Baseline (T0)"
-    POST = "post", "Post-intervention (T1)"
-    FOLLOWUP = "followup", "One-year follow-up (T2)"
+    BASELINE = "baseline", _("Baseline (T0)")
+    POST = "post", _("Post-intervention (T1)")
+    FOLLOWUP = "followup", _("One-year follow-up (T2)")
 
 
 class ResponseStatus(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    COMPLETE = "complete", "Complete"
-    VERIFIED = "verified", "Verified"
+    DRAFT = "draft", _("Draft")
+    COMPLETE = "complete", _("Complete")
+    VERIFIED = "verified", _("Verified")
 
 
 # Columns source-data verification may change while the database is frozen.
@@ -99,9 +100,9 @@ class InstrumentResponse(models.Model):
 
 
 class QueryStatus(models.TextChoices):
-    OPEN = "open", "Open"
-    ANSWERED = "answered", "Answered"
-    CLOSED = "closed", "Closed"
+    OPEN = "open", _("Open")
+    ANSWERED = "answered", _("Answered")
+    CLOSED = "closed", _("Closed")
 
 
 # Queries that still need someone's attention (they block a lock without an override).
@@ -109,8 +110,8 @@ UNRESOLVED_QUERY_STATUSES = (QueryStatus.OPEN, QueryStatus.ANSWERED)
 
 
 class QueryKind(models.TextChoices):
-    MANUAL = "manual", "Raised by a data manager"
-    AUTOMATIC = "automatic", "Edit check"
+    MANUAL = "manual", _("Raised by a data manager")
+    AUTOMATIC = "automatic", _("Edit check")
 
 
 @pghistory.track()
@@ -163,11 +164,11 @@ FIELD_LABELS = {"": "whole form", "interview_date": "interview date", "status": 
 
 
 class QueryAction(models.TextChoices):
-    RAISED = "raised", "Raised"
-    ANSWERED = "answered", "Answered"
-    CLOSED = "closed", "Closed"
-    REOPENED = "reopened", "Re-opened"
-    AUTO_CLOSED = "auto_closed", "Closed by the edit check"
+    RAISED = "raised", _("Raised")
+    ANSWERED = "answered", _("Answered")
+    CLOSED = "closed", _("Closed")
+    REOPENED = "reopened", _("Re-opened")
+    AUTO_CLOSED = "auto_closed", _("Closed by the edit check")
 
 
 @pghistory.track()

@@ -9,6 +9,7 @@ import pghistory
 import pgtrigger
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from trial.models import DatasetLock
 
@@ -18,11 +19,11 @@ def append_only() -> pgtrigger.Protect:
 
 
 class ExportFormat(models.TextChoices):
-    CSV = "csv", "CSV (UTF-8)"
-    SAV = "sav", "SPSS (.sav)"
-    DTA = "dta", "Stata (.dta)"
-    PARQUET = "parquet", "Parquet"
-    ODM = "odm", "CDISC ODM 1.3.2 XML"
+    CSV = "csv", _("CSV (UTF-8)")
+    SAV = "sav", _("SPSS (.sav)")
+    DTA = "dta", _("Stata (.dta)")
+    PARQUET = "parquet", _("Parquet")
+    ODM = "odm", _("CDISC ODM 1.3.2 XML")
 
 
 # Progress ticks and heartbeats change many times a second while a job runs; only the
@@ -33,10 +34,10 @@ class ExportJob(models.Model):
     Not trial data: it is never refused by the freeze or the lock (exports happen after it)."""
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     requested_by = models.ForeignKey(

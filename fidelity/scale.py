@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 INSTRUMENT_CODE = "IMR_FID"
 INSTRUMENT_NAME = "IMR Fidelity Scale (SAMHSA IMR toolkit; rev. 3-24-05), 13 items"
@@ -50,9 +51,9 @@ ANCHORS = {1: "1 – not implemented", 5: "5 – full implementation"}
 
 class Band(models.TextChoices):
     # US National EBP project convention (McHugo et al. 2007), SPEC.md §10.1.
-    HIGH = "high", "High (≥ 4.0)"
-    MODERATE = "moderate", "Moderate (3.0–3.99)"
-    LOW = "low", "Low (< 3.0)"
+    HIGH = "high", _("High (≥ 4.0)")
+    MODERATE = "moderate", _("Moderate (3.0–3.99)")
+    LOW = "low", _("Low (< 3.0)")
 
 
 class Module(models.IntegerChoices):
