@@ -11,6 +11,7 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from assessments import contributions, permissions, windows
 from assessments.instruments import registry
@@ -67,7 +68,7 @@ def participant_get(*, user: Any, pk: Any) -> Participant:
     try:
         return participants_for_assessments(user).get(pk=int(pk))
     except (Participant.DoesNotExist, ValueError, TypeError):
-        raise NotFound("No such participant at your sites.") from None
+        raise NotFound(_("No such participant at your sites.")) from None
 
 
 def parse_timepoint(value: str) -> str:
@@ -76,7 +77,11 @@ def parse_timepoint(value: str) -> str:
     text = (value or "").strip().lower()
     text = aliases.get(text, text)
     if text not in Timepoint.values:
-        raise NotFound(f"Unknown timepoint {value!r}; use baseline, post or followup.")
+        raise NotFound(
+            _("Unknown timepoint {value!r}; use baseline, post or followup.").format(
+                value=value,
+            )
+        )
     return text
 
 
@@ -85,12 +90,18 @@ def form_instrument(code: str, timepoint: str) -> Instrument:
     such form: an unknown code, register data, or e.g. CSQ-8 at baseline."""
     instrument = registry.find((code or "").strip().upper())
     if instrument is None:
-        raise NotFound(f"Unknown instrument {code!r}.")
+        raise NotFound(_("Unknown instrument {code!r}.").format(code=code))
     if not instrument.form_entry:
-        raise NotFound(f"{instrument.code} is register data: it is imported, not entered.")
+        raise NotFound(
+            _("{code} is register data: it is imported, not entered.").format(
+                code=instrument.code,
+            )
+        )
     if timepoint not in instrument.timepoints:
         raise NotFound(
-            f"{instrument.code} is not collected at {Timepoint(timepoint).label.lower()}."
+            _("{code} is not collected at {Timepoint}.").format(
+                code=instrument.code, Timepoint=Timepoint(timepoint).label.lower()
+            )
         )
     return instrument
 
@@ -274,7 +285,7 @@ def query_get(*, user: Any, pk: Any) -> Query:
     try:
         return queries_visible_to(user).prefetch_related("messages__author").get(pk=int(pk))
     except (Query.DoesNotExist, ValueError, TypeError):
-        raise NotFound("No such query.") from None
+        raise NotFound(_("No such query.")) from None
 
 
 def open_query_count() -> int:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from exports.models import ExportFormat
 from trial.models import DatasetLock
@@ -16,10 +17,10 @@ class LockChangeForm(forms.Form):
     action = forms.ChoiceField(choices=ACTIONS, widget=forms.HiddenInput)
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Required: it is kept in the log and the audit trail.",
+        help_text=_("Required: it is kept in the log and the audit trail."),
     )
     override_open_queries = forms.BooleanField(
-        required=False, label="Lock although data queries are still open (say why above)"
+        required=False, label=_("Lock although data queries are still open (say why above)")
     )
     to = forms.ChoiceField(
         required=False,
@@ -29,7 +30,7 @@ class LockChangeForm(forms.Form):
         ],
         initial=DatasetLock.Level.OPEN,
         widget=forms.RadioSelect,
-        label="Unlock to",
+        label=_("Unlock to"),
     )
 
 
@@ -38,11 +39,11 @@ class ExportForm(forms.Form):
         choices=ExportFormat.choices,
         initial=list(ExportFormat.values),
         widget=forms.CheckboxSelectMultiple,
-        help_text="A codebook (HTML and CSV) and manifest.json come with every export.",
+        help_text=_("A codebook (HTML and CSV) and manifest.json come with every export."),
     )
     unblinded = forms.BooleanField(
         required=False,
-        label="Unblinded: the randomised arm instead of masked groups (needs a locked database)",
+        label=_("Unblinded: the randomised arm instead of masked groups (needs a locked database)"),
     )
 
     def __init__(self, *args: Any, may_unblind: bool = False, **kwargs: Any) -> None:

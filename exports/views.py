@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
 from exports import selectors, services
@@ -46,7 +47,7 @@ def lock(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         action = request.POST.get("action", "")
         if action not in dict(LockChangeForm.ACTIONS):
-            raise Invalid("Choose freeze, lock or unlock.")
+            raise Invalid(_("Choose freeze, lock or unlock."))
         form = LockChangeForm(request.POST, prefix=action)
         forms[action] = form
         if form.is_valid():
@@ -70,8 +71,8 @@ def lock(request: HttpRequest) -> HttpResponse:
                         form.add_error(field if field in form.fields else None, problem)
             else:
                 state = current_lock()
-                word = state.get_level_display().lower() if state else "open"
-                messages.success(request, f"The database is now {word}.")
+                word = state.get_level_display().lower() if state else _("open")
+                messages.success(request, _("The database is now {word}.").format(word=word))
                 return redirect("exports:lock")
     return render(
         request,
@@ -110,7 +111,7 @@ def export_list(request: HttpRequest) -> HttpResponse:
                         form.add_error(field if field in form.fields else None, problem)
                 status = error.status
             else:
-                messages.success(request, "The export has started; it appears below.")
+                messages.success(request, _("The export has started; it appears below."))
                 return redirect(f"{request.path}#job-{job.pk}")
         else:
             status = 400

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 from trial import access
 from trial.errors import Forbidden, NotFound
 from trial.roles import Role
@@ -51,7 +53,7 @@ def require_unblinded(user: Any) -> None:
 def require_role(user: Any, roles: tuple[str, ...], doing: str) -> None:
     require_unblinded(user)
     if not access.has_role(user, *roles):
-        raise Forbidden(f"Your role does not allow you to {doing}.")
+        raise Forbidden(_("Your role does not allow you to {doing}.").format(doing=doing))
 
 
 def require_role_at(user: Any, site: Any, roles: tuple[str, ...], doing: str) -> None:
@@ -60,7 +62,11 @@ def require_role_at(user: Any, site: Any, roles: tuple[str, ...], doing: str) ->
     require_role(user, roles, doing)
     if not access.has_role_at(user, site, *roles):
         if access.has_role_at(user, site, *GROUP_READERS):
-            raise Forbidden(f"Your role at this site does not allow you to {doing}.")
+            raise Forbidden(
+                _("Your role at this site does not allow you to {doing}.").format(
+                    doing=doing,
+                )
+            )
         raise NotFound(NOT_FOUND)
 
 

@@ -91,19 +91,34 @@ def clean_items(raw: Any) -> tuple[dict[str, int], dict[str, list[str]]]:
     for key, value in raw.items():
         code = f"FID_{key}" if str(key).isdigit() else str(key).upper()
         if code not in ITEMS_BY_CODE:
-            errors[str(key)] = [f"Unknown item; the scale has items {ITEM_CODES[0]}–FID_13."]
+            errors[str(key)] = [
+                _("Unknown item; the scale has items {ITEM_CODES_0}–FID_13.").format(
+                    ITEM_CODES_0=ITEM_CODES[0],
+                )
+            ]
             continue
         # bool is an int in Python; a tick box is not a score.
         if isinstance(value, bool) or not isinstance(value, int):
-            errors[code] = [f"Give a whole number {ITEM_MIN}–{ITEM_MAX}."]
+            errors[code] = [
+                _("Give a whole number {ITEM_MIN}–{ITEM_MAX}.").format(
+                    ITEM_MIN=ITEM_MIN,
+                    ITEM_MAX=ITEM_MAX,
+                )
+            ]
         elif not ITEM_MIN <= value <= ITEM_MAX:
-            errors[code] = [f"{value} is outside {ITEM_MIN}–{ITEM_MAX}."]
+            errors[code] = [
+                _("{value} is outside {ITEM_MIN}–{ITEM_MAX}.").format(
+                    value=value,
+                    ITEM_MIN=ITEM_MIN,
+                    ITEM_MAX=ITEM_MAX,
+                )
+            ]
         else:
             cleaned[code] = value
     for code in ITEM_CODES:
         if code not in cleaned and code not in errors:
             errors[code] = [
-                "Rate this item: all 13 items are required (the scale has no 'not applicable')."
+                _("Rate this item: all 13 items are required (the scale has no 'not applicable').")
             ]
     return cleaned, errors
 

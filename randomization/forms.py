@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth import get_user_model
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from randomization.models import Guess, IncidentHow
 from trial.models import Site
@@ -18,18 +19,20 @@ class ConfirmRandomizationForm(forms.Form):
     # click (or a resubmitted form) returns the allocation made by the first click.
     token = forms.CharField(widget=forms.HiddenInput, max_length=64)
     confirm = forms.BooleanField(
-        label="I have checked the participant's identity, eligibility and written consent. "
-        "I understand that randomisation cannot be undone.",
-        error_messages={"required": "Tick the box to confirm."},
+        label=_(
+            "I have checked the participant's identity, eligibility and written "
+            "consent. I understand that randomisation cannot be undone."
+        ),
+        error_messages={"required": _("Tick the box to confirm.")},
     )
 
 
 class GenerateForm(forms.Form):
     per_site = forms.IntegerField(
-        label="Slots per site (at least)",
+        label=_("Slots per site (at least)"),
         min_value=1,
         max_value=10_000,
-        help_text="Whole blocks are added until each site has at least this many.",
+        help_text=_("Whole blocks are added until each site has at least this many."),
     )
     sites = forms.ModelMultipleChoiceField(
         queryset=Site.objects.order_by("number"),
@@ -37,10 +40,10 @@ class GenerateForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
     )
     extend = forms.BooleanField(
-        required=False, label="Append complete blocks to the existing lists (extension)"
+        required=False, label=_("Append complete blocks to the existing lists (extension)")
     )
     reason = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Reason (for extensions)"
+        required=False, widget=forms.Textarea(attrs={"rows": 2}), label=_("Reason (for extensions)")
     )
 
 
@@ -48,26 +51,26 @@ class ListFileField(forms.FileField):
     def clean(self, data: Any, initial: Any = None) -> Any:
         uploaded = super().clean(data, initial)
         if uploaded is not None and uploaded.size > MAX_UPLOAD_BYTES:
-            raise forms.ValidationError("The file is larger than 5 MB.")
+            raise forms.ValidationError(_("The file is larger than 5 MB."))
         return uploaded
 
 
 class ImportForm(forms.Form):
     file = ListFileField(
-        label="List file (CSV: site, sequence, block, block_size, arm)",
+        label=_("List file (CSV: site, sequence, block, block_size, arm)"),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )
     extend = forms.BooleanField(
-        required=False, label="Append to the existing lists (complete blocks, numbered on)"
+        required=False, label=_("Append to the existing lists (complete blocks, numbered on)")
     )
     reason = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Reason (for extensions)"
+        required=False, widget=forms.Textarea(attrs={"rows": 2}), label=_("Reason (for extensions)")
     )
 
 
 class VerifyForm(forms.Form):
     file = ListFileField(
-        label="File to verify against the stored list",
+        label=_("File to verify against the stored list"),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )
 
@@ -77,27 +80,27 @@ class IncidentForm(forms.Form):
         queryset=None,
         required=False,
         to_field_name="study_id",
-        empty_label="Not known / several participants",
-        label="Whose allocation",
+        empty_label=_("Not known / several participants"),
+        label=_("Whose allocation"),
     )
     learned_on = forms.DateField(
-        label="Date you learned it",
+        label=_("Date you learned it"),
         widget=forms.DateInput(attrs={"type": "date"}),
         initial=timezone.localdate,
     )
-    how = forms.ChoiceField(choices=IncidentHow.choices, label="How")
+    how = forms.ChoiceField(choices=IncidentHow.choices, label=_("How"))
     description = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
-        label="What happened",
-        help_text="Describe the circumstances. Do not write which arm it was.",
+        label=_("What happened"),
+        help_text=_("Describe the circumstances. Do not write which arm it was."),
     )
     person = forms.ModelChoiceField(
         queryset=None,
         required=False,
         to_field_name="username",
-        empty_label="Myself",
-        label="Who was unblinded",
+        empty_label=_("Myself"),
+        label=_("Who was unblinded"),
     )
 
     def __init__(self, *args: Any, participants: Any, for_others: bool, **kwargs: Any) -> None:
@@ -119,10 +122,10 @@ class BlindingGuessForm(forms.Form):
     guess = forms.ChoiceField(
         choices=Guess.choices,
         widget=forms.RadioSelect,
-        label="Which arm do you think the participant was allocated to?",
+        label=_("Which arm do you think the participant was allocated to?"),
     )
     reason = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
-        label="Reason for changing a recorded guess",
+        label=_("Reason for changing a recorded guess"),
     )

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db.models import Count, Min, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from assessments.selectors import baseline_missing
 from participants.models import Participant, Status
@@ -75,10 +76,10 @@ def randomization_result(*, participant: Any, user: Any) -> Allocation:
     """The allocation, for the coordinator's result page: coordinators at the participant's
     site who may see allocation. NotFound when the participant is not randomised."""
     if not permissions.may_randomize(user, participant):
-        raise Forbidden("Only a coordinator at the participant's site sees this page.")
+        raise Forbidden(_("Only a coordinator at the participant's site sees this page."))
     allocation = allocation_of(participant)
     if allocation is None:
-        raise NotFound("The participant is not randomised.")
+        raise NotFound(_("The participant is not randomised."))
     return allocation
 
 
@@ -184,7 +185,7 @@ def incidents_visible_to(user: Any) -> QuerySet[UnblindingIncident]:
         return queryset
     if access.has_role(user, *BLINDED_ROLES):
         return queryset.filter(person=user) | queryset.filter(reported_by=user)
-    raise Forbidden("Your role does not give access to unblinding reports.")
+    raise Forbidden(_("Your role does not give access to unblinding reports."))
 
 
 def unblinding_dates(user_ids: Any = None) -> dict[int, date]:
@@ -244,16 +245,16 @@ def may_read_guesses(user: Any, participant: Any) -> bool:
 
 def blinding_guess_get(*, user: Any, participant: Any, timepoint: str) -> BlindingGuess:
     if not may_read_guesses(user, participant):
-        raise Forbidden("Your role does not give access to blinding guesses.")
+        raise Forbidden(_("Your role does not give access to blinding guesses."))
     if timepoint not in GuessTimepoint.values:
-        raise NotFound("Blinding guesses exist for 'post' and 'followup' only.")
+        raise NotFound(_("Blinding guesses exist for 'post' and 'followup' only."))
     guess = (
         BlindingGuess.objects.select_related("assessor")
         .filter(participant=participant, timepoint=timepoint)
         .first()
     )
     if guess is None:
-        raise NotFound("No blinding guess is recorded for this timepoint.")
+        raise NotFound(_("No blinding guess is recorded for this timepoint."))
     return guess
 
 
@@ -262,7 +263,7 @@ def blinding_index_report(*, user: Any, channel: str = "web") -> dict[str, Any]:
     overall. Combines guesses with arms, so: statisticians, after lock, audited."""
     require_list_custodian(user, channel=channel)
     if lock_level() != "lock":
-        raise Conflict("The blinding index is computed only after the database is locked.")
+        raise Conflict(_("The blinding index is computed only after the database is locked."))
     rows = BlindingGuess.objects.filter(participant__allocation__isnull=False).values_list(
         "timepoint", "guess", "participant__allocation__arm"
     )

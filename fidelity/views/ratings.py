@@ -118,7 +118,7 @@ def rating_form(request: HttpRequest, pk: int, timepoint: str) -> HttpResponse:
 
             done, _ = run_for_form(form, save)
             if done:
-                messages.success(request, "Rating saved.")
+                messages.success(request, _("Rating saved."))
                 return redirect("fidelity:rating", pk=group.pk, timepoint=timepoint)
         status = 400
     elif request.method == "POST":

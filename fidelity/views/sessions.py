@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from fidelity import forms, permissions, selectors, services
@@ -40,7 +41,9 @@ def session_add(request: HttpRequest, pk: int) -> HttpResponse:
             ),
         )
         if done:
-            messages.success(request, f"Session on {session.date:%Y-%m-%d} added.")
+            messages.success(
+                request, _("Session on {date:%Y-%m-%d} added.").format(date=session.date)
+            )
             return redirect("fidelity:group", pk=group.pk)
     return _render_detail(request, group, session_form=form, status=400)
 
@@ -131,7 +134,7 @@ def session_attendance(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method != "POST":
         return render(request, template, _attendance_context(request, session))
     if not permissions.may_record_attendance(request.user, session.group.site_id):
-        raise Forbidden("Only the site's IMR instructors record attendance.")
+        raise Forbidden(_("Only the site's IMR instructors record attendance."))
 
     member_ids = [line.participant.pk for line in selectors.attendance_sheet(session)]
     chosen = {pid: request.POST.get(f"p_{pid}") == "present" for pid in member_ids}
@@ -201,7 +204,7 @@ def session_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 ),
             )
             if done:
-                messages.success(request, "Session saved.")
+                messages.success(request, _("Session saved."))
                 return redirect("fidelity:group", pk=session.group_id)
         status = 400
     return render(
