@@ -41,7 +41,7 @@ RATERS = (Role.FIDELITY_RATER,)
 FIDELITY_READERS = (Role.FIDELITY_RATER, Role.STATISTICIAN)
 
 # The message of every blinded refusal: the same words as any other "not found".
-NOT_FOUND = "Not found."
+NOT_FOUND = _("Not found.")
 
 
 def require_unblinded(user: Any) -> None:

@@ -347,5 +347,5 @@ class AuditTrailView(APIView):
 
     @extend_schema(responses=AuditEntrySerializer(many=True), summary="Audit history, newest first")
     def get(self, request: Request, pk: int) -> Response:
-        _, entries = selectors.participant_audit_trail(user=request.user, pk=pk)
+        _participant, entries = selectors.participant_audit_trail(user=request.user, pk=pk)
         return Response(AuditEntrySerializer(entries, many=True).data)

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from fidelity import exposure, permissions
 from fidelity.models import (
@@ -80,7 +81,7 @@ def exposure_rows(
     """One row per participant randomised to IMR at the user's sites (ITT: also those in no
     group, with 0 sessions; only after the lock), or per member of `group` (any time). For
     exports too (DEVELOPERS.md)."""
-    permissions.require_role(user, permissions.MEMBER_READERS, "see IMR attendance")
+    permissions.require_role(user, permissions.MEMBER_READERS, _("see IMR attendance"))
     allocations = _imr_allocations(user, site)
     if group is not None:
         members = GroupMembership.objects.filter(group=group).values("participant_id")
@@ -103,7 +104,7 @@ class ExposureReport:
 
 
 def exposure_report(*, user: Any, site: str | None = None) -> ExposureReport:
-    permissions.require_role(user, permissions.MEMBER_READERS, "see IMR attendance")
+    permissions.require_role(user, permissions.MEMBER_READERS, _("see IMR attendance"))
     locked = itt_available()
     allocations = _imr_allocations(user, site)
     if not locked:

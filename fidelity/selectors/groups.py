@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from fidelity import permissions
 from fidelity.models import (
@@ -40,7 +41,7 @@ def groups_visible_to(user: Any) -> QuerySet[ImrGroup]:
 
 
 def group_list(*, user: Any, site: str | None = None) -> QuerySet[ImrGroup]:
-    permissions.require_role(user, permissions.GROUP_READERS, "see IMR groups")
+    permissions.require_role(user, permissions.GROUP_READERS, _("see IMR groups"))
     queryset = groups_visible_to(user).annotate(
         member_count=Count("memberships", distinct=True),
         session_count=Count(
@@ -57,7 +58,7 @@ def group_list(*, user: Any, site: str | None = None) -> QuerySet[ImrGroup]:
 
 def group_get(*, user: Any, pk: Any) -> ImrGroup:
     """The group, or 404 when unknown, outside the user's sites, or the user is blinded."""
-    permissions.require_role(user, permissions.GROUP_READERS, "see IMR groups")
+    permissions.require_role(user, permissions.GROUP_READERS, _("see IMR groups"))
     try:
         return group_list(user=user).get(pk=int(pk))
     except (ImrGroup.DoesNotExist, ValueError, TypeError):
@@ -147,7 +148,7 @@ def sessions_visible_to(user: Any) -> QuerySet[GroupSession]:
 
 
 def session_get(*, user: Any, pk: Any) -> GroupSession:
-    permissions.require_role(user, permissions.GROUP_READERS, "see IMR sessions")
+    permissions.require_role(user, permissions.GROUP_READERS, _("see IMR sessions"))
     try:
         return sessions_visible_to(user).prefetch_related("instructors_present").get(pk=int(pk))
     except (GroupSession.DoesNotExist, ValueError, TypeError):

@@ -126,7 +126,7 @@ def group_create(
     instructors: Sequence[Any] = (),
 ) -> ImrGroup:
     """A new IMR group at `site_code`. Instructors may be assigned now (two or three) or later."""
-    permissions.require_role(user, permissions.GROUP_MANAGERS, "create IMR groups")
+    permissions.require_role(user, permissions.GROUP_MANAGERS, _("create IMR groups"))
     given = str(site_code or "").strip()
     # The site's code, as everywhere in the API; its id is understood too.
     lookup = Q(code=given.upper())
@@ -186,7 +186,9 @@ def group_update(
 ) -> ImrGroup:
     """Change what is given. The schedule is not moved with the start date: sessions are
     edited one by one, or regenerated while none has been held."""
-    permissions.require_role_at(user, group.site, permissions.GROUP_MANAGERS, "change IMR groups")
+    permissions.require_role_at(
+        user, group.site, permissions.GROUP_MANAGERS, _("change IMR groups")
+    )
     errors: dict[str, list[str]] = {}
     changes: dict[str, Any] = {}
     if name is not UNSET:

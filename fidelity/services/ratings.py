@@ -51,7 +51,7 @@ def rating_submit(
 
     The answers never contain the other rater's values: a refusal says only that a slot is
     taken or that the consensus must wait, which the rater needs to know anyway."""
-    permissions.require_role(user, permissions.RATERS, "enter fidelity ratings")
+    permissions.require_role(user, permissions.RATERS, _("enter fidelity ratings"))
     errors: dict[str, Any] = {}
     if timepoint not in FidelityTimepoint.values:
         errors["timepoint"] = [_("Use 'midway' or 'end'.")]
@@ -149,7 +149,7 @@ def rating_correct(
     """Correct a submitted rating, with a reason. An independent rating can be corrected only
     by its author and only while the other independent rating is not in (after that, the
     raters' differences are resolved in the consensus); the consensus by any fidelity rater."""
-    permissions.require_role(user, permissions.RATERS, "correct fidelity ratings")
+    permissions.require_role(user, permissions.RATERS, _("correct fidelity ratings"))
     errors: dict[str, Any] = {}
     if not (reason or "").strip():
         errors["reason"] = [_("A submitted rating is changed only with a reason.")]

@@ -78,7 +78,7 @@ def session_add(
     instructors_present: Sequence[Any] = (),
 ) -> GroupSession:
     """One session added to the schedule (an extra week, or a session moved into a gap)."""
-    permissions.require_role_at(user, group.site, permissions.SESSION_PLANNERS, "plan sessions")
+    permissions.require_role_at(user, group.site, permissions.SESSION_PLANNERS, _("plan sessions"))
     errors: dict[str, list[str]] = {}
     if date_errors := check_date(date):
         errors["date"] = date_errors
@@ -112,7 +112,7 @@ def schedule_generate(
     """The weekly schedule over nine months from the group's start date (or `first_date`).
     A group that already has a schedule keeps it unless `replace` is given, and a schedule with
     a held session is never replaced: it is edited session by session."""
-    permissions.require_role_at(user, group.site, permissions.SESSION_PLANNERS, "plan sessions")
+    permissions.require_role_at(user, group.site, permissions.SESSION_PLANNERS, _("plan sessions"))
     if weeks is not None and (
         isinstance(weeks, bool) or not isinstance(weeks, int) or not 1 <= weeks <= MAX_WEEKS
     ):
@@ -162,7 +162,9 @@ def session_update(
 ) -> GroupSession:
     """Move a session, change its module or record who ran it."""
     group = session.group
-    permissions.require_role_at(user, group.site, permissions.SESSION_PLANNERS, "change sessions")
+    permissions.require_role_at(
+        user, group.site, permissions.SESSION_PLANNERS, _("change sessions")
+    )
     errors: dict[str, list[str]] = {}
     if date is not UNSET and (date_errors := check_date(date)):
         errors["date"] = date_errors

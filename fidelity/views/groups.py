@@ -160,7 +160,7 @@ def group_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             data = form.cleaned_data
-            done, _ = run_for_form(
+            done, _outcome = run_for_form(
                 form,
                 lambda: services.group_update(
                     user=request.user,

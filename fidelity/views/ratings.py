@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from fidelity import forms, permissions, scale, selectors, services
 from fidelity.models import INDEPENDENT_KINDS, FidelityTimepoint, RaterKind
@@ -18,7 +19,7 @@ from fidelity.views.common import run_for_form, unblinded_page
 
 @unblinded_page
 def rating_overview(request: HttpRequest) -> HttpResponse:
-    permissions.require_role(request.user, permissions.FIDELITY_READERS, "see fidelity ratings")
+    permissions.require_role(request.user, permissions.FIDELITY_READERS, _("see fidelity ratings"))
     summary = selectors.fidelity_summary(user=request.user)
     assessments = selectors.fidelity_assessments(
         user=request.user, groups=[entry.group for entry in summary.groups]
@@ -46,7 +47,7 @@ def rating_form(request: HttpRequest, pk: int, timepoint: str) -> HttpResponse:
     if timepoint not in FidelityTimepoint.values:
         raise Http404
     user = request.user
-    permissions.require_role(user, permissions.FIDELITY_READERS, "see fidelity ratings")
+    permissions.require_role(user, permissions.FIDELITY_READERS, _("see fidelity ratings"))
     group = selectors.group_get(user=user, pk=pk)
     assessment = selectors.fidelity_assessment(user=user, group=group, timepoint=timepoint)
     mine = assessment.visible.get(assessment.my_kind) if assessment.my_kind else None
@@ -116,7 +117,7 @@ def rating_form(request: HttpRequest, pk: int, timepoint: str) -> HttpResponse:
                     notes=data["notes"],
                 )
 
-            done, _ = run_for_form(form, save)
+            done, _outcome = run_for_form(form, save)
             if done:
                 messages.success(request, _("Rating saved."))
                 return redirect("fidelity:rating", pk=group.pk, timepoint=timepoint)

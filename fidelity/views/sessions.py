@@ -178,7 +178,9 @@ def session_attendance(request: HttpRequest, pk: int) -> HttpResponse:
 def session_edit(request: HttpRequest, pk: int) -> HttpResponse:
     session = selectors.session_get(user=request.user, pk=pk)
     site = session.group.site
-    permissions.require_role_at(request.user, site, permissions.SESSION_PLANNERS, "edit sessions")
+    permissions.require_role_at(
+        request.user, site, permissions.SESSION_PLANNERS, _("edit sessions")
+    )
     instructors = selectors.instructors_at(site)
     initial = {
         "date": session.date,
@@ -190,7 +192,7 @@ def session_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             data = form.cleaned_data
-            done, _ = run_for_form(
+            done, _outcome = run_for_form(
                 form,
                 lambda: services.session_update(
                     user=request.user,

@@ -201,7 +201,7 @@ def _randomize_locked(*, participant: Participant, user: Any, key: str, channel:
             randomized_by=user,
             idempotency_key=key,
         )
-        _, username, request_id = actor_and_context(user, channel)
+        _actor, username, request_id = actor_and_context(user, channel)
         detail = {
             **confirmed,
             "stratum": locked.site.code,

@@ -213,7 +213,7 @@ def allocation_lists_generate(
             errors["reason"] = [_("Extending a list needs a reason (e.g. the list ran out).")]
         if errors:
             raise Invalid(_("The request to generate lists has errors."), fields=errors)
-        _refuse_unless_open("generated")
+        _refuse_unless_open(_("generated"))
         with (
             transaction.atomic(),
             audit_context(user=user, reason=reason or "Allocation lists generated"),
@@ -336,7 +336,7 @@ def allocation_list_import(
             raise Invalid(
                 _("The list file was refused."), fields={"file": refused.errors}
             ) from None
-        _refuse_unless_open("imported")
+        _refuse_unless_open(_("imported"))
         grouped = listfile.by_site(rows)
         with transaction.atomic(), audit_context(user=user, reason=reason or "List imported"):
             sites = list(Site.objects.filter(code__in=list(grouped)).order_by("number"))
