@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from assessments.instruments import registry
 from trial.lock import refuse_when_locked
@@ -20,6 +21,14 @@ class ResponseStatus(models.TextChoices):
     DRAFT = "draft", _("Draft")
     COMPLETE = "complete", _("Complete")
     VERIFIED = "verified", _("Verified")
+
+
+# Statuses as codes (URLs, the worklist); pages show them through the `translated` filter.
+RESPONSE_STATUS_WORDS = (
+    gettext_noop("draft"),
+    gettext_noop("complete"),
+    gettext_noop("verified"),
+)
 
 
 # Columns source-data verification may change while the database is frozen.

@@ -11,6 +11,8 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from assessments import contributions, permissions, windows
@@ -438,8 +440,11 @@ def participant_timeline(participant: Any, user: Any) -> list[TimelineEntry]:
             entries.append(
                 TimelineEntry(
                     when=visit.due,
-                    title=f"{Timepoint(timepoint).label} due",
-                    detail=f"Window {visit.opens:%Y-%m-%d} – {visit.closes:%Y-%m-%d}",
+                    title=gettext("{timepoint} due").format(timepoint=Timepoint(timepoint).label),
+                    detail=gettext("Window {opens} – {closes}").format(
+                        opens=date_format(visit.opens, "SHORT_DATE_FORMAT"),
+                        closes=date_format(visit.closes, "SHORT_DATE_FORMAT"),
+                    ),
                     url=reverse("assessments:participant", kwargs={"pk": participant.pk}),
                 )
             )
@@ -448,7 +453,7 @@ def participant_timeline(participant: Any, user: Any) -> list[TimelineEntry]:
 
 # -- the participant's audit history (trial.audit_trail contract) ---------------------------
 RESPONSE_VALUE_FIELDS = frozenset({"items", "missing", "comments", "scores"})
-VALUES_WITHHELD = "(not shown: blinded staff do not see this form's values)"
+VALUES_WITHHELD = _("(not shown: blinded staff do not see this form's values)")
 
 
 def unreadable_when_blinded() -> list[str]:
@@ -510,7 +515,7 @@ def participant_audit_sources() -> list[AuditSource]:
         AuditSource(
             InstrumentResponse.pgh_event_model,
             "participant_id",
-            "Assessment",
+            _("Assessment"),
             blinded_may_see=True,
             hidden_fields=frozenset({"participant", "created_at", "updated_at"}),
             describe=lambda e: _form_label(e.instrument, e.timepoint),
@@ -520,13 +525,13 @@ def participant_audit_sources() -> list[AuditSource]:
         AuditSource(
             InstrumentResponse.pgh_event_model,
             "participant_id",
-            "Assessment",
+            _("Assessment"),
             blinded_may_see=True,
             hidden_fields=frozenset(
                 {"participant", "created_at", "updated_at", *RESPONSE_VALUE_FIELDS}
             ),
-            describe=lambda e: (
-                f"{_form_label(e.instrument, e.timepoint)} (values not shown to blinded staff)"
+            describe=lambda e: gettext("{form} (values not shown to blinded staff)").format(
+                form=_form_label(e.instrument, e.timepoint)
             ),
             field_labels=response_fields,
             rows=_withheld_responses,

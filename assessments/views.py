@@ -417,7 +417,7 @@ def query_list(request: HttpRequest) -> HttpResponse:
             "by_site": selectors.open_queries_by_site(request.user),
             "by_participant": selectors.open_queries_by_participant(request.user),
             "filters": {"status": status, "site": site, "participant": participant},
-            "statuses": [("", "Open and answered"), *QueryStatus.choices, ("all", "All")],
+            "statuses": [("", _("Open and answered")), *QueryStatus.choices, ("all", _("All"))],
             "is_manager": permissions.may_manage_queries(request.user),
             "spirituality": selectors.mhrm_spirituality_skips()
             if permissions.may_manage_queries(request.user)

@@ -14,8 +14,9 @@ class LockChangeForm(forms.Form):
 
     ACTIONS = (("freeze", "Freeze"), ("lock", "Lock"), ("unlock", "Unlock"))
 
-    action = forms.ChoiceField(choices=ACTIONS, widget=forms.HiddenInput)
+    action = forms.ChoiceField(label=_("Action"), choices=ACTIONS, widget=forms.HiddenInput)
     reason = forms.CharField(
+        label=_("Reason"),
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Required: it is kept in the log and the audit trail."),
     )
@@ -36,6 +37,7 @@ class LockChangeForm(forms.Form):
 
 class ExportForm(forms.Form):
     formats = forms.MultipleChoiceField(
+        label=_("Formats"),
         choices=ExportFormat.choices,
         initial=list(ExportFormat.values),
         widget=forms.CheckboxSelectMultiple,

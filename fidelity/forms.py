@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from fidelity import scale
@@ -33,13 +34,20 @@ def add_service_errors(form: forms.Form, error: TrialError) -> None:
 
 
 class GroupForm(forms.Form):
-    site = forms.ChoiceField()
-    name = forms.CharField(max_length=100)
-    start_date = forms.DateField(widget=DATE, help_text=_("The day of the first session"))
+    site = forms.ChoiceField(label=_("Site"))
+    name = forms.CharField(label=_("Name"), max_length=100)
+    start_date = forms.DateField(
+        label=_("Start date"), widget=DATE, help_text=_("The day of the first session")
+    )
     capacity = forms.IntegerField(
-        min_value=1, max_value=MAX_CAPACITY, initial=10, help_text=_("About ten (closed group)")
+        label=_("Capacity"),
+        min_value=1,
+        max_value=MAX_CAPACITY,
+        initial=10,
+        help_text=_("About ten (closed group)"),
     )
     instructors = StaffChoiceField(
+        label=_("Instructors"),
         queryset=None,
         required=False,
         widget=forms.CheckboxSelectMultiple,
@@ -78,15 +86,20 @@ class MemberRemoveForm(forms.Form):
 
 
 class SessionForm(forms.Form):
-    date = forms.DateField(widget=DATE)
+    date = forms.DateField(label=_("Date"), widget=DATE)
     module = forms.TypedChoiceField(
-        coerce=int, choices=[(m.value, f"{m.value}. {m.label}") for m in Module]
+        label=_("Module"),
+        coerce=int,
+        choices=[(m.value, format_lazy("{}. {}", m.value, m.label)) for m in Module],
     )
 
 
 class SessionEditForm(SessionForm):
     instructors_present = StaffChoiceField(
-        queryset=None, required=False, widget=forms.CheckboxSelectMultiple
+        label=_("Instructors present"),
+        queryset=None,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
     )
     reason = forms.CharField(required=False, label=_("Reason for the change (optional)"))
 
@@ -100,7 +113,7 @@ class CancelForm(forms.Form):
 
 
 class ScheduleForm(forms.Form):
-    replace = forms.BooleanField(required=False)
+    replace = forms.BooleanField(label=_("Replace"), required=False)
 
 
 ITEM_CHOICES = [(value, str(value)) for value in range(scale.ITEM_MIN, scale.ITEM_MAX + 1)]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import models
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 INSTRUMENT_CODE = "IMR_FID"
@@ -22,7 +23,7 @@ ITEM_MAX = 5
 @dataclass(frozen=True)
 class Item:
     number: int
-    label: str
+    label: str | Promise
 
     @property
     def code(self) -> str:
@@ -30,23 +31,23 @@ class Item:
 
 
 ITEMS: tuple[Item, ...] = (
-    Item(1, "Number of people in a session or group"),
-    Item(2, "Program length"),
-    Item(3, "Comprehensiveness of the curriculum"),
-    Item(4, "Provision of educational handouts"),
-    Item(5, "Involvement of significant others"),
-    Item(6, "IMR goal setting"),
-    Item(7, "IMR goal follow-up"),
-    Item(8, "Motivation-based strategies"),
-    Item(9, "Educational techniques"),
-    Item(10, "Cognitive-behavioral techniques"),
-    Item(11, "Coping skills training"),
-    Item(12, "Relapse prevention training"),
-    Item(13, "Behavioral tailoring for medication"),
+    Item(1, _("Number of people in a session or group")),
+    Item(2, _("Program length")),
+    Item(3, _("Comprehensiveness of the curriculum")),
+    Item(4, _("Provision of educational handouts")),
+    Item(5, _("Involvement of significant others")),
+    Item(6, _("IMR goal setting")),
+    Item(7, _("IMR goal follow-up")),
+    Item(8, _("Motivation-based strategies")),
+    Item(9, _("Educational techniques")),
+    Item(10, _("Cognitive-behavioral techniques")),
+    Item(11, _("Coping skills training")),
+    Item(12, _("Relapse prevention training")),
+    Item(13, _("Behavioral tailoring for medication")),
 )
 ITEM_CODES: tuple[str, ...] = tuple(item.code for item in ITEMS)
 ITEMS_BY_CODE: dict[str, Item] = {item.code: item for item in ITEMS}
-ANCHORS = {1: "1 – not implemented", 5: "5 – full implementation"}
+ANCHORS = {1: _("1 – not implemented"), 5: _("5 – full implementation")}
 
 
 class Band(models.TextChoices):
@@ -59,17 +60,17 @@ class Band(models.TextChoices):
 class Module(models.IntegerChoices):
     """The eleven IMR modules (trial paper, Table 1), taught in this order."""
 
-    RECOVERY_STRATEGIES = 1, "Recovery strategies"
-    PRACTICAL_FACTS = 2, "Practical facts about mental illness"
-    STRESS_VULNERABILITY = 3, "The Stress-Vulnerability Model"
-    SOCIAL_SUPPORT = 4, "Building social support"
-    MEDICATION = 5, "Using medication effectively"
-    DRUG_AND_ALCOHOL = 6, "Drug and alcohol use"
-    REDUCING_RELAPSES = 7, "Reducing relapses"
-    COPING_WITH_STRESS = 8, "Coping with stress and common problems"
-    COPING_WITH_SYMPTOMS = 9, "Coping with symptoms"
-    NEEDS_MET = 10, "Getting your needs met in the mental health system"
-    HEALTHY_LIFESTYLES = 11, "Healthy Lifestyles"
+    RECOVERY_STRATEGIES = 1, _("Recovery strategies")
+    PRACTICAL_FACTS = 2, _("Practical facts about mental illness")
+    STRESS_VULNERABILITY = 3, _("The Stress-Vulnerability Model")
+    SOCIAL_SUPPORT = 4, _("Building social support")
+    MEDICATION = 5, _("Using medication effectively")
+    DRUG_AND_ALCOHOL = 6, _("Drug and alcohol use")
+    REDUCING_RELAPSES = 7, _("Reducing relapses")
+    COPING_WITH_STRESS = 8, _("Coping with stress and common problems")
+    COPING_WITH_SYMPTOMS = 9, _("Coping with symptoms")
+    NEEDS_MET = 10, _("Getting your needs met in the mental health system")
+    HEALTHY_LIFESTYLES = 11, _("Healthy Lifestyles")
 
 
 def module_name(number: int) -> str:

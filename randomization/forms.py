@@ -17,7 +17,7 @@ MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 class ConfirmRandomizationForm(forms.Form):
     # One token per rendering of the page: it is the request's idempotency key, so a double
     # click (or a resubmitted form) returns the allocation made by the first click.
-    token = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    token = forms.CharField(label=_("Token"), widget=forms.HiddenInput, max_length=64)
     confirm = forms.BooleanField(
         label=_(
             "I have checked the participant's identity, eligibility and written "
@@ -35,6 +35,7 @@ class GenerateForm(forms.Form):
         help_text=_("Whole blocks are added until each site has at least this many."),
     )
     sites = forms.ModelMultipleChoiceField(
+        label=_("Sites"),
         queryset=Site.objects.order_by("number"),
         to_field_name="code",
         widget=forms.CheckboxSelectMultiple,

@@ -329,8 +329,8 @@ def methods_sheet(*, user: Any, channel: str = "web") -> dict[str, Any]:
             f"{generator.ALGORITHM} v{generator.ALGORITHM_VERSION} (docs/randomisation.md)"
         ),
         "block_sizes": list(generator.BLOCK_SIZES),
-        "block_size_rule": "uniform and independent for each block",
-        "ratio": "1:1 within every block",
+        "block_size_rule": _("uniform and independent for each block"),
+        "ratio": _("1:1 within every block"),
         "strata": [site.code for site in Site.objects.order_by("number")],
         "lists": lists,
         "generated_by": sorted(
@@ -342,7 +342,7 @@ def methods_sheet(*, user: Any, channel: str = "web") -> dict[str, Any]:
             }
         ),
         "enrolled_and_assigned_by": enrolled_by,
-        "concealment": (
+        "concealment": _(
             "Central web randomisation: lists stored encrypted and readable only by the "
             "statistician; the arm is revealed only after the allocation is irreversibly "
             "recorded for an eligible, consented participant with a complete baseline."

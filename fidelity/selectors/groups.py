@@ -11,6 +11,8 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from fidelity import permissions
@@ -262,8 +264,10 @@ def participant_timeline(participant: Any, user: Any) -> list[TimelineEntry]:
         entries.append(
             TimelineEntry(
                 when=membership.joined_on,
-                title=f"Joined IMR group {membership.group.name}",
-                detail=f"Group started {membership.group.start_date:%Y-%m-%d}",
+                title=gettext("Joined IMR group {name}").format(name=membership.group.name),
+                detail=gettext("Group started {date}").format(
+                    date=date_format(membership.group.start_date, "SHORT_DATE_FORMAT")
+                ),
                 url=reverse("fidelity:group", args=[membership.group_id]),
             )
         )
@@ -278,8 +282,10 @@ def participant_timeline(participant: Any, user: Any) -> list[TimelineEntry]:
         entries.append(
             TimelineEntry(
                 when=session.date,
-                title=f"IMR session attended ({number})",
-                detail=f"Module {session.module}: {session.module_name}",
+                title=gettext("IMR session attended ({number})").format(number=number),
+                detail=gettext("Module {number}: {name}").format(
+                    number=session.module, name=session.module_name
+                ),
                 url=reverse("fidelity:session", args=[session.pk]),
             )
         )
