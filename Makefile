@@ -15,6 +15,7 @@ export UV_PYTHON_DOWNLOADS := never
 help:
 	@echo "make run   install, prepare the database, create demo users and data, serve on :$(PORT)"
 	@echo "make test  run the whole test suite"
+	@echo "make lint  ruff (style, complexity), ruff format and mypy, as CI runs them"
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools && .tools/bin/pip install --quiet uv==$(UV_VERSION)
@@ -30,9 +31,11 @@ install: $(if $(findstring .tools,$(UV)),.tools/bin/uv) .env
 services: install
 	@$(PY) manage.py check_services
 
+# Migrations run as the database owner, which grants the runtime role (DATABASE_URL) its
+# privileges; everything else runs as the runtime role (README.md, "Configuration").
 database: services
 	@$(PY) manage.py ensure_database
-	$(PY) manage.py migrate --no-input
+	DATABASE_ROLE=owner $(PY) manage.py migrate --no-input
 	$(PY) manage.py setup_trial
 
 demo: database
@@ -51,12 +54,14 @@ run: demo
 test: services
 	.venv/bin/pytest -n auto
 
+# What CI checks before the tests (.ci/run): style, format, types.
 lint: install
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/mypy .
 
 # The Danish catalogue: gather the messages of the code and templates into locale/da (then
 # translate the new ones), and compile it. tests/i18n fails while either step is owed.
 messages: install
-	$(PY) manage.py makemessages --locale da --no-location --ignore '.venv/*' --ignore '.tools/*' --ignore 'tests/*' --ignore 'bench/*' --ignore 'docs/*' --ignore 'var/*'
+	$(PY) manage.py makemessages --locale da --no-location --ignore '.venv/*' --ignore '.tools/*' --ignore 'tests/*' --ignore 'bench/*' --ignore 'docs/*' --ignore 'var/*' --ignore 'deploy/*'
 	$(PY) manage.py compilemessages --locale da --ignore '.venv/*' --ignore '.tools/*'

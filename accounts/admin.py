@@ -16,7 +16,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
-from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.contrib.auth.forms import UserChangeForm, UserCreationForm, UsernameField
 from django.contrib.auth.models import Group
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -29,6 +29,7 @@ from accounts import lockout, tokens, twofactor
 from accounts.authlog import record
 from accounts.models import ApiToken, AuthEvent, StaffAccount
 from trial import access
+from trial.audit import event_model
 from trial.audit_trail import AuditSource, trail
 from trial.models import RoleAssignment, Site
 from trial.roles import SITE_SCOPED_ROLES, Role
@@ -63,11 +64,14 @@ class RoleAssignmentForm(forms.ModelForm):
         fields = ["role", "site"]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         role, site = data.get("role"), data.get("site")
         if role and site and role not in SITE_SCOPED_ROLES:
             self.add_error(
-                "site", f"A {Role(role).label.lower()} works at every site: leave it empty."
+                "site",
+                _("A {Role} works at every site: leave it empty.").format(
+                    Role=Role(role).label.lower(),
+                ),
             )
         return data
 
@@ -85,9 +89,10 @@ class RoleAssignmentInline(admin.TabularInline):
 class StaffChangeForm(UserChangeForm):
     change_reason = _reason_field()
 
-    class Meta(UserChangeForm.Meta):
+    class Meta:
         model = User
         fields = ["username", "first_name", "last_name", "email", "is_active"]
+        field_classes = {"username": UsernameField}
 
 
 class StaffCreationForm(UserCreationForm):
@@ -95,7 +100,7 @@ class StaffCreationForm(UserCreationForm):
 
     class Meta(UserCreationForm.Meta):
         model = User
-        fields = ["username"]
+        fields = ("username",)
 
 
 @admin.action(description=_("Remove the two-factor device (the user enrols a new one)"))
@@ -247,11 +252,12 @@ class StaffAdmin(ReasonAuditMixin, UserAdmin):
         and why) and its security events."""
         user = self.get_object(request, object_id)
         if user is None or not self.has_view_or_change_permission(request, user):
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        role_event = RoleAssignment.pgh_event_model
+            # A private ModelAdmin helper (its "does not exist" answer), absent from the stubs.
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)  # type: ignore[attr-defined]
+        role_event = event_model(RoleAssignment)
         sources = [
             (
-                AuditSource(StaffAccount.pgh_event_model, "pgh_obj_id", gettext("Account"), True),
+                AuditSource(event_model(StaffAccount), "pgh_obj_id", gettext("Account"), True),
                 Q(pgh_obj_id=user.pk),
             ),
             (

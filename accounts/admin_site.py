@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
@@ -20,6 +20,8 @@ from django.utils.translation import gettext_lazy as _
 
 from trial import access
 from trial.roles import Role
+
+View = TypeVar("View", bound=Callable[..., Any])
 
 
 class TrialAdminSite(admin.AdminSite):
@@ -37,7 +39,7 @@ class TrialAdminSite(admin.AdminSite):
             and verified()
         )
 
-    def admin_view(self, view: Callable[..., Any], cacheable: bool = False) -> Callable[..., Any]:
+    def admin_view(self, view: View, cacheable: bool = False) -> View:
         inner = super().admin_view(view, cacheable)
 
         @wraps(view)
@@ -48,7 +50,7 @@ class TrialAdminSite(admin.AdminSite):
                 raise PermissionDenied(_("Only administrators manage accounts."))
             return inner(request, *args, **kwargs)
 
-        return guarded
+        return cast(View, guarded)
 
     def login(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         """One login page for everybody, with its second factor: the trial's own."""

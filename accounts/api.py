@@ -189,7 +189,7 @@ class TokenView(APIView):
 
 class RoleSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices)
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field called "label" (the stubs see Field.label)
     sites = serializers.ListField(child=serializers.CharField(), help_text="Site codes")
 
 
@@ -207,7 +207,7 @@ class MeView(APIView):
 
     @extend_schema(responses=MeSerializer, summary="Who you are: roles, sites, blinding")
     def get(self, request: Request) -> Response:
-        user = request.user
+        user = access.signed_in(request.user)
         codes = dict(Site.objects.values_list("id", "code"))
         roles = []
         for role, site_ids in sorted(access.grants(user).sites_by_role.items()):

@@ -39,5 +39,6 @@ class LoginForm(AuthenticationForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        limit = self.fields["username"].max_length
-        self.fields["username"].validators.append(MaxLengthValidator(limit))
+        username = self.fields["username"]
+        assert isinstance(username, forms.CharField)  # Django's UsernameField
+        username.validators.append(MaxLengthValidator(username.max_length))

@@ -126,4 +126,4 @@ def _is_verified(user: Any) -> bool:
 class VerifiedSessionScheme(SessionScheme):
     """The OpenAPI description of VerifiedSessionAuthentication: the session cookie."""
 
-    target_class = VerifiedSessionAuthentication
+    target_class = "accounts.tokens.VerifiedSessionAuthentication"

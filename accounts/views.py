@@ -195,7 +195,7 @@ def _role_rows(user: Any) -> list[dict[str, Any]]:
 def account(request: HttpRequest) -> HttpResponse:
     """Your roles and sites, your second factor, your API tokens (revocable) and your own
     recent security events, so that a login you did not make stands out."""
-    user = request.user
+    user = access.signed_in(request.user)
     if request.method == "POST" and "language" in request.POST:
         language.language_set(request=request, user=user, language=request.POST["language"])
         response = redirect("account")

@@ -14,8 +14,8 @@ from django import forms
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
-from assessments.instruments.base import Instrument, Item, MissingReason
 from assessments.models import InstrumentResponse
+from instruments.base import Instrument, Item, MissingReason
 
 SELECT_LIMIT = 12
 NUMBER = re.compile(r"^-?\d+([.,]\d+)?$")

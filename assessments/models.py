@@ -1,12 +1,13 @@
 import pghistory
 import pgtrigger
 from django.conf import settings
-from django.db import models
+from django.contrib.postgres.fields import ArrayField
+from django.db import connection, models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
-from assessments.instruments import registry
+from instruments import registry
 from trial.lock import refuse_when_locked
 from trial.roles import Role
 
@@ -47,6 +48,43 @@ def refuse_when_locked_except_verification() -> pgtrigger.Trigger:
                 AND OLD.status IN ('complete', 'verified')
                 AND NEW.status IN ('complete', 'verified')
                 AND (to_jsonb(NEW) - {ignored}) = (to_jsonb(OLD) - {ignored})""",
+    )
+
+
+DONE_SQL = "('complete', 'verified')"
+# The MHRM's two spirituality items, whose skips are monitored (SPEC §7).
+MHRM_SPIRITUALITY = ["MHRM_25", "MHRM_26"]
+
+
+def keep_visit_progress() -> pgtrigger.Trigger:
+    """Keeps VisitProgress in step with the responses in PostgreSQL, so bulk updates and raw SQL
+    are caught too. It adds or removes one code when a form becomes done or stops being done
+    (an INSERT ... ON CONFLICT and an UPDATE of the current row, so two forms of one visit
+    saved at the same time both count). Verification (complete -> verified) changes nothing."""
+    table = "assessments_visitprogress"
+    keys_changed = (
+        "NEW.participant_id <> OLD.participant_id OR NEW.timepoint <> OLD.timepoint "
+        "OR NEW.instrument <> OLD.instrument"
+    )
+    return pgtrigger.Trigger(
+        name="keep_visit_progress",
+        when=pgtrigger.After,
+        operation=pgtrigger.Insert | pgtrigger.Update | pgtrigger.Delete,
+        func=f"""
+            IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.status IN {DONE_SQL}
+               AND (TG_OP = 'DELETE' OR NEW.status NOT IN {DONE_SQL} OR {keys_changed}) THEN
+                UPDATE {table} SET done = array_remove(done, OLD.instrument)
+                WHERE participant_id = OLD.participant_id AND timepoint = OLD.timepoint;
+            END IF;
+            IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.status IN {DONE_SQL}
+               AND (TG_OP = 'INSERT' OR OLD.status NOT IN {DONE_SQL} OR {keys_changed}) THEN
+                INSERT INTO {table} (participant_id, timepoint, done)
+                VALUES (NEW.participant_id, NEW.timepoint, ARRAY[NEW.instrument])
+                ON CONFLICT (participant_id, timepoint) DO UPDATE
+                SET done = array_append(array_remove({table}.done, NEW.instrument), NEW.instrument);
+            END IF;
+            RETURN NULL;
+        """,  # noqa: S608 (fixed text: a table name and status codes)
     )
 
 
@@ -92,7 +130,18 @@ class InstrumentResponse(models.Model):
                 name="one_response_per_instrument_and_timepoint",
             )
         ]
-        triggers = [refuse_when_locked_except_verification()]
+        triggers = [refuse_when_locked_except_verification(), keep_visit_progress()]
+        indexes = [
+            # Counts shown on every view of the queries page come from these indexes alone:
+            # an instrument's done forms, and the MHRM forms with a spirituality item skipped
+            # (SPEC §7 asks to monitor them).
+            models.Index(fields=["instrument", "status"], name="response_instrument_status"),
+            models.Index(
+                fields=["status"],
+                condition=models.Q(instrument="MHRM", missing__has_any_keys=MHRM_SPIRITUALITY),
+                name="response_mhrm_skip",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.participant_id} {self.timepoint} {self.instrument}"
@@ -263,3 +312,43 @@ class ServiceUsePeriod(models.Model):
 
     def __str__(self) -> str:
         return f"{self.participant_id} {self.period_start}–{self.period_end}"
+
+
+class VisitProgress(models.Model):
+    """Derived, never written by the application: the codes of the forms of one participant's
+    visit (timepoint) that are done (complete or verified), kept by the `keep_visit_progress`
+    trigger of InstrumentResponse in the same statement. The worklist reads these narrow rows
+    (one per visit) instead of every response. `rebuild_visit_progress()` fills it from the
+    responses after a load that bypassed triggers."""
+
+    participant = models.ForeignKey(
+        "participants.Participant", on_delete=models.CASCADE, related_name="+"
+    )
+    timepoint = models.CharField(max_length=8, choices=Timepoint.choices)
+    done = ArrayField(models.CharField(max_length=20), default=list)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["participant", "timepoint"], name="one_progress_per_visit"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.participant_id} {self.timepoint}: {', '.join(self.done)}"
+
+
+REBUILD_VISIT_PROGRESS_SQL = f"""
+    DELETE FROM assessments_visitprogress;
+    INSERT INTO assessments_visitprogress (participant_id, timepoint, done)
+    SELECT participant_id, timepoint, array_agg(instrument ORDER BY instrument)
+    FROM assessments_instrumentresponse
+    WHERE status IN {DONE_SQL}
+    GROUP BY participant_id, timepoint;
+"""  # noqa: S608 (fixed text)
+
+
+def rebuild_visit_progress() -> None:
+    """VisitProgress afresh from the responses (after a bulk load with triggers off)."""
+    with connection.cursor() as cursor:
+        cursor.execute(REBUILD_VISIT_PROGRESS_SQL)

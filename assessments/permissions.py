@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from assessments.instruments.base import Instrument
+from instruments.base import Instrument
 from trial import access
 from trial.roles import Role
 

@@ -98,8 +98,7 @@ def parse(content: bytes, *, hashes_to_participant: Any) -> ParsedFile:
     if not rows or not rows[0].strip():
         result.error(1, "the file is empty: the first line must be the header.")
         return result
-    header_line = rows[0]
-    delimiter = max((";", ",", "\t"), key=header_line.count)
+    delimiter = max((";", ",", "\t"), key=rows[0].count)
     reader = _lines(csv.reader(io.StringIO(text), delimiter=delimiter), result)
     header = [column.strip().lower() for column in next(reader, [])]
     missing_columns = [c for c in COLUMNS if c not in header]
@@ -113,9 +112,28 @@ def parse(content: bytes, *, hashes_to_participant: Any) -> ParsedFile:
             + ".",
         )
         return result
-    position = {column: header.index(column) for column in COLUMNS}
+    pending = _read_lines(reader, header, result)
+    _match(pending, hashes_to_participant(_hashes(pending)), result)
+    if not result.lines and not result.problems:
+        result.error(2, "the file has a header but no data lines.")
+    return result
 
-    pending: list[tuple[int, list[str], dict[str, Any]]] = []
+
+# (line number, the CPR's lookup hashes, the line's period and counts)
+Pending = tuple[int, list[str], dict[str, Any]]
+
+
+def _hashes(pending: list[Pending]) -> list[list[str]]:
+    return [hashes for _, hashes, _ in pending]
+
+
+def _read_lines(
+    reader: Iterator[list[str]], header: list[str], result: ParsedFile
+) -> list[Pending]:
+    """The data lines that are valid on their own, with their CPR number reduced to its lookup
+    hashes; a problem for every other line."""
+    position = {column: header.index(column) for column in COLUMNS}
+    pending: list[Pending] = []
     for number, fields in enumerate(reader, start=2):
         if not any(value.strip() for value in fields):
             continue
@@ -123,48 +141,62 @@ def parse(content: bytes, *, hashes_to_participant: Any) -> ParsedFile:
             result.error(number, f"expected {len(header)} fields, found {len(fields)}.")
             continue
         values = {column: fields[position[column]].strip() for column in COLUMNS}
-        problems: list[str] = []
-        try:
-            parsed_cpr = cpr_module.parse_cpr(values["cpr"])
-        except cpr_module.InvalidCpr:
-            parsed_cpr = None
-            problems.append("the CPR number is not valid")
-        start, end = _date(values["period_start"]), _date(values["period_end"])
-        if start is None:
-            problems.append("period_start is not a date (YYYY-MM-DD)")
-        if end is None:
-            problems.append("period_end is not a date (YYYY-MM-DD)")
-        if start and end and start > end:
-            problems.append("period_start is after period_end")
-        counts: dict[str, int] = {}
-        for column in COUNT_COLUMNS:
-            raw = values[column]
-            count = whole_number(raw)
-            if count is not None and count <= MAX_COUNT:
-                counts[column] = count
-            else:
-                problems.append(f"{column} must be a whole number from 0 to {MAX_COUNT}")
-        if start and end and "admission_days" in counts and start <= end:
-            length = (end - start).days + 1
-            if counts["admission_days"] > length:
-                days = counts["admission_days"]
-                problems.append(f"admission_days ({days}) exceeds the period ({length} days)")
-            if counts.get("admissions", 0) > 0 and counts["admission_days"] == 0:
-                problems.append("an admission counts at least 1 bed day")
-        if problems:
+        problems, checked = _check_values(values)
+        if checked is None:
             result.error(number, "; ".join(problems) + ".")
             continue
-        assert parsed_cpr is not None and start and end
-        pending.append(
-            (
-                number,
-                cpr_module.lookup_hashes(parsed_cpr),
-                {"start": start, "end": end, "counts": counts},
-            )
-        )
-        del parsed_cpr
+        parsed_cpr, data = checked
+        pending.append((number, cpr_module.lookup_hashes(parsed_cpr), data))
+        del parsed_cpr, checked
+    return pending
 
-    owners = hashes_to_participant([hashes for _, hashes, _ in pending])
+
+def _check_values(values: dict[str, str]) -> tuple[list[str], tuple[Any, dict[str, Any]] | None]:
+    """(problems, None) or ([], (the parsed CPR number, the period and counts))."""
+    problems: list[str] = []
+    try:
+        parsed_cpr = cpr_module.parse_cpr(values["cpr"])
+    except cpr_module.InvalidCpr:
+        parsed_cpr = None
+        problems.append("the CPR number is not valid")
+    start, end = _date(values["period_start"]), _date(values["period_end"])
+    if start is None:
+        problems.append("period_start is not a date (YYYY-MM-DD)")
+    if end is None:
+        problems.append("period_end is not a date (YYYY-MM-DD)")
+    if start and end and start > end:
+        problems.append("period_start is after period_end")
+    counts: dict[str, int] = {}
+    for column in COUNT_COLUMNS:
+        count = whole_number(values[column])
+        if count is not None and count <= MAX_COUNT:
+            counts[column] = count
+        else:
+            problems.append(f"{column} must be a whole number from 0 to {MAX_COUNT}")
+    if start and end and start <= end:
+        problems.extend(_bed_day_problems(start, end, counts))
+    if problems:
+        return problems, None
+    assert parsed_cpr is not None and start and end
+    return [], (parsed_cpr, {"start": start, "end": end, "counts": counts})
+
+
+def _bed_day_problems(start: date, end: date, counts: dict[str, int]) -> list[str]:
+    if "admission_days" not in counts:
+        return []
+    problems = []
+    length = (end - start).days + 1
+    if counts["admission_days"] > length:
+        days = counts["admission_days"]
+        problems.append(f"admission_days ({days}) exceeds the period ({length} days)")
+    if counts.get("admissions", 0) > 0 and counts["admission_days"] == 0:
+        problems.append("an admission counts at least 1 bed day")
+    return problems
+
+
+def _match(pending: list[Pending], owners: dict[str, int], result: ParsedFile) -> None:
+    """Each line to its participant (through the keyed CPR hashes); periods of one participant
+    may not overlap (counts would be double)."""
     by_participant: dict[int, list[Line]] = {}
     for number, hashes, data in pending:
         participant_id = next((owners[h] for h in hashes if h in owners), None)
@@ -183,6 +215,3 @@ def parse(content: bytes, *, hashes_to_participant: Any) -> ParsedFile:
         else:
             by_participant.setdefault(participant_id, []).append(line)
             result.lines.append(line)
-    if not result.lines and not result.problems:
-        result.error(2, "the file has a header but no data lines.")
-    return result

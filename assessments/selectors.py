@@ -3,7 +3,7 @@ arm: visit windows use the randomisation date only, which is arm-free."""
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -16,10 +16,9 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from assessments import contributions, permissions, windows
-from assessments.instruments import registry
-from assessments.instruments.base import Instrument
-from assessments.instruments.service_use import WINDOWS
+from assessments import worklist as worklist_module
 from assessments.models import (
+    MHRM_SPIRITUALITY,
     UNRESOLVED_QUERY_STATUSES,
     InstrumentResponse,
     Query,
@@ -30,8 +29,12 @@ from assessments.models import (
     ServiceUsePeriod,
     Timepoint,
 )
+from instruments import registry
+from instruments.base import Instrument
+from instruments.service_use import WINDOWS
 from participants.models import Participant, Status
 from trial import access
+from trial.audit import event_model, events_of
 from trial.audit_trail import AuditSource
 from trial.errors import NotFound
 from trial.timeline import TimelineEntry
@@ -135,7 +138,7 @@ def unblinding_flags(responses: Any) -> dict[int, bool]:
 def response_history(response: InstrumentResponse) -> list[dict[str, Any]]:
     """Every saved version with who, when and why (the pghistory events)."""
     rows = []
-    for event in response.events.order_by("pgh_id"):
+    for event in events_of(response).order_by("pgh_id"):
         context = event.pgh_context or {}
         rows.append(
             {
@@ -150,98 +153,10 @@ def response_history(response: InstrumentResponse) -> list[dict[str, Any]]:
     return rows
 
 
-# -- the worklist ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class WorklistForm:
-    code: str
-    name: str
-    status: str  # not_started | draft | complete | verified
-
-
-@dataclass(frozen=True)
-class WorklistRow:
-    participant_id: int
-    study_id: str
-    site: str
-    timepoint: str
-    timepoint_label: str
-    due: date
-    opens: date | None
-    closes: date | None
-    state: str  # due | open | overdue | completed
-    forms: tuple[WorklistForm, ...]
-
-
-def _forms_by_site(user: Any, site_ids: set[int]) -> dict[int, list[Instrument]]:
-    return {
-        site_id: [i for i in registry.forms() if permissions.may_enter(user, site_id, i)]
-        for site_id in site_ids
-    }
-
-
-def worklist(
-    *, user: Any, today: date | None = None, state: str = "", site: str = ""
-) -> list[WorklistRow]:
-    """Each participant's assessments that the user enters, with due date, window and state,
-    ordered by due date. Deliberately arm-free: no arm, group or per-arm count."""
-    today = today or timezone.localdate()
-    site_ids = set(access.site_ids(user, *permissions.ENTERING_ROLES))
-    participants = list(
-        Participant.objects.filter(site_id__in=site_ids, status__in=ACTIVE_STATUSES)
-        .filter(**({"site__code": site.upper()} if site else {}))
-        .select_related("site")
-        .order_by("site__number", "number")
-    )
-    statuses: dict[int, dict[tuple[str, str], str]] = defaultdict(dict)
-    for participant_id, timepoint, code, status in InstrumentResponse.objects.filter(
-        participant__in=participants
-    ).values_list("participant_id", "timepoint", "instrument", "status"):
-        statuses[participant_id][(timepoint, code)] = status
-    forms = _forms_by_site(user, {p.site_id for p in participants})
-    rows: list[WorklistRow] = []
-    for participant in participants:
-        randomized_on = windows.randomization_date(participant)
-        for timepoint in Timepoint.values:
-            if timepoint != Timepoint.BASELINE and randomized_on is None:
-                continue
-            instruments = [i for i in forms[participant.site_id] if timepoint in i.timepoints]
-            if not instruments:
-                continue
-            visit = windows.window(participant, timepoint, randomized_on=randomized_on)
-            row_forms = tuple(
-                WorklistForm(
-                    i.code,
-                    str(i.short_name),
-                    statuses[participant.pk].get((timepoint, i.code), "not_started"),
-                )
-                for i in instruments
-            )
-            done = all(f.status in DONE for f in row_forms)
-            row_state = visit.state(done=done, today=today)
-            if state and row_state != state:
-                continue
-            assert visit.due is not None
-            rows.append(
-                WorklistRow(
-                    participant_id=participant.pk,
-                    study_id=participant.study_id,
-                    site=participant.site.code,
-                    timepoint=timepoint,
-                    timepoint_label=Timepoint(timepoint).label,
-                    due=visit.due,
-                    opens=visit.opens,
-                    closes=visit.closes,
-                    state=row_state,
-                    forms=row_forms,
-                )
-            )
-    rows.sort(key=lambda r: (r.due, r.study_id, Timepoint.values.index(r.timepoint)))
-    return rows
-
-
-def worklist_counts(rows: list[WorklistRow]) -> dict[str, int]:
-    counts = Counter(row.state for row in rows)
-    return {state: counts.get(state, 0) for state in ("due", "open", "overdue", "completed")}
+# -- the worklist: assessments/worklist.py (computed in SQL) --------------------------------
+worklist = worklist_module.worklist
+worklist_page = worklist_module.worklist_page
+worklist_sites = worklist_module.worklist_sites
 
 
 # -- queries -----------------------------------------------------------------------------------
@@ -297,7 +212,7 @@ def open_query_count() -> int:
 
 
 def open_queries_by_site(user: Any) -> list[dict[str, Any]]:
-    return list(
+    rows = (
         queries_visible_to(user)
         .filter(status__in=UNRESOLVED_QUERY_STATUSES)
         .values("response__participant__site__code", "response__participant__site__name")
@@ -307,10 +222,12 @@ def open_queries_by_site(user: Any) -> list[dict[str, Any]]:
         )
         .order_by("response__participant__site__number")
     )
+    return [dict(row) for row in rows]
 
 
-def open_queries_by_participant(user: Any) -> list[dict[str, Any]]:
-    return list(
+def open_queries_by_participant(user: Any) -> QuerySet[Query, dict[str, Any]]:
+    """Unresolved queries per participant, most first (a queryset: slice it for a page)."""
+    return (
         queries_visible_to(user)
         .filter(status__in=UNRESOLVED_QUERY_STATUSES)
         .values(
@@ -321,18 +238,20 @@ def open_queries_by_participant(user: Any) -> list[dict[str, Any]]:
         .annotate(
             open=Count("id", filter=Q(status=QueryStatus.OPEN)),
             answered=Count("id", filter=Q(status=QueryStatus.ANSWERED)),
+            unresolved=Count("id"),
         )
-        .order_by("response__participant__study_id")
+        .order_by("-unresolved", "response__participant__study_id")
     )
 
 
 def mhrm_spirituality_skips() -> dict[str, int]:
     """SPEC §7 asks to monitor how often the two spirituality items of the MHRM are skipped
-    (plausibly often in a secular Danish sample): forms done, and forms with either skipped."""
+    (plausibly often in a secular Danish sample): forms done, and forms with either skipped.
+    Both counts are read from indexes (InstrumentResponse.Meta.indexes), not the responses."""
     done = InstrumentResponse.objects.filter(instrument="MHRM", status__in=DONE)
     return {
         "forms": done.count(),
-        "skipped": done.filter(missing__has_any_keys=["MHRM_25", "MHRM_26"]).count(),
+        "skipped": done.filter(missing__has_any_keys=MHRM_SPIRITUALITY).count(),
     }
 
 
@@ -513,7 +432,7 @@ def participant_audit_sources() -> list[AuditSource]:
     }
     return [
         AuditSource(
-            InstrumentResponse.pgh_event_model,
+            event_model(InstrumentResponse),
             "participant_id",
             _("Assessment"),
             blinded_may_see=True,
@@ -523,7 +442,7 @@ def participant_audit_sources() -> list[AuditSource]:
             rows=_readable_responses,
         ),
         AuditSource(
-            InstrumentResponse.pgh_event_model,
+            event_model(InstrumentResponse),
             "participant_id",
             _("Assessment"),
             blinded_may_see=True,
@@ -538,7 +457,7 @@ def participant_audit_sources() -> list[AuditSource]:
             reason_withheld=VALUES_WITHHELD,
         ),
         AuditSource(
-            Query.pgh_event_model,
+            event_model(Query),
             "response__participant_id",
             "Query",
             blinded_may_see=True,
@@ -552,7 +471,7 @@ def participant_audit_sources() -> list[AuditSource]:
             related=("response",),
         ),
         AuditSource(
-            QueryMessage.pgh_event_model,
+            event_model(QueryMessage),
             "query__response__participant_id",
             "Query message",
             blinded_may_see=True,
@@ -562,7 +481,7 @@ def participant_audit_sources() -> list[AuditSource]:
             rows=lambda viewer: _visible_queries(viewer, "query__response__"),
         ),
         AuditSource(
-            ServiceUsePeriod.pgh_event_model,
+            event_model(ServiceUsePeriod),
             "participant_id",
             "Register data",
             blinded_may_see=True,
@@ -574,7 +493,7 @@ def participant_audit_sources() -> list[AuditSource]:
             field_labels={"register_import": "Import", "line": "Line in the file"},
         ),
         AuditSource(
-            RegisterImport.pgh_event_model,
+            event_model(RegisterImport),
             _register_imports_of,
             "Register import",
             blinded_may_see=True,

@@ -20,9 +20,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from assessments import forms as entry_forms
 from assessments import permissions, selectors, services, windows
+from assessments import worklist as worklist_module
 from assessments.api.responses import derived_values
-from assessments.instruments import psp, registry
-from assessments.instruments.base import Instrument
 from assessments.models import (
     FIELD_LABELS,
     QueryStatus,
@@ -32,8 +31,10 @@ from assessments.models import (
 )
 from assessments.register import COLUMNS
 from assessments.services.queries import MESSAGE_MAX_LENGTH
+from instruments import psp, registry
+from instruments.base import Instrument
 from participants.models import Participant
-from trial import access
+from trial import access, paging
 from trial.errors import Conflict, Forbidden, Invalid, TrialError
 from trial.inputs import whole_number
 from trial.selectors import lock_level
@@ -47,22 +48,48 @@ def _require(request: HttpRequest, *roles: str) -> None:
 # -- worklist ------------------------------------------------------------------------------------
 @login_required
 def worklist(request: HttpRequest) -> HttpResponse:
+    """One page of the user's visits, most urgent first; it opens on those that still need
+    forms (due, open, overdue), completed ones behind the state filter."""
     _require(request, *permissions.ENTERING_ROLES)
-    state = request.GET.get("state", "")
+    state = request.GET.get("state", "active")
     site = request.GET.get("site", "")
-    all_rows = selectors.worklist(user=request.user, site=site)
-    rows = [r for r in all_rows if not state or r.state == state]
+    states = worklist_module.parse_states(state)
+    number = paging.page_number(request)
+    found = selectors.worklist_page(
+        user=request.user,
+        states=states,
+        site=site,
+        offset=(number - 1) * paging.PAGE_SIZE,
+        limit=paging.PAGE_SIZE,
+    )
+    pager = paging.pager(request, number=number, count=found.count)
+    if pager.number != number:  # past the last page: show the last one
+        found = selectors.worklist_page(
+            user=request.user,
+            states=states,
+            site=site,
+            offset=(pager.number - 1) * paging.PAGE_SIZE,
+            limit=paging.PAGE_SIZE,
+        )
+    # Links are built from one reversed prefix, not a {% url %} per form.
+    prefix = reverse("assessments:participant", kwargs={"pk": 0}).removesuffix("0/")
     return render(
         request,
         "assessments/worklist.html",
         {
-            "rows": rows,
-            "counts": selectors.worklist_counts(all_rows),
-            "filters": {"state": state, "site": site},
-            "sites": sorted({r.site for r in all_rows}),
-            "states": ["due", "open", "overdue", "completed"],
+            "rows": found.rows,
+            "counts": found.counts,
+            "pager": pager,
+            "filters": {"state": state if state in STATE_FILTERS else "", "site": site},
+            "sites": selectors.worklist_sites(request.user),
+            "states": STATE_FILTERS,
+            "participants_prefix": prefix,
         },
     )
+
+
+# The worklist's state filter: the visits still to do (the default), each state, everything.
+STATE_FILTERS = ("active", "due", "open", "overdue", "completed", "all")
 
 
 # -- a participant's forms -----------------------------------------------------------------------
@@ -409,13 +436,18 @@ def query_list(request: HttpRequest) -> HttpResponse:
         participant=whole_number(participant),
         unresolved=not status,
     ).order_by("raised_at", "id")
+    page, pager = paging.paginate(request, queryset)
+    by_participant = selectors.open_queries_by_participant(request.user)
     return render(
         request,
         "assessments/queries.html",
         {
-            "queries": queryset[:500],
+            "queries": page.object_list,
+            "pager": pager,
             "by_site": selectors.open_queries_by_site(request.user),
-            "by_participant": selectors.open_queries_by_participant(request.user),
+            # The participants with most unresolved queries first, one page of them.
+            "by_participant": by_participant[: paging.PAGE_SIZE],
+            "by_participant_count": by_participant.count(),
             "filters": {"status": status, "site": site, "participant": participant},
             "statuses": [("", _("Open and answered")), *QueryStatus.choices, ("all", _("All"))],
             "is_manager": permissions.may_manage_queries(request.user),

@@ -14,8 +14,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from assessments.instruments.base import Action, Finding
 from assessments.models import Timepoint
+from instruments.base import Action, Finding
 from participants.models import Participant
 
 

@@ -129,7 +129,7 @@ def _pick(item: Any, rng: random.Random, values: dict[str, Any]) -> Any:
 def form_templates(code: str, rng: random.Random) -> list[tuple[str, str, str]]:
     """Filled-in forms of one instrument: valid values from the module, some items missing
     with a reason, the scores computed by the module (as the services store them)."""
-    from assessments.instruments import registry
+    from instruments import registry
 
     instrument = registry.get(code)
     templates = []
@@ -162,8 +162,8 @@ def build_trial(n: int) -> tuple[Any, Any]:
     from django.db import connection
 
     from assessments import models as am
-    from assessments.instruments import registry
     from fidelity import models as fm
+    from instruments import registry
     from participants import cpr as cpr_module
     from participants.models import EligibilityScreening, Participant
     from participants.studyid import make_study_id

@@ -239,32 +239,30 @@ def main() -> None:
         # The two workloads alternate in rounds, so that a change in the machine's background
         # load during the run affects both alike; each endpoint's throughput is its requests
         # over its total time.
-        totals = {"sites": [0.0, []], "randomise": [0.0, []]}
+        elapsed_of = {"sites": 0.0, "randomise": 0.0}
+        sites_results: list[Any] = []
         results: list[tuple] = []
         per_round = -(-len(mixed) // args.rounds)
         sites_per_round = args.sites_requests // args.rounds
         for index in range(args.rounds):
-            elapsed, sites_results = run_clients(
+            elapsed, round_results = run_clients(
                 args.clients, list(range(sites_per_round)), get_sites
             )
-            totals["sites"][0] += elapsed
-            totals["sites"][1].extend(sites_results)
+            elapsed_of["sites"] += elapsed
+            sites_results.extend(round_results)
             chunk = mixed[index * per_round : (index + 1) * per_round]
             elapsed, chunk_results = run_clients(args.clients, chunk, randomize)
-            totals["randomise"][0] += elapsed
-            totals["randomise"][1].extend(chunk_results)
+            elapsed_of["randomise"] += elapsed
             results.extend(chunk_results)
-        sites_time, sites_results = totals["sites"]
         sites_rate = summarise(
             "GET /api/v1/sites/",
-            sites_time,
+            elapsed_of["sites"],
             [r[0] for r in sites_results],
             sum(1 for r in sites_results if not r[1]),
         )
-        randomize_time, _ = totals["randomise"]
         errors = sum(1 for r in results if r[2] != 201)
         randomize_rate = summarise(
-            "POST .../randomize/", randomize_time, [r[0] for r in results], errors
+            "POST .../randomize/", elapsed_of["randomise"], [r[0] for r in results], errors
         )
 
         bodies: dict[int, set[str]] = defaultdict(set)

@@ -26,7 +26,6 @@ from django.db.models import Count
 from django.utils import timezone
 
 from assessments import services as assessment_services
-from assessments.instruments import registry
 from assessments.models import InstrumentResponse, Query, ResponseStatus
 from assessments.selectors import baseline_missing
 from demo.builders import ELIGIBLE_ANSWERS
@@ -36,6 +35,7 @@ from fidelity import scale
 from fidelity import services as fidelity_services
 from fidelity.models import GroupSession, ImrGroup, SessionStatus
 from fidelity.services.sessions import weekly_plan
+from instruments import registry
 from participants import services as participant_services
 from participants.models import CLOSED_STATUSES, Participant, Status
 from randomization import services as randomization_services

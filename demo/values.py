@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from assessments.instruments import psp, registry
+from instruments import psp, registry
 
 # Where in an item's range a typical participant of this trial lies (0 = the lowest allowed
 # value, 1 = the highest): symptom scales low to middle, recovery and hope scales middle.

@@ -20,14 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page, ViewportSize, sync_playwright
 
 BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 # The demo accounts' published credentials (demo_data, DEBUG machines only).
 PASSWORD = "Recovery-2026!"  # noqa: S105
 DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # noqa: S105
 OUT = Path(__file__).resolve().parent / "screenshots"
-DESKTOP = {"width": 1280, "height": 860}
+DESKTOP: ViewportSize = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
 
 

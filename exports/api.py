@@ -18,6 +18,7 @@ from exports import selectors, services
 from exports.models import ExportFormat, ExportJob
 from trial.api import role_permission
 from trial.models import DatasetLock
+from trial.paging import TrialPagination, paginated
 from trial.roles import TRIAL_ROLES
 from trial.selectors import current_lock, lock_history
 
@@ -232,11 +233,17 @@ def job_data(request: Request, job: ExportJob) -> dict[str, Any]:
 
 class ExportListView(APIView):
     permission_classes = [EXPORTERS]
+    pagination_class = TrialPagination
 
     @extend_schema(responses=ExportJobSerializer(many=True), summary="Exports you may see")
     def get(self, request: Request) -> Response:
-        jobs = selectors.export_jobs_visible_to(request.user)[:200]
-        return Response(ExportJobSerializer([job_data(request, j) for j in jobs], many=True).data)
+        jobs = selectors.export_jobs_visible_to(request.user)
+        return paginated(
+            self,
+            request,
+            jobs,
+            lambda page: ExportJobSerializer([job_data(request, j) for j in page], many=True).data,
+        )
 
     @extend_schema(
         request=ExportRequestSerializer,

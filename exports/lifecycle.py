@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import DatabaseError
 from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Coalesce, Greatest
@@ -37,7 +37,7 @@ MAX_ATTEMPTS = 5
 QUEUED_GRACE = timedelta(minutes=10)
 
 
-def create(*, user: AbstractBaseUser, formats: Sequence[str], blinded: bool) -> ExportJob:
+def create(*, user: User, formats: Sequence[str], blinded: bool) -> ExportJob:
     """A new job, queued (the caller sends its message after commit)."""
     return ExportJob.objects.create(requested_by=user, formats=list(formats), blinded=blinded)
 

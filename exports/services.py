@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -22,7 +22,7 @@ from randomization.models import Arm
 from trial import access
 from trial.audit import audit_context
 from trial.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable, sqlstate_of
-from trial.lock import LOCK_TABLE
+from trial.lock import serialize_lock_changes, wait_for_writers
 from trial.models import DatasetLock
 from trial.sealing import seal, unseal
 from trial.selectors import current_lock, lock_level
@@ -104,10 +104,9 @@ def _write_level(
     *, user: Any, level: str, reason: str, override_open_queries: bool, unlocking: bool
 ) -> DatasetLock:
     with transaction.atomic(), audit_context(user=user, reason=reason, lock_level=level):
-        with connection.cursor() as cursor:
-            # One transition at a time; the trial tables' triggers only read this table and
-            # are not blocked by this mode.
-            cursor.execute(f"LOCK TABLE {LOCK_TABLE} IN SHARE ROW EXCLUSIVE MODE")
+        # One transition at a time; the trial tables' triggers only read this table and are
+        # not blocked by this mode.
+        serialize_lock_changes()
         current = lock_level()
         _check_transition(current=current, wanted=level, unlocking=unlocking)
         open_queries = selectors.open_query_count()
@@ -152,26 +151,8 @@ def _check_transition(*, current: str, wanted: str, unlocking: bool) -> None:
 
 
 def _wait_for_writers() -> None:
-    """Make the new state hold from the moment it is committed. Taking SHARE locks on every
-    lock-aware table waits for transactions that have already written trial data (their
-    trigger ran before this state existed) and holds back new writers until the commit, after
-    which their trigger sees the new state and refuses."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT DISTINCT c.relname
-            FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
-            WHERE t.tgname LIKE 'pgtrigger\\_refuse\\_when\\_locked\\_%%'
-              AND pg_table_is_visible(c.oid)
-            ORDER BY 1
-            """
-        )
-        tables = [row[0] for row in cursor.fetchall()]
-        if not tables:
-            return
-        cursor.execute(f"SET LOCAL lock_timeout = '{WRITER_WAIT}'")
-        quoted = ", ".join(connection.ops.quote_name(name) for name in tables)
-        cursor.execute(f"LOCK TABLE {quoted} IN SHARE MODE")
+    """Make the new state hold from the moment it is committed (trial.lock.wait_for_writers)."""
+    wait_for_writers(timeout=WRITER_WAIT)
 
 
 # --- export jobs -----------------------------------------------------------------------

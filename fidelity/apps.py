@@ -9,9 +9,9 @@ class FidelityConfig(AppConfig):
     def ready(self) -> None:
         # What this app contributes to the pages of the apps below it (trial.registry): they
         # read it without importing this app. (Imported here, once the models are loaded.)
-        from assessments.instruments import registry
         from fidelity import selectors
         from fidelity.instrument import INSTRUMENT
+        from instruments import registry
         from trial import audit_trail, timeline
 
         # Group membership, sessions and ratings on the participant's timeline and audit

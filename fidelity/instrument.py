@@ -6,15 +6,15 @@ It is built from `fidelity.scale`, the scale's one definition, and is a referenc
 ratings belong to IMR groups, not to participants, so it is not in the registry of forms,
 datasets and codebook (`registry.all()`); the fidelity app exports and describes its ratings.
 The app lists it among the reference instruments of the assessments app
-(`assessments.instruments.registry.reference_instruments`, from FidelityConfig.ready())."""
+(`instruments.registry.reference_instruments`, from FidelityConfig.ready())."""
 
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from assessments.instruments.base import Instrument, Item, Score, mean_of, sum_of
 from fidelity import scale
 from fidelity.models import FidelityTimepoint
+from instruments.base import Instrument, Item, Score, mean_of, sum_of
 from trial.roles import Role
 
 ITEMS = tuple(

@@ -5,9 +5,9 @@ environment leaves unset, so `make run` and `pytest` work without exporting anyt
 from datetime import timedelta
 from pathlib import Path
 
-import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from trial.dbconfig import database_roles, databases
 from trial.env import env, env_bool, env_list, load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -44,7 +44,8 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "csp",
-    # The apps, from the ground up (DESIGN.md, "Layout: one way down").
+    # The apps, from the ground up (DESIGN.md, "Layout: one way down"). `instruments` (above
+    # trial) and `datasets` (below exports) are layers too, but plain packages: no models.
     "trial",
     "accounts",
     "participants",
@@ -56,6 +57,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: a database outage anywhere below answers 503, never a 500 (trial.middleware).
+    "trial.middleware.DatabaseOutageMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -96,13 +99,19 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": dj_database_url.parse(
-        env("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/imrtrial"),
-        conn_max_age=60,
-        conn_health_checks=True,
-    )
-}
+# Two roles (trial/dbconfig.py): DATABASE_URL is the runtime role, DATABASE_OWNER_URL the owner
+# that runs migrations; without the latter, DATABASE_URL is a fresh machine's superuser URL.
+DATABASE_ROLES = database_roles(
+    url=env("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/imrtrial"),
+    owner_url=env("DATABASE_OWNER_URL"),
+    app_user=env("DATABASE_APP_USER"),
+    app_password=env("DATABASE_APP_PASSWORD"),
+    secret_key=SECRET_KEY,
+    conn_max_age=60,
+)
+DATABASES = databases(DATABASE_ROLES, connect_as=env("DATABASE_ROLE", default="runtime"))
+# The role trial.dbroles grants the runtime privileges to after every migration.
+DATABASE_RUNTIME_ROLE = DATABASE_ROLES.runtime["USER"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")

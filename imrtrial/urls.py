@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.templatetags.static import static
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
@@ -13,7 +13,7 @@ from randomization import urls as randomization_urls
 from trial import views
 from trial.apidocs import ApiDocsView
 
-api_urlpatterns = [
+api_urlpatterns: list[URLPattern | URLResolver] = [
     path("", include(participants_urls.api_urlpatterns)),
     path("", include(randomization_urls.api_urlpatterns)),
     path("", include(assessments_urls.api_urlpatterns)),

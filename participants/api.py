@@ -17,6 +17,7 @@ from participants import cpr as cpr_module
 from participants.models import Diagnosis, Participant, Sex, Status
 from trial.api import role_permission
 from trial.models import Site
+from trial.paging import TrialPagination, paginated
 from trial.roles import Role
 
 
@@ -158,6 +159,8 @@ class SiteListView(APIView):
 
 
 class ParticipantListView(APIView):
+    pagination_class = TrialPagination
+
     def get_permissions(self) -> list[Any]:
         return [COORDINATORS()] if self.request.method == "POST" else [READERS()]
 
@@ -181,9 +184,17 @@ class ParticipantListView(APIView):
             site=request.query_params.get("site"),
             status=request.query_params.get("status"),
             search=request.query_params.get("search") or request.query_params.get("study_id"),
+        )
+        # One query for the page's screenings, and what the apps above show this user (the
+        # allocation, for those who may see it) selected with the page: no query per row.
+        queryset = queryset.select_related(
+            *contributions.related_for(request.user)
         ).prefetch_related("screenings")
-        return Response(
-            ParticipantSerializer(queryset, many=True, context={"request": request}).data
+        return paginated(
+            self,
+            request,
+            queryset,
+            lambda page: ParticipantSerializer(page, many=True, context={"request": request}).data,
         )
 
     @extend_schema(

@@ -78,7 +78,7 @@ class Participant(models.Model):
         return timezone.localdate(self.randomized_at) if self.randomized_at else None
 
     @property
-    def registered_on(self) -> "timezone.datetime":
+    def registered_on(self) -> date:
         return timezone.localdate(self.registered_at)
 
 

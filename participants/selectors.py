@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from participants.models import CLOSED_STATUSES, EligibilityScreening, Participant, Status
 from participants.studyid import STUDY_ID_PATTERN, is_valid_study_id
 from trial import access
+from trial.audit import event_model
 from trial.audit_trail import AuditEntry, AuditSource, participant_trail
 from trial.errors import Forbidden, Invalid, NotFound
 from trial.models import Site
@@ -191,8 +192,8 @@ def participant_timeline(participant: Participant, user: Any) -> list[TimelineEn
         )
         .values_list("pk", "username")
     )
-    for event in Participant.pgh_event_model.objects.filter(pgh_obj_id=participant.pk).order_by(
-        "pgh_id"
+    for event in (
+        event_model(Participant).objects.filter(pgh_obj_id=participant.pk).order_by("pgh_id")
     ):
         if event.consent_date and (previous is None or previous.consent_date != event.consent_date):
             corrected = previous is not None and previous.consent_date is not None
@@ -224,7 +225,7 @@ def participant_timeline(participant: Participant, user: Any) -> list[TimelineEn
 def participant_audit_sources() -> list[AuditSource]:
     return [
         AuditSource(
-            Participant.pgh_event_model,
+            event_model(Participant),
             "pgh_obj_id",
             _("Participant"),
             blinded_may_see=True,
@@ -237,7 +238,7 @@ def participant_audit_sources() -> list[AuditSource]:
             ),
         ),
         AuditSource(
-            EligibilityScreening.pgh_event_model,
+            event_model(EligibilityScreening),
             "participant_id",
             _("Eligibility screening"),
             blinded_may_see=True,

@@ -277,16 +277,18 @@ def participant_lock(*, participant: Participant) -> tuple[Participant, LatestSc
         raise RuntimeError("participant_lock needs the caller's transaction.")
     (locked,) = Participant.objects.raw(LOCK_PARTICIPANT, [participant.pk])
     locked.site = participant.site
-    if locked.screening_id is None:
+    # The screening's columns of the query, which raw() sets as attributes of the row.
+    latest = vars(locked)
+    if latest["screening_id"] is None:
         return locked, None
-    reasons = locked.screening_reasons
+    reasons = latest["screening_reasons"]
     if isinstance(reasons, str):
         reasons = json.loads(reasons)
     screening = LatestScreening(
-        id=locked.screening_id,
-        eligible=bool(locked.screening_eligible),
+        id=latest["screening_id"],
+        eligible=bool(latest["screening_eligible"]),
         reasons=list(reasons or []),
-        screened_at=locked.screened_at,
+        screened_at=latest["screened_at"],
     )
     return locked, screening
 

@@ -122,6 +122,7 @@ def participant_overview(request: HttpRequest, pk: int) -> HttpResponse:
             "participant": participant,
             "latest_screening": selectors.screenings_of(participant).first(),
             "allocation": contributions.fields_for(participant, user),
+            "panels": contributions.panels_for(participant, user),
             "timeline": list(reversed(timeline.collect(participant, user))),
             "can_screen": coordinator_here and participant.status in OPEN_BEFORE_RANDOMIZATION,
             "can_consent": coordinator_here

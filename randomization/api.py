@@ -30,6 +30,7 @@ from randomization.services.lists import is_list_custodian
 from trial import access
 from trial.api import role_permission
 from trial.errors import Invalid
+from trial.paging import TrialPagination, paginated
 from trial.roles import Role
 
 NO_STORE = "no-store, private"
@@ -140,7 +141,7 @@ class BlindingGuessView(APIView):
     def get_permissions(self) -> list[Any]:
         if self.request.method == "PUT":
             return [role_permission(Role.ASSESSOR)()]
-        return super().get_permissions()
+        return list(super().get_permissions())
 
     @extend_schema(responses=BlindingGuessSerializer, summary="The recorded blinding guess")
     def get(self, request: Request, pk: int, timepoint: str) -> Response:
@@ -213,13 +214,17 @@ class IncidentRequestSerializer(serializers.Serializer):
 
 
 class IncidentListView(APIView):
+    pagination_class = TrialPagination
+
     @extend_schema(
         responses=IncidentSerializer(many=True),
         summary="Unblinding reports (trial managers: all; blinded staff: their own)",
     )
     def get(self, request: Request) -> Response:
         incidents = selectors.incidents_visible_to(request.user)
-        return Response(IncidentSerializer(incidents, many=True).data)
+        return paginated(
+            self, request, incidents, lambda page: IncidentSerializer(page, many=True).data
+        )
 
     @extend_schema(
         request=IncidentRequestSerializer,
@@ -291,7 +296,7 @@ class ImportSerializer(ListFileSerializer):
 
 class VerificationSerializer(serializers.Serializer):
     matches = serializers.BooleanField()
-    errors = serializers.ListField(child=serializers.CharField())
+    errors = serializers.ListField(child=serializers.CharField())  # type: ignore[assignment]  # a field called "errors" (the stubs see Serializer.errors)
     versions = serializers.ListField(child=serializers.DictField())
 
 
@@ -448,6 +453,7 @@ class LogEntrySerializer(serializers.ModelSerializer):
 
 class RandomizationLogView(APIView):
     permission_classes = [StatisticianOnly]
+    pagination_class = TrialPagination
 
     @extend_schema(
         responses=LogEntrySerializer(many=True),
@@ -455,15 +461,17 @@ class RandomizationLogView(APIView):
             OpenApiParameter("kind", str, required=False),
             OpenApiParameter("site", str, required=False),
         ],
-        summary="The randomisation log (newest first, at most 1000 entries)",
+        summary="The randomisation log (newest first)",
     )
     def get(self, request: Request) -> Response:
         entries = selectors.randomization_log(
             user=request.user,
             kind=request.query_params.get("kind"),
             site=request.query_params.get("site"),
-        )[:1000]
-        return Response(LogEntrySerializer(entries, many=True).data)
+        )
+        return paginated(
+            self, request, entries, lambda page: LogEntrySerializer(page, many=True).data
+        )
 
 
 _estimate = inline_serializer(

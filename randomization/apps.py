@@ -20,6 +20,9 @@ class RandomizationConfig(AppConfig):
         audit_trail.participant_source_declarations.register(selectors.participant_audit_sources)
         # The arm and randomisation code on the participant API and overview (unblinded only).
         participant_contributions.representation_fields.register(selectors.allocation_fields)
+        # The way into randomisation and the blinding guesses on the participant overview.
+        participant_contributions.overview_panels.register(selectors.overview_panel)
+        participant_contributions.representation_related.register(selectors.allocation_related)
         # The unblinding flag of responses on the assessment pages and API.
         assessment_contributions.unblinding_flaggers.register(selectors.unblinding_flags)
         # A statistician who also enrols (coordinator) is refused the allocation lists.

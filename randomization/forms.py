@@ -4,9 +4,11 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from participants.models import Participant
 from randomization.models import Guess, IncidentHow
 from trial.models import Site
 from trial.roles import BLINDED_ROLES
@@ -77,7 +79,7 @@ class VerifyForm(forms.Form):
 
 
 class IncidentForm(forms.Form):
-    participant = forms.ModelChoiceField(
+    participant: forms.ModelChoiceField[Participant] = forms.ModelChoiceField(
         queryset=None,
         required=False,
         to_field_name="study_id",
@@ -96,7 +98,7 @@ class IncidentForm(forms.Form):
         label=_("What happened"),
         help_text=_("Describe the circumstances. Do not write which arm it was."),
     )
-    person = forms.ModelChoiceField(
+    person: forms.ModelChoiceField[User] = forms.ModelChoiceField(
         queryset=None,
         required=False,
         to_field_name="username",

@@ -129,63 +129,24 @@ def parse(data: bytes | str) -> list[Row]:
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     errors: list[str] = []
     columns: dict[str, int] | None = None
+    width = 0
     rows: list[Row] = []
     for record in _records(reader):
         line = reader.line_num
         if not any(field.strip() for field in record):
             continue
         if columns is None:
-            names = [_normalise_header(name) for name in record]
-            duplicated = sorted({n for n in names if names.count(n) > 1})
-            missing = [n for n in REQUIRED if n not in names]
-            unknown = [record[i].strip() for i, n in enumerate(names) if n not in REQUIRED]
-            if duplicated:
-                errors.append(f"line {line}: column(s) {', '.join(duplicated)} appear twice.")
-            if missing:
-                errors.append(
-                    f"line {line}: the header lacks column(s) {', '.join(missing)} "
-                    f"(expected: {', '.join(REQUIRED)})."
-                )
-            if unknown:
-                errors.append(
-                    f"line {line}: unknown column(s) {', '.join(unknown)}; "
-                    f"a list file has exactly the columns {', '.join(REQUIRED)}."
-                )
-            if errors:
-                raise ListFileRefused(errors)
-            columns = {name: names.index(name) for name in REQUIRED}
-            width = len(names)
+            columns, width = _header(record, line)
             continue
         if len(rows) >= MAX_ROWS:
             raise ListFileRefused([f"The file has more than {MAX_ROWS} rows."])
         if len(record) != width:
             errors.append(f"line {line}: {len(record)} fields where the header has {width}.")
             continue
-        values = {name: record[index].strip() for name, index in columns.items()}
-        row_errors = []
-        site = values["site"].upper()
-        if not site:
-            row_errors.append(f"line {line}: the site is empty.")
-        sequence = _positive_int(values["sequence"])
-        if sequence is None:
-            row_errors.append(f"line {line}: the sequence number is not a positive whole number.")
-        block = _positive_int(values["block"])
-        if block is None:
-            row_errors.append(f"line {line}: the block number is not a positive whole number.")
-        size = _positive_int(values["block_size"])
-        if size not in BLOCK_SIZES:
-            row_errors.append(
-                f"line {line}: block size {values['block_size']!r} is not one of "
-                f"{', '.join(map(str, BLOCK_SIZES))}."
-            )
-        arm = values["arm"].upper()
-        if arm not in ARMS:
-            row_errors.append(f"line {line}: the arm is not {' or '.join(ARMS)}.")
-        if row_errors:
-            errors.extend(row_errors)
-            continue
-        assert sequence is not None and block is not None and size is not None
-        rows.append(Row(line, site, sequence, block, size, arm))
+        row, row_errors = _row({name: record[i].strip() for name, i in columns.items()}, line)
+        errors.extend(row_errors)
+        if row is not None:
+            rows.append(row)
     if columns is None:
         raise ListFileRefused(["The file is empty."])
     if errors:
@@ -193,6 +154,58 @@ def parse(data: bytes | str) -> list[Row]:
     if not rows:
         raise ListFileRefused(["The file has a header but no rows."])
     return rows
+
+
+def _header(record: list[str], line: int) -> tuple[dict[str, int], int]:
+    """({column: position}, number of fields) of the header; refused unless it has exactly the
+    required columns (under our names or their aliases), each once."""
+    names = [_normalise_header(name) for name in record]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    missing = [n for n in REQUIRED if n not in names]
+    unknown = [record[i].strip() for i, n in enumerate(names) if n not in REQUIRED]
+    errors = []
+    if duplicated:
+        errors.append(f"line {line}: column(s) {', '.join(duplicated)} appear twice.")
+    if missing:
+        errors.append(
+            f"line {line}: the header lacks column(s) {', '.join(missing)} "
+            f"(expected: {', '.join(REQUIRED)})."
+        )
+    if unknown:
+        errors.append(
+            f"line {line}: unknown column(s) {', '.join(unknown)}; "
+            f"a list file has exactly the columns {', '.join(REQUIRED)}."
+        )
+    if errors:
+        raise ListFileRefused(errors)
+    return {name: names.index(name) for name in REQUIRED}, len(names)
+
+
+def _row(values: dict[str, str], line: int) -> tuple[Row | None, list[str]]:
+    """The row of one line, or None and every problem of the line."""
+    errors = []
+    site = values["site"].upper()
+    if not site:
+        errors.append(f"line {line}: the site is empty.")
+    sequence = _positive_int(values["sequence"])
+    if sequence is None:
+        errors.append(f"line {line}: the sequence number is not a positive whole number.")
+    block = _positive_int(values["block"])
+    if block is None:
+        errors.append(f"line {line}: the block number is not a positive whole number.")
+    size = _positive_int(values["block_size"])
+    if size not in BLOCK_SIZES:
+        errors.append(
+            f"line {line}: block size {values['block_size']!r} is not one of "
+            f"{', '.join(map(str, BLOCK_SIZES))}."
+        )
+    arm = values["arm"].upper()
+    if arm not in ARMS:
+        errors.append(f"line {line}: the arm is not {' or '.join(ARMS)}.")
+    if errors:
+        return None, errors
+    assert sequence is not None and block is not None and size is not None
+    return Row(line, site, sequence, block, size, arm), []
 
 
 def by_site(rows: Iterable[Row]) -> dict[str, list[Row]]:
@@ -205,8 +218,16 @@ def by_site(rows: Iterable[Row]) -> dict[str, list[Row]]:
 def _check_site(rows: list[Row], state: SiteState) -> list[str]:
     """Contiguous, unique sequences continuing the stored list; whole, balanced blocks with one
     stated size each, numbered on from the stored list's last block."""
-    errors: list[str] = []
+    order_errors = _order_errors(rows)
+    if order_errors:
+        return order_errors
+    return _sequence_errors(rows, state) + _block_errors(rows, state)
+
+
+def _order_errors(rows: list[Row]) -> list[str]:
+    """Each sequence number once, and the rows in sequence order (the other checks need both)."""
     site = rows[0].site
+    errors: list[str] = []
     seen: dict[int, int] = {}
     for row in rows:
         if row.sequence in seen:
@@ -225,7 +246,13 @@ def _check_site(rows: list[Row], state: SiteState) -> list[str]:
             f"line {out_of_order.line}: the rows of {site} are not in sequence order "
             f"(sequence {out_of_order.sequence})."
         )
-        return errors
+    return errors
+
+
+def _sequence_errors(rows: list[Row], state: SiteState) -> list[str]:
+    """The sequences continue the stored list without a gap."""
+    site = rows[0].site
+    errors: list[str] = []
     expected = state.last_sequence + 1
     if rows[0].sequence != expected:
         where = f"the stored list ends at {state.last_sequence}" if state.has_list else "a new list"
@@ -239,13 +266,20 @@ def _check_site(rows: list[Row], state: SiteState) -> list[str]:
                 f"line {row.line}: sequence {row.sequence} follows {previous.sequence} at "
                 f"{site}; sequences {previous.sequence + 1} to {row.sequence - 1} are missing."
             )
+    return errors
 
+
+def _block_errors(rows: list[Row], state: SiteState) -> list[str]:
+    """Blocks of consecutive rows, numbered on from the stored list's last block, each whole
+    and balanced."""
+    site = rows[0].site
     blocks: list[list[Row]] = []
     for row in rows:
         if blocks and blocks[-1][0].block == row.block:
             blocks[-1].append(row)
         else:
             blocks.append([row])
+    errors: list[str] = []
     expected_block = state.last_block + 1
     seen_blocks: dict[int, int] = {}
     for block_rows in blocks:
@@ -264,27 +298,33 @@ def _check_site(rows: list[Row], state: SiteState) -> list[str]:
                 "was expected (blocks are numbered on without gaps)."
             )
         expected_block = number + 1
-        sizes = {r.block_size for r in block_rows}
-        if len(sizes) > 1:
-            errors.append(
-                f"line {first.line}: block {number} at {site} states different sizes "
-                f"({', '.join(map(str, sorted(sizes)))})."
-            )
-            continue
-        size = first.block_size
-        if len(block_rows) != size:
-            errors.append(
-                f"lines {first.line}-{block_rows[-1].line}: block {number} at {site} has "
-                f"{len(block_rows)} rows but states size {size} (only whole blocks)."
-            )
-            continue
-        counts = {arm: sum(1 for r in block_rows if r.arm == arm) for arm in ARMS}
-        if len(set(counts.values())) != 1:
-            errors.append(
-                f"lines {first.line}-{block_rows[-1].line}: block {number} at {site} is not "
-                f"balanced 1:1 ({size // 2} of each arm needed)."
-            )
+        errors.extend(_one_block_errors(block_rows))
     return errors
+
+
+def _one_block_errors(block_rows: list[Row]) -> list[str]:
+    """One stated size, as many rows as it states, as many of each arm."""
+    first, last = block_rows[0], block_rows[-1]
+    number, site = first.block, first.site
+    sizes = {r.block_size for r in block_rows}
+    if len(sizes) > 1:
+        return [
+            f"line {first.line}: block {number} at {site} states different sizes "
+            f"({', '.join(map(str, sorted(sizes)))})."
+        ]
+    size = first.block_size
+    if len(block_rows) != size:
+        return [
+            f"lines {first.line}-{last.line}: block {number} at {site} has "
+            f"{len(block_rows)} rows but states size {size} (only whole blocks)."
+        ]
+    counts = {arm: sum(1 for r in block_rows if r.arm == arm) for arm in ARMS}
+    if len(set(counts.values())) != 1:
+        return [
+            f"lines {first.line}-{last.line}: block {number} at {site} is not "
+            f"balanced 1:1 ({size // 2} of each arm needed)."
+        ]
+    return []
 
 
 def check_import(

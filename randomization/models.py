@@ -94,6 +94,35 @@ class SiteSequence(models.Model):
     )
     next_sequence = models.PositiveIntegerField(default=1)
 
+    class Meta:
+        # The position moves forward by exactly one per allocation: a rewind would hand out a
+        # used slot again, a skip would leave one unused (and reveal the block structure).
+        triggers = [
+            pgtrigger.Trigger(
+                name="forward_by_one",
+                when=pgtrigger.Before,
+                operation=pgtrigger.Insert | pgtrigger.Update | pgtrigger.Delete,
+                func=f"""
+                    IF TG_OP = 'DELETE' THEN
+                        RAISE EXCEPTION 'A site''s allocation position can never be deleted.'
+                            USING ERRCODE = '{IMMUTABLE_SQLSTATE}';
+                    END IF;
+                    IF TG_OP = 'INSERT' AND NEW.next_sequence <> 1 THEN
+                        RAISE EXCEPTION 'A site''s allocation position starts at 1.'
+                            USING ERRCODE = '{IMMUTABLE_SQLSTATE}';
+                    END IF;
+                    IF TG_OP = 'UPDATE' AND (NEW.site_id <> OLD.site_id
+                            OR NEW.next_sequence <> OLD.next_sequence + 1) THEN
+                        RAISE EXCEPTION 'A site''s allocation position moves forward by one '
+                            'per randomisation (% to % refused).',
+                            OLD.next_sequence, NEW.next_sequence
+                            USING ERRCODE = '{IMMUTABLE_SQLSTATE}';
+                    END IF;
+                    RETURN NEW;
+                """,
+            )
+        ]
+
     def __str__(self) -> str:
         return f"Next position at site {self.site_id}"
 

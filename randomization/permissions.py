@@ -40,8 +40,11 @@ class ScreeningFacts(Protocol):
     """The latest eligibility screening: a participants.EligibilityScreening, or the
     participants.services.LatestScreening read under the row lock."""
 
-    eligible: bool
-    reasons: Any
+    @property
+    def eligible(self) -> bool: ...
+
+    @property
+    def reasons(self) -> Any: ...
 
 
 def randomizer_refusal(user: Any, participant: Participant) -> Refusal | None:

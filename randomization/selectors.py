@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from assessments.selectors import baseline_missing
+from participants.contributions import Panel
 from participants.models import Participant, Status
 from randomization import blinding_index, generator, permissions
 from randomization.log import Kind, log_event
@@ -30,6 +31,7 @@ from randomization.models import (
 )
 from randomization.services.lists import require_list_custodian
 from trial import access
+from trial.audit import event_model
 from trial.audit_trail import AuditSource
 from trial.errors import Conflict, Forbidden, NotFound
 from trial.models import Site
@@ -62,6 +64,12 @@ def allocation_fields(participant: Any, user: Any) -> dict[str, Any]:
     if allocation is None:
         return {}
     return {"arm": allocation.arm, "randomization_code": allocation.randomization_code}
+
+
+def allocation_related(user: Any) -> list[str]:
+    """The relation `allocation_fields` reads, for lists to select in their own query (only
+    for users who may see allocation: nobody else's query touches the allocations)."""
+    return ["allocation"] if access.may_see_allocation(user) else []
 
 
 def arm_of(participant: Any, *, user: Any) -> str | None:
@@ -271,10 +279,11 @@ def blinding_index_report(*, user: Any, channel: str = "web") -> dict[str, Any]:
     for timepoint, guess, arm in rows:
         for key in (timepoint, "all"):
             tables[key][guess][arm] += 1
-    report = {"timepoints": []}
+    timepoints: list[dict[str, Any]] = []
+    report = {"timepoints": timepoints}
     for key, table in tables.items():
         label = "All assessments" if key == "all" else GuessTimepoint(key).label
-        report["timepoints"].append(
+        timepoints.append(
             {
                 "timepoint": key,
                 "label": label,
@@ -420,7 +429,7 @@ def participant_audit_sources() -> list[AuditSource]:
     about the participant as the unblinding-report pages show them."""
     return [
         AuditSource(
-            Allocation.pgh_event_model,
+            event_model(Allocation),
             "participant_id",
             "Randomisation",
             blinded_may_see=False,
@@ -429,7 +438,7 @@ def participant_audit_sources() -> list[AuditSource]:
             describe=lambda e: "Randomisation",
         ),
         AuditSource(
-            BlindingGuess.pgh_event_model,
+            event_model(BlindingGuess),
             "participant_id",
             "Blinding guess",
             blinded_may_see=True,
@@ -437,7 +446,7 @@ def participant_audit_sources() -> list[AuditSource]:
             describe=lambda e: f"Blinding guess ({e.get_timepoint_display()})",
         ),
         AuditSource(
-            UnblindingIncident.pgh_event_model,
+            event_model(UnblindingIncident),
             "participant_id",
             "Unblinding report",
             blinded_may_see=True,
@@ -447,3 +456,29 @@ def participant_audit_sources() -> list[AuditSource]:
             rows=_incidents_for_viewer,
         ),
     ]
+
+
+def overview_panel(participant: Participant, user: Any) -> Panel:
+    """The participant overview's randomisation panel: the coordinator's way into
+    randomisation and the assessor's links to the blinding guesses. What it shows depends on
+    the user's role and on whether the participant is randomised, never on the arm."""
+    randomized = allocation_of(participant) is not None
+    panel: dict[str, Any] = {"randomized": randomized, "randomize_url": "", "guess_links": []}
+    if permissions.may_randomize(user, participant):
+        name = "randomization:result" if randomized else "randomization:randomize"
+        panel["randomize_url"] = reverse(name, args=[participant.pk])
+    if randomized and access.has_role_at(user, participant.site_id, Role.ASSESSOR):
+        recorded = set(
+            BlindingGuess.objects.filter(participant=participant).values_list(
+                "timepoint", flat=True
+            )
+        )
+        panel["guess_links"] = [
+            {
+                "label": label,
+                "url": reverse("randomization:blinding_guess", args=[participant.pk, value]),
+                "recorded": value in recorded,
+            }
+            for value, label in GuessTimepoint.choices
+        ]
+    return Panel("randomization/_participant_panel.html", panel)

@@ -77,22 +77,25 @@ def alert_list_exhausted(log_entry_id: int) -> int:
         entry = RandomizationLogEntry.objects.select_related("site", "participant").get(
             pk=log_entry_id
         )
+        site = entry.site
+        if site is None:
+            raise ValueError(f"Log entry {log_entry_id} names no site: not a list exhaustion.")
         recipients = _holders(Role.STATISTICIAN)
         body = render_to_string(
             "randomization/email/exhausted.txt",
             {"entry": entry, "at_local": timezone.localtime(entry.at)},
         )
         sent = _send(
-            f"[IMR trial] URGENT: allocation list exhausted at {entry.site.name}",
+            f"[IMR trial] URGENT: allocation list exhausted at {site.name}",
             body,
             recipients,
         )
         log_event(
             Kind.EXHAUSTION_ALERT,
             channel="task",
-            site=entry.site,
+            site=site,
             participant=entry.participant,
-            message=f"{sent} statistician(s) alerted that the list of {entry.site.code} ran out",
+            message=f"{sent} statistician(s) alerted that the list of {site.code} ran out",
             detail={"refusal": entry.pk, "recipients": [u.get_username() for u in recipients]},
         )
         return sent

@@ -4,11 +4,52 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import psycopg
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.test import Client
 
+from trial import dbroles
+from trial.dbconfig import OWNER_ALIAS
 from trial.models import Site
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """The test databases are created and migrated by the owner role, which grants the runtime
+    role its privileges (trial.dbroles), and the suite connects as the owner: Django empties
+    the tables between transactional tests with TRUNCATE, which the runtime role may never do
+    (the owner may only as a superuser with `imr.allow_truncate` set, as here).
+    tests/trial/test_database_roles.py connects as the runtime role and checks each refusal and
+    a whole working day's writes; subprocesses the tests start (Celery workers, gunicorn) get
+    DATABASE_URL with the owner's credentials and the runtime role's name and password, so on a
+    one-URL machine they connect as the runtime role, as in production."""
+    default = settings.DATABASES["default"]
+    owner = settings.DATABASES[OWNER_ALIAS]
+    runtime_user, runtime_password = default["USER"], default["PASSWORD"]
+    if settings.DATABASE_ROLES.derived:
+        with (
+            psycopg.connect(
+                host=owner["HOST"],
+                port=owner["PORT"] or 5432,
+                user=owner["USER"],
+                password=owner["PASSWORD"] or None,
+                dbname="postgres",
+                autocommit=True,
+            ) as connection,
+            connection.transaction(),
+        ):
+            dbroles.ensure_runtime_role(
+                connection.cursor(), role=runtime_user, password=runtime_password
+            )
+        os.environ["DATABASE_APP_USER"] = runtime_user
+        os.environ["DATABASE_APP_PASSWORD"] = runtime_password
+    default["USER"], default["PASSWORD"] = owner["USER"], owner["PASSWORD"]
+    default["OPTIONS"] = {
+        **default.get("OPTIONS", {}),
+        "options": f"-c {dbroles.ALLOW_TRUNCATE_SETTING}=on",
+    }
 
 
 @pytest.fixture(autouse=True)

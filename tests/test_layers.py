@@ -2,21 +2,25 @@
 circle between them and no import hidden inside a function to dodge one.
 
 The contracts are import-linter's, in pyproject.toml (`[tool.importlinter]`); this test runs
-them, and checks what they cannot see: project imports inside functions. The only place such
-an import belongs is an `AppConfig.ready()` (models are not loaded before it runs), where an
-app registers what it adds to the pages of the apps below it (trial.registry).
+them, and checks what they cannot see: project imports inside functions, and the edges that
+are not Python imports (a template's `{% load %}`, `{% include %}`, `{% extends %}` and
+`{% url %}`, a `reverse("app:name")`). The only place a function-level import belongs is an
+`AppConfig.ready()` (models are not loaded before it runs), where an app registers what it adds
+to the pages of the apps below it (trial.registry).
 
 `pytest -s tests/test_layers.py` prints the figures of the layout."""
 
 from __future__ import annotations
 
 import ast
+import re
 import tomllib
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import grimp
+from django.template import engines
 from importlinter.cli import lint_imports
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +40,7 @@ def source_files(package: str) -> Iterator[Path]:
 
 def function_level_imports() -> list[str]:
     """Project imports inside a function body, other than in an AppConfig.ready()."""
-    found = []
+    found: list[str] = []
     for package in PACKAGES:
         for path in source_files(package):
             tree = ast.parse(path.read_text(), filename=str(path))
@@ -118,6 +122,51 @@ def upward(edges: Counter[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(a, b) for a, b in edges if LAYERS.index(a) > LAYERS.index(b)]
 
 
+# What names another app in a template or in code, without a Python import.
+TEMPLATE_EDGE = re.compile(
+    r"""\{%\s*load\s+(?P<libraries>[\w ]+?)\s*%\}"""
+    r"""|\{%\s*(?:include|extends)\s+["'](?P<template>\w+)/"""
+    r"""|\{%\s*url\s+["'](?P<url>\w+):"""
+)
+CODE_EDGE = re.compile(r"""(?:reverse|reverse_lazy|redirect)\(\s*["'](?P<url>\w+):""")
+
+
+def _owner_of_library(name: str) -> str:
+    """The package that defines a template tag library (`{% load name %}`)."""
+    return engines["django"].engine.template_libraries[name].__module__.split(".")[0]  # type: ignore[attr-defined]
+
+
+def _template_files() -> Iterator[tuple[str, Path]]:
+    """(owning app, path) of every template of an app: templates/<app>/... or <app>/templates/."""
+    for path in sorted((ROOT / "templates").rglob("*.html")):
+        yield path.relative_to(ROOT / "templates").parts[0], path
+    for package in PACKAGES:
+        for path in sorted((ROOT / package / "templates").rglob("*.html")):
+            yield package, path
+
+
+def name_edges() -> list[str]:
+    """Edges from an app to another that go through names, not imports: templates that load,
+    include, extend or link to another app's, and code that reverses another app's URL."""
+    found: list[tuple[str, str, Path]] = []
+    for app, path in _template_files():
+        for match in TEMPLATE_EDGE.finditer(path.read_text()):
+            if match["libraries"]:
+                for library in match["libraries"].split():
+                    found.append((app, _owner_of_library(library), path))
+            else:
+                found.append((app, match["template"] or match["url"], path))
+    for package in PACKAGES:
+        for path in source_files(package):
+            for match in CODE_EDGE.finditer(path.read_text()):
+                found.append((package, match["url"], path))
+    return [
+        f"{path.relative_to(ROOT)}: {app} -> {target}"
+        for app, target, path in found
+        if app in LAYERS and target in LAYERS and LAYERS.index(app) > LAYERS.index(target)
+    ]
+
+
 def test_the_import_contracts_are_kept() -> None:
     # import-linter prints its report; on a broken contract it names every offending chain.
     assert lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True) == 0
@@ -131,6 +180,27 @@ def test_no_app_imports_one_above_it_and_no_apps_import_each_other() -> None:
 
 def test_no_project_import_hides_inside_a_function() -> None:
     assert function_level_imports() == []
+
+
+def test_no_template_or_url_name_points_to_an_app_above() -> None:
+    assert name_edges() == []
+
+
+def test_the_name_edges_are_seen(tmp_path: Path) -> None:
+    """The scanner finds each kind of edge (so that an empty list above means something)."""
+    text = (
+        '{% load randomization_tags i18n %}{% include "exports/x.html" %}'
+        '{% extends "fidelity/y.html" %}{% url "reports:home" %}'
+    )
+    kinds = [(m["libraries"], m["template"], m["url"]) for m in TEMPLATE_EDGE.finditer(text)]
+    assert kinds == [
+        ("randomization_tags i18n", None, None),
+        (None, "exports", None),
+        (None, "fidelity", None),
+        (None, None, "reports"),
+    ]
+    assert CODE_EDGE.search('redirect("randomization:result", pk=1)')["url"] == "randomization"  # type: ignore[index]
+    assert _owner_of_library("i18n") == "django"
 
 
 def test_the_figures_of_the_layout() -> None:
@@ -151,6 +221,7 @@ def test_the_figures_of_the_layout() -> None:
     )
     print(f"upward edges: {len(upward(edges))}; cycles: {len(cycles(edges))}")
     print(f"function-level project imports: {len(function_level_imports())}")
+    print(f"upward template and URL-name edges: {len(name_edges())}")
     for app in sorted(apps, key=lambda app: -lines[app]):
         print(f"  {app:<14} {lines[app]:>6} lines  {lines[app] / total:6.1%}")
     print(f"biggest app: {biggest}, {lines[biggest] / total:.1%} of {total} lines")

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+
+from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import PermissionDenied
+from django.utils.translation import gettext_lazy as _
 
 from trial.models import Site
 from trial.roles import BLINDED_ROLES, SITE_SCOPED_ROLES, TWO_FACTOR_ROLES, UNBLINDED_ROLES, Role
 
-if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-
-    from trial.models import Site
-
-    AnyUser = AbstractBaseUser | AnonymousUser
+# Whoever asks: the user of a request, signed in or not (Django's and DRF's `request.user`).
+# What writes takes a `User`, the staff account; `signed_in` turns the one into the other.
+Viewer = User | AnonymousUser
+# The attribute that keeps a user's grants on the user object (request.user lives one request).
+_GRANTS = "_imr_grants"
 
 
 @dataclass(frozen=True)
@@ -29,9 +31,9 @@ class Grants:
         return frozenset(self.sites_by_role)
 
 
-def grants(user: Any) -> Grants:
+def grants(user: Viewer) -> Grants:
     """The user's role assignments, read once per user object (i.e. once per request)."""
-    cached = getattr(user, "_imr_grants", None)
+    cached: Grants | None = getattr(user, _GRANTS, None)
     if cached is not None:
         return cached
     if not getattr(user, "is_authenticated", False) or not user.is_active:
@@ -46,26 +48,26 @@ def grants(user: Any) -> Grants:
             else:
                 sites.add(site_id)
         result = Grants({role: frozenset(ids) for role, ids in by_role.items()})
-    user._imr_grants = result
+    setattr(user, _GRANTS, result)
     return result
 
 
-def forget_grants(user: Any) -> None:
+def forget_grants(user: Viewer) -> None:
     """Drop the cached grants after the user's roles change."""
-    if hasattr(user, "_imr_grants"):
-        del user._imr_grants
+    if hasattr(user, _GRANTS):
+        delattr(user, _GRANTS)
 
 
-def roles_of(user: Any) -> frozenset[str]:
+def roles_of(user: Viewer) -> frozenset[str]:
     return grants(user).roles
 
 
-def has_role(user: Any, *roles: str) -> bool:
+def has_role(user: Viewer, *roles: str) -> bool:
     held = roles_of(user)
     return any(role in held for role in roles)
 
 
-def site_ids(user: Any, *roles: str) -> frozenset[int]:
+def site_ids(user: Viewer, *roles: str) -> frozenset[int]:
     """Ids of the sites where the user holds any of `roles` (any trial role when none given)."""
     by_role = grants(user).sites_by_role
     wanted = roles or tuple(r for r in by_role if r != Role.ADMIN)
@@ -75,12 +77,12 @@ def site_ids(user: Any, *roles: str) -> frozenset[int]:
     return frozenset(found)
 
 
-def has_role_at(user: Any, site: Site | int, *roles: str) -> bool:
+def has_role_at(user: Viewer, site: Site | int, *roles: str) -> bool:
     site_id = site if isinstance(site, int) else site.pk
     return site_id in site_ids(user, *roles)
 
 
-def may_see_allocation(user: Any) -> bool:
+def may_see_allocation(user: Viewer) -> bool:
     """True only for users who hold an unblinded trial role and no blinded one.
 
     Blinded wins: an assessor who is also a coordinator is blinded. Admins hold no trial role
@@ -89,12 +91,20 @@ def may_see_allocation(user: Any) -> bool:
     return bool(held & UNBLINDED_ROLES) and not (held & BLINDED_ROLES)
 
 
-def is_blinded(user: Any) -> bool:
+def is_blinded(user: Viewer) -> bool:
     return not may_see_allocation(user)
 
 
-def needs_two_factor(user: Any) -> bool:
+def needs_two_factor(user: Viewer) -> bool:
     return bool(roles_of(user) & TWO_FACTOR_ROLES) or bool(getattr(user, "is_superuser", False))
+
+
+def signed_in(user: Viewer) -> User:
+    """The staff account behind a request that must be signed in (a page behind
+    login_required, an endpoint behind IsAuthenticated): 403 for anybody else."""
+    if not isinstance(user, User) or not user.is_authenticated:
+        raise PermissionDenied(_("Sign in first."))
+    return user
 
 
 def role_labels(roles: Iterable[str]) -> list[str]:

@@ -13,19 +13,22 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from trial import access
-from trial.errors import TrialError, from_database_error
+from trial.errors import RETRY_AFTER_SECONDS, TrialError, from_database_error, is_database_outage
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Trial errors and refusals by the database's own triggers become API.md statuses:
     400 with field messages, 403, 404, 409 (conflict, stale, locked), 503."""
-    if isinstance(exc, DatabaseError):
+    if isinstance(exc, DatabaseError) or is_database_outage(exc):
         translated = from_database_error(exc)
         if translated is None:
             return None
         exc = translated
     if isinstance(exc, TrialError):
-        return Response(error_body(exc.as_response_data()), status=exc.status)
+        response = Response(error_body(exc.as_response_data()), status=exc.status)
+        if exc.status == status.HTTP_503_SERVICE_UNAVAILABLE:
+            response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     if isinstance(exc, RequestDataTooBig):
         # Django refuses a body over DATA_UPLOAD_MAX_MEMORY_SIZE when DRF reads it; answer in
         # the API's shape rather than with Django's HTML error page.

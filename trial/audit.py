@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pghistory
-from django.db import connection
+from django.db import connection, models
 from django.utils.translation import gettext as _
 from pghistory import runtime
 from pghistory.middleware import HistoryMiddleware
@@ -18,6 +18,18 @@ from pghistory.middleware import WSGIRequest as HistoryWSGIRequest
 
 from trial.errors import Invalid
 from trial.inputs import NUL_MESSAGE
+
+
+def event_model(model: type[models.Model]) -> Any:
+    """The event model pghistory generated for a tracked model. pghistory adds it to the class
+    at run time (`Model.pgh_event_model`), so it has no static type: its fields are the
+    tracked model's plus pgh_id, pgh_created_at, pgh_label, pgh_obj and pgh_context."""
+    return getattr(model, "pgh_event_model")  # noqa: B009 (an attribute made at run time)
+
+
+def events_of(obj: models.Model) -> models.QuerySet[Any]:
+    """The audit events of one tracked row (what pghistory also offers as `obj.events`)."""
+    return event_model(type(obj)).objects.filter(pgh_obj=obj)
 
 
 @contextmanager

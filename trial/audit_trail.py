@@ -49,7 +49,7 @@ ACTION_WORDS = (
 class AuditSource:
     """One pghistory event model on the audit history.
 
-    event_model: the generated event model, e.g. `Participant.pgh_event_model`.
+    event_model: the generated event model, e.g. `event_model(Participant)`.
     participant_field: a lookup on the event model that gives the participant's id, e.g.
         "pgh_obj_id" for the participant itself, "participant_id" for a model with a
         participant foreign key, "response__participant_id" one level further; or a function
@@ -325,8 +325,8 @@ class _RelatedLabels:
 
 
 def _usernames(events: list[Any]) -> dict[Any, str]:
-    ids = {
-        e.pgh_context.get("user")
+    ids: set[int] = {
+        e.pgh_context["user"]
         for e in events
         if isinstance(e.pgh_context, dict) and e.pgh_context.get("user") is not None
     }

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from django.db import DatabaseError
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError
 from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 # SQLSTATEs raised by the trial's own PostgreSQL triggers.
 LOCKED_SQLSTATE = "IMR01"  # the database is frozen or locked (trial.lock)
@@ -62,6 +63,42 @@ class Unavailable(TrialError):
     status = 503
 
 
+# How long a client should wait before trying again after a 503 for an outage (seconds).
+RETRY_AFTER_SECONDS = 30
+DATABASE_DOWN = _(
+    "The database cannot be reached at the moment. Nothing was saved; try again in a minute."
+)
+# SQLSTATE classes and codes that mean "the server is not there (now)": connection failures
+# (08...), too many connections and other lack of resources (53...), and a server shutting
+# down or starting (57P01-57P03).
+_OUTAGE_CLASSES = ("08", "53")
+_OUTAGE_CODES = frozenset({"57P01", "57P02", "57P03"})
+# Concurrency refusals that a retry may resolve: 409, never 500.
+_RETRYABLE_CODES = frozenset({"40001", "40P01", "55P03"})
+
+
+def is_database_outage(exc: BaseException) -> bool:
+    """True when `exc` means PostgreSQL is unreachable or unable to serve (503), not that it
+    refused the statement."""
+    if type(exc).__name__ == "PoolTimeout":  # psycopg_pool: every pooled connection is busy
+        return True
+    if not isinstance(exc, DatabaseError) and not _is_psycopg_error(exc):
+        return False
+    state = sqlstate_of(exc)
+    if state is None:
+        # No answer from a server at all (refused, reset, closed): psycopg gives no SQLSTATE.
+        return isinstance(exc, OperationalError | InterfaceError) or _is_psycopg_connection(exc)
+    return state[:2] in _OUTAGE_CLASSES or state in _OUTAGE_CODES
+
+
+def _is_psycopg_error(exc: BaseException) -> bool:
+    return type(exc).__module__.startswith(("psycopg", "psycopg_pool"))
+
+
+def _is_psycopg_connection(exc: BaseException) -> bool:
+    return type(exc).__name__ in ("OperationalError", "InterfaceError") and _is_psycopg_error(exc)
+
+
 def sqlstate_of(exc: BaseException) -> str | None:
     cause = exc.__cause__ or exc.__context__
     for candidate in (exc, cause):
@@ -71,8 +108,9 @@ def sqlstate_of(exc: BaseException) -> str | None:
     return None
 
 
-def from_database_error(exc: DatabaseError) -> TrialError | None:
-    """The trial error behind a refusal by one of our triggers, if it was one."""
+def from_database_error(exc: BaseException) -> TrialError | None:
+    """The trial error behind a database error: a refusal by one of our triggers or a
+    constraint (409), or an outage (503); None for anything else (a bug: 500)."""
     state = sqlstate_of(exc)
     cause = exc.__cause__ or exc
     text = str(getattr(getattr(cause, "diag", None), "message_primary", None) or cause)
@@ -80,6 +118,23 @@ def from_database_error(exc: DatabaseError) -> TrialError | None:
         return Conflict(text)
     if state == IMMUTABLE_SQLSTATE:
         return Conflict(text)
+    if is_database_outage(exc):
+        return Unavailable(str(DATABASE_DOWN))
+    if state in _RETRYABLE_CODES:
+        return Conflict(
+            str(_("Someone else was changing the same data; nothing was saved. Try again."))
+        )
+    if isinstance(exc, IntegrityError):
+        # A uniqueness or reference rule of the database that a service did not check first
+        # (usually a race with another request): a conflict, not a server error.
+        return Conflict(
+            str(
+                _(
+                    "This conflicts with data saved in the meantime; nothing was saved. "
+                    "Reload and try again."
+                )
+            )
+        )
     return None
 
 

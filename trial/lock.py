@@ -5,6 +5,7 @@ how its refusal is recognised. The state itself is the newest row of trial.model
 from __future__ import annotations
 
 import pgtrigger
+from django.db import connection
 
 from trial.errors import LOCKED_SQLSTATE, sqlstate_of
 from trial.models import DatasetLock
@@ -54,3 +55,21 @@ def is_lock_refusal(exc: BaseException) -> bool:
     """True when `exc` is the lock trigger refusing a change (a services may then say more
     than trial.errors.from_database_error's generic 409, e.g. "nobody can be randomised")."""
     return sqlstate_of(exc) == LOCKED_SQLSTATE
+
+
+def serialize_lock_changes() -> None:
+    """Take the lock log's SHARE ROW EXCLUSIVE lock (one change of state at a time) through
+    the owner's function: the runtime role may not lock the table in that mode itself."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT trial_serialize_lock_changes()")
+
+
+def wait_for_writers(*, timeout: str) -> None:
+    """Make a new freeze or lock hold from the moment it is committed: SHARE locks on every
+    lock-aware table wait for the transactions that already wrote trial data (their trigger
+    ran before the new state existed) and hold back new writers until the commit, after which
+    their trigger sees the new state and refuses. Waits at most `timeout` (then
+    LockNotAvailable)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [timeout])
+        cursor.execute("SELECT trial_wait_for_writers()")

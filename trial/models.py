@@ -3,13 +3,20 @@ log that every trial-data table's trigger reads (trial.lock.refuse_when_locked).
 
 from __future__ import annotations
 
+from typing import Any
+
 import pghistory
 import pgtrigger
 from django.conf import settings
-from django.db import models
+from django.db import connections, models
 from django.utils.translation import gettext_lazy as _
 
 from trial.roles import Role
+
+# The SECURITY DEFINER function that alone writes the lock log, and the transaction-local
+# setting it raises while it does (the table's insert trigger checks it).
+LOCK_FUNCTION = "trial_record_lock_level"
+LOCK_WRITER_SETTING = "imr.lock_writer"
 
 
 @pghistory.track()
@@ -57,13 +64,39 @@ class RoleAssignment(models.Model):
         return f"{self.user} — {self.get_role_display()} ({where})"
 
 
+class DatasetLockManager(models.Manager["DatasetLock"]):
+    def create(  # type: ignore[override]
+        self,
+        *,
+        level: str,
+        reason: str,
+        set_by: Any,
+        open_queries_override: bool = False,
+        open_queries: int | None = None,
+    ) -> DatasetLock:
+        """Record a new state through the database's own function (no role may insert into
+        the table directly): it records who and why, and refuses a freeze or lock in the
+        transaction that opened the database (trial/migrations/0004)."""
+        with connections[self.db].cursor() as cursor:
+            # Not "SELECT ...": pghistory hands the audit context (request, reason) only to
+            # statements that do not start with SELECT.
+            query = f"WITH recorded(id) AS (SELECT {LOCK_FUNCTION}(%s, %s, %s, %s, %s)) "
+            cursor.execute(
+                query + "SELECT id FROM recorded",  # noqa: S608 (a constant; values are parameters)
+                [level, reason, set_by.pk, open_queries, open_queries_override],
+            )
+            (pk,) = cursor.fetchone()
+        return self.get(pk=pk)
+
+
 # The insert event gives every freeze, lock and unlock the request context (URL, IP, request
 # id) on top of the row's own who/why/when.
 @pghistory.track(pghistory.InsertEvent())
 class DatasetLock(models.Model):
     """The freeze/lock log. The newest row is the database's state; rows are never changed or
     deleted, so the log is its own audit trail. The trigger of trial.lock.refuse_when_locked
-    reads this table before every change of trial data."""
+    reads this table before every change of trial data. Rows are written only by the
+    SECURITY DEFINER function trial_record_lock_level() (`DatasetLock.objects.create`)."""
 
     class Level(models.TextChoices):
         OPEN = "open", _("Open")
@@ -80,12 +113,30 @@ class DatasetLock(models.Model):
     open_queries = models.PositiveIntegerField(
         null=True, blank=True, help_text="Queries still open when the state was set"
     )
+    # The writing transaction (pg_current_xact_id()): an open followed by a freeze or lock in
+    # one transaction is refused, so data cannot change behind a lock that never lifted.
+    transaction_id = models.BigIntegerField(null=True, editable=False)
+
+    objects = DatasetLockManager()
 
     class Meta:
         ordering = ["-id"]
         get_latest_by = "id"
         triggers = [
-            pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete)
+            pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+            pgtrigger.Trigger(
+                name="only_through_function",
+                when=pgtrigger.Before,
+                operation=pgtrigger.Insert,
+                func=f"""
+                    IF current_setting('{LOCK_WRITER_SETTING}', true)
+                        IS DISTINCT FROM '{LOCK_FUNCTION}' THEN
+                        RAISE EXCEPTION 'The lock state changes only through {LOCK_FUNCTION}().'
+                            USING ERRCODE = '42501';
+                    END IF;
+                    RETURN NEW;
+                """,
+            ),
         ]
 
     def __str__(self) -> str:

@@ -91,7 +91,7 @@ def menu_for(user: Any, path: str = "") -> list[dict[str, Any]]:
     if not getattr(user, "is_authenticated", False):
         return []
     blinded = access.is_blinded(user)
-    items = []
+    items: list[dict[str, Any]] = []
     for entry in ENTRIES:
         if entry.unblinded_only and blinded:
             continue

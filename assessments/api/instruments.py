@@ -12,20 +12,20 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from assessments.instruments import registry
-from assessments.instruments.metadata import instrument_metadata
+from instruments import registry
+from instruments.metadata import instrument_metadata
 from trial import access
 from trial.errors import NotFound
 
 
 class OptionSerializer(serializers.Serializer):
     value = serializers.FloatField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field called "label" (the stubs see Field.label)
 
 
 class ItemMetadataSerializer(serializers.Serializer):
     code = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field called "label" (the stubs see Field.label)
     type = serializers.ChoiceField(choices=["integer", "decimal", "text", "date"])
     min = serializers.FloatField(allow_null=True)
     max = serializers.FloatField(allow_null=True)
@@ -49,7 +49,7 @@ class ItemMetadataSerializer(serializers.Serializer):
 
 class ScoreMetadataSerializer(serializers.Serializer):
     code = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field called "label" (the stubs see Field.label)
     items = serializers.ListField(child=serializers.CharField())
     method = serializers.CharField()
     type = serializers.ChoiceField(choices=["integer", "decimal"])
@@ -64,7 +64,7 @@ class ScoreMetadataSerializer(serializers.Serializer):
 
 class MissingReasonSerializer(serializers.Serializer):
     code = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field called "label" (the stubs see Field.label)
     numeric = serializers.IntegerField(help_text="User-missing code in SPSS/Stata exports")
 
 

@@ -14,11 +14,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from assessments import permissions, selectors, services
+from assessments import worklist as worklist_module
 from assessments.api.responses import PATH_PARAMETERS, _participant
 from assessments.models import Query, QueryStatus, RegisterImport
 from trial.api import role_permission
 from trial.errors import Invalid
 from trial.inputs import digits
+from trial.paging import TrialPagination, Window, api_page_request, paginated
 
 
 class QueryMessageSerializer(serializers.Serializer):
@@ -97,6 +99,7 @@ QUERY_READERS = role_permission(*permissions.QUERY_READERS)
 
 class QueryListView(APIView):
     permission_classes = [QUERY_READERS]
+    pagination_class = TrialPagination
 
     @extend_schema(
         parameters=[
@@ -122,7 +125,12 @@ class QueryListView(APIView):
             participant=participant,
             unresolved=params.get("unresolved", "").lower() in ("1", "true", "yes"),
         )
-        return Response([present_query(q) for q in queryset])
+        return paginated(
+            self,
+            request,
+            queryset,
+            lambda page: [present_query(q) for q in page],
+        )
 
 
 class QueryDetailView(APIView):
@@ -221,22 +229,42 @@ class WorklistRowSerializer(serializers.Serializer):
 
 class WorklistView(APIView):
     permission_classes = [role_permission(*permissions.ENTERING_ROLES)]
+    pagination_class = TrialPagination
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("state", str, enum=["due", "open", "overdue", "completed"]),
+            OpenApiParameter(
+                "state",
+                str,
+                description="due, open, overdue or completed; several separated by commas; "
+                "`active` for due, open and overdue; empty or `all` for every state",
+            ),
             OpenApiParameter("site", str),
         ],
         responses=WorklistRowSerializer(many=True),
-        summary="Your assessments across your sites, by due date (no allocation)",
+        summary="Your assessments across your sites, the window that closes first first "
+        "(no allocation)",
     )
     def get(self, request: Request) -> Response:
-        rows = selectors.worklist(
-            user=request.user,
-            state=request.query_params.get("state", ""),
-            site=request.query_params.get("site", ""),
+        states = worklist_module.parse_states(request.query_params.get("state", ""))
+        site = request.query_params.get("site", "")
+
+        def fetch(offset: int, limit: int) -> worklist_module.Worklist:
+            return selectors.worklist_page(
+                user=request.user, states=states, site=site, offset=offset, limit=limit
+            )
+
+        offset, limit = api_page_request(request)
+        found = fetch(offset, limit)
+        rows = Window(
+            found.rows,
+            count=found.count,
+            offset=offset,
+            fetch=lambda start, size: fetch(start, size).rows,
         )
-        return Response(WorklistRowSerializer(rows, many=True).data)
+        return paginated(
+            self, request, rows, lambda page: WorklistRowSerializer(page, many=True).data
+        )
 
 
 # -- register data -------------------------------------------------------------------------------
@@ -245,7 +273,9 @@ class CsvParser(BaseParser):
 
     media_type = "text/csv"
 
-    def parse(
+    # DRF hands whatever a parser returns to the view as request.data; the stubs expect a
+    # mapping, as the form and JSON parsers return.
+    def parse(  # type: ignore[override]
         self, stream: Any, media_type: str | None = None, parser_context: Any = None
     ) -> bytes:
         # One byte past the limit is enough for services.register_import to refuse the file;
@@ -279,6 +309,7 @@ def present_import(record: RegisterImport) -> dict[str, Any]:
 
 class RegisterImportView(APIView):
     permission_classes = [role_permission(*permissions.REGISTER_IMPORTERS)]
+    pagination_class = TrialPagination
     parser_classes = [CsvParser]
 
     @extend_schema(
@@ -286,7 +317,7 @@ class RegisterImportView(APIView):
     )
     def get(self, request: Request) -> Response:
         records = RegisterImport.objects.select_related("imported_by")
-        return Response([present_import(r) for r in records])
+        return paginated(self, request, records, lambda page: [present_import(r) for r in page])
 
     @extend_schema(
         request={"text/csv": OpenApiTypes.BINARY},

@@ -13,9 +13,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from assessments import permissions, selectors, services
-from assessments.instruments import psp, registry
-from assessments.instruments.base import Instrument
 from assessments.models import InstrumentResponse, Timepoint
+from instruments import psp, registry
+from instruments.base import Instrument
 from participants.models import Participant
 from trial.api import role_permission
 from trial.errors import Forbidden, NotFound
@@ -115,7 +115,7 @@ class VerifySerializer(serializers.Serializer):
 
 class HistoryEntrySerializer(serializers.Serializer):
     version = serializers.IntegerField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field called "label" (the stubs see Field.label)
     at = serializers.DateTimeField()
     status = serializers.CharField()
     user = serializers.CharField()

@@ -12,8 +12,6 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from assessments import permissions
-from assessments.instruments import registry
-from assessments.instruments.base import Finding
 from assessments.models import (
     UNRESOLVED_QUERY_STATUSES,
     InstrumentResponse,
@@ -23,6 +21,8 @@ from assessments.models import (
     QueryMessage,
     QueryStatus,
 )
+from instruments import registry
+from instruments.base import Finding
 from trial import access
 from trial.audit import audit_context
 from trial.errors import Conflict, Forbidden, Invalid, NotFound

@@ -8,6 +8,8 @@ not a change: it answers 200 with the same version and needs no reason."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -18,9 +20,6 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from assessments import permissions, windows
-from assessments.instruments import registry
-from assessments.instruments.base import Action, CheckContext, Finding, Instrument
-from assessments.instruments.validation import EntryErrors, clean_entry
 from assessments.models import (
     UNRESOLVED_QUERY_STATUSES,
     InstrumentResponse,
@@ -31,6 +30,9 @@ from assessments.models import (
 )
 from assessments.selectors import form_instrument
 from assessments.services.queries import sync_automatic_queries
+from instruments import registry
+from instruments.base import Action, CheckContext, Finding, Instrument
+from instruments.validation import CleanEntry, EntryErrors, clean_entry
 from participants.models import Participant
 from trial import access
 from trial.audit import audit_context
@@ -131,6 +133,54 @@ def response_save(
     instrument = form_instrument(code, timepoint)
     require_entry_allowed(user, participant, instrument)
     reason = (reason or "").strip()
+    _check_request(status=status, reason=reason, version=version)
+    randomized_on = windows.randomization_date(participant)
+    _check_participant(participant, timepoint, randomized_on)
+    context = CheckContext(
+        participant=participant,
+        timepoint=timepoint,
+        interview_date=interview_date,
+        randomized_on=randomized_on,
+        justifications=comments if isinstance(comments, dict) else {},
+        reason=reason,
+    )
+    entry, date_findings = _clean(
+        instrument, context, items=items, missing=missing, comments=comments, status=status
+    )
+    with (
+        _database_refusals(),
+        transaction.atomic(),
+        audit_context(
+            user=user, reason=reason or None, instrument=instrument.code, timepoint=timepoint
+        ),
+    ):
+        existing, open_automatic = _locked_response(participant, timepoint, instrument)
+        # Without a date, a new form is dated today and an existing one keeps its date.
+        interview_day = (
+            interview_date
+            or (existing.interview_date if existing is not None else None)
+            or timezone.localdate()
+        )
+        if interview_date is None:
+            date_findings = _date_findings(context, interview_day)
+        findings = entry.findings + [f for f in date_findings if f.action != Action.ERROR]
+        response, created = _response_to_change(
+            existing, version, participant=participant, timepoint=timepoint, instrument=instrument
+        )
+        if not created and _unchanged(response, entry, interview_day, status):
+            return SaveResult(response=response, created=False, changed=False)
+        _require_reason_once_completed(response, reason)
+        _fill(response, entry, instrument, user=user, status=status, interview_day=interview_day)
+        response.version = 1 if created else response.version + 1
+        response.save()
+        opened: list[Finding] = []
+        if findings or open_automatic:
+            opened = sync_automatic_queries(response=response, findings=findings, user=user)
+    return SaveResult(response=response, created=created, changed=True, queries_opened=opened)
+
+
+def _check_request(*, status: str, reason: str, version: Any) -> None:
+    """The request's own fields, before anything is read: 400 with every problem."""
     errors: dict[str, list[str]] = {}
     if status not in ENTRY_STATUSES:
         errors["status"] = [
@@ -149,16 +199,20 @@ def response_save(
     if errors:
         raise Invalid(_("The form has errors."), fields=errors)
 
-    randomized_on = windows.randomization_date(participant)
-    _check_participant(participant, timepoint, randomized_on)
-    context = CheckContext(
-        participant=participant,
-        timepoint=timepoint,
-        interview_date=interview_date,
-        randomized_on=randomized_on,
-        justifications=comments if isinstance(comments, dict) else {},
-        reason=reason,
-    )
+
+def _clean(
+    instrument: Instrument,
+    context: CheckContext,
+    *,
+    items: Any,
+    missing: Any,
+    comments: Any,
+    status: str,
+) -> tuple[CleanEntry, list[Finding]]:
+    """The clean entry and the findings of its interview date (when given), or 400 with the
+    problems of both."""
+    entry: CleanEntry | None = None
+    errors: dict[str, list[str]] = {}
     try:
         entry = clean_entry(
             instrument,
@@ -168,139 +222,163 @@ def response_save(
             complete=status == ResponseStatus.COMPLETE,
             context=context,
         )
-        errors = {}
     except EntryErrors as exc:
         errors = exc.fields
     date_findings: list[Finding] = []
-    if interview_date is not None:
+    if context.interview_date is not None:
         date_findings = windows.interview_date_findings(
-            participant, timepoint, interview_date, randomized_on
+            context.participant, context.timepoint, context.interview_date, context.randomized_on
         )
         errors = _merge(errors, [f for f in date_findings if f.action == Action.ERROR])
-    if errors:
+    if errors or entry is None:
         raise Invalid(_("The form has errors."), fields=errors)
+    return entry, date_findings
 
+
+def _date_findings(context: CheckContext, interview_day: date) -> list[Finding]:
+    """The findings of the date the form gets when none was sent; 400 on an impossible one."""
+    findings = windows.interview_date_findings(
+        context.participant, context.timepoint, interview_day, context.randomized_on
+    )
+    date_errors = [f for f in findings if f.action == Action.ERROR]
+    if date_errors:
+        raise Invalid(_("The form has errors."), fields=_merge({}, date_errors))
+    return findings
+
+
+def _locked_response(
+    participant: Participant, timepoint: str, instrument: Instrument
+) -> tuple[InstrumentResponse | None, bool]:
+    """The existing response, locked for this transaction, and whether it has open automatic
+    queries."""
+    row = (
+        InstrumentResponse.objects.select_for_update(of=("self",))
+        .filter(participant=participant, timepoint=timepoint, instrument=instrument.code)
+        .annotate(
+            open_automatic=Exists(
+                Query.objects.filter(
+                    response=OuterRef("pk"),
+                    kind=QueryKind.AUTOMATIC,
+                    status__in=UNRESOLVED_QUERY_STATUSES,
+                )
+            )
+        )
+        .first()
+    )
+    if row is None:
+        return None, False
+    return row, bool(vars(row)["open_automatic"])  # the annotation, set on the row
+
+
+def _response_to_change(
+    existing: InstrumentResponse | None,
+    version: int | None,
+    *,
+    participant: Participant,
+    timepoint: str,
+    instrument: Instrument,
+) -> tuple[InstrumentResponse, bool]:
+    """(the response, whether it is new); 409 when the version sent is not the one to change."""
+    if existing is None:
+        if version not in (None, 0, 1):
+            raise Conflict(
+                _(
+                    "There is no version {version} of this form yet: send version 0 (or "
+                    "leave it out) to create it."
+                ).format(
+                    version=version,
+                )
+            )
+        new = InstrumentResponse(
+            participant=participant, timepoint=timepoint, instrument=instrument.code
+        )
+        return new, True
+    if version is None:
+        raise Conflict(
+            _(
+                "This form exists already (version {version}): send the version you are changing."
+            ).format(
+                version=existing.version,
+            )
+        )
+    if version != existing.version:
+        raise Conflict(
+            _(
+                "The form was changed since you read it: it is now version {version}, "
+                "you sent version {version2}. Reload it and apply your change again."
+            ).format(
+                version=existing.version,
+                version2=version,
+            )
+        )
+    existing.participant = participant  # already loaded: no second read
+    return existing, False
+
+
+def _unchanged(
+    response: InstrumentResponse, entry: CleanEntry, interview_day: date, status: str
+) -> bool:
+    """Saving the same content again is not a change (complete stays verified)."""
+    same_status = response.status == status or (
+        response.status == ResponseStatus.VERIFIED and status == ResponseStatus.COMPLETE
+    )
+    return (
+        response.items == entry.values
+        and response.missing == entry.missing
+        and response.comments == entry.comments
+        and response.interview_date == interview_day
+        and same_status
+    )
+
+
+def _require_reason_once_completed(response: InstrumentResponse, reason: str) -> None:
+    if response.first_completed_at is not None and not reason:
+        raise Invalid(
+            _("A completed form changes only with a reason."),
+            fields={
+                "reason": [
+                    _(
+                        "This form was completed on {localtime:%Y-%m-%d}: give the reason for "
+                        "the change."
+                    ).format(
+                        localtime=timezone.localtime(response.first_completed_at),
+                    )
+                ]
+            },
+        )
+
+
+def _fill(
+    response: InstrumentResponse,
+    entry: CleanEntry,
+    instrument: Instrument,
+    *,
+    user: Any,
+    status: str,
+    interview_day: date,
+) -> None:
+    """The response's new content, scores and rater; any change clears the verification."""
+    response.items = entry.values
+    response.missing = entry.missing
+    response.comments = entry.comments
+    response.scores = instrument.compute_scores(entry.values, entry.missing)
+    response.status = status
+    response.interview_date = interview_day
+    response.rater = user
+    response.rater_role = permissions.entering_role(user, response.participant.site_id, instrument)
+    response.verified_by = None
+    response.verified_at = None
+    if status == ResponseStatus.COMPLETE and response.first_completed_at is None:
+        response.first_completed_at = timezone.now()
+
+
+@contextmanager
+def _database_refusals() -> Iterator[None]:
+    """The database's refusals as the API's answers: a duplicate form created at the same
+    moment is a 409, and so is a write the lock trigger refused (the trigger is the guard;
+    checking the lock first would cost every save a query)."""
     try:
-        with (
-            transaction.atomic(),
-            audit_context(
-                user=user, reason=reason or None, instrument=instrument.code, timepoint=timepoint
-            ),
-        ):
-            existing = (
-                InstrumentResponse.objects.select_for_update(of=("self",))
-                .filter(participant=participant, timepoint=timepoint, instrument=instrument.code)
-                .annotate(
-                    open_automatic=Exists(
-                        Query.objects.filter(
-                            response=OuterRef("pk"),
-                            kind=QueryKind.AUTOMATIC,
-                            status__in=UNRESOLVED_QUERY_STATUSES,
-                        )
-                    )
-                )
-                .first()
-            )
-            # Without a date, a new form is dated today and an existing one keeps its date.
-            interview_day = (
-                interview_date
-                or (existing.interview_date if existing is not None else None)
-                or timezone.localdate()
-            )
-            if interview_date is None:
-                date_findings = windows.interview_date_findings(
-                    participant, timepoint, interview_day, randomized_on
-                )
-                date_errors = [f for f in date_findings if f.action == Action.ERROR]
-                if date_errors:
-                    raise Invalid(_("The form has errors."), fields=_merge({}, date_errors))
-            findings = entry.findings + [f for f in date_findings if f.action != Action.ERROR]
-            if existing is None:
-                if version not in (None, 0, 1):
-                    raise Conflict(
-                        _(
-                            "There is no version {version} of this form yet: send version 0 (or "
-                            "leave it out) to create it."
-                        ).format(
-                            version=version,
-                        )
-                    )
-                response = InstrumentResponse(
-                    participant=participant, timepoint=timepoint, instrument=instrument.code
-                )
-                created = True
-            else:
-                if version is None:
-                    raise Conflict(
-                        _(
-                            "This form exists already (version {version}): send the version you "
-                            "are changing."
-                        ).format(
-                            version=existing.version,
-                        )
-                    )
-                if version != existing.version:
-                    raise Conflict(
-                        _(
-                            "The form was changed since you read it: it is now version {version}, "
-                            "you sent version {version2}. Reload it and apply your change again."
-                        ).format(
-                            version=existing.version,
-                            version2=version,
-                        )
-                    )
-                response = existing
-                response.participant = participant  # already loaded: no second read
-                created = False
-
-            unchanged = (
-                not created
-                and response.items == entry.values
-                and response.missing == entry.missing
-                and response.comments == entry.comments
-                and response.interview_date == interview_day
-                and (
-                    response.status == status
-                    or (
-                        response.status == ResponseStatus.VERIFIED
-                        and status == ResponseStatus.COMPLETE
-                    )
-                )
-            )
-            if unchanged:
-                return SaveResult(response=response, created=False, changed=False)
-            if response.first_completed_at is not None and not reason:
-                raise Invalid(
-                    _("A completed form changes only with a reason."),
-                    fields={
-                        "reason": [
-                            _(
-                                "This form was completed on {localtime:%Y-%m-%d}: give the reason "
-                                "for the change."
-                            ).format(
-                                localtime=timezone.localtime(response.first_completed_at),
-                            )
-                        ]
-                    },
-                )
-            now = timezone.now()
-            response.items = entry.values
-            response.missing = entry.missing
-            response.comments = entry.comments
-            response.scores = instrument.compute_scores(entry.values, entry.missing)
-            response.status = status
-            response.interview_date = interview_day
-            response.rater = user
-            response.rater_role = permissions.entering_role(user, participant.site_id, instrument)
-            response.verified_by = None
-            response.verified_at = None
-            if status == ResponseStatus.COMPLETE and response.first_completed_at is None:
-                response.first_completed_at = now
-            response.version = 1 if created else response.version + 1
-            response.save()
-            opened: list[Finding] = []
-            if findings or (existing is not None and existing.open_automatic):
-                opened = sync_automatic_queries(response=response, findings=findings, user=user)
+        yield
     except IntegrityError as exc:
         if "one_response_per_instrument_and_timepoint" in str(exc):
             raise Conflict(
@@ -308,11 +386,9 @@ def response_save(
             ) from None
         raise
     except DatabaseError as exc:
-        # The lock trigger is the guard; checking the lock first would cost every save a query.
         if sqlstate_of(exc) == LOCKED_SQLSTATE:
             require_data_entry_open()
         raise
-    return SaveResult(response=response, created=created, changed=True, queries_opened=opened)
 
 
 def response_verify(

@@ -28,11 +28,11 @@ from django.db import connection, models, transaction
 from django.db.models import Max
 from django.utils import translation
 
+from datasets import datasets_for
+from datasets.base import Dataset, missing_codes
+from datasets.context import ExportContext, Withheld
+from datasets.instruments import ENGLISH, catalogue
 from exports import selectors
-from exports.datasets import datasets_for
-from exports.datasets.base import Dataset, missing_codes
-from exports.datasets.context import ExportContext, Withheld
-from exports.instruments import ENGLISH, catalogue
 from exports.models import ExportJob, MaskingKey
 from exports.services import masking_mapping
 from exports.writers import TABULAR_WRITERS, codebook, odm
@@ -204,7 +204,7 @@ def _read_snapshot(job: ExportJob, staging: Path, output: Path, progress: Progre
             folder = output if keep_parquet else staging
             item = parquet_writer.stage(dataset, folder / f"{dataset.name}.parquet", lambda n: None)
             staged.append(item)
-            context.staged[dataset.name] = item
+            context.staged[dataset.name] = item.path
         sources = {model for dataset in datasets for model in dataset.sources}
         as_of = data_as_of(sources)
     return Snapshot(staged, snapshot_at, as_of, lock, context)

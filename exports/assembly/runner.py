@@ -11,10 +11,10 @@ import logging
 
 from django.db import InterfaceError, OperationalError, connection
 
+from datasets.forms import ExportDataError
 from exports import lifecycle
 from exports.assembly import files
 from exports.assembly.heartbeat import Heartbeat
-from exports.datasets.forms import ExportDataError
 from exports.models import ExportJob
 
 logger = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from exports.datasets.base import Column, Dataset
+from datasets.base import Column, Dataset
 
 BATCH_ROWS = 5000
 

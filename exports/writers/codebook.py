@@ -11,8 +11,8 @@ from pathlib import Path
 
 from django.utils.html import escape
 
-from exports.datasets.base import Column
-from exports.datasets.context import Withheld
+from datasets.base import Column
+from datasets.context import Withheld
 from exports.writers.base import StagedDataset, WrittenFile
 
 HEADER = (

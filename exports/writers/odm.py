@@ -22,7 +22,7 @@ from typing import Any
 from xml.sax.saxutils import XMLGenerator
 from xml.sax.xmlreader import AttributesImpl
 
-from exports.datasets.base import Column, OdmBinding, OdmEvent, VarType, missing_by_code
+from datasets.base import Column, OdmBinding, OdmEvent, VarType, missing_by_code
 from exports.writers.base import Progress, StagedDataset, WrittenFile
 
 ODM_NS = "http://www.cdisc.org/ns/odm/v1.3"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from exports.datasets.base import Column, Columns, Dataset, VarType
+from datasets.base import Column, Columns, Dataset, VarType
 from exports.writers.base import Progress, StagedDataset
 
 ARROW_TYPES = {

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyreadstat
 
-from exports.datasets.base import Column, VarType
+from datasets.base import Column, VarType
 from exports.writers.base import Progress, StagedDataset, WrittenFile
 
 STATA_VERSION = 14  # format 118: Stata 14 and later, Unicode

@@ -24,6 +24,7 @@ from fidelity.services.groups import UNSET
 from trial import access
 from trial.api import role_permission
 from trial.errors import Invalid
+from trial.paging import TrialPagination, paginated
 
 
 class UnblindedOnly(BasePermission):
@@ -71,6 +72,7 @@ def _group_detail(request: Request, group: ImrGroup, code: int = 200) -> Respons
 
 class GroupListView(FidelityAPIView):
     write_roles = permissions.GROUP_MANAGERS
+    pagination_class = TrialPagination
 
     @extend_schema(
         parameters=[SITE_PARAM],
@@ -79,7 +81,9 @@ class GroupListView(FidelityAPIView):
     )
     def get(self, request: Request) -> Response:
         groups = selectors.group_list(user=request.user, site=request.query_params.get("site"))
-        return Response(s.GroupSerializer(groups, many=True).data)
+        return paginated(
+            self, request, groups, lambda page: s.GroupSerializer(page, many=True).data
+        )
 
     @extend_schema(
         request=s.GroupCreateSerializer,
@@ -187,11 +191,17 @@ class MemberDetailView(FidelityAPIView):
 
 class GroupSessionListView(FidelityAPIView):
     write_roles = permissions.SESSION_PLANNERS
+    pagination_class = TrialPagination
 
     @extend_schema(responses=s.SessionSerializer(many=True), summary="The group's sessions")
     def get(self, request: Request, pk: int) -> Response:
         group = selectors.group_get(user=request.user, pk=pk)
-        return Response(s.SessionSerializer(selectors.sessions_of(group), many=True).data)
+        return paginated(
+            self,
+            request,
+            selectors.sessions_of(group),
+            lambda page: s.SessionSerializer(page, many=True).data,
+        )
 
     @extend_schema(
         request=s.SessionCreateSerializer,
@@ -376,6 +386,7 @@ class GroupExposureView(FidelityAPIView):
 class RatingListView(FidelityAPIView):
     read_roles = permissions.FIDELITY_READERS
     write_roles = permissions.RATERS
+    pagination_class = TrialPagination
 
     @extend_schema(
         parameters=[
@@ -393,7 +404,9 @@ class RatingListView(FidelityAPIView):
             timepoint=request.query_params.get("timepoint"),
             rater_kind=request.query_params.get("rater_kind"),
         )
-        return Response(s.RatingSerializer(ratings, many=True).data)
+        return paginated(
+            self, request, ratings, lambda page: s.RatingSerializer(page, many=True).data
+        )
 
     @extend_schema(
         request=s.RatingCreateSerializer,

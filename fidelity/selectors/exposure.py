@@ -23,29 +23,37 @@ from trial.selectors import lock_level
 
 
 def _exposure_rows(allocations: QuerySet[Allocation]) -> list[exposure.ExposureRow]:
-    allocations = allocations.select_related("participant__site").order_by(
-        "participant__site__number", "participant__number"
+    """The rows from plain values (no model instance per participant): three queries for any
+    number of participants."""
+    found = allocations.order_by("participant__site__number", "participant__number").values_list(
+        "participant_id",
+        "participant__study_id",
+        "participant__site__code",
+        "participant__status",
+        "randomized_at",
     )
-    ids = [allocation.participant_id for allocation in allocations]
-    groups = {
-        m.participant_id: m.group
-        for m in GroupMembership.objects.filter(participant_id__in=ids).select_related("group")
-    }
+    people = list(found)
+    ids = [row[0] for row in people]
+    groups = dict(
+        (participant_id, (group_id, name))
+        for participant_id, group_id, name in GroupMembership.objects.filter(
+            participant_id__in=ids
+        ).values_list("participant_id", "group_id", "group__name")
+    )
     counts = attended_counts(ids)
     rows = []
-    for allocation in allocations:
-        participant = allocation.participant
-        group = groups.get(participant.pk)
-        attended, first = counts.get(participant.pk, (0, None))
+    for participant_id, study_id, site, status, randomized_at in people:
+        group_id, group_name = groups.get(participant_id, (None, ""))
+        attended, first = counts.get(participant_id, (0, None))
         rows.append(
             exposure.make_row(
-                participant_id=participant.pk,
-                study_id=participant.study_id,
-                site=participant.site.code,
-                status=participant.status,
-                randomized_on=timezone.localdate(allocation.randomized_at),
-                group_id=group.pk if group else None,
-                group_name=group.name if group else "",
+                participant_id=participant_id,
+                study_id=study_id,
+                site=site,
+                status=status,
+                randomized_on=timezone.localdate(randomized_at),
+                group_id=group_id,
+                group_name=group_name,
                 sessions_attended=attended,
                 first_session_on=first,
             )

@@ -26,6 +26,7 @@ from fidelity.models import (
 from participants.models import Participant, Status
 from randomization.models import Allocation, Arm
 from trial import access
+from trial.audit import event_model
 from trial.audit_trail import AuditSource
 from trial.errors import NotFound
 from trial.models import Site
@@ -55,7 +56,8 @@ def group_list(*, user: Any, site: str | None = None) -> QuerySet[ImrGroup]:
     )
     if site:
         queryset = queryset.filter(site__code=site.strip().upper())
-    return queryset.prefetch_related("instructors")
+    # Meta.ordering does not apply to a query with aggregates: say it (pages of the API).
+    return queryset.order_by("site__number", "start_date", "name").prefetch_related("instructors")
 
 
 def group_get(*, user: Any, pk: Any) -> ImrGroup:
@@ -214,9 +216,9 @@ def attendance_sheet(session: GroupSession) -> list[AttendanceLine]:
 def attendance_history(session: GroupSession) -> list[dict[str, Any]]:
     """Corrections of this session's attendance from the audit trail: who changed whom from
     what to what, when, and why."""
-    event_model = Attendance.pgh_event_model  # type: ignore[attr-defined]
+    attendance_events = event_model(Attendance)
     events = (
-        event_model.objects.filter(session_id=session.pk)
+        attendance_events.objects.filter(session_id=session.pk)
         .order_by("participant_id", "pgh_id")
         .values("participant_id", "present", "pgh_label", "pgh_created_at", "pgh_context")
     )
@@ -298,7 +300,7 @@ def participant_audit_sources() -> list[AuditSource]:
     and monitors who read that page)."""
     return [
         AuditSource(
-            GroupMembership.pgh_event_model,
+            event_model(GroupMembership),
             "participant_id",
             "IMR group membership",
             blinded_may_see=False,
@@ -308,7 +310,7 @@ def participant_audit_sources() -> list[AuditSource]:
             related=("group",),
         ),
         AuditSource(
-            Attendance.pgh_event_model,
+            event_model(Attendance),
             "participant_id",
             "IMR attendance",
             blinded_may_see=False,

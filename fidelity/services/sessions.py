@@ -228,6 +228,59 @@ def session_cancel(*, user: Any, session: GroupSession, reason: str = "") -> Gro
     return session
 
 
+def _attendees(present: Sequence[Any], members: set[int]) -> tuple[set[int], list[str]]:
+    """The ids of the members who came, and a problem for each id that is not one."""
+    wanted: set[int] = set()
+    problems: list[str] = []
+    for ref in present:
+        if isinstance(ref, bool) or not isinstance(ref, int):
+            problems.append(f"{ref!r} is not a participant id.")
+        elif ref not in members:
+            # Only the id the caller sent: nothing about a participant outside the group.
+            problems.append(f"Participant {ref} is not a member of this group.")
+        else:
+            wanted.add(ref)
+    return wanted, problems
+
+
+def _write_attendance(
+    locked: GroupSession, *, members: set[int], wanted: set[int], user: Any
+) -> int:
+    """One attendance record per member (came or not); returns how many changed."""
+    recorded = dict(
+        Attendance.objects.filter(session=locked).values_list("participant_id", "present")
+    )
+    changed = 0
+    for participant_id in sorted(members):
+        came = participant_id in wanted
+        before = recorded.get(participant_id)
+        if before is None:
+            Attendance.objects.create(
+                session=locked, participant_id=participant_id, present=came, recorded_by=user
+            )
+            changed += 1
+        elif before != came:
+            Attendance.objects.filter(session=locked, participant_id=participant_id).update(
+                present=came, recorded_by=user, recorded_at=timezone.now()
+            )
+            changed += 1
+    return changed
+
+
+def _mark_held(locked: GroupSession, *, changed: int) -> None:
+    """The first attendance makes the session held; every change a new attendance version."""
+    fields = []
+    if changed or locked.status != SessionStatus.HELD:
+        locked.attendance_version += 1
+        fields.append("attendance_version")
+    if locked.status != SessionStatus.HELD:
+        locked.status = SessionStatus.HELD
+        locked.attendance_recorded_at = timezone.now()
+        fields += ["status", "attendance_recorded_at"]
+    if fields:
+        locked.save(update_fields=[*fields, "updated_at"])
+
+
 def attendance_record(
     *,
     user: Any,
@@ -249,16 +302,7 @@ def attendance_record(
     members = set(
         GroupMembership.objects.filter(group_id=group.pk).values_list("participant_id", flat=True)
     )
-    wanted: set[int] = set()
-    problems: list[str] = []
-    for ref in present:
-        if isinstance(ref, bool) or not isinstance(ref, int):
-            problems.append(f"{ref!r} is not a participant id.")
-        elif ref not in members:
-            # Only the id the caller sent: nothing about a participant outside the group.
-            problems.append(f"Participant {ref} is not a member of this group.")
-        else:
-            wanted.add(ref)
+    wanted, problems = _attendees(present, members)
     errors: dict[str, list[str]] = {}
     if problems:
         errors["present"] = problems
@@ -291,43 +335,15 @@ def attendance_record(
                     "see the latest and save again."
                 )
             )
-        recorded = dict(
-            Attendance.objects.filter(session=locked).values_list("participant_id", "present")
-        )
         correcting = locked.status == SessionStatus.HELD
         label = (
             (reason.strip() or "Attendance corrected (no reason given)")
             if correcting
             else (reason.strip() or "Attendance recorded")
         )
-        changed = 0
         with audit_context(user=user, reason=label):
-            for participant_id in sorted(members):
-                came = participant_id in wanted
-                before = recorded.get(participant_id)
-                if before is None:
-                    Attendance.objects.create(
-                        session=locked,
-                        participant_id=participant_id,
-                        present=came,
-                        recorded_by=user,
-                    )
-                    changed += 1
-                elif before != came:
-                    Attendance.objects.filter(session=locked, participant_id=participant_id).update(
-                        present=came, recorded_by=user, recorded_at=timezone.now()
-                    )
-                    changed += 1
-            fields = []
-            if changed or locked.status != SessionStatus.HELD:
-                locked.attendance_version += 1
-                fields.append("attendance_version")
-            if locked.status != SessionStatus.HELD:
-                locked.status = SessionStatus.HELD
-                locked.attendance_recorded_at = timezone.now()
-                fields += ["status", "attendance_recorded_at"]
-            if fields:
-                locked.save(update_fields=[*fields, "updated_at"])
+            changed = _write_attendance(locked, members=members, wanted=wanted, user=user)
+            _mark_held(locked, changed=changed)
             if users is not None:
                 sync_people(SessionInstructor, owner={"session": locked}, users=users)
     session.refresh_from_db()

@@ -18,6 +18,7 @@ from fidelity.services.groups import UNSET
 from fidelity.services.sessions import weekly_plan
 from fidelity.views.common import is_htmx, run_for_form, run_for_message, unblinded_page
 from fidelity.views.groups import _render_detail
+from trial import paging
 from trial.errors import Forbidden, TrialError, from_database_error
 from trial.inputs import digits, whole_number
 
@@ -224,7 +225,7 @@ def session_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     form = forms.CancelForm(request.POST)
     if not form.is_valid():
         # The reason could not be read (e.g. a NUL character): cancel nothing.
-        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
         return redirect("fidelity:group", pk=session.group_id)
     run_for_message(
         request,
@@ -240,11 +241,18 @@ def session_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 def exposure_overview(request: HttpRequest) -> HttpResponse:
     site = request.GET.get("site", "")
     report = selectors.exposure_report(user=request.user, site=site)
+    # One page of each list: the groups' figures and the participants' rows.
+    groups, groups_pager = paging.paginate(request, report.groups, param="groups_page")
+    rows, rows_pager = paging.paginate(request, report.rows)
     return render(
         request,
         "fidelity/exposure.html",
         {
             "report": report,
+            "groups": groups.object_list,
+            "groups_pager": groups_pager,
+            "rows": rows.object_list,
+            "pager": rows_pager,
             # Per site, and all sites together when there are several.
             "site_summaries": report.sites
             + ([report.overall] if report.overall and len(report.sites) > 1 else []),

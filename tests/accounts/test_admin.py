@@ -13,6 +13,7 @@ from django.test import Client
 from accounts.models import AuthEvent, StaffAccount
 from tests.accounts.test_lockout import page_login
 from tests.factories import PASSWORD, enrol_totp, give_password, make_staff, page_client
+from trial.audit import event_model, events_of
 from trial.models import RoleAssignment, Site
 from trial.roles import Role
 
@@ -90,7 +91,7 @@ def test_an_administrator_grants_a_role_and_the_change_carries_their_name_and_re
     )
     assert response.status_code == 302, response.content.decode()[:3000]
     granted = RoleAssignment.objects.get(user=user, role=Role.COORDINATOR)
-    event = granted.events.get(pgh_label="insert")
+    event = events_of(granted).get(pgh_label="insert")
     assert event.pgh_context["username"] == "root-admin"
     assert event.pgh_context["reason"] == "Covers Gladsaxe from March"
     assert event.pgh_context["url"] == f"/admin/auth/user/{user.pk}/change/"
@@ -140,7 +141,7 @@ def test_deactivating_an_account_is_audited(admin_client: Client) -> None:
     data = change_form(user, [], "Left the trial team")
     data["is_active"] = ""
     assert admin_client.post(f"/admin/auth/user/{user.pk}/change/", data).status_code == 302
-    event = StaffAccount.pgh_event_model.objects.filter(pgh_obj_id=user.pk).latest("pgh_id")
+    event = event_model(StaffAccount).objects.filter(pgh_obj_id=user.pk).latest("pgh_id")
     assert event.is_active is False
     assert event.pgh_context["reason"] == "Left the trial team"
     assert event.pgh_context["username"] == "root-admin"
@@ -178,7 +179,7 @@ def test_site_names_change_with_a_reason_but_codes_never(
     assert response.status_code == 302
     site.refresh_from_db()
     assert (site.code, site.number, site.name) == ("FRB", 3, "Frederiksberg Centre")
-    event = site.events.latest("pgh_id")
+    event = events_of(site).latest("pgh_id")
     assert event.pgh_context["reason"] == "Renamed"
     assert event.pgh_context["username"] == "root-admin"
     assert admin_client.get("/admin/trial/site/add/").status_code == 403

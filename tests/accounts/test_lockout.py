@@ -136,7 +136,7 @@ def test_lockouts_and_refused_attempts_are_recorded(coordinator: Any) -> None:
     assert [e.detail for e in events] == ["Too many failed logins", "Attempt while locked out"]
     assert [e.channel for e in events] == ["api", "web"]
     refused = AuthEvent.objects.filter(username="anna", kind="login_failed").order_by("id").last()
-    assert refused.detail == "refused: the account is locked out"
+    assert refused is not None and refused.detail == "refused: the account is locked out"
     assert AuthEvent.objects.filter(username="anna", kind="login_failed").count() == 6
 
 

@@ -119,7 +119,9 @@ def test_a_new_data_manager_enrols_an_authenticator_at_the_first_login(sites: An
     assert "<svg" in html and "<img" not in html
     device = TOTPDevice.objects.get(user__username="dora")
     assert not device.confirmed
-    secret = re.search(r'aria-label="Secret key">([A-Z2-7 ]+)<', html).group(1)
+    found = re.search(r'aria-label="Secret key">([A-Z2-7 ]+)<', html)
+    assert found is not None
+    secret = found.group(1)
     import base64
 
     assert base64.b32decode(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from assessments.instruments import registry
+from instruments import registry
 from tests.factories import api_client
 
 

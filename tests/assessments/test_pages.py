@@ -32,7 +32,9 @@ def panss_post(**changes: str) -> dict[str, str]:
 
 def test_the_form_offers_only_the_allowed_values(assessor: Any, participant: Any) -> None:
     html = browser(assessor).get(page_url(participant, "baseline", "PANSS")).content.decode()
-    select = re.search(r'<select id="id-P1".*?</select>', html, re.S).group(0)
+    found = re.search(r'<select id="id-P1".*?</select>', html, re.S)
+    assert found is not None
+    select = found.group(0)
     assert re.findall(r'<option value="(\d*)"', select) == ["", "1", "2", "3", "4", "5", "6", "7"]
     assert 'name="missing-P1"' in html and "missing: refused" in html
     gaf = browser(assessor).get(page_url(participant, "baseline", "GAF")).content.decode()
@@ -50,9 +52,10 @@ def test_a_saved_form_shows_its_scores_and_the_prorated_score(
     assert response.status_code == 302
     html = client.get(response["Location"]).content.decode()
     assert "version 1" in html
-    total = re.search(r'id="score-PANSS_TOTAL".*?<td class="value">(.*?)</td>', html, re.S).group(1)
-    assert "missing" in total
+    total = re.search(r'id="score-PANSS_TOTAL".*?<td class="value">(.*?)</td>', html, re.S)
+    assert total is not None and "missing" in total.group(1)
     prorated = re.search(r'id="score-PANSS_TOTAL_PRO".*?<td class="value">(.*?)</td>', html, re.S)
+    assert prorated is not None
     assert prorated.group(1).strip() == str(
         InstrumentResponse.objects.get().scores["PANSS_TOTAL_PRO"]
     )

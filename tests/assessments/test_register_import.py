@@ -16,6 +16,7 @@ from assessments.windows import service_use_windows
 from participants import services as participant_services
 from tests.assessments.helpers import randomize_days_ago
 from tests.factories import api_client, coordinator_for
+from trial.audit import events_of
 
 HEADER = (
     "cpr;period_start;period_end;admissions;admission_days;emergency_visits;outpatient_contacts"
@@ -122,9 +123,10 @@ def test_a_reimport_supersedes_the_previous_import_which_is_kept(
     old = RegisterImport.objects.get(pk=first.json()["id"])
     assert old.superseded_by_id == second.json()["id"]
     assert ServiceUsePeriod.objects.count() == 2  # nothing lost
-    listing = api_client(data_manager).get("/api/v1/register-imports/").json()
+    listing = api_client(data_manager).get("/api/v1/register-imports/").json()["results"]
     assert [i["current"] for i in listing] == [True, False]
-    event = old.events.order_by("pgh_id").last()
+    event = events_of(old).order_by("pgh_id").last()
+    assert event is not None
     assert event.pgh_context["reason"] == "Corrected extraction"
 
 

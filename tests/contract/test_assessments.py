@@ -18,7 +18,7 @@ from tests.contract.client import (
 
 # instruments/instruments.json of the specification (a copy is kept with the tests).
 SPEC = json.loads(
-    (Path(__file__).parents[1] / "assessments" / "data" / "instruments.json").read_text()
+    (Path(__file__).parents[1] / "instruments" / "data" / "instruments.json").read_text()
 )
 TIMEPOINTS = {"T0": "baseline", "T1": "post", "T2": "followup"}
 PANSS = [f"P{i}" for i in range(1, 8)] + [f"N{i}" for i in range(1, 8)]

@@ -90,7 +90,7 @@ def test_the_cpr_number_may_come_without_the_hyphen(bal: Api) -> None:
 def test_an_invalid_cpr_number_is_400_on_the_field_and_writes_nothing(bal: Api, cpr: str) -> None:
     response = bal.post("participants/", {"site": "BAL", "cpr": cpr, "sex": "female"})
     assert "cpr" in assert_error_shape(response, 400)
-    assert bal.get("participants/").json() == []
+    assert bal.get("participants/").json()["results"] == []
 
 
 def test_a_future_birth_date_is_an_invalid_cpr_number(bal: Api) -> None:
@@ -118,7 +118,7 @@ def test_a_cpr_number_registered_anywhere_is_409(bal: Api, gla: Api) -> None:
         "participants/", {"site": "GLA", "cpr": cpr.replace("-", ""), "sex": "female"}
     )
     assert_error_shape(duplicate, 409)
-    assert gla.get("participants/").json() == []
+    assert gla.get("participants/").json()["results"] == []
 
 
 def test_a_coordinator_registers_only_at_their_own_sites(bal: Api) -> None:
@@ -144,9 +144,11 @@ def test_the_list_has_only_the_callers_sites_and_filters_by_site_and_status(
     def ids(api: Api, **params: str) -> set[int]:
         response = api.get("participants/", params)
         assert response.status_code == 200
-        rows = response.json()
-        assert isinstance(rows, list)
-        return {row["id"] for row in rows}
+        page = response.json()
+        # docs/api.md: collections are paginated.
+        assert set(page) == {"count", "next", "previous", "results"}
+        assert page["count"] == len(page["results"])
+        return {row["id"] for row in page["results"]}
 
     assert ids(bal) == {first["id"], second["id"]}
     assert ids(bal, site="GLA") == set()
@@ -327,7 +329,7 @@ def test_only_roles_that_may_see_allocation_ever_receive_the_arm(
         api = staff(role, sites=("BAL",))
         detail = api.get(f"participants/{pid}/").json()
         assert detail["arm"] == arm, role
-        listed = next(row for row in api.get("participants/").json() if row["id"] == pid)
+        listed = next(row for row in api.get("participants/").json()["results"] if row["id"] == pid)
         assert listed["arm"] == arm, role
     for roles in [*((r,) for r in BLINDED), ("clinician", "assessor"), ("coordinator", "monitor")]:
         api = staff(*roles, sites=("BAL",))
@@ -349,5 +351,5 @@ def test_withdrawal_takes_reason_and_date_and_sets_the_status(bal: Api) -> None:
     )
     assert response.status_code == 200
     assert response.json()["status"] == "withdrawn"
-    listed = bal.get("participants/", {"status": "withdrawn"}).json()
+    listed = bal.get("participants/", {"status": "withdrawn"}).json()["results"]
     assert [row["id"] for row in listed] == [pid]

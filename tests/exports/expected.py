@@ -1,7 +1,7 @@
 """What the analysis datasets must contain, worked out here straight from the database, the
 instrument modules (the specification of the forms) and the trial's rules, independently of the
 export code. Each function returns the rows of one dataset as {variable: value}, in file order,
-with missing values as the assessments app's reason codes and empty values as None."""
+with missing values as the instruments app's reason codes and empty values as None."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from typing import Any
 from dateutil.relativedelta import relativedelta
 from django.utils import timezone
 
-from assessments.instruments import metadata, registry
 from assessments.models import InstrumentResponse, Query, ServiceUsePeriod
 from assessments.windows import service_use_windows
 from fidelity.models import Attendance, FidelityRating, GroupMembership, GroupSession
+from instruments import metadata, registry
 from participants.models import Participant
 from randomization.models import BlindingGuess, UnblindingIncident
 
@@ -194,7 +194,9 @@ def service_use_rows(masking: dict[str, str] | None) -> list[dict[str, Any]]:
                     "ADM_DAYS": counts[1],
                     "ER_N": counts[2],
                     "OPC_N": counts[3],
-                    "DAYS_AT_RISK": max(0, (died - first).days + 1) if gone else length,
+                    "DAYS_AT_RISK": max(0, (died - first).days + 1)
+                    if died is not None and gone
+                    else length,
                     "DIED": int(gone),
                     "WIN_OVER": int(last < today),
                 }
@@ -315,7 +317,7 @@ def fidelity_rows() -> list[dict[str, Any]]:
             row[f"FID_{n}"] = consensus.items[f"FID_{n}"] if consensus else None
         total = sum(consensus.items.values()) if consensus else None
         row["FID_TOTAL"] = total
-        row["FID_MEAN"] = total / 13 if consensus else None
+        row["FID_MEAN"] = total / 13 if total is not None else None
         row["FID_BAND"] = (3 if total >= 52 else 2 if total >= 39 else 1) if total else None
         for kind, name in (("rater1", "FID_MEAN_R1"), ("rater2", "FID_MEAN_R2")):
             row[name] = sum(kinds[kind].items.values()) / 13 if kind in kinds else None
@@ -341,7 +343,9 @@ def blinding_rows() -> list[dict[str, Any]]:
             flagged = [
                 f.instrument
                 for f in forms
-                if f.rater_id in unblinded and f.interview_date >= unblinded[f.rater_id]
+                if f.rater_id in unblinded
+                and f.interview_date is not None
+                and f.interview_date >= unblinded[f.rater_id]
             ]
             order = list(registry.codes())
             guess_day = timezone.localdate(guess.recorded_at) if guess else None
@@ -357,7 +361,9 @@ def blinding_rows() -> list[dict[str, Any]]:
                     else None,
                     "GUESS_DAY": days(p, guess_day),
                     "GUESSER_UNBL": int(
-                        guess.assessor_id in unblinded and guess_day >= unblinded[guess.assessor_id]
+                        guess.assessor_id in unblinded
+                        and guess_day is not None
+                        and guess_day >= unblinded[guess.assessor_id]
                     )
                     if guess
                     else None,

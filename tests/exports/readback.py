@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pyreadstat
 
-from assessments.instruments import metadata
+from instruments import metadata
 
 ODM = "{http://www.cdisc.org/ns/odm/v1.3}"
 EXT = "{urn:imrtrial:odm:1}"
@@ -98,7 +98,9 @@ def read_odm(path: Path) -> ET.Element:
 def odm_form_rows(root: ET.Element, form_oid: str) -> list[dict[str, Any]]:
     """One dict per FormData of that form: SUBJECT, EVENT and the items by variable name
     (reason-coded missing values as their codes)."""
-    names = {d.get("OID"): (d.get("Name"), d.get("DataType")) for d in root.iter(f"{ODM}ItemDef")}
+    names = {
+        d.attrib["OID"]: (d.attrib["Name"], d.get("DataType")) for d in root.iter(f"{ODM}ItemDef")
+    }
     rows = []
     for subject in root.iter(f"{ODM}SubjectData"):
         for event in subject.iter(f"{ODM}StudyEventData"):
@@ -112,13 +114,13 @@ def odm_form_rows(root: ET.Element, form_oid: str) -> list[dict[str, Any]]:
                 if form.get("FormRepeatKey") is not None:
                     row["REPEAT"] = form.get("FormRepeatKey")
                 for item in form.iter(f"{ODM}ItemData"):
-                    name, kind = names[item.get("ItemOID")]
+                    name, kind = names[item.attrib["ItemOID"]]
                     if item.get("IsNull") == "Yes":
-                        row[name] = int(item.get(f"{EXT}MissingCode"))
+                        row[name] = int(item.attrib[f"{EXT}MissingCode"])
                     elif kind == "integer":
-                        row[name] = int(item.get("Value"))
+                        row[name] = int(item.attrib["Value"])
                     elif kind == "float":
-                        row[name] = float(item.get("Value"))
+                        row[name] = float(item.attrib["Value"])
                     else:
                         row[name] = item.get("Value")
                 rows.append(row)

@@ -11,6 +11,7 @@ from exports import queue, services
 from exports.models import ExportJob, MaskingKey
 from imrtrial.celery import app as celery_app
 from tests.factories import api_client, make_staff
+from trial.audit import events_of
 from trial.roles import Role
 
 ALL = ["csv", "sav", "dta", "parquet", "odm"]
@@ -36,7 +37,7 @@ def test_a_data_manager_starts_a_blinded_export_sent_after_the_commit(
     assert (job.requested_by, job.blinded, job.formats) == (dm, True, ALL)
     assert len(callbacks) == 1  # the task is sent only once the job is committed
     assert MaskingKey.objects.count() == 1
-    event = job.events.get(pgh_label="insert")
+    event = events_of(job).get(pgh_label="insert")
     assert event.pgh_context["user"] == dm.pk
 
 
@@ -154,7 +155,7 @@ def test_an_unblinded_job_does_not_exist_for_a_data_manager(statistician: Any, d
     services.dataset_lock(user=dm, reason="Final")
     job_id = ask(statistician, blinded=False).json()["id"]
     assert api_client(dm).get(f"/api/v1/exports/{job_id}/").status_code == 404
-    assert job_id not in {j["id"] for j in api_client(dm).get("/api/v1/exports/").json()}
+    assert job_id not in {j["id"] for j in api_client(dm).get("/api/v1/exports/").json()["results"]}
     assert api_client(statistician).get(f"/api/v1/exports/{job_id}/").status_code == 200
 
 

@@ -52,7 +52,9 @@ def otp_verified_session(user: Any) -> str:
     otp_login(request, device)
     request.session.save()
     assert request.session[DEVICE_ID_SESSION_KEY] == device.persistent_id
-    return request.session.session_key
+    key = request.session.session_key
+    assert key is not None
+    return key
 
 
 def test_a_data_manager_starts_a_blinded_export_watches_it_finish_and_downloads_it(
@@ -76,8 +78,15 @@ def test_a_data_manager_starts_a_blinded_export_watches_it_finish_and_downloads_
             executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
         )
         context = browser.new_context(accept_downloads=True)
-        cookie = {"name": django_settings.SESSION_COOKIE_NAME, "value": session_key}
-        context.add_cookies([cookie | {"url": live_server.url}])
+        context.add_cookies(
+            [
+                {
+                    "name": django_settings.SESSION_COOKIE_NAME,
+                    "value": session_key,
+                    "url": live_server.url,
+                }
+            ]
+        )
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
@@ -100,14 +109,14 @@ def test_a_data_manager_starts_a_blinded_export_watches_it_finish_and_downloads_
 
         progress = page.locator("tr[id^='job-'] progress").first
         page.locator("tr[id^='job-'] [data-status='running']").wait_for(timeout=60_000)
-        seen.append(int(progress.get_attribute("value")))
+        seen.append(int(progress.get_attribute("value") or "nothing"))
         blocker.rollback()
         blocker.close()
         page.wait_for_function(
             "() => document.querySelector(\"tr[id^='job-'] progress\").value === 100",
             timeout=90_000,
         )
-        seen.append(int(progress.get_attribute("value")))
+        seen.append(int(progress.get_attribute("value") or "nothing"))
         assert page.locator("tr[id^='job-'] [data-status]").first.inner_text() == "Done"
 
         with page.expect_download() as downloading:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from assessments.instruments import metadata, registry
-from exports.datasets.base import Column, VarType
-from exports.datasets.wide import NAME_LIMIT, shorten
-from exports.instruments import catalogue, missing_reasons
+from datasets.base import Column, VarType
+from datasets.instruments import catalogue, missing_reasons
+from datasets.wide import NAME_LIMIT, shorten
+from instruments import metadata, registry
 
 
 @pytest.mark.parametrize("name", ["CPR", "DOB", "DATE_OF_BIRTH", "NAME", "cpr_number"])
@@ -36,7 +36,7 @@ def test_the_missing_reasons_and_codes_are_the_assessments_apps() -> None:
 def test_every_exported_variable_of_every_instrument_fits_the_missing_codes() -> None:
     """Each item and score's lowest valid value is above the codes, so a code is never a
     value (the Column check would refuse the export otherwise)."""
-    from exports.datasets.forms import variable_column
+    from datasets.forms import variable_column
 
     for meta in catalogue().values():
         for variable in meta.variables:

@@ -11,8 +11,8 @@ import zipfile
 
 import pytest
 
-from assessments.instruments import registry
 from exports.models import ExportJob
+from instruments import registry
 from randomization.models import Allocation, AllocationList, AllocationSlot
 from tests.exports import readback
 from tests.exports.conftest import LockedExports

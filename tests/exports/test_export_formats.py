@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pyreadstat
 import pytest
 
-from assessments.instruments import metadata, registry
+from instruments import metadata, registry
 from tests.exports import expected, readback
 from tests.exports.conftest import LockedExports
 

@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import pyreadstat
 import pytest
 
-from assessments.instruments import metadata, registry
 from assessments.models import InstrumentResponse
+from instruments import metadata, registry
 from tests.exports import readback
 from tests.exports.conftest import LockedExports
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from assessments.instruments import metadata, registry
+from instruments import metadata, registry
 from tests.exports import readback
 from tests.exports.conftest import LockedExports
 

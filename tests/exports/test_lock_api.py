@@ -8,6 +8,7 @@ import pytest
 
 from exports import selectors
 from tests.factories import api_client, make_staff
+from trial.audit import event_model
 from trial.models import DatasetLock
 from trial.roles import Role
 from trial.selectors import lock_level
@@ -171,7 +172,7 @@ def test_every_transition_is_audited_with_user_reason_and_request(dm: Any) -> No
     post_lock(dm, level="freeze", reason="Freeze for cleaning")
     post_lock(dm, level="lock", reason="Lock for analysis")
     post_unlock(dm, reason="Reopen: protocol amendment")
-    events = list(DatasetLock.pgh_event_model.objects.order_by("pgh_id"))
+    events = list(event_model(DatasetLock).objects.order_by("pgh_id"))
     assert [e.level for e in events] == ["freeze", "lock", "open"]
     for event, reason in zip(
         events,

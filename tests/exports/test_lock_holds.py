@@ -40,7 +40,8 @@ def freeze_probe(db: None) -> Any:
 
     with connection.schema_editor() as editor:
         editor.create_model(FreezeProbe)
-    refuse_when_locked(during_freeze=False).install(FreezeProbe)
+    # pgtrigger annotates the model class it installs on as an instance.
+    refuse_when_locked(during_freeze=False).install(FreezeProbe)  # type: ignore[arg-type]
     return FreezeProbe
 
 

@@ -27,7 +27,6 @@ from typing import Any
 
 from django.utils import timezone
 
-from assessments.instruments import registry
 from assessments.models import InstrumentResponse, Query, QueryKind, ResponseStatus
 from assessments.services import queries as query_services
 from assessments.services.register import register_import
@@ -41,6 +40,7 @@ from fidelity.models import (
     ImrGroup,
     SessionStatus,
 )
+from instruments import registry
 from participants import services as participant_services
 from participants.cpr import decrypt
 from participants.models import Participant
@@ -153,7 +153,7 @@ def valid_items(code: str, seed: int, *, skip: tuple[str, ...] = ()) -> dict[str
         if item.type == "text":
             values[item.code] = "F20.0"
             continue
-        allowed = item.allowed_values() or [item.min, item.max]
+        allowed = item.allowed_values() or [v for v in (item.min, item.max) if v is not None]
         values[item.code] = allowed[(seed * 7 + n * 3) % len(allowed)]
     return values
 

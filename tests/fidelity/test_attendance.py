@@ -8,6 +8,7 @@ from django.utils import timezone
 from fidelity import services
 from fidelity.models import Attendance, GroupSession
 from tests.factories import api_client, imr_participant, make_imr_group
+from trial.audit import event_model
 from trial.models import DatasetLock
 
 
@@ -82,7 +83,7 @@ def test_a_correction_is_audited_with_its_reason_and_shown_in_the_history(
         format="json",
     )
     assert corrected.status_code == 200
-    event = Attendance.pgh_event_model.objects.get(pgh_label="update")
+    event = event_model(Attendance).objects.get(pgh_label="update")
     assert event.participant_id == b.pk and event.present is True
     assert event.pgh_context["reason"] == "Came late, signed the list"
     assert event.pgh_context["user"] == staff.instructor.pk
@@ -107,7 +108,7 @@ def test_a_correction_without_a_reason_is_still_recorded_as_a_correction(
     client = api_client(staff.instructor)
     client.put(f"/api/v1/sessions/{session.pk}/attendance/", {"present": [a.pk]}, format="json")
     client.put(f"/api/v1/sessions/{session.pk}/attendance/", {"present": []}, format="json")
-    event = Attendance.pgh_event_model.objects.get(pgh_label="update")
+    event = event_model(Attendance).objects.get(pgh_label="update")
     assert event.pgh_context["reason"] == "Attendance corrected (no reason given)"
 
 

@@ -6,6 +6,7 @@ from django.apps import apps
 from fidelity import scale
 from fidelity.models import FidelityRating, GroupMembership, ImrGroup
 from tests.factories import api_client, imr_participant, make_imr_group
+from trial.audit import event_model, events_of
 from trial.models import DatasetLock
 
 
@@ -64,9 +65,9 @@ def test_creating_a_group_is_audited_with_the_user_and_the_request(staff) -> Non
         format="json",
     )
     group = ImrGroup.objects.get(pk=response.json()["id"])
-    event = group.events.get(pgh_label="insert")
+    event = events_of(group).get(pgh_label="insert")
     assert event.pgh_context["user"] == staff.coordinator.pk
     assert event.pgh_context["url"] == "/api/v1/groups/"
     assert event.pgh_context["reason"] == "IMR group created"
-    links = group.instructor_links.model.pgh_event_model.objects.filter(group_id=group.pk)
+    links = event_model(group.instructor_links.model).objects.filter(group_id=group.pk)
     assert links.count() == 2

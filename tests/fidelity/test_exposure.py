@@ -150,6 +150,7 @@ def test_the_site_group_and_overall_summaries_match_the_hand_computed_figures(
     assert g1.share_none == pytest.approx(1 / 6)
 
     overall = report.overall
+    assert overall is not None
     assert overall.participants == 9
     assert overall.mean_sessions == pytest.approx(7.8889, abs=5e-5)
     assert overall.sd_sessions == pytest.approx(9.5975, abs=5e-5)

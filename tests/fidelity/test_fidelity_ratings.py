@@ -7,6 +7,7 @@ import pytest
 from fidelity import scale, services
 from fidelity.models import FidelityRating
 from tests.factories import api_client, make_imr_group
+from trial.audit import event_model
 
 # Rater 1's rating is easy to spot anywhere: a total of 30 (mean 2.31) and a marked note.
 RATER1_ITEMS = {code: 2 for code in scale.ITEM_CODES} | {"FID_1": 5, "FID_2": 1}
@@ -49,7 +50,7 @@ def test_the_second_rater_sees_nothing_of_the_first_rating_before_submitting(sta
     second = api_client(staff.rater2)
 
     listing = second.get("/api/v1/fidelity-ratings/", {"group": group.pk})
-    assert listing.status_code == 200 and listing.json() == []
+    assert listing.status_code == 200 and listing.json()["results"] == []
     assert second.get(f"/api/v1/fidelity-ratings/{rating_id}/").status_code == 404
     status = second.get(f"/api/v1/groups/{group.pk}/fidelity/").json()["timepoints"][0]
     assert status["submitted"] == {"rater1": True, "rater2": False, "consensus": False}
@@ -201,7 +202,7 @@ def test_a_rater_corrects_their_rating_with_a_reason_only_until_the_other_is_in(
         format="json",
     )
     assert fixed.status_code == 200 and fixed.json()["total"] == 39
-    event = FidelityRating.pgh_event_model.objects.get(pgh_label="update")
+    event = event_model(FidelityRating).objects.get(pgh_label="update")
     assert event.pgh_context["reason"] == "Typo on item 1"
 
     _submit(api_client(staff.rater2), group, "rater2", RATER2_ITEMS)
@@ -221,7 +222,7 @@ def test_only_fidelity_raters_enter_ratings(staff, group) -> None:
 
 def test_a_statistician_reads_every_rating_at_once(staff, group) -> None:
     _submit(api_client(staff.rater1), group, "rater1", RATER1_ITEMS)
-    listing = api_client(staff.statistician).get("/api/v1/fidelity-ratings/").json()
+    listing = api_client(staff.statistician).get("/api/v1/fidelity-ratings/").json()["results"]
     assert [r["rater_kind"] for r in listing] == ["rater1"]
 
 

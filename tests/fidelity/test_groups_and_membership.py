@@ -4,6 +4,7 @@ from datetime import date
 
 from fidelity.models import GroupMembership, ImrGroup
 from tests.factories import api_client, imr_participant, make_imr_group, make_participant
+from trial.audit import event_model
 
 
 def test_a_coordinator_creates_a_group_with_two_instructors(staff) -> None:
@@ -200,7 +201,7 @@ def test_a_member_placed_in_error_is_removed_with_a_reason(staff) -> None:
         format="json",
     )
     assert removed.status_code == 204
-    event = GroupMembership.pgh_event_model.objects.get(pgh_label="delete")
+    event = event_model(GroupMembership).objects.get(pgh_label="delete")
     assert event.pgh_context["reason"] == "Wrong person"
 
 

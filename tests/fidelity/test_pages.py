@@ -12,6 +12,7 @@ from django.utils import timezone
 from fidelity import scale, services
 from fidelity.models import Attendance, FidelityRating, GroupMembership, GroupSession, ImrGroup
 from tests.factories import imr_participant, make_imr_group, page_client
+from trial.audit import event_model
 
 
 def _checked(html: str, item: str) -> list[str]:
@@ -109,7 +110,7 @@ def test_a_correction_on_the_page_keeps_its_reason(staff, today_session) -> None
         {f"p_{a.pk}": "present", f"p_{b.pk}": "present", "version": "1", "reason": "Late arrival"},
     )
     assert response.status_code == 302
-    event = Attendance.pgh_event_model.objects.get(pgh_label="update")
+    event = event_model(Attendance).objects.get(pgh_label="update")
     assert event.pgh_context["reason"] == "Late arrival"
     assert "Late arrival" in client.get(f"/imr/sessions/{session.pk}/").content.decode()
 

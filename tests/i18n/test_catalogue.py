@@ -18,7 +18,7 @@ BASE = Path(settings.BASE_DIR)
 PO = BASE / "locale" / "da" / "LC_MESSAGES" / "django.po"
 MO = PO.with_suffix(".mo")
 # Not read by makemessages (Makefile, `make messages`): what is not the application.
-NOT_SOURCES = {"tests", "bench", "docs", "static", "var", "locale"}
+NOT_SOURCES = {"tests", "bench", "docs", "static", "var", "locale", "deploy"}
 
 
 def sources() -> list[Path]:

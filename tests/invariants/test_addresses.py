@@ -8,6 +8,7 @@ import re
 import uuid
 from typing import Any
 
+from django.test import Client
 from django.urls import reverse
 
 from tests.factories import api_client
@@ -43,7 +44,7 @@ def test_no_route_crashes_on_an_address_no_row_can_have(trial: Trial, db: None) 
         url = odd_address(route.route)
         if route.is_api:
             for role in API_ROLES:
-                client = api_client(trial.user(role))
+                client: Client = api_client(trial.user(role))
                 for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
                     attempt(client, method, url, data="{}", content_type="application/json")
         else:

@@ -43,7 +43,7 @@ def request_as_admin(sites: Any) -> Any:
 
 def admins() -> list[tuple[Any, Any]]:
     """(model, admin) for every registration, inlines included."""
-    found = []
+    found: list[tuple[Any, Any]] = []
     for model, model_admin in admin.site._registry.items():
         found.append((model, model_admin))
         for inline in model_admin.inlines:

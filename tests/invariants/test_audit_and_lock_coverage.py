@@ -30,6 +30,8 @@ UNTRACKED = {
     "exports.MaskingKeyRelease": "an append-only log of who was shown the masking key",
     "accounts.AuthEvent": "the append-only security log",
     "accounts.ApiToken": "credentials, not trial data; an event row would copy token digests",
+    "assessments.VisitProgress": "derived from the (tracked) responses by their trigger in the "
+    "same statement; it holds form codes only",
 }
 
 # Models without the lock trigger (trial.lock.refuse_when_locked), and why.
@@ -50,6 +52,8 @@ NOT_LOCKED = {
     "accounts.ApiToken": "credentials, not trial data",
     "accounts.AccountPreference": "a member of staff's own choice of language, not trial data; "
     "it stays open after lock",
+    "assessments.VisitProgress": "derived: written only by the responses' trigger, after their "
+    "own lock trigger has let the change through (verification while frozen included)",
 }
 
 ROW, BEFORE, INSERT, DELETE, UPDATE = 1, 2, 4, 8, 16

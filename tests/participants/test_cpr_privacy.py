@@ -14,6 +14,7 @@ from django.test import Client
 from participants.cpr import InvalidCpr, decrypt, parse_cpr
 from participants.models import Participant
 from tests.factories import api_client, make_staff, page_client
+from trial.audit import event_model
 from trial.models import Site
 from trial.roles import Role
 
@@ -36,7 +37,7 @@ def written() -> tuple[int, int, list[int]]:
     """How much registration has written: participants, their audit events, site counters."""
     return (
         Participant.objects.count(),
-        Participant.pgh_event_model.objects.count(),
+        event_model(Participant).objects.count(),
         list(Site.objects.order_by("id").values_list("next_participant_number", flat=True)),
     )
 

@@ -9,12 +9,12 @@ import pytest
 from django.utils import timezone
 
 from tests.factories import ELIGIBLE_ANSWERS
-from tests.matrix import Case, World, assert_matrix, expect
+from tests.matrix import Case, Expected, World, assert_matrix, expect
 
 TODAY = timezone.localdate
 
 # Who reads participants: the site-scoped roles at their own site, the all-site roles at any.
-READERS = {
+READERS: dict[str, Expected] = {
     "coordinator": (200, 404),
     "assessor": (200, 404),
     "clinician": (200, 404),
@@ -25,7 +25,7 @@ READERS = {
 }
 # The list itself is open to every reader; filtering on a site one does not work at gives an
 # empty list (what it contains is tested in test_pages / test_registration).
-LIST_READERS = {role: 200 for role in READERS}
+LIST_READERS: dict[str, Expected] = {role: 200 for role in READERS}
 
 
 def participant_url(suffix: str = "", stage: str = "registered", api: bool = True) -> Any:

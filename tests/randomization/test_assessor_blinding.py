@@ -42,7 +42,7 @@ from trial.roles import Role
 # The apps that may add arm-specific data to the scenario (tests/<app>/blinding_scenario.py).
 APPS = ("participants", "randomization", "assessments", "fidelity", "exports")
 
-# Instrument codes of instruments/instruments.json (the assessments app's registry).
+# Instrument codes of tests/instruments/data/instruments.json (the instruments app's registry).
 INSTRUMENTS = (
     "GAF",
     "PSP",
@@ -99,7 +99,7 @@ def requests_to_make(
     """(route, participant label or None, url) for every GET the blinded users make.
     `objects` gives the ids of the world's other objects by parameter name (e.g. the queries'
     `query_id`): routes whose parameters are all among them are visited for each."""
-    planned = []
+    planned: list[tuple[str, str | None, str]] = []
     objects = objects or {}
     for route, pattern in routes():
         if pattern.name in SKIPPED_NAMES:

@@ -7,6 +7,7 @@ from typing import Any
 
 from randomization.models import BlindingGuess
 from tests.factories import allocate, api_client, make_participant, make_staff
+from trial.audit import events_of
 from trial.models import DatasetLock
 from trial.roles import Role
 
@@ -42,7 +43,7 @@ def test_an_assessor_records_and_corrects_a_guess_with_a_reason(sites: dict) -> 
     assert changed.status_code == 200
     guess = BlindingGuess.objects.get()
     assert guess.guess == "TAU"
-    update = guess.events.get(pgh_label="update")
+    update = events_of(guess).get(pgh_label="update")
     assert update.pgh_context["reason"] == "Typing error"
     assert client.get(url(participant)).json()["guess"] == "TAU"
     assert client.get(url(participant, "followup")).status_code == 404

@@ -24,6 +24,12 @@ def table(imr: tuple[int, int, int], tau: tuple[int, int, int]) -> dict[str, dic
     }
 
 
+def known(value: float | None) -> float:
+    """An estimate the test's counts define (None only for an empty table)."""
+    assert value is not None
+    return value
+
+
 def test_the_indices_of_a_small_table_match_the_hand_calculation() -> None:
     # IMR arm: 6 right, 2 wrong, 2 don't know. TAU arm: 3 right, 3 wrong, 4 don't know.
     counts = table((6, 2, 2), (3, 3, 4))
@@ -38,19 +44,19 @@ def test_the_indices_of_a_small_table_match_the_hand_calculation() -> None:
     # = -12/47; BI = (1 + .3 + .7 * -12/47) / 2 = 527/940.
     james = blinding_index.james(counts)
     assert james.estimate == pytest.approx(float(Fraction(527, 940)))
-    assert james.lower < james.estimate < james.upper
+    assert known(james.lower) < known(james.estimate) < known(james.upper)
 
 
 def test_the_indices_reproduce_the_published_example() -> None:
     # James et al. 1996 / Bang et al. 2004 worked example (as in the R package BI).
     counts = table((48, 4, 330), (22, 30, 319))
     james = blinding_index.james(counts)
-    assert round(james.estimate, 3) == 0.896
-    assert round(james.se, 3) == 0.011
-    assert round(blinding_index.bang(counts, "IMR").estimate, 3) == 0.115
-    assert round(blinding_index.bang(counts, "IMR").se, 3) == 0.018
-    assert round(blinding_index.bang(counts, "TAU").estimate, 3) == 0.022
-    assert round(blinding_index.bang(counts, "TAU").se, 3) == 0.019
+    assert round(known(james.estimate), 3) == 0.896
+    assert round(known(james.se), 3) == 0.011
+    assert round(known(blinding_index.bang(counts, "IMR").estimate), 3) == 0.115
+    assert round(known(blinding_index.bang(counts, "IMR").se), 3) == 0.018
+    assert round(known(blinding_index.bang(counts, "TAU").estimate), 3) == 0.022
+    assert round(known(blinding_index.bang(counts, "TAU").se), 3) == 0.019
 
 
 def test_degenerate_tables_give_no_number_rather_than_a_wrong_one() -> None:

@@ -62,7 +62,7 @@ def test_simultaneous_requests_never_share_a_slot_or_randomize_anyone_twice(
             barrier.wait(timeout=30)
             for participant, key in chunk:
                 client = api_client(coordinators[participant.site.code])
-                extra = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+                extra: dict[str, Any] = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
                 response = client.post(
                     f"/api/v1/participants/{participant.pk}/randomize/", {}, format="json", **extra
                 )

@@ -15,6 +15,7 @@ from randomization import generator
 from randomization.models import AllocationList, AllocationSlot, RandomizationLogEntry, SiteSequence
 from randomization.services.list_reads import stored_slots
 from tests.factories import make_staff
+from trial.audit import events_of
 from trial.roles import Role
 from trial.sealing import unseal
 
@@ -116,7 +117,7 @@ def test_the_acting_statistician_is_recorded(sites: dict) -> None:
     run("--per-site", "6", "--sites", "BAL", "--by", "stats")
     allocation_list = AllocationList.objects.get()
     assert allocation_list.created_by == statistician
-    event = allocation_list.events.get()
+    event = events_of(allocation_list).get()
     assert event.pgh_context["user"] == statistician.pk
     assert event.pgh_context["task"] == "generate_allocation_lists"
     entry = RandomizationLogEntry.objects.get(kind=Kind.LIST_GENERATED)
@@ -131,7 +132,7 @@ def test_without_by_the_operating_system_user_is_recorded(sites: dict) -> None:
     entry = RandomizationLogEntry.objects.get(kind=Kind.LIST_GENERATED)
     assert entry.user is None
     assert entry.username == f"os:{getpass.getuser()}"
-    event = AllocationList.objects.get().events.get()
+    event = events_of(AllocationList.objects.get()).get()
     assert event.pgh_context["os_user"] == getpass.getuser()
 
 

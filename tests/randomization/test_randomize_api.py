@@ -17,6 +17,7 @@ from randomization.models import (
 from randomization.services.allocation import CODE_ALPHABET
 from tests.factories import api_client, coordinator_for, make_participant, make_staff
 from tests.randomization.conftest import ready_participant
+from trial.audit import event_model
 from trial.models import DatasetLock
 from trial.roles import Role
 from trial.sealing import unseal
@@ -30,7 +31,7 @@ def url(participant: Participant) -> str:
 
 def randomize(participant: Participant, user: Any = None, **headers: str) -> Any:
     client = api_client(user or coordinator_for(participant.site.code))
-    extra = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()}
+    extra: dict[str, Any] = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()}
     return client.post(url(participant), {}, format="json", **extra)
 
 
@@ -43,7 +44,7 @@ def snapshot() -> dict[str, Any]:
         "allocations": Allocation.objects.count(),
         "sequences": dict(SiteSequence.objects.values_list("site_id", "next_sequence")),
         "statuses": dict(Participant.objects.values_list("pk", "status")),
-        "participant_events": Participant.pgh_event_model.objects.count(),
+        "participant_events": event_model(Participant).objects.count(),
         "allocation_events": allocation_events,
     }
 
@@ -279,6 +280,7 @@ def test_every_randomization_and_refusal_is_logged(lists: list) -> None:
     assert entry.detail["sequence"] == 1
     assert entry.detail["list_version"] == 1
     assert entry.detail["stratum"] == "BAL"
+    assert ready.consent_date is not None
     assert entry.detail["consent_date"] == ready.consent_date.isoformat()
     # The assessor never reached the service: role checks happen first (403, logged nowhere
     # that could reveal anything).
@@ -288,12 +290,12 @@ def test_the_randomization_is_audited_with_the_user_and_reason(lists: list) -> N
     participant = ready_participant("GLA")
     coordinator = coordinator_for("GLA")
     randomize(participant, coordinator)
-    event = Allocation.pgh_event_model.objects.get(pgh_obj=participant.allocation)
+    event = event_model(Allocation).objects.get(pgh_obj=participant.allocation)
     assert event.pgh_context["user"] == coordinator.pk
     assert event.pgh_context["reason"] == "Randomisation"
-    status_event = Participant.pgh_event_model.objects.filter(
-        pgh_obj=participant, status=Status.RANDOMIZED
-    ).get()
+    status_event = (
+        event_model(Participant).objects.filter(pgh_obj=participant, status=Status.RANDOMIZED).get()
+    )
     assert status_event.pgh_context_id == event.pgh_context_id
 
 

@@ -13,8 +13,8 @@ import pytest
 from django.utils import timezone
 
 from assessments import services as assessment_services
-from assessments.instruments import registry
 from fidelity import services as fidelity_services
+from instruments import registry
 from participants import services as participant_services
 from randomization import services as randomization_services
 from tests.assessments.helpers import typical_items
@@ -203,7 +203,7 @@ def test_blinded_viewers_see_that_the_imrs_staff_version_changed_but_not_its_val
     first = save(people["clinician"], participant, "IMRS_C", items, status="complete")
     code = next(iter(items))
     other_value = next(
-        v for v in registry.get("IMRS_C").item(code).allowed_values() if v != items[code]
+        v for v in registry.get("IMRS_C").item(code).allowed_values() or [] if v != items[code]
     )
     changed = dict(items, **{code: other_value})
     save(

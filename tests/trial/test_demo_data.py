@@ -111,6 +111,7 @@ def check_the_dates_are_those_of_a_trial_that_has_run_for_a_year(demo: str) -> N
         allocation = Allocation.objects.filter(participant=participant).first()
         if allocation is not None:
             randomized_on = timezone.localdate(allocation.randomized_at)
+            assert participant.consent_date is not None
             assert participant.consent_date < randomized_on < today
             assert assessment_selectors.baseline_missing(participant) == []
             baseline_days = set(
@@ -118,8 +119,10 @@ def check_the_dates_are_those_of_a_trial_that_has_run_for_a_year(demo: str) -> N
                     "interview_date", flat=True
                 )
             )
-            assert all(participant.consent_date <= d <= randomized_on for d in baseline_days)
+            consented = participant.consent_date
+            assert all(d is not None and consented <= d <= randomized_on for d in baseline_days)
             for post in participant.responses.filter(timepoint="post"):
+                assert post.interview_date is not None
                 assert add_months(randomized_on, 8) <= post.interview_date
                 assert post.interview_date <= add_months(randomized_on, 11)
                 assert post.status in ("complete", "verified")

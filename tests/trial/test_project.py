@@ -19,7 +19,15 @@ from django.core.management import call_command
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 APP_SERVICES = ("migrate", "web", "worker", "beat")
-SECRETS = ("SECRET_KEY", "CPR_KEYS", "POSTGRES_PASSWORD", "REDIS_PASSWORD", "REDISCLI_AUTH")
+SECRETS = (
+    "SECRET_KEY",
+    "CPR_KEYS",
+    "POSTGRES_PASSWORD",
+    "DATABASE_OWNER_PASSWORD",
+    "DATABASE_APP_PASSWORD",
+    "REDIS_PASSWORD",
+    "REDISCLI_AUTH",
+)
 
 
 @pytest.fixture(scope="module")

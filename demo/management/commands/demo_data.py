@@ -19,7 +19,7 @@ DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # noqa: S105 (public demo
 # The demo trial has participants and an IMR group at every site: the site-scoped demo users
 # work at all three, so each of them sees it.
 ALL_SITES = ["BAL", "GLA", "FRB"]
-DEMO_SITES = {
+DEMO_SITES: dict[str, list[str]] = {
     Role.COORDINATOR: ALL_SITES,
     Role.ASSESSOR: ALL_SITES,
     Role.CLINICIAN: ALL_SITES,

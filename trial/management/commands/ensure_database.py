@@ -2,28 +2,54 @@ from typing import Any
 
 import psycopg
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from psycopg import sql
+
+from trial import dbroles
+from trial.dbconfig import OWNER_ALIAS
 
 
 class Command(BaseCommand):
-    help = "Create the database named by DATABASE_URL when it does not exist yet."
+    help = (
+        "Create the database and, on a machine configured with one superuser URL, the runtime "
+        "role; check that the runtime role is a least-privilege one (README.md, Configuration)."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        db = settings.DATABASES["default"]
+        owner = settings.DATABASES[OWNER_ALIAS]
+        runtime = settings.DATABASES["default"]
         with psycopg.connect(
-            host=db["HOST"],
-            port=db["PORT"] or 5432,
-            user=db["USER"],
-            password=db["PASSWORD"] or None,
+            host=owner["HOST"],
+            port=owner["PORT"] or 5432,
+            user=owner["USER"],
+            password=owner["PASSWORD"] or None,
             dbname="postgres",
             autocommit=True,
         ) as connection:
-            exists = connection.execute(
-                "SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]
+            cursor = connection.cursor()
+            if settings.DATABASE_ROLES.derived:
+                with connection.transaction():
+                    created = dbroles.ensure_runtime_role(
+                        cursor, role=runtime["USER"], password=runtime["PASSWORD"]
+                    )
+                word = "Created" if created else "Updated"
+                self.stdout.write(f"{word} the runtime role {runtime['USER']}.")
+            problems = dbroles.runtime_role_problems(
+                cursor, role=runtime["USER"], owner=owner["USER"]
+            )
+            exists = cursor.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", [owner["NAME"]]
             ).fetchone()
             if exists:
-                self.stdout.write(f"Database {db['NAME']} exists.")
-                return
-            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db["NAME"])))
-            self.stdout.write(f"Created database {db['NAME']}.")
+                self.stdout.write(f"Database {owner['NAME']} exists.")
+            else:
+                cursor.execute(
+                    sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                        sql.Identifier(owner["NAME"]), sql.Identifier(owner["USER"])
+                    )
+                )
+                self.stdout.write(f"Created database {owner['NAME']}.")
+        if problems:
+            raise CommandError(
+                "The runtime database role is not least-privilege: " + " ".join(problems)
+            )

@@ -1,0 +1,241 @@
+"""Stored forms -> typed values, as the instrument modules describe them.
+
+`InstrumentResponse` keeps an item's scored value in `items`, a missing item's reason in
+`missing`, and every score in `scores` (None where the missing rule says missing). One decoder
+per instrument turns those three objects into the values of the exported variables, in the
+order of `metadata.variables(instrument)`:
+
+- a value is checked against its variable (type, range): stored data that do not fit fail the
+  export with the form named, instead of being written wrongly;
+- an item missing with a reason becomes the reason's code (assessments metadata), also for a
+  score that is the item itself (GAF_F); other missing values stay system missing;
+- free text loses anything shaped like a CPR number (listed in the manifest);
+- an item, reason or score the instrument does not declare fails the export: the modules are
+  the only description of the data, and nothing is exported that they do not describe.
+
+Every dataset made from forms (participants' demographics, the long and the wide responses)
+uses this one decoder, so they cannot disagree."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.utils.text import capfirst
+
+from datasets.base import Column, VarType, all_missing, missing_by_reason, redact_cpr
+from datasets.instruments import InstrumentMeta
+from instruments.metadata import Variable
+
+DATE = "date"
+ITEM, SCORE = 0, 1
+
+
+class ExportDataError(Exception):
+    """Stored data that cannot be written as its variable says (the job fails with this)."""
+
+
+@dataclass(frozen=True)
+class FormRef:
+    """Which form a value came from, for error messages and the CPR-redaction list."""
+
+    instrument: str
+    study_id: str
+    timepoint: str
+
+
+def as_dict(stored: Any) -> dict[str, Any]:
+    """A stored JSON object (a raw cursor hands jsonb over as text)."""
+    if isinstance(stored, str | bytes):
+        stored = json.loads(stored)
+    return stored if isinstance(stored, dict) else {}
+
+
+def describe_notes(variable: Variable) -> str:
+    notes = []
+    if variable.sensitivity:
+        notes.append("Sensitivity variable (prorated; not the primary score)")
+    if variable.higher_is in ("better", "worse"):
+        notes.append(f"Higher is {variable.higher_is}")
+    if variable.unit:
+        notes.append(f"Unit: {variable.unit}")
+    return "; ".join(notes)
+
+
+def has_reason_codes(meta: InstrumentMeta, variable: Variable) -> bool:
+    """Whether the variable can be missing with a reason written as a code: items (and scores
+    that are an item, like GAF_F) of a number type. Text and dates keep system missing (a date
+    becomes days, which may be negative, so no code is safe there)."""
+    return variable.code in meta.items and variable.type in (VarType.INTEGER, VarType.DECIMAL)
+
+
+def variable_column(
+    meta: InstrumentMeta,
+    variable: Variable,
+    *,
+    name: str | None = None,
+    label: str | None = None,
+    timepoints: str = "",
+) -> Column:
+    kind = variable.type
+    text = label if label is not None else variable.label
+    derivation = variable.derivation
+    if kind == DATE:
+        kind = VarType.INTEGER
+        text = f"{text} (days from randomisation)"
+        derivation = "; ".join(p for p in (derivation, "Date − randomisation date") if p)
+    coded = has_reason_codes(meta, variable)
+    structural = meta.structural_na.get(variable.code)
+    na_code = missing_by_reason()["not_applicable"].code
+    return Column(
+        name=name or variable.code,
+        label=text,
+        type=VarType(kind),
+        value_labels=tuple(variable.value_labels.items()),
+        missing=all_missing() if coded else (),
+        instrument=meta.code,
+        timepoint=timepoints,
+        derivation=derivation,
+        minimum=variable.min,
+        maximum=variable.max,
+        source=variable.code,
+        notes=describe_notes(variable),
+        missing_labels=((na_code, capfirst(structural)),) if coded and structural else (),
+    )
+
+
+def range_text(low: Any, high: Any) -> str:
+    if high is None:
+        return f"at least {low}"
+    if low is None:
+        return f"at most {high}"
+    return f"within {low}–{high}"
+
+
+class FormDecoder:
+    """Decodes the stored forms of one instrument into the values of `variables`."""
+
+    def __init__(self, meta: InstrumentMeta, variables: Sequence[Variable]) -> None:
+        self.meta = meta
+        self.variables = tuple(variables)
+        self.reasons = {reason: m.code for reason, m in missing_by_reason().items()}
+        self.items = meta.items
+        self.scores = meta.score_codes
+        # (code, which store, type, coded, low, high) worked out once: decode() is the hot path.
+        self.plan = tuple(
+            (
+                v.code,
+                SCORE if v.kind == "score" else ITEM,
+                v.type,
+                has_reason_codes(meta, v),
+                v.min,
+                v.max,
+            )
+            for v in self.variables
+        )
+
+    def decode(
+        self,
+        items: dict[str, Any],
+        missing: dict[str, Any],
+        scores: dict[str, Any],
+        *,
+        where: FormRef,
+        randomized_on: date | None,
+        redactions: list[dict[str, Any]],
+    ) -> list[Any]:
+        self._check_keys(items, missing, scores, where)
+        stores = (items, scores)
+        values: list[Any] = []
+        append = values.append
+        for code, store, kind, coded, low, high in self.plan:
+            value = stores[store].get(code)
+            if value is None:
+                reason = missing.get(code) if coded else None
+                append(self.reasons[reason] if reason is not None else None)
+                continue
+            value_type = type(value)
+            if kind == "integer" and value_type is int:
+                pass
+            elif kind == "decimal" and (value_type is float or value_type is int):
+                value = float(value)
+            else:
+                append(self._convert(value, code, kind, where, randomized_on, redactions))
+                continue
+            if (low is not None and value < low) or (high is not None and value > high):
+                raise self._refuse(where, code, value, range_text(low, high))
+            append(value)
+        return values
+
+    def _check_keys(
+        self, items: dict[str, Any], missing: dict[str, Any], scores: dict[str, Any], where: FormRef
+    ) -> None:
+        unknown = (items.keys() - self.items) | (missing.keys() - self.items)
+        unknown |= scores.keys() - self.scores
+        if unknown:
+            raise ExportDataError(
+                f"{where.instrument} of {where.study_id} at {where.timepoint} holds "
+                f"{', '.join(sorted(unknown))}, which the instrument module does not declare. "
+                "Correct the form (after unlocking) and export again."
+            )
+        for code, reason in missing.items():
+            if reason is not None and reason not in self.reasons:
+                raise ExportDataError(
+                    f"{where.instrument} {code} of {where.study_id} at {where.timepoint} is "
+                    f"missing for the reason {reason!r}, which is not a missing-data reason of "
+                    f"the instrument modules ({', '.join(self.reasons)})."
+                )
+
+    @staticmethod
+    def _refuse(where: FormRef, code: str, value: Any, what: str) -> ExportDataError:
+        return ExportDataError(
+            f"{where.instrument} {code} of {where.study_id} at {where.timepoint} holds "
+            f"{value!r}, which is not {what}. Correct the form (after unlocking) and export "
+            "again."
+        )
+
+    def _convert(
+        self,
+        value: Any,
+        code: str,
+        kind: str,
+        where: FormRef,
+        randomized_on: date | None,
+        redactions: list[dict[str, Any]],
+    ) -> Any:
+        if kind == DATE:
+            try:
+                day = date.fromisoformat(str(value))
+            except ValueError:
+                raise self._refuse(where, code, value, "a date (YYYY-MM-DD)") from None
+            return (day - randomized_on).days if randomized_on else None
+        if kind == VarType.TEXT:
+            if not isinstance(value, str):
+                raise self._refuse(where, code, value, "text")
+            cleaned, count = redact_cpr(value)
+            if count:
+                redactions.append(
+                    {
+                        "instrument": where.instrument,
+                        "variable": code,
+                        "study_id": where.study_id,
+                        "timepoint": where.timepoint,
+                    }
+                )
+            return cleaned
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self._refuse(where, code, value, "a number")
+        if kind == VarType.INTEGER:
+            if not float(value).is_integer():
+                raise self._refuse(where, code, value, "a whole number")
+            value = int(value)
+        else:
+            value = float(value)
+        variable = self.meta.variable(code)
+        low, high = variable.min, variable.max
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise self._refuse(where, code, value, range_text(low, high))
+        return value

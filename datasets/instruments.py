@@ -1,0 +1,109 @@
+"""Instrument metadata for the exports, read from the instrument modules (the instruments app).
+
+The instrument modules are the one source of truth for items, labels, value labels, types,
+ranges, scores, derivations and missing-data reasons (DESIGN.md, invariant 5). The exports read
+them through the stable metadata API (`instruments.registry`,
+`instruments.metadata.variables`, `metadata.MISSING_CODES`,
+`metadata.STATA_MISSING`) and nothing else: every column of a response dataset, the codebook and
+the ODM metadata follow from what is read here.
+
+Labels in the modules are translatable; exports are written in English whatever the worker's
+language (`ENGLISH`), so that the same data always give the same bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+
+from django.utils import translation
+
+from instruments import metadata, registry
+from instruments.base import ALL_TIMEPOINTS, Instrument, MissingReason
+
+ENGLISH = "en"
+
+# The assessment timepoints in order, with the T0/T1/T2 names of SPEC.md (the suffix of the wide
+# dataset's variables) and their number in the TIMEPOINT variable.
+TIMEPOINT_NUMBERS: dict[str, int] = {code: number for number, code in enumerate(ALL_TIMEPOINTS)}
+TIMEPOINT_NAMES: dict[str, str] = {code: f"T{n}" for code, n in TIMEPOINT_NUMBERS.items()}
+
+
+@dataclass(frozen=True)
+class Missing:
+    """A missing-data reason of the instrument modules and its codes in the data files."""
+
+    reason: str  # assessments MissingReason value
+    code: int  # metadata.MISSING_CODES: the number in SPSS, CSV, Parquet and ODM
+    stata: str  # metadata.STATA_MISSING without the dot: Stata's extended missing value
+    label: str  # "Missing: refused"
+
+
+@dataclass(frozen=True)
+class InstrumentMeta:
+    code: str
+    name: str
+    short_name: str
+    timepoints: tuple[str, ...]
+    variables: tuple[metadata.Variable, ...]  # items, then scores (metadata.variables order)
+    blinded_readable: bool
+    form_entry: bool
+    missing_rule: str
+    # Item code -> label of the reason "not applicable" where it is a structural answer rather
+    # than missing data (IMRS item 13: no medication prescribed).
+    structural_na: Mapping[str, str]
+    items: frozenset[str]  # every item code of the instrument (exported or not)
+    score_codes: frozenset[str]
+
+    def variable(self, code: str) -> metadata.Variable:
+        for variable in self.variables:
+            if variable.code == code:
+                return variable
+        raise KeyError(code)
+
+
+def _describe(instrument: Instrument) -> InstrumentMeta:
+    return InstrumentMeta(
+        code=instrument.code,
+        name=str(instrument.name),
+        short_name=str(instrument.short_name),
+        timepoints=tuple(tp for tp in ALL_TIMEPOINTS if tp in instrument.timepoints),
+        variables=tuple(metadata.variables(instrument)),
+        blinded_readable=instrument.blinded_readable,
+        form_entry=instrument.form_entry,
+        missing_rule=str(instrument.missing_rule),
+        structural_na={
+            item.code: str(item.na_label or "not applicable")
+            for item in instrument.items
+            if item.na_structural
+        },
+        items=frozenset(item.code for item in instrument.items),
+        score_codes=frozenset(score.code for score in instrument.scores),
+    )
+
+
+@cache
+def catalogue() -> dict[str, InstrumentMeta]:
+    """Every instrument of the registry, in the registry's (form) order, by code."""
+    with translation.override(ENGLISH):
+        return {instrument.code: _describe(instrument) for instrument in registry.all()}
+
+
+def instrument(code: str) -> InstrumentMeta:
+    return catalogue()[code]
+
+
+@cache
+def missing_reasons() -> tuple[Missing, ...]:
+    """The missing-data reasons of the instrument modules, in their order, with the codes the
+    assessments metadata gives them (one source of truth for forms, API and exports)."""
+    with translation.override(ENGLISH):
+        return tuple(
+            Missing(
+                reason=str(reason),
+                code=metadata.MISSING_CODES[reason],
+                stata=metadata.STATA_MISSING[reason].lstrip("."),
+                label=f"Missing: {label}",
+            )
+            for reason, label in MissingReason.choices
+        )

@@ -1,0 +1,209 @@
+"""`responses_long_<instrument>`: one dataset per instrument, one row per participant and
+timepoint with a complete or verified form: the items and the scores
+(participant × timepoint × instrument).
+
+Why one file per instrument rather than one file for all: SPSS and Stata attach variable
+labels, value labels and missing values to a variable, so each variable needs a column of its
+own; one file for all instruments would be some 250 sparsely filled columns wide (or, fully
+long, one VALUE column that can carry no labels at all). Per instrument, every column is
+filled and labelled. The files share their key columns (STUDY_ID, SITE, ARM/GROUP,
+INSTRUMENT, TIMEPOINT, ASSESS_DAY, VERIFIED) with the same types and labels, and no variable
+name occurs in two instruments, so stacking them (Stata `append`, R `dplyr::bind_rows`,
+pandas `concat`) gives the participant × timepoint × instrument table, and merging them on
+STUDY_ID + TIMEPOINT gives one row per participant and timepoint (docs/exports.md).
+
+Variables, labels, value labels, ranges and derivations come from the instrument modules
+(`datasets.instruments`); values are decoded by `datasets.forms`. Draft forms are not
+analysis data and are left out (the manifest counts them)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from functools import partial
+from typing import Any
+
+from django.db import connection
+
+from assessments.models import InstrumentResponse, Timepoint
+from datasets.base import Column, Dataset, OdmBinding, OdmEvent, Row
+from datasets.base import VarType as T
+from datasets.context import NO_YES, ExportContext
+from datasets.forms import (
+    ExportDataError,
+    FormDecoder,
+    FormRef,
+    as_dict,
+    variable_column,
+)
+from datasets.instruments import TIMEPOINT_NAMES, TIMEPOINT_NUMBERS, InstrumentMeta
+from instruments.metadata import Variable
+from participants.models import Participant
+
+CHUNK = 5000
+DONE_STATUSES = ("complete", "verified")
+
+
+def timepoint_labels() -> tuple[tuple[int, str], ...]:
+    return tuple((TIMEPOINT_NUMBERS[value], str(label)) for value, label in Timepoint.choices)
+
+
+def timepoint_events() -> dict[int, OdmEvent]:
+    """The ODM study events of the assessment timepoints (SE.T0 baseline, SE.T1, SE.T2)."""
+    labels = dict(timepoint_labels())
+    return {
+        number: OdmEvent(f"SE.{TIMEPOINT_NAMES[code]}", labels[number], number + 1)
+        for code, number in TIMEPOINT_NUMBERS.items()
+    }
+
+
+def dataset_name(instrument: str) -> str:
+    return f"responses_long_{instrument.lower()}"
+
+
+def exported_variables(meta: InstrumentMeta) -> list[Variable]:
+    """The items and scores a form carries. Derived items (DEMOG's SITE, SEX, AGE) are facts
+    about the participant, not answers on the form: they are in `participants` (and SITE in
+    every dataset's keys)."""
+    return [v for v in meta.variables if v.kind != "derived"]
+
+
+def timepoints_text(meta: InstrumentMeta) -> str:
+    return ", ".join(TIMEPOINT_NAMES[tp] for tp in meta.timepoints)
+
+
+def key_columns(context: ExportContext) -> list[Column]:
+    return [
+        context.study_id_column(),
+        context.site_column(),
+        context.allocation_column(),
+        Column("INSTRUMENT", "Instrument (code of the instrument module)", T.TEXT, key=True),
+        Column("TIMEPOINT", "Timepoint", T.INTEGER, value_labels=timepoint_labels(), key=True),
+        context.day_column(
+            "ASSESS_DAY",
+            "Assessment (interview) date, days from randomisation",
+            "Interview date − randomisation date (day 0).",
+        ),
+        Column(
+            "VERIFIED",
+            "Source-data verified at the snapshot",
+            T.INTEGER,
+            value_labels=NO_YES,
+            derivation="1 if a monitor or data manager verified the form against the source; "
+            "0 if complete but not verified.",
+        ),
+    ]
+
+
+def check_stored_instruments(context: ExportContext) -> None:
+    """Every complete form must belong to an instrument the modules describe, at one of its
+    timepoints; the drafts (not exported) are counted for the manifest."""
+    pairs = (
+        InstrumentResponse.objects.filter(status__in=DONE_STATUSES)
+        .values_list("instrument", "timepoint")
+        .distinct()
+    )
+    for code, timepoint in pairs:
+        meta = context.catalogue.get(code)
+        if meta is None or not meta.form_entry:
+            raise ExportDataError(
+                f"There are completed forms of {code!r}, which no instrument module describes."
+            )
+        if timepoint not in meta.timepoints:
+            raise ExportDataError(
+                f"There are completed {code} forms at {timepoint!r}, where the instrument "
+                "module does not collect it."
+            )
+    drafts = InstrumentResponse.objects.exclude(status__in=DONE_STATUSES).count()
+    context.not_exported["draft_forms"] = drafts
+
+
+class ResponsesLongBuilder:
+    name = "responses_long"
+    reveals_allocation = False
+
+    def build(self, context: ExportContext) -> Iterable[Dataset]:
+        check_stored_instruments(context)
+        if context.blinded:
+            for meta in context.catalogue.values():
+                if meta.form_entry and not meta.blinded_readable:
+                    context.withhold(
+                        meta.code,
+                        f"{meta.name}: not readable by blinded users (its content can reveal "
+                        "the arm), so left out of blinded exports (its long file, its "
+                        "variables in the wide file and its queries).",
+                    )
+        events = timepoint_events()
+        for meta in context.instruments():
+            variables = exported_variables(meta)
+            span = timepoints_text(meta)
+            columns = key_columns(context)
+            columns += [variable_column(meta, v, timepoints=span) for v in variables]
+            yield Dataset(
+                name=dataset_name(meta.code),
+                label=f"{meta.short_name}: items and scores by timepoint"[:64],
+                description=f"{meta.name}. One row per participant and timepoint ({span}) "
+                "with a complete or verified form.",
+                columns=columns,
+                chunks=partial(self._chunks, context, meta, FormDecoder(meta, variables)),
+                odm=OdmBinding(
+                    form_oid=f"F.{meta.code}",
+                    form_name=meta.name,
+                    event_column="TIMEPOINT",
+                    events_by_value={
+                        TIMEPOINT_NUMBERS[tp]: events[TIMEPOINT_NUMBERS[tp]]
+                        for tp in meta.timepoints
+                    },
+                ),
+                sources=self._sources(),
+            )
+
+    def _sources(self) -> tuple:
+        return (InstrumentResponse,)
+
+    def _chunks(
+        self, context: ExportContext, meta: InstrumentMeta, decoder: FormDecoder
+    ) -> Iterator[Sequence[Row]]:
+        for rows in responses_of(meta.code):
+            chunk: list[Row] = []
+            for participant_id, timepoint, status, interview, items, missing, scores in rows:
+                facts = context.participants[participant_id]
+                values = decoder.decode(
+                    as_dict(items),
+                    as_dict(missing),
+                    as_dict(scores),
+                    where=FormRef(meta.code, facts.study_id, timepoint),
+                    randomized_on=facts.randomized_on,
+                    redactions=context.redactions,
+                )
+                chunk.append(
+                    (
+                        facts.study_id,
+                        facts.site_number,
+                        context.allocation_value(facts),
+                        meta.code,
+                        TIMEPOINT_NUMBERS[timepoint],
+                        context.days_from_randomization(facts, interview),
+                        int(status == "verified"),
+                        *values,
+                    )
+                )
+            yield chunk
+
+
+def responses_of(instrument: str) -> Iterator[list[tuple[Any, ...]]]:
+    """The complete and verified forms of one instrument, in chunks, ordered by study ID (C
+    collation) and timepoint: plain SQL on a server-side cursor, so the rows stream and the
+    JSON is decoded once by psycopg without the ORM's per-row work (this is the hot path)."""
+    ranks = " ".join(f"WHEN %s THEN {rank}" for rank in TIMEPOINT_NUMBERS.values())
+    sql = (
+        "SELECT r.participant_id, r.timepoint, r.status, r.interview_date, "  # noqa: S608
+        "r.items, r.missing, r.scores "
+        f"FROM {InstrumentResponse._meta.db_table} r "
+        f"JOIN {Participant._meta.db_table} p ON p.id = r.participant_id "
+        "WHERE r.instrument = %s AND r.status IN (%s, %s) "
+        f'ORDER BY p.study_id COLLATE "C", CASE r.timepoint {ranks} END, r.id'
+    )
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql, [instrument, *DONE_STATUSES, *TIMEPOINT_NUMBERS])
+        while rows := cursor.fetchmany(CHUNK):
+            yield rows
