@@ -214,11 +214,15 @@ class Query(models.Model):
     def field_label(self) -> str:
         """The queried field as the pages name it: an item's code (the form shows it next to
         the item), the interview date, the status, or the whole form."""
-        return FIELD_LABELS.get(self.item, self.item)
+        return str(FIELD_LABELS.get(self.item, self.item))
 
 
 # The fields of a form that are not items (services.queries.FORM_FIELDS), in words.
-FIELD_LABELS = {"": "whole form", "interview_date": "interview date", "status": "form status"}
+FIELD_LABELS = {
+    "": _("whole form"),
+    "interview_date": _("interview date"),
+    "status": _("form status"),
+}
 
 
 class QueryAction(models.TextChoices):

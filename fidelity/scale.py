@@ -13,6 +13,7 @@ from typing import Any
 from django.db import models
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 INSTRUMENT_CODE = "IMR_FID"
 INSTRUMENT_NAME = "IMR Fidelity Scale (SAMHSA IMR toolkit; rev. 3-24-05), 13 items"
@@ -48,6 +49,10 @@ ITEMS: tuple[Item, ...] = (
 ITEM_CODES: tuple[str, ...] = tuple(item.code for item in ITEMS)
 ITEMS_BY_CODE: dict[str, Item] = {item.code: item for item in ITEMS}
 ANCHORS = {1: _("1 – not implemented"), 5: _("5 – full implementation")}
+
+
+# The bands as codes (the API, the pages' badges through the `translated` filter).
+BAND_WORDS = (gettext_noop("high"), gettext_noop("moderate"), gettext_noop("low"))
 
 
 class Band(models.TextChoices):

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from django.contrib.auth import get_user_model
 from django.db import models
 from django.db.models import Q
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext, gettext_noop
 
 from trial import access
 from trial.registry import Registry
@@ -261,10 +261,11 @@ def _compare(
 
 
 def _label(f: models.Field, source: AuditSource | None = None) -> str:
+    # Shown in the reader's language: field names are in the catalogue (trial/field_names.py).
     if source is not None and f.name in source.field_labels:
-        return source.field_labels[f.name]
+        return gettext(str(source.field_labels[f.name]))
     text = str(f.verbose_name)
-    return text[:1].upper() + text[1:]
+    return gettext(text[:1].upper() + text[1:])
 
 
 def _raw(f: models.Field, event: Any) -> Any:
