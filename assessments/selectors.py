@@ -423,12 +423,12 @@ def participant_audit_sources() -> list[AuditSource]:
     IMRS_C (rated by the unblinded clinician) shows its values and reasons only to viewers who
     may see allocation: blinded viewers see the entry without values or reasons."""
     response_fields = {
-        "items": "Item",
-        "missing": "Missing",
-        "comments": "Comment",
-        "scores": "Score",
-        "rater_role": "Rater's role",
-        "first_completed_at": "First completed",
+        "items": _("Item"),
+        "missing": _("Missing"),
+        "comments": _("Comment"),
+        "scores": _("Score"),
+        "rater_role": _("Rater's role"),
+        "first_completed_at": _("First completed"),
     }
     return [
         AuditSource(
@@ -466,7 +466,7 @@ def participant_audit_sources() -> list[AuditSource]:
                 f"Query {e.pgh_obj_id} on "
                 f"{_form_label(e.response.instrument, e.response.timepoint)}"
             ),
-            field_labels={"item": "Field", "edit_check": "Edit check"},
+            field_labels={"item": _("Field"), "edit_check": _("Edit check")},
             rows=lambda viewer: _visible_queries(viewer, "response__"),
             related=("response",),
         ),
@@ -476,8 +476,10 @@ def participant_audit_sources() -> list[AuditSource]:
             "Query message",
             blinded_may_see=True,
             hidden_fields=frozenset({"query"}),
-            describe=lambda e: f"Query {e.query_id}: {e.get_action_display().lower()}",
-            field_labels={"author_role": "Author's role"},
+            describe=lambda e: gettext("Query {number}: {action}").format(
+                number=e.query_id, action=e.get_action_display().lower()
+            ),
+            field_labels={"author_role": _("Author's role")},
             rows=lambda viewer: _visible_queries(viewer, "query__response__"),
         ),
         AuditSource(
@@ -490,7 +492,7 @@ def participant_audit_sources() -> list[AuditSource]:
                 f"Register data {e.period_start:%Y-%m-%d} – {e.period_end:%Y-%m-%d} "
                 f"(import {e.register_import_id}, line {e.line})"
             ),
-            field_labels={"register_import": "Import", "line": "Line in the file"},
+            field_labels={"register_import": _("Import"), "line": _("Line in the file")},
         ),
         AuditSource(
             event_model(RegisterImport),
@@ -499,7 +501,10 @@ def participant_audit_sources() -> list[AuditSource]:
             blinded_may_see=True,
             # The keyed hash of the file identifies it to the system only.
             hidden_fields=frozenset({"file_sha256"}),
-            describe=lambda e: f"Register import {e.pgh_obj_id}",
-            field_labels={"participants": "Participants linked", "lines": "Lines in the file"},
+            describe=lambda e: gettext("Register import {number}").format(number=e.pgh_obj_id),
+            field_labels={
+                "participants": _("Participants linked"),
+                "lines": _("Lines in the file"),
+            },
         ),
     ]

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db.models import Count, Min, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from assessments.selectors import baseline_missing
@@ -443,7 +444,9 @@ def participant_audit_sources() -> list[AuditSource]:
             "Blinding guess",
             blinded_may_see=True,
             hidden_fields=frozenset({"participant"}),
-            describe=lambda e: f"Blinding guess ({e.get_timepoint_display()})",
+            describe=lambda e: gettext("Blinding guess ({timepoint})").format(
+                timepoint=e.get_timepoint_display()
+            ),
         ),
         AuditSource(
             event_model(UnblindingIncident),
@@ -451,8 +454,8 @@ def participant_audit_sources() -> list[AuditSource]:
             "Unblinding report",
             blinded_may_see=True,
             hidden_fields=frozenset({"participant"}),
-            describe=lambda e: f"Unblinding report {e.pgh_obj_id}",
-            field_labels={"person": "Person unblinded", "learned_on": "Learned on"},
+            describe=lambda e: gettext("Unblinding report {number}").format(number=e.pgh_obj_id),
+            field_labels={"person": _("Person unblinded"), "learned_on": _("Learned on")},
             rows=_incidents_for_viewer,
         ),
     ]

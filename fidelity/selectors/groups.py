@@ -305,8 +305,8 @@ def participant_audit_sources() -> list[AuditSource]:
             "IMR group membership",
             blinded_may_see=False,
             hidden_fields=frozenset({"participant"}),
-            describe=lambda e: f"IMR group membership ({e.group.name})",
-            field_labels={"joined_on": "Joined on"},
+            describe=lambda e: gettext("IMR group membership ({name})").format(name=e.group.name),
+            field_labels={"joined_on": _("Joined on")},
             related=("group",),
         ),
         AuditSource(
