@@ -187,7 +187,7 @@ def walk_as(
                 queue.append(link)
     finally:
         context.close()
-    assert visited > 3, f"{user} saw almost nothing"
+    assert visited >= 2, f"{user} saw almost nothing"
     return problems
 
 
