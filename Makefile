@@ -9,12 +9,21 @@ UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PY := .venv/bin/python
 export UV_PYTHON_DOWNLOADS := never
+# The one pip call (installing uv) ignores this machine's pip configuration, which may name
+# local mirrors that do not exist (a warning per package a new user cannot act on), and does
+# not warn about running as root (containers do).
+export PIP_CONFIG_FILE := /dev/null
+export PIP_ROOT_USER_ACTION := ignore
+# Settings given for one run (`DATABASE_URL=... make run`) are kept in .env, so that every
+# later command (`.venv/bin/python manage.py demo_totp ...`) uses the same database.
+PERSISTED_SETTINGS := DATABASE_URL DATABASE_OWNER_URL REDIS_URL
 
-.PHONY: help run test install services database demo worker lint messages
+.PHONY: help run dev test test-fast install services database demo worker lint messages
 
 help:
 	@echo "make run   install, prepare the database, create demo users and data, serve on :$(PORT)"
 	@echo "make test  run the whole test suite"
+	@echo "make dev   as make run, with Django's autoreloading development server"
 	@echo "make lint  ruff (style, complexity), ruff format and mypy, as CI runs them"
 
 .tools/bin/uv:
@@ -26,6 +35,10 @@ help:
 	@echo "Wrote .env with a new SECRET_KEY and CPR key (keep it: the CPR numbers need it)."
 
 install: $(if $(findstring .tools,$(UV)),.tools/bin/uv) .env
+	@umask 077; for name in $(PERSISTED_SETTINGS); do value="$${!name}"; \
+	  if [ -n "$$value" ] && ! grep -qxF "$$name=$$value" .env; then \
+	    grep -v "^$$name=" .env > .env.new; echo "$$name=$$value" >> .env.new; mv .env.new .env; \
+	    echo "Kept $$name in .env for the commands that follow."; fi; done
 	@$(UV) sync --frozen --python $(PYTHON) --quiet
 
 services: install
@@ -41,18 +54,38 @@ database: services
 demo: database
 	$(PY) manage.py demo_data
 
+# The web server as in production: gunicorn, several worker processes (WEB_CONCURRENCY),
+# each with a small pool of database connections (DATABASE_POOL_SIZE), static files through
+# WhiteNoise. `make dev` serves with Django's autoreloading runserver instead.
+WEB_CONCURRENCY ?= 4
+WEB_SERVER = .venv/bin/gunicorn imrtrial.wsgi:application --bind 127.0.0.1:$(PORT) \
+  --workers $(WEB_CONCURRENCY) --timeout 60 --graceful-timeout 10 --access-logfile -
+DEV_SERVER = $(PY) manage.py runserver 127.0.0.1:$(PORT)
+
 # The worker and the web server share make's process group, so Ctrl-C (or a TERM to the
 # group) reaches both; the EXIT trap also stops the worker when the server ends on its own.
-run: demo
-	@echo "Starting a Celery worker (with beat: the export watchdog) and the web server on http://127.0.0.1:$(PORT) (Ctrl-C stops both)"
+define serve
+	@echo "Starting a Celery worker (with beat: the export watchdog, the heartbeat) and the web server on http://127.0.0.1:$(PORT) (Ctrl-C stops both)"
 	@mkdir -p var; .venv/bin/celery -A imrtrial worker --beat --schedule var/celerybeat-schedule --loglevel=INFO --concurrency=2 & worker=$$!; \
 	  trap 'kill -TERM $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
 	  trap 'exit 130' INT TERM; \
-	  PORT=$(PORT) $(PY) manage.py runserver 127.0.0.1:$(PORT)
+	  PORT=$(PORT) $(1)
+endef
 
-# One worker per core (pytest-xdist); each worker has its own test database.
+run: demo
+	$(call serve,$(WEB_SERVER))
+
+dev: demo
+	$(call serve,$(DEV_SERVER))
+
+# One worker per core (pytest-xdist); each worker has its own test database, made afresh.
 test: services
-	.venv/bin/pytest -n auto
+	.venv/bin/pytest -n auto --create-db
+
+# The quick loop while working (docs/testing.md): no browser, worker or slow tests, test
+# databases kept from the last run. Narrow it further: make test-fast ARGS=tests/assessments
+test-fast: services
+	.venv/bin/pytest -n 2 -m "not slow and not browser and not worker" $(ARGS)
 
 # What CI checks before the tests (.ci/run): style, format, types.
 lint: install

@@ -27,7 +27,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import lockout, tokens, twofactor
 from accounts.authlog import record
-from accounts.models import ApiToken, AuthEvent, StaffAccount
+from accounts.models import ApiToken, AuthEvent, PasswordChangeDemand, StaffAccount
 from trial import access
 from trial.audit import event_model
 from trial.audit_trail import AuditSource, trail
@@ -89,6 +89,11 @@ class RoleAssignmentInline(admin.TabularInline):
 class StaffChangeForm(UserChangeForm):
     change_reason = _reason_field()
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Confirmation e-mails (randomisation) and password resets need an address.
+        self.fields["email"].required = True
+
     class Meta:
         model = User
         fields = ["username", "first_name", "last_name", "email", "is_active"]
@@ -100,7 +105,16 @@ class StaffCreationForm(UserCreationForm):
 
     class Meta(UserCreationForm.Meta):
         model = User
-        fields = ("username",)
+        fields = ("username", "email")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Asked on the first page: confirmation e-mails (randomisation) need an address.
+        self.fields["email"].required = True
+        self.fields["email"].help_text = "The person's work address: confirmation e-mails go there."
+        self.fields[
+            "password1"
+        ].help_text = "The person must change it at the first login: you know this one."
 
 
 @admin.action(description=_("Remove the two-factor device (the user enrols a new one)"))
@@ -185,7 +199,7 @@ class StaffAdmin(ReasonAuditMixin, UserAdmin):
             None,
             {
                 "classes": ("wide",),
-                "fields": ("username", "password1", "password2", "change_reason"),
+                "fields": ("username", "email", "password1", "password2", "change_reason"),
             },
         ),
     )
@@ -231,10 +245,22 @@ class StaffAdmin(ReasonAuditMixin, UserAdmin):
             user.save(update_fields=["is_staff", "is_superuser"])
         access.forget_grants(user)
 
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not change:
+            # The administrator typed the password: the person chooses their own at login.
+            PasswordChangeDemand.objects.update_or_create(
+                user=obj, defaults={"set_by": access.signed_in(request.user)}
+            )
+
     def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> Any:
         response = super().user_change_password(request, id, form_url)
         if request.method == "POST" and response.status_code == 302:
             user = User.objects.get(pk=id)
+            if user.pk != request.user.pk:
+                PasswordChangeDemand.objects.update_or_create(
+                    user=user, defaults={"set_by": access.signed_in(request.user)}
+                )
             count = tokens.tokens_revoke_all(user=user)
             record(
                 AuthEvent.Kind.PASSWORD_CHANGED,

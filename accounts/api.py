@@ -7,8 +7,7 @@ from typing import Any
 from django.contrib.auth import authenticate
 from django.http import HttpResponse
 from django.utils.decorators import method_decorator
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
@@ -19,7 +18,7 @@ from rest_framework.views import APIView
 
 from accounts import lockout, tokens, twofactor
 from accounts.authlog import record
-from accounts.models import ApiToken, AuthEvent
+from accounts.models import ApiToken, AuthEvent, PasswordChangeDemand
 from trial import access
 from trial.models import Site
 from trial.roles import SITE_SCOPED_ROLES, Role
@@ -51,7 +50,13 @@ OTP_ERROR = inline_serializer(
     "OtpError", {"otp": serializers.ListField(child=serializers.CharField())}
 )
 
-BAD_CREDENTIALS = gettext_lazy("Unable to log in with the username and password given.")
+# One answer for every failure: wrong username or password, and for the two-factor roles a
+# missing or wrong code (or no authenticator enrolled yet: enrol at /accounts/login/).
+BAD_CREDENTIALS = _(
+    "Unable to log in with the username, password and code given (statisticians, data "
+    "managers and administrators also send the current code of their authenticator app as "
+    "'otp'; enrol one at /accounts/login/ first)."
+)
 
 
 @method_decorator(sensitive_post_parameters("password", "otp"), name="dispatch")
@@ -70,8 +75,9 @@ class TokenView(APIView):
         responses={
             200: TokenResponseSerializer,
             400: OpenApiResponse(
-                description="Wrong username or password (`detail`), or a missing or wrong "
-                "second factor (`otp`)."
+                description="Wrong username, password or (two-factor roles) code: one "
+                "answer for all of them (`detail`), so that a refusal never confirms that a "
+                "password was right."
             ),
             429: OpenApiResponse(ERROR, description="Locked out after repeated failures."),
         },
@@ -98,6 +104,15 @@ class TokenView(APIView):
             if refusal is not None:
                 return refusal
         lockout.failures_reset(user.get_username())
+        if PasswordChangeDemand.objects.filter(user=user).exists():
+            # The administrator knows this password: no token until the user chose their own.
+            return Response(
+                {
+                    "detail": "Your password was set by an administrator: log in at "
+                    "/accounts/login/ and choose your own first."
+                },
+                status=status.HTTP_403_FORBIDDEN,
+            )
         key, token = tokens.token_issue(user=user)
         record(
             AuthEvent.Kind.TOKEN_ISSUED,
@@ -110,57 +125,24 @@ class TokenView(APIView):
 
     @staticmethod
     def _second_factor(django_request: Any, user: Any, otp: str) -> Response | HttpResponse | None:
+        """None when the code is right. Otherwise the very answer a wrong password gets (the
+        same body and status, counted towards the lockout like one): a refusal that named the
+        code would tell whoever tries a stolen password that it is right."""
         username = user.get_username()
         device = twofactor.confirmed_device(user)
-        if device is None:
-            record(
-                AuthEvent.Kind.OTP_FAILED,
-                username=username,
-                request=django_request,
-                user=user,
-                detail="token refused: no authenticator enrolled",
-            )
-            return Response(
-                {
-                    "otp": [
-                        _(
-                            "Your role needs a second factor and no authenticator is enrolled: "
-                            "log in once at /accounts/login/ to enrol one."
-                        )
-                    ]
-                },
-                status=status.HTTP_400_BAD_REQUEST,
-            )
         code = twofactor.clean_code(otp)
-        if not code:
-            record(
-                AuthEvent.Kind.OTP_FAILED,
-                username=username,
-                request=django_request,
-                user=user,
-                detail="token refused: no code given",
-            )
-            return Response(
-                {
-                    "otp": [
-                        _(
-                            "Your role needs a second factor: send the current six-digit code "
-                            "of your authenticator app as 'otp'."
-                        )
-                    ]
-                },
-                status=status.HTTP_400_BAD_REQUEST,
-            )
-        if twofactor.code_is_valid(device, code):
+        if device is not None and code and twofactor.code_is_valid(device, code):
             return None
-        if lockout.second_factor_failed(
-            django_request, username, "wrong code on the token endpoint"
-        ):
+        if device is None:
+            why = "no authenticator enrolled"
+        elif not code:
+            why = "no code given"
+        else:
+            why = "wrong code"
+        # Recorded in the security log (otp_failed) and counted by axes.
+        if lockout.second_factor_failed(django_request, username, f"{why} on the token endpoint"):
             return lockout.lockout_response(django_request)
-        return Response(
-            {"otp": [_("The code is wrong, expired or already used.")]},
-            status=status.HTTP_400_BAD_REQUEST,
-        )
+        return Response({"detail": BAD_CREDENTIALS}, status=status.HTTP_400_BAD_REQUEST)
 
     @extend_schema(
         request=None,

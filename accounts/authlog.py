@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
+from accounts import lockout
 from accounts.models import AuthEvent
 from trial.access import needs_two_factor
 
@@ -89,3 +90,5 @@ def _locked_out(sender: Any, request: Any, username: str | None = None, **kwargs
         user=user,
         detail="Too many failed logins" if first else "Attempt while locked out",
     )
+    if first and user is not None:
+        lockout.notify_owner(user, ip_address=_ip(request))

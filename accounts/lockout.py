@@ -11,10 +11,13 @@ from axes.backends import AxesStandaloneBackend
 from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_cool_off
 from axes.utils import reset
+from django.conf import settings
 from django.contrib.auth.signals import user_login_failed
+from django.core.mail import send_mail
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.utils.translation import gettext as _
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 def lockout_message(request: HttpRequest | None = None) -> str:
@@ -84,3 +87,33 @@ class TrialAxesBackend(AxesStandaloneBackend):
         if request is None:
             return None
         return super().authenticate(request, username=username, password=password, **kwargs)
+
+
+def notify_owner(user: Any, *, ip_address: str | None) -> None:
+    """Tell the account's owner that it was locked out (once per lockout): someone may be
+    trying their password, or trying to lock them out; an administrator can lift it sooner."""
+    address = getattr(user, "email", "")
+    if not address:
+        return
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    send_mail(
+        subject=str(_("IMR trial EDC: your account was locked after failed logins")),
+        message=str(
+            _(
+                "Your account %(username)s was locked at %(when)s UTC after repeated failed "
+                "logins (last from %(ip)s). It opens again by itself after %(minutes)s "
+                "minutes, or sooner if the trial administrator lifts the lockout. If this was "
+                "not you, tell the trial administrator."
+            )
+        )
+        % {
+            "username": user.get_username(),
+            "when": timezone.now().strftime("%Y-%m-%d %H:%M"),
+            "ip": ip_address or "?",
+            "minutes": minutes,
+        },
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=[address],
+        # A mail server that does not answer must not turn the lockout into a server error.
+        fail_silently=True,
+    )

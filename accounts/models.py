@@ -72,6 +72,27 @@ class ApiToken(models.Model):
         return f"{self.prefix}… ({self.user})"
 
 
+@pghistory.track()
+class PasswordChangeDemand(models.Model):
+    """The user must choose a new password before doing anything else: an administrator typed
+    the current one in the admin pages, so somebody else knows it. Removed when the user
+    changes it. `create_staff` sets none: its operator gives the password on purpose."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="password_change_demand",
+    )
+    set_at = models.DateTimeField(auto_now_add=True)
+    set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.user} must change the password"
+
+
 # Staff accounts are audited like trial data: who changed a name, an e-mail address or the
 # active flag, when and why. The password hash and the last-login time are left out: the hash
 # must not be copied anywhere, and logins are in AuthEvent. The triggers hang on a proxy of

@@ -25,7 +25,7 @@ from django_otp import login as otp_login
 from accounts import language, lockout, tokens, twofactor
 from accounts.authlog import record
 from accounts.forms import LoginForm, OtpForm
-from accounts.models import ApiToken, AuthEvent, Language
+from accounts.models import ApiToken, AuthEvent, Language, PasswordChangeDemand
 from trial import access
 from trial.models import Site
 from trial.roles import SITE_SCOPED_ROLES, Role
@@ -162,9 +162,16 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     template_name = "registration/password_change_form.html"
     success_url = reverse_lazy("account")
 
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        user = access.signed_in(self.request.user)
+        context["demanded"] = PasswordChangeDemand.objects.filter(user=user).exists()
+        return context
+
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)
         user = form.user
+        PasswordChangeDemand.objects.filter(user=user).delete()
         revoked = tokens.tokens_revoke_all(user=user)
         record(
             AuthEvent.Kind.PASSWORD_CHANGED,

@@ -30,6 +30,8 @@ class Row:
     errors: list[str] = field(default_factory=list)
     relevant: bool | None = True
     derived_value: Any = None
+    # The source-data verification mark of this field on the saved version, if any.
+    verification: Any = None
 
     @property
     def name(self) -> str:
@@ -61,7 +63,7 @@ class Row:
             values = list(reversed(values))
         result = []
         for value in values:
-            label = self.item.option_label(value)
+            label = self.item.anchor_label(value)
             text = str(value)
             result.append((text, f"{text} – {label}" if label and label != text else text))
         return result
@@ -199,6 +201,34 @@ def attach_errors(rows: list[Row], fields: dict[str, list[str]]) -> dict[str, li
         else:
             rest[key] = list(messages)
     return rest
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One line of the error summary at the top of a refused form: the message and the id
+    of the field it belongs to ("" when it belongs to the form as a whole)."""
+
+    target: str
+    label: str
+    message: str
+
+
+# Form-level fields and the ids of their inputs on the page.
+META_TARGETS = {"interview_date": "id-interview-date", "reason": "id-reason"}
+
+
+def error_summary(rows: list[Row], rest: dict[str, list[str]]) -> list[Problem]:
+    """Every message of a refused save, in page order: the form-level ones first (interview
+    date, reason, the form as a whole), then the items'. Each names the field it links to."""
+    problems: list[Problem] = []
+    for key, messages in rest.items():
+        target = META_TARGETS.get(key, "")
+        label = "" if key in ("__all__", "status", "version") else key.replace("_", " ")
+        problems.extend(Problem(target, label, message) for message in messages)
+    for row in rows:
+        target = "" if row.widget == "derived" else f"id-{row.item.code}"
+        problems.extend(Problem(target, row.item.code, message) for message in row.errors)
+    return problems
 
 
 def initial_interview_date(response: InstrumentResponse | None, today: date) -> str:

@@ -4,18 +4,37 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import connection, models
 from django.utils import timezone
+from django.utils.functional import lazy
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import gettext_noop
 
 from instruments import registry
 from trial.lock import refuse_when_locked
 from trial.roles import Role
 
 
+def visit_name(timepoint: str) -> str:
+    """The one name of a visit, with its timing, used everywhere (pages, the timeline, the
+    audit history, codebooks): "One-year follow-up (21 months after randomisation, window
+    19–24)" (the paper's one year after the end of the nine-month programme). The months come
+    from settings.ASSESSMENT_WINDOWS, read when the name is shown."""
+    if timepoint == "baseline":
+        return gettext("Baseline (before randomisation)")
+    names = {"post": gettext("Post-intervention"), "followup": gettext("One-year follow-up")}
+    window = settings.ASSESSMENT_WINDOWS[timepoint]
+    return gettext("%(name)s (%(due)d months after randomisation, window %(opens)d–%(closes)d)") % {
+        "name": names[timepoint],
+        **window,
+    }
+
+
+visit_label = lazy(visit_name, str)
+
+
 class Timepoint(models.TextChoices):
-    BASELINE = "baseline", _("Baseline (T0)")
-    POST = "post", _("Post-intervention (T1)")
-    FOLLOWUP = "followup", _("One-year follow-up (T2)")
+    BASELINE = "baseline", visit_label("baseline")
+    POST = "post", visit_label("post")
+    FOLLOWUP = "followup", visit_label("followup")
 
 
 class ResponseStatus(models.TextChoices):
@@ -157,6 +176,36 @@ class InstrumentResponse(models.Model):
         return str(found.short_name) if found is not None else self.instrument
 
 
+@pghistory.track()
+class FieldVerification(models.Model):
+    """Source-data verification of one field of one saved version of a response: a monitor
+    or data manager compared the item with the source. It holds for that version only, so
+    any later change of the form (a new version) resets it. Possible while the database is
+    frozen, as form-level verification is; nothing changes after lock."""
+
+    response = models.ForeignKey(
+        InstrumentResponse, on_delete=models.PROTECT, related_name="field_verifications"
+    )
+    item = models.CharField(max_length=40, help_text="Item code, or 'interview_date'")
+    version = models.PositiveIntegerField(help_text="The response version that was verified")
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    verified_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["response", "item", "version"],
+                name="one_verification_per_field_and_version",
+            )
+        ]
+        triggers = [refuse_when_locked(during_freeze=False)]
+
+    def __str__(self) -> str:
+        return f"{self.response_id} {self.item} v{self.version}"
+
+
 class QueryStatus(models.TextChoices):
     OPEN = "open", _("Open")
     ANSWERED = "answered", _("Answered")
@@ -205,6 +254,12 @@ class Query(models.Model):
     class Meta:
         ordering = ["-raised_at", "-id"]
         verbose_name_plural = "queries"
+        # A page of queries in raising order, of one status or all, is read from these
+        # indexes and stops after the page (the lists of the queries page and API).
+        indexes = [
+            models.Index(fields=["status", "raised_at", "id"], name="query_status_raised"),
+            models.Index(fields=["raised_at", "id"], name="query_raised"),
+        ]
         triggers = [refuse_when_locked(during_freeze=False)]
 
     def __str__(self) -> str:

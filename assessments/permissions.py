@@ -12,6 +12,7 @@ from typing import Any
 
 from instruments.base import Instrument
 from trial import access
+from trial.access import Viewer
 from trial.roles import Role
 
 # Roles that read assessment data at their sites (instructors run groups; they need none).
@@ -47,14 +48,14 @@ def _site_id(site: Any) -> int:
     return site if isinstance(site, int) else site.pk
 
 
-def may_read_values(user: Any, site: Any, instrument: Instrument) -> bool:
+def may_read_values(user: Viewer, site: Any, instrument: Instrument) -> bool:
     """May the user see the items and scores of this instrument at this site?"""
     if not access.has_role_at(user, _site_id(site), *READERS):
         return False
     return instrument.blinded_readable or access.may_see_allocation(user)
 
 
-def may_enter(user: Any, site: Any, instrument: Instrument) -> bool:
+def may_enter(user: Viewer, site: Any, instrument: Instrument) -> bool:
     """May the user enter or change this instrument at this site? Blinded wins: an assessor
     who is also a clinician may not enter IMRS_C."""
     if not instrument.form_entry:
@@ -64,7 +65,7 @@ def may_enter(user: Any, site: Any, instrument: Instrument) -> bool:
     return instrument.blinded_readable or access.may_see_allocation(user)
 
 
-def entering_role(user: Any, site: Any, instrument: Instrument) -> str:
+def entering_role(user: Viewer, site: Any, instrument: Instrument) -> str:
     """The role under which the user enters the form (recorded as rater_role)."""
     for role in instrument.entered_by:
         if access.has_role_at(user, _site_id(site), role):
@@ -72,21 +73,21 @@ def entering_role(user: Any, site: Any, instrument: Instrument) -> str:
     return ""
 
 
-def may_verify(user: Any, instrument: Instrument) -> bool:
+def may_verify(user: Viewer, instrument: Instrument) -> bool:
     return access.has_role(user, *VERIFIERS) and (
         instrument.blinded_readable or access.may_see_allocation(user)
     )
 
 
-def may_answer_query(user: Any, site: Any, instrument: Instrument) -> bool:
+def may_answer_query(user: Viewer, site: Any, instrument: Instrument) -> bool:
     if not access.has_role_at(user, _site_id(site), *QUERY_ANSWERERS):
         return False
     return instrument.blinded_readable or access.may_see_allocation(user)
 
 
-def may_see_unblinding_flag(user: Any) -> bool:
+def may_see_unblinding_flag(user: Viewer) -> bool:
     return access.has_role(user, *UNBLINDING_FLAG_READERS)
 
 
-def may_manage_queries(user: Any) -> bool:
+def may_manage_queries(user: Viewer) -> bool:
     return access.has_role(user, *QUERY_MANAGERS)

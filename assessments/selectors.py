@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -20,6 +20,7 @@ from assessments import worklist as worklist_module
 from assessments.models import (
     MHRM_SPIRITUALITY,
     UNRESOLVED_QUERY_STATUSES,
+    FieldVerification,
     InstrumentResponse,
     Query,
     QueryMessage,
@@ -34,9 +35,11 @@ from instruments.base import Instrument
 from instruments.service_use import WINDOWS
 from participants.models import Participant, Status
 from trial import access
+from trial.access import Viewer
 from trial.audit import event_model, events_of
 from trial.audit_trail import AuditSource
 from trial.errors import NotFound
+from trial.models import Site
 from trial.timeline import TimelineEntry
 
 # What randomisation needs at baseline when RANDOMIZATION_REQUIRES_BASELINE is on (API.md):
@@ -62,13 +65,13 @@ def baseline_missing(participant: Any) -> list[str]:
 
 
 # -- participants and responses ----------------------------------------------------------------
-def participants_for_assessments(user: Any) -> QuerySet[Participant]:
+def participants_for_assessments(user: Viewer) -> QuerySet[Participant]:
     return Participant.objects.filter(
         site_id__in=access.site_ids(user, *permissions.READERS)
     ).select_related("site")
 
 
-def participant_get(*, user: Any, pk: Any) -> Participant:
+def participant_get(*, user: Viewer, pk: Any) -> Participant:
     """The participant, or NotFound when unknown or outside the user's sites (404)."""
     try:
         return participants_for_assessments(user).get(pk=int(pk))
@@ -128,6 +131,75 @@ def responses_of(participant: Participant) -> dict[tuple[str, str], InstrumentRe
     }
 
 
+# -- source-data verification ------------------------------------------------------------------
+def field_verifications(response: InstrumentResponse) -> dict[str, FieldVerification]:
+    """Per field: the verification mark of the response's current version (older versions'
+    marks no longer hold: the form changed since)."""
+    return {
+        mark.item: mark
+        for mark in FieldVerification.objects.filter(
+            response=response, version=response.version
+        ).select_related("verified_by")
+    }
+
+
+@dataclass(frozen=True)
+class SdvRow:
+    response: InstrumentResponse
+    site: str
+    study_id: str
+    completed_at: Any
+    fields_verified: int
+
+    @property
+    def url(self) -> str:
+        return reverse(
+            "assessments:form",
+            kwargs={
+                "pk": self.response.participant_id,
+                "timepoint": self.response.timepoint,
+                "code": self.response.instrument,
+            },
+        )
+
+
+def sdv_worklist(*, user: Any, site: str = "") -> list[SdvRow]:
+    """Complete forms not yet source-verified at the sites where the user verifies, oldest
+    first (the time the current version was saved), with how many of their fields are
+    already verified. Forms a blinded user may not read (IMRS_C) are left out. The SDV
+    worklist page and the reports read this."""
+    if not access.has_role(user, *permissions.VERIFIERS):
+        return []
+    readable = [i.code for i in registry.forms() if permissions.may_verify(user, i)]
+    responses = InstrumentResponse.objects.filter(
+        status=ResponseStatus.COMPLETE,
+        instrument__in=readable,
+        participant__site_id__in=access.site_ids(user, *permissions.VERIFIERS),
+    )
+    if site:
+        responses = responses.filter(participant__site__code=site)
+    responses = (
+        responses.select_related("participant__site", "rater")
+        .annotate(
+            fields_verified=Count(
+                "field_verifications",
+                filter=Q(field_verifications__version=F("version")),
+            )
+        )
+        .order_by("updated_at", "id")
+    )
+    return [
+        SdvRow(
+            response=r,
+            site=r.participant.site.code,
+            study_id=r.participant.study_id,
+            completed_at=r.updated_at,
+            fields_verified=r.fields_verified,
+        )
+        for r in responses
+    ]
+
+
 def unblinding_flags(responses: Any) -> dict[int, bool]:
     """Per response id: True when its rater had reported being unblinded on or before the day
     of the assessment (the randomization app flags them: assessments.contributions). One query
@@ -160,7 +232,7 @@ worklist_sites = worklist_module.worklist_sites
 
 
 # -- queries -----------------------------------------------------------------------------------
-def queries_visible_to(user: Any) -> QuerySet[Query]:
+def queries_visible_to(user: Viewer) -> QuerySet[Query]:
     """Data managers see every query (those on IMRS_C too, whose values they never see);
     site staff and monitors see the queries on forms they may read."""
     queryset = Query.objects.select_related(
@@ -171,7 +243,10 @@ def queries_visible_to(user: Any) -> QuerySet[Query]:
     site_ids = access.site_ids(
         user, *[r for r in permissions.QUERY_READERS if r not in permissions.QUERY_MANAGERS]
     )
-    queryset = queryset.filter(response__participant__site_id__in=site_ids)
+    # Staff of every site need no site filter; leaving it out spares the query a join through
+    # every response before the page is cut.
+    if len(site_ids) < Site.objects.count():
+        queryset = queryset.filter(response__participant__site_id__in=site_ids)
     hidden = [i.code for i in registry.all() if not i.blinded_readable]
     if access.is_blinded(user) and hidden:
         queryset = queryset.exclude(response__instrument__in=hidden)
@@ -180,7 +255,7 @@ def queries_visible_to(user: Any) -> QuerySet[Query]:
 
 def query_list(
     *,
-    user: Any,
+    user: Viewer,
     status: str = "",
     site: str = "",
     participant: Any = None,
@@ -198,7 +273,7 @@ def query_list(
     return queryset
 
 
-def query_get(*, user: Any, pk: Any) -> Query:
+def query_get(*, user: Viewer, pk: Any) -> Query:
     try:
         return queries_visible_to(user).prefetch_related("messages__author").get(pk=int(pk))
     except (Query.DoesNotExist, ValueError, TypeError):
@@ -211,7 +286,7 @@ def open_query_count() -> int:
     return Query.objects.filter(status__in=UNRESOLVED_QUERY_STATUSES).count()
 
 
-def open_queries_by_site(user: Any) -> list[dict[str, Any]]:
+def open_queries_by_site(user: Viewer) -> list[dict[str, Any]]:
     rows = (
         queries_visible_to(user)
         .filter(status__in=UNRESOLVED_QUERY_STATUSES)
@@ -225,7 +300,7 @@ def open_queries_by_site(user: Any) -> list[dict[str, Any]]:
     return [dict(row) for row in rows]
 
 
-def open_queries_by_participant(user: Any) -> QuerySet[Query, dict[str, Any]]:
+def open_queries_by_participant(user: Viewer) -> QuerySet[Query, Any]:
     """Unresolved queries per participant, most first (a queryset: slice it for a page)."""
     return (
         queries_visible_to(user)
@@ -328,7 +403,7 @@ def service_use_by_window(participants: Any = None) -> dict[int, dict[str, Windo
 
 
 # -- the participant overview's timeline (trial.timeline contract) --------------------------
-def participant_timeline(participant: Any, user: Any) -> list[TimelineEntry]:
+def participant_timeline(participant: Any, user: Viewer) -> list[TimelineEntry]:
     if not access.has_role_at(user, participant.site_id, *permissions.READERS):
         return []
     entries: list[TimelineEntry] = []
@@ -387,21 +462,21 @@ def _form_label(instrument: str, timepoint: str) -> str:
     return f"{name} · {label}"
 
 
-def _readable_responses(viewer: Any, prefix: str = "") -> Q:
+def _readable_responses(viewer: Viewer, prefix: str = "") -> Q:
     """The rows about forms the viewer may read (every form, or all but IMRS_C)."""
     if access.may_see_allocation(viewer):
         return Q()
     return ~Q(**{f"{prefix}instrument__in": unreadable_when_blinded()})
 
 
-def _withheld_responses(viewer: Any) -> Q | None:
+def _withheld_responses(viewer: Viewer) -> Q | None:
     """Blinded viewers see that IMRS_C was entered or changed, and when, by whom: not what."""
     if access.may_see_allocation(viewer):
         return None
     return Q(instrument__in=unreadable_when_blinded())
 
 
-def _visible_queries(viewer: Any, prefix: str) -> Q:
+def _visible_queries(viewer: Viewer, prefix: str) -> Q:
     """The same rule as `queries_visible_to`: data managers see every query; other blinded
     viewers not those on forms they may not read."""
     if access.has_role(viewer, *permissions.QUERY_MANAGERS):
@@ -493,6 +568,20 @@ def participant_audit_sources() -> list[AuditSource]:
                 f"(import {e.register_import_id}, line {e.line})"
             ),
             field_labels={"register_import": _("Import"), "line": _("Line in the file")},
+        ),
+        AuditSource(
+            event_model(FieldVerification),
+            "response__participant_id",
+            "Field verification",
+            blinded_may_see=True,
+            hidden_fields=frozenset({"response"}),
+            describe=lambda e: (
+                f"{_form_label(e.response.instrument, e.response.timepoint)}: "
+                f"{e.item} source-verified (version {e.version})"
+            ),
+            field_labels={"item": "Field", "version": "Version"},
+            rows=lambda viewer: _readable_responses(viewer, "response__"),
+            related=("response",),
         ),
         AuditSource(
             event_model(RegisterImport),

@@ -18,9 +18,20 @@ urlpatterns = [
         name="verify",
     ),
     path(
+        "participants/<int:pk>/<str:timepoint>/<str:code>/verify-fields/",
+        views.verify_fields,
+        name="verify_fields",
+    ),
+    path("verification/", views.sdv_worklist, name="sdv"),
+    path(
         "participants/<int:pk>/<str:timepoint>/<str:code>/query/",
         views.raise_query,
         name="raise_query",
+    ),
+    path(
+        "participants/<int:pk>/<str:timepoint>/<str:code>/autosave/",
+        views.autosave,
+        name="autosave",
     ),
     path("psp-interval/", views.psp_interval, name="psp_interval"),
     path("queries/", views.query_list, name="queries"),

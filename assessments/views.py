@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
@@ -120,6 +120,9 @@ def participant_forms(request: HttpRequest, pk: int) -> HttpResponse:
     )
     randomized_on = windows.randomization_date(participant)
     today = timezone.localdate()
+    # While frozen or locked no form can be saved: none is offered for entry (the banner
+    # says why); saved ones can still be viewed.
+    entry_open = lock_level() == "open"
     timepoints = []
     for timepoint in Timepoint.values:
         visit = windows.window(participant, timepoint, randomized_on=randomized_on)
@@ -139,6 +142,7 @@ def participant_forms(request: HttpRequest, pk: int) -> HttpResponse:
                     "unblinding_flag": bool(response and flags.get(response.pk)),
                 }
             )
+            forms[-1]["offer_entry"] = entry_open and forms[-1]["may_enter"]
         # The state is that of the forms the user enters (as on their worklist), else of all.
         entered = [f for f in forms if f["may_enter"]] or forms
         done = all(f["response"] is not None and f["response"].is_done for f in entered)
@@ -190,6 +194,10 @@ def _form_context(
         for score in instrument.scores:
             scores.append({"score": score, "value": response.scores.get(score.code)})
     item_values = typed if typed is not None else (response.items if response else {})
+    editable = may_enter and level == "open"
+    marks = selectors.field_verifications(response) if response else {}
+    for row in rows:
+        row.verification = marks.get(row.item.code)
     return {
         "participant": participant,
         "timepoint": timepoint,
@@ -199,8 +207,15 @@ def _form_context(
         "sections": entry_forms.sections(rows),
         "meta": meta,
         "errors": errors or {},
+        "error_summary": entry_forms.error_summary(rows, errors or {}),
         "scores": scores,
-        "editable": may_enter and level == "open",
+        "editable": editable,
+        # Autosave writes drafts without a reason, so only on a form never completed: after
+        # the first completion every change needs a reason and is saved by the user.
+        "autosave": editable and (response is None or response.first_completed_at is None),
+        "next_form": _next_form(request.user, participant, timepoint, instrument)
+        if response is not None
+        else None,
         "may_enter": may_enter,
         "lock_level": level,
         "needs_reason": response is not None and response.first_completed_at is not None,
@@ -208,6 +223,11 @@ def _form_context(
         and response is not None
         and response.status == ResponseStatus.COMPLETE
         and level != "lock",
+        "may_verify_fields": permissions.may_verify(request.user, instrument)
+        and response is not None
+        and response.is_done
+        and level != "lock",
+        "interview_date_mark": marks.get("interview_date"),
         "may_raise_query": permissions.may_manage_queries(request.user)
         and response is not None
         and level != "lock",
@@ -227,6 +247,27 @@ def _form_context(
         and selectors.unblinding_flags([response])[response.pk],
         "missing_reasons": entry_forms.MissingReason.choices,
     }
+
+
+def _next_form(
+    user: Any, participant: Participant, timepoint: str, instrument: Instrument
+) -> Instrument | None:
+    """The next form of this visit the user enters and has not completed: the first after
+    this one in form order, else the first before it; None when all are done."""
+    saved = selectors.responses_of(participant)
+    mine = [
+        candidate
+        for candidate in registry.for_timepoint(timepoint)
+        if candidate.form_entry and permissions.may_enter(user, participant.site_id, candidate)
+    ]
+    if instrument not in mine:
+        return None
+    here = mine.index(instrument)
+    for candidate in mine[here + 1 :] + mine[:here]:
+        response = saved.get((timepoint, candidate.code))
+        if response is None or not response.is_done:
+            return candidate
+    return None
 
 
 # A query that was refused comes back to the form's page with what the data manager typed.
@@ -341,6 +382,54 @@ def form(request: HttpRequest, pk: int, timepoint: str, code: str) -> HttpRespon
 
 
 @login_required
+@require_POST
+def autosave(request: HttpRequest, pk: int, timepoint: str, code: str) -> HttpResponse:
+    """The form's automatic draft save (htmx, a moment after each change): what is typed is
+    saved as a draft version without a reason. Never on a form that was completed once: from
+    then on every change needs a reason, so the user saves it with one. The answer is the
+    autosave line of the page, plus the new version for the form (out of band)."""
+    _require(request, *permissions.ENTERING_ROLES)
+    participant = selectors.participant_get(user=request.user, pk=pk)
+    timepoint = selectors.parse_timepoint(timepoint)
+    instrument = selectors.form_instrument(code, timepoint)
+    response = selectors.response_find(participant, timepoint, instrument.code)
+    context: dict[str, Any] = {"response": response, "saved": False}
+    if response is not None and response.first_completed_at is not None:
+        context["problem"] = _(
+            "Not saved automatically: this form was completed before, so a change needs a "
+            "reason. Give it below and save."
+        )
+        return render(request, "assessments/_autosave.html", context, status=409)
+    derived = derived_values(response, instrument) if response else {}
+    _rows, items, missing, comments = entry_forms.rows_from_post(instrument, request.POST, derived)
+    meta_form = entry_forms.EntryMetaForm({**request.POST.dict(), "status": "draft"})
+    if not meta_form.is_valid():
+        context["problem"] = _("Draft not saved: the interview date is not a date.")
+        return render(request, "assessments/_autosave.html", context, status=400)
+    data = meta_form.cleaned_data
+    try:
+        result = services.response_save(
+            user=request.user,
+            participant=participant,
+            timepoint=timepoint,
+            code=instrument.code,
+            items=items,
+            missing=missing,
+            comments=comments,
+            status=ResponseStatus.DRAFT,
+            version=data["version"],
+            reason="",
+            interview_date=data["interview_date"],
+        )
+    except TrialError as error:
+        problems = [m for ms in (error.fields or {}).values() for m in ms] or [error.message]
+        context["problem"] = _("Draft not saved: %(problems)s") % {"problems": " ".join(problems)}
+        return render(request, "assessments/_autosave.html", context, status=error.status)
+    context.update(response=result.response, saved=True, at=timezone.localtime())
+    return render(request, "assessments/_autosave.html", context)
+
+
+@login_required
 @require_GET
 def psp_interval(request: HttpRequest) -> HttpResponse:
     """The interval the PSP domain ratings allow, for the form's live hint (htmx)."""
@@ -388,6 +477,54 @@ def verify(request: HttpRequest, pk: int, timepoint: str, code: str) -> HttpResp
             ),
         )
     return redirect("assessments:form", pk=pk, timepoint=timepoint, code=instrument.code)
+
+
+@login_required
+@require_POST
+def verify_fields(request: HttpRequest, pk: int, timepoint: str, code: str) -> HttpResponse:
+    """Field-level source-data verification: the fields ticked on the form's page."""
+    _require(request, *permissions.VERIFIERS)
+    participant = selectors.participant_get(user=request.user, pk=pk)
+    timepoint = selectors.parse_timepoint(timepoint)
+    instrument = selectors.form_instrument(code, timepoint)
+    response = selectors.response_find(participant, timepoint, instrument.code)
+    if response is None:
+        raise Invalid(_("Nothing is saved to verify."))
+    try:
+        marks = services.response_verify_fields(
+            user=request.user,
+            response=response,
+            version=whole_number(request.POST.get("version", "")),
+            fields=request.POST.getlist("field"),
+        )
+    except TrialError as error:
+        for message in [m for ms in (error.fields or {}).values() for m in ms] or [error.message]:
+            messages.error(request, message)
+    else:
+        messages.success(
+            request,
+            _("%(count)d fields of version %(version)d marked as source-verified.")
+            % {"count": len(marks), "version": response.version},
+        )
+    return redirect("assessments:form", pk=pk, timepoint=timepoint, code=instrument.code)
+
+
+@login_required
+def sdv_worklist(request: HttpRequest) -> HttpResponse:
+    """Monitors' and data managers' source-data verification worklist: complete forms not yet
+    verified, per site, oldest first."""
+    _require(request, *permissions.VERIFIERS)
+    site = request.GET.get("site", "")
+    rows = selectors.sdv_worklist(user=request.user, site=site)
+    every_site = selectors.sdv_worklist(user=request.user) if site else rows
+    per_site: dict[str, int] = {}
+    for row in every_site:
+        per_site[row.site] = per_site.get(row.site, 0) + 1
+    return render(
+        request,
+        "assessments/sdv.html",
+        {"rows": rows[:500], "total": len(rows), "per_site": per_site, "site": site},
+    )
 
 
 @login_required

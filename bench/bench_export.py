@@ -6,8 +6,8 @@ of its timepoints with valid item values drawn from the instrument modules (abou
 missing with a reason, IMRS item 13 "not applicable" now and then, scores computed by the
 modules), IMR groups of ten with weekly sessions, attendance and fidelity ratings for the IMR
 arm, a register import with quarterly service-use periods, data queries and blinding guesses.
-It then locks the database and runs one UNBLINDED export in every format (so every dataset is
-built) through a real Celery worker (solo pool, so the worker is one process) and prints:
+It then locks the database and runs one UNBLINDED export (every format unless --formats; every
+dataset is built) through a real Celery worker (solo pool, so the worker is one process) and prints:
 
 - the wall time from the request to the published files, and the build time on the worker;
 - the worker's peak memory (psutil samples and the kernel's high-water mark, VmHWM);
@@ -15,7 +15,7 @@ built) through a real Celery worker (solo pool, so the worker is one process) an
   the ratio of the export to it.
 
 Run from the project root:
-`.venv/bin/python bench/bench_export.py [--participants N] [--blinded] [--keep]`
+`.venv/bin/python bench/bench_export.py [--participants N] [--blinded] [--keep] [--formats a,b]`
 (the exported files are removed afterwards unless --keep).
 Results are recorded in docs/benchmarks.md."""
 
@@ -65,7 +65,11 @@ def configure(participants: int) -> str:
     django.setup()
     from django.conf import settings
 
-    db = settings.DATABASES["default"]
+    from trial.dbconfig import OWNER_ALIAS
+
+    # The owner role (trial/dbconfig.py) makes the database, migrates and loads the trial; the
+    # export runs as the runtime role, as in production.
+    db = settings.DATABASES[OWNER_ALIAS]
     import psycopg
     from psycopg import sql
 
@@ -78,7 +82,13 @@ def configure(participants: int) -> str:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db["NAME"])))
     from django.core.management import call_command
 
-    call_command("migrate", verbosity=0)
+    call_command("ensure_database", stdout=io.StringIO())
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_ROLE": "owner"},
+        check=True,
+    )
     call_command("setup_trial", stdout=io.StringIO())
     print(f"database {db['NAME']}, exports in {export_root}, {participants} participants")
     return url
@@ -159,7 +169,7 @@ def add_months(day: date, months: int) -> date:
 def build_trial(n: int) -> tuple[Any, Any]:
     """Load the synthetic trial with COPY (triggers off: this measures exports, not loading)."""
     from django.contrib.auth import get_user_model
-    from django.db import connection
+    from django.db import connections
 
     from assessments import models as am
     from fidelity import models as fm
@@ -168,6 +178,7 @@ def build_trial(n: int) -> tuple[Any, Any]:
     from participants.models import EligibilityScreening, Participant
     from participants.studyid import make_study_id
     from randomization import models as rm
+    from trial.dbconfig import OWNER_ALIAS
     from trial.models import RoleAssignment, Site
     from trial.sealing import seal
 
@@ -287,7 +298,8 @@ def build_trial(n: int) -> tuple[Any, Any]:
         rng, sites, imr_by_site, randomized_on, instructor, raters, now
     )
     periods = _register(rng, randomized_on, n)
-    with connection.cursor() as django_cursor:
+    # As the owner: only it may switch the triggers off for the load.
+    with connections[OWNER_ALIAS].cursor() as django_cursor:
         cursor = django_cursor.cursor  # psycopg cursor: COPY support
         cursor.execute("SET session_replication_role = replica")
         loaded = {
@@ -475,7 +487,9 @@ def high_water_mark(pid: int) -> int:
     return 0
 
 
-def run_export(url: str, staff: object, *, blinded: bool) -> tuple[float, float, int, int, Any]:
+def run_export(
+    url: str, staff: object, *, blinded: bool, formats: list[str]
+) -> tuple[float, float, int, int, Any]:
     from django.conf import settings
 
     from exports import services
@@ -500,9 +514,7 @@ def run_export(url: str, staff: object, *, blinded: bool) -> tuple[float, float,
         sampler = Sampler(worker.pid)
         sampler.start()
         started = time.perf_counter()
-        job = services.export_request(
-            user=staff, formats=["csv", "sav", "dta", "parquet", "odm"], blinded=blinded
-        )
+        job = services.export_request(user=staff, formats=formats, blinded=blinded)
         while True:
             job.refresh_from_db()
             if job.status in ("done", "failed"):
@@ -536,6 +548,9 @@ def main() -> None:
         "--blinded", action="store_true", help="a blinded export (data manager) instead"
     )
     parser.add_argument("--keep", action="store_true", help="keep the exported files")
+    parser.add_argument(
+        "--formats", default="", help="comma-separated formats (default: every format)"
+    )
     args = parser.parse_args()
     url = configure(args.participants)
     try:
@@ -552,13 +567,15 @@ def main() -> None:
 def measure(url: str, args: argparse.Namespace) -> None:
     dm, statistician = build_trial(args.participants)
     from exports import services
+    from exports.models import ExportFormat
 
     services.dataset_lock(
         user=dm, reason="Benchmark: the analysis lock", override_open_queries=True
     )
     copy_seconds = copy_to_devnull()
+    formats = args.formats.split(",") if args.formats else list(ExportFormat.values)
     wall, build, peak, hwm, job = run_export(
-        url, dm if args.blinded else statistician, blinded=args.blinded
+        url, dm if args.blinded else statistician, blinded=args.blinded, formats=formats
     )
     copy_again = copy_to_devnull()
     floor = min(copy_seconds, copy_again)
@@ -567,6 +584,7 @@ def measure(url: str, args: argparse.Namespace) -> None:
     for entry in job.files:
         sizes[entry["format"]] = sizes.get(entry["format"], 0) + entry["bytes"]
     wide = next(d for d in job.manifest["datasets"] if d["name"] == "responses_wide")
+    print(f"formats: {', '.join(job.formats)}")
     print(f"export: {'blinded' if args.blinded else 'unblinded'}, {len(rows)} datasets, "
           f"{sum(rows.values())} rows")  # fmt: skip
     print("rows by dataset: " + ", ".join(

@@ -123,7 +123,17 @@ def prepare(env: dict[str, str], participants: int, keep: bool) -> None:
         drop_database(env)
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
+    # The server connects as the least-privilege runtime role, which ensure_database creates;
+    # this process builds and migrates as the owner role (trial/dbconfig.py).
+    subprocess.run(
+        [sys.executable, "manage.py", "ensure_database"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     os.environ.update(env)
+    os.environ["DATABASE_ROLE"] = "owner"
     import django
 
     django.setup()
@@ -279,7 +289,8 @@ def query_counts(username: str, paths: list[str]) -> dict[str, tuple[int, int]]:
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     user = get_user_model().objects.get(username=username)
-    client = Client(HTTP_HOST="127.0.0.1", **{"wsgi.url_scheme": "https"})
+    https: dict[str, Any] = {"wsgi.url_scheme": "https"}
+    client = Client(HTTP_HOST="127.0.0.1", **https)
     client.force_login(user)
     device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
     if device is not None:

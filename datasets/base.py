@@ -10,11 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from fractions import Fraction
 from typing import Any, Protocol
 
 import pyarrow as pa
 from django.db import models
+from django.utils.translation import gettext
 
 from datasets.instruments import Missing, missing_reasons
 
@@ -55,6 +58,36 @@ def not_applicable() -> int:
     return missing_by_reason()["not_applicable"].code
 
 
+# One rounding policy for every derived score, stated in the codebook: computed from the exact
+# values and rounded once, at the end, half up (2.0005 -> 2.001, never to even), to the decimal
+# places the variable declares (the instrument module's, or DERIVED_DECIMALS for a mean that
+# the exports derive themselves, such as FID_MEAN).
+DERIVED_DECIMALS = 3
+
+
+def rounding_policy() -> str:
+    """The policy in words, for the codebook (in the export's language)."""
+    return gettext(
+        "Derived scores are computed from the exact values and rounded once, at the end, half "
+        "up (not to even), to the decimal places given for each variable (column decimals): "
+        "means to %(decimals)d decimals unless the instrument declares otherwise."
+    ) % {"decimals": DERIVED_DECIMALS}
+
+
+def round_half_up(value: Any, decimals: int) -> float | int | None:
+    """`value` (int, float, Decimal or Fraction) rounded half up; None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, Fraction):
+        exact = Decimal(value.numerator) / Decimal(value.denominator)
+    elif isinstance(value, float):
+        exact = Decimal(repr(value))  # the shortest decimal that is this float
+    else:
+        exact = Decimal(value)
+    rounded = exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    return float(rounded)
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
@@ -74,6 +107,9 @@ class Column:
     notes: str = ""
     # A label of its own for a missing code (IMRS item 13: "not applicable" is an answer).
     missing_labels: tuple[tuple[int, str], ...] = ()
+    # Decimal places of a decimal variable: its values are rounded once, half up, to these
+    # (rounding_policy); None for integers and text.
+    decimals: int | None = None
 
     def __post_init__(self) -> None:
         if is_identifying(self.name):
@@ -183,6 +219,23 @@ class Dataset:
             if column.name == name:
                 return column
         raise KeyError(name)
+
+
+def without_columns(dataset: Dataset, names: frozenset[str]) -> Dataset:
+    """The dataset less the named columns (their values are dropped from every chunk)."""
+    keep = [i for i, column in enumerate(dataset.columns) if column.name not in names]
+    if len(keep) == len(dataset.columns):
+        return dataset
+    inner = dataset.chunks
+
+    def chunks() -> Iterator[Chunk]:
+        for chunk in inner():
+            if isinstance(chunk, Columns):
+                yield Columns([chunk.arrays[i] for i in keep])
+            else:
+                yield [tuple(row[i] for i in keep) for row in chunk]
+
+    return replace(dataset, columns=[dataset.columns[i] for i in keep], chunks=chunks)
 
 
 class DatasetBuilder(Protocol):

@@ -24,6 +24,8 @@ ARM_LABELS = ((1, "IMR + treatment as usual"), (0, "Treatment as usual"))
 # Masked group codes of blinded exports; which arm is A stays sealed until after the lock.
 GROUP_CODES = {"A": 1, "B": 2}
 GROUP_LABELS = ((1, "Group A"), (2, "Group B"))
+# What a blinded export before the lock leaves out (#11): the masked group too.
+ALLOCATION_COLUMNS = frozenset({"GROUP"})
 
 # The demographics instrument declares the participant-level facts every dataset shares.
 DEMOG = "DEMOG"
@@ -56,6 +58,10 @@ class ExportContext:
     masking: Mapping[str, str] | None
     catalogue: Mapping[str, InstrumentMeta]
     user: Any = None  # who asked: the scoped selectors of other apps read as this user
+    # Whether the database was locked at the snapshot. A blinded export made before the lock
+    # carries no allocation variable at all, not even the masked group (#11): grouped
+    # outcomes before the lock would let a blinded reader guess which group is which.
+    locked: bool = True
     participants: dict[int, ParticipantFacts] = field(default_factory=dict)
     redactions: list[dict[str, Any]] = field(default_factory=list)
     withheld: list[Withheld] = field(default_factory=list)
@@ -102,6 +108,10 @@ class ExportContext:
             assert self.masking is not None
             return GROUP_CODES[self.masking[arm]]
         return ARM_CODES[arm]
+
+    @property
+    def withholds_allocation(self) -> bool:
+        return self.blinded and not self.locked
 
     def instruments(self) -> list[InstrumentMeta]:
         """The form instruments this export carries, in the registry's order. A blinded export

@@ -104,6 +104,7 @@ def variable_column(
         source=variable.code,
         notes=describe_notes(variable),
         missing_labels=((na_code, capfirst(structural)),) if coded and structural else (),
+        decimals=variable.decimals if kind == VarType.DECIMAL else None,
     )
 
 

@@ -20,11 +20,21 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from fractions import Fraction
 from typing import Any
 
 from django.db.models.functions import Collate
 
-from datasets.base import Column, Dataset, OdmBinding, OdmEvent, Row, redact_cpr
+from datasets.base import (
+    DERIVED_DECIMALS,
+    Column,
+    Dataset,
+    OdmBinding,
+    OdmEvent,
+    Row,
+    redact_cpr,
+    round_half_up,
+)
 from datasets.base import VarType as T
 from datasets.context import NO_YES, ExportContext
 from fidelity import permissions
@@ -332,6 +342,7 @@ class FidelityBuilder:
                 instrument=INSTRUMENT_CODE,
                 derivation="Mean of FID_1–FID_13 (FID_TOTAL / 13).",
                 notes="Higher is better",
+                decimals=DERIVED_DECIMALS,
             ),
             Column(
                 "FID_BAND",
@@ -349,6 +360,7 @@ class FidelityBuilder:
                 maximum=5,
                 instrument=INSTRUMENT_CODE,
                 derivation="Mean of rater 1's 13 items; for inter-rater agreement.",
+                decimals=DERIVED_DECIMALS,
             ),
             Column(
                 "FID_MEAN_R2",
@@ -358,6 +370,7 @@ class FidelityBuilder:
                 maximum=5,
                 instrument=INSTRUMENT_CODE,
                 derivation="Mean of rater 2's 13 items; for inter-rater agreement.",
+                decimals=DERIVED_DECIMALS,
             ),
         ]
         return columns
@@ -417,10 +430,20 @@ class FidelityBuilder:
                     (consensus.rated_on - group.group_start_date).days if consensus else None,
                     *items,
                     consensus.fid_total if consensus else None,
-                    consensus.fid_mean if consensus else None,
+                    _mean(consensus),
                     BAND_CODES[consensus.fid_band] if consensus and consensus.fid_band else None,
-                    kinds["rater1"].fid_mean if "rater1" in kinds else None,
-                    kinds["rater2"].fid_mean if "rater2" in kinds else None,
+                    _mean(kinds.get("rater1")),
+                    _mean(kinds.get("rater2")),
                 )
             )
         yield chunk
+
+
+def _mean(rating: Any) -> float | None:
+    """A rating's mean item score, rounded by the one policy (rounding_policy) from the exact
+    total: FID_TOTAL / 13 is not a float's worth of noise but 4.3076923076923075 otherwise."""
+    if rating is None or rating.fid_mean is None:
+        return None
+    if rating.fid_total is None:
+        return round_half_up(rating.fid_mean, DERIVED_DECIMALS)
+    return round_half_up(Fraction(rating.fid_total, len(ITEM_CODES)), DERIVED_DECIMALS)

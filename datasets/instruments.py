@@ -7,8 +7,10 @@ them through the stable metadata API (`instruments.registry`,
 `metadata.STATA_MISSING`) and nothing else: every column of a response dataset, the codebook and
 the ODM metadata follow from what is read here.
 
-Labels in the modules are translatable; exports are written in English whatever the worker's
-language (`ENGLISH`), so that the same data always give the same bytes."""
+Labels in the modules are translatable; an export is written in the language it was asked for
+(English unless Danish was chosen), whatever the worker's language, so that the same data in
+the same language always give the same bytes. Everything here is read in the language active
+when it is called (the export build activates the job's language)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from django.utils import translation
+from django.utils.translation import gettext
 
 from instruments import metadata, registry
 from instruments.base import ALL_TIMEPOINTS, Instrument, MissingReason
@@ -82,10 +85,15 @@ def _describe(instrument: Instrument) -> InstrumentMeta:
     )
 
 
-@cache
 def catalogue() -> dict[str, InstrumentMeta]:
-    """Every instrument of the registry, in the registry's (form) order, by code."""
-    with translation.override(ENGLISH):
+    """Every instrument of the registry, in the registry's (form) order, by code, with the
+    labels of the active language."""
+    return _catalogue(translation.get_language() or ENGLISH)
+
+
+@cache
+def _catalogue(language: str) -> dict[str, InstrumentMeta]:
+    with translation.override(language):
         return {instrument.code: _describe(instrument) for instrument in registry.all()}
 
 
@@ -93,17 +101,22 @@ def instrument(code: str) -> InstrumentMeta:
     return catalogue()[code]
 
 
-@cache
 def missing_reasons() -> tuple[Missing, ...]:
     """The missing-data reasons of the instrument modules, in their order, with the codes the
-    assessments metadata gives them (one source of truth for forms, API and exports)."""
-    with translation.override(ENGLISH):
+    assessments metadata gives them (one source of truth for forms, API and exports), labelled
+    in the active language."""
+    return _missing_reasons(translation.get_language() or ENGLISH)
+
+
+@cache
+def _missing_reasons(language: str) -> tuple[Missing, ...]:
+    with translation.override(language):
         return tuple(
             Missing(
                 reason=str(reason),
                 code=metadata.MISSING_CODES[reason],
                 stata=metadata.STATA_MISSING[reason].lstrip("."),
-                label=f"Missing: {label}",
+                label=gettext("Missing: %(reason)s") % {"reason": label},
             )
             for reason, label in MissingReason.choices
         )

@@ -5,17 +5,17 @@ from __future__ import annotations
 import mimetypes
 from typing import Any
 
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from exports import selectors, services
-from exports.models import ExportFormat, ExportJob
+from exports import dictionary, selectors, services
+from exports.models import ExportFormat, ExportJob, ExportLanguage
 from trial.api import role_permission
 from trial.models import DatasetLock
 from trial.paging import TrialPagination, paginated
@@ -28,6 +28,10 @@ EXPORTERS = role_permission(*selectors.EXPORTERS)
 
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
+    "csv_excel_da": "text/csv; charset=utf-8",
+    "xpt": "application/x-sas-xport",
+    "rds": "application/octet-stream",
+    "syntax": "text/plain; charset=utf-8",
     "sav": "application/x-spss-sav",
     "dta": "application/x-stata-dta",
     "parquet": "application/vnd.apache.parquet",
@@ -160,6 +164,14 @@ class ExportRequestSerializer(serializers.Serializer):
         default=list(ExportFormat.values),
     )
     blinded = serializers.BooleanField(default=True)
+    language = serializers.ChoiceField(
+        choices=ExportLanguage.choices,
+        default=ExportLanguage.ENGLISH,
+        help_text="Language of the labels in the codebook and the data files",
+    )
+    odm_audit_records = serializers.BooleanField(
+        default=False, help_text="ODM: an AuditRecord (who, when, why) with every item value"
+    )
 
 
 class ExportCreatedSerializer(serializers.Serializer):
@@ -170,8 +182,10 @@ class ExportCreatedSerializer(serializers.Serializer):
 
 class ExportFileSerializer(serializers.Serializer):
     name = serializers.CharField()
-    format = serializers.CharField(help_text="csv, sav, dta, parquet, odm, codebook or zip")
-    kind = serializers.CharField(help_text="data, codebook or archive")
+    format = serializers.CharField(
+        help_text="csv, csv_excel_da, sav, dta, xpt, rds, parquet, odm, syntax, codebook or zip"
+    )
+    kind = serializers.CharField(help_text="data, metadata, syntax, codebook or archive")
     dataset = serializers.CharField(allow_blank=True)
     rows = serializers.IntegerField()
     bytes = serializers.IntegerField()
@@ -186,6 +200,7 @@ class ExportJobSerializer(serializers.Serializer):
     progress = serializers.IntegerField(min_value=0, max_value=100)
     blinded = serializers.BooleanField()
     formats = serializers.ListField(child=serializers.CharField())
+    options = serializers.DictField(help_text="language, odm_audit_records")
     requested_by = serializers.CharField()
     requested_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
@@ -214,6 +229,7 @@ def job_data(request: Request, job: ExportJob) -> dict[str, Any]:
         "progress": job.progress,
         "blinded": job.blinded,
         "formats": job.formats,
+        "options": job.options,
         "requested_by": job.requested_by.get_username(),
         "requested_at": job.requested_at,
         "started_at": job.started_at,
@@ -267,6 +283,8 @@ class ExportListView(APIView):
             user=request.user,
             formats=payload.validated_data["formats"],
             blinded=payload.validated_data["blinded"],
+            language=payload.validated_data["language"],
+            odm_audit_records=payload.validated_data["odm_audit_records"],
         )
         url = request.build_absolute_uri(reverse("api-export", kwargs={"pk": job.pk}))
         return Response(
@@ -327,6 +345,41 @@ class ExportFileView(APIView):
     def get(self, request: Request, pk: str, name: str) -> FileResponse:
         job = selectors.export_job_get(user=request.user, pk=pk)
         return download_response(request, job=job, name=name, channel="api")
+
+
+class DataDictionaryView(APIView):
+    permission_classes = [EXPORTERS]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("as", str, enum=list(dictionary.FORMATS), description="csv or html"),
+            OpenApiParameter("language", str, enum=list(ExportLanguage.values)),
+        ],
+        responses={
+            (200, "text/csv"): OpenApiTypes.BINARY,
+            (200, "text/html"): OpenApiTypes.BINARY,
+            400: OpenApiResponse(description="Unknown format or language"),
+            403: OpenApiResponse(description="Not a data manager or statistician"),
+        },
+        summary="The data dictionary (codebook) of the analysis datasets, without data; "
+        "blinded for blinded users",
+    )
+    def get(self, request: Request) -> HttpResponse:
+        return dictionary_response(request, attachment=True)
+
+
+def dictionary_response(request: Any, *, attachment: bool) -> HttpResponse:
+    """The data dictionary as a file (shared by the API and the page)."""
+    found = dictionary.data_dictionary(
+        user=request.user,
+        kind=request.GET.get("as", "html"),
+        language=request.GET.get("language", ExportLanguage.ENGLISH),
+    )
+    response = HttpResponse(found.content, content_type=found.content_type)
+    disposition = "attachment" if attachment or found.filename.endswith(".csv") else "inline"
+    response["Content-Disposition"] = f'{disposition}; filename="{found.filename}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 class MaskingGroupSerializer(serializers.Serializer):

@@ -5,7 +5,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from exports.models import ExportFormat
+from exports.models import ExportFormat, ExportLanguage
 from trial.models import DatasetLock
 
 
@@ -39,9 +39,15 @@ class ExportForm(forms.Form):
     formats = forms.MultipleChoiceField(
         label=_("Formats"),
         choices=ExportFormat.choices,
-        initial=list(ExportFormat.values),
+        initial=["csv", "sav", "dta", "parquet", "odm"],
         widget=forms.CheckboxSelectMultiple,
         help_text=_("A codebook (HTML and CSV) and manifest.json come with every export."),
+    )
+    language = forms.ChoiceField(
+        choices=ExportLanguage.choices,
+        initial=ExportLanguage.ENGLISH,
+        required=False,
+        label=_("Language of the labels"),
     )
     unblinded = forms.BooleanField(
         required=False,

@@ -37,9 +37,17 @@ MAX_ATTEMPTS = 5
 QUEUED_GRACE = timedelta(minutes=10)
 
 
-def create(*, user: User, formats: Sequence[str], blinded: bool) -> ExportJob:
+def create(
+    *,
+    user: User,
+    formats: Sequence[str],
+    blinded: bool,
+    options: dict[str, Any] | None = None,
+) -> ExportJob:
     """A new job, queued (the caller sends its message after commit)."""
-    return ExportJob.objects.create(requested_by=user, formats=list(formats), blinded=blinded)
+    return ExportJob.objects.create(
+        requested_by=user, formats=list(formats), blinded=blinded, options=dict(options or {})
+    )
 
 
 def record_task(job_id: Any, task_id: str) -> None:

@@ -19,11 +19,21 @@ def append_only() -> pgtrigger.Protect:
 
 
 class ExportFormat(models.TextChoices):
-    CSV = "csv", _("CSV (UTF-8)")
+    CSV = "csv", _("CSV (UTF-8), with SPSS, Stata and R syntax that reads it")
+    CSV_EXCEL_DA = "csv_excel_da", _("CSV for Excel (Danish): semicolons, decimal commas")
     SAV = "sav", _("SPSS (.sav)")
     DTA = "dta", _("Stata (.dta)")
+    XPT = "xpt", _("SAS transport (.xpt), with a SAS program for formats and labels")
+    RDS = "rds", _("R (.rds), with factors for labelled variables")
     PARQUET = "parquet", _("Parquet")
-    ODM = "odm", _("CDISC ODM 1.3.2 XML")
+    ODM = "odm", _("CDISC ODM 1.3.2 XML, with a stand-alone define file")
+
+
+class ExportLanguage(models.TextChoices):
+    """The language of the labels in the codebook and the data files' metadata."""
+
+    ENGLISH = "en", _("English")
+    DANISH = "da", _("Danish")
 
 
 # Progress ticks and heartbeats change many times a second while a job runs; only the
@@ -45,6 +55,11 @@ class ExportJob(models.Model):
     )
     formats = models.JSONField(default=list, help_text="Requested data formats (ExportFormat)")
     blinded = models.BooleanField(default=True, help_text="Arms replaced by masked group codes")
+    options = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="language (en|da) of the labels; odm_audit_records (bool)",
+    )
     status = models.CharField(
         max_length=8, choices=Status.choices, default=Status.QUEUED, db_index=True
     )

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from assessments.selectors import open_query_count as unresolved_queries
 from exports.models import ExportJob
 from trial import access
+from trial.access import Viewer
 from trial.errors import NotFound
 from trial.roles import TRIAL_ROLES, Role
 
@@ -28,26 +29,26 @@ def open_query_count() -> int:
 # --- who may ---------------------------------------------------------------------------
 
 
-def may_read_lock(user: Any) -> bool:
+def may_read_lock(user: Viewer) -> bool:
     return access.has_role(user, *TRIAL_ROLES)
 
 
-def may_manage_lock(user: Any) -> bool:
+def may_manage_lock(user: Viewer) -> bool:
     return access.has_role(user, *LOCK_MANAGERS)
 
 
-def may_export(user: Any) -> bool:
+def may_export(user: Viewer) -> bool:
     """Data managers and statisticians make blinded exports."""
     return access.has_role(user, *EXPORTERS)
 
 
-def may_export_unblinded(user: Any) -> bool:
+def may_export_unblinded(user: Viewer) -> bool:
     """Unblinded exports: a statistician who holds no blinded role (blinded wins, so a
     statistician who is also a data manager is blinded)."""
     return access.has_role(user, Role.STATISTICIAN) and access.may_see_allocation(user)
 
 
-def may_access_job(user: Any, job: ExportJob) -> bool:
+def may_access_job(user: Viewer, job: ExportJob) -> bool:
     """The job's files: for roles allowed to make that kind of export (the owner had that
     right when asking; whoever has lost it since no longer downloads)."""
     if not may_export(user):
@@ -55,14 +56,14 @@ def may_access_job(user: Any, job: ExportJob) -> bool:
     return job.blinded or may_export_unblinded(user)
 
 
-def may_receive_masking_key(user: Any) -> bool:
+def may_receive_masking_key(user: Viewer) -> bool:
     return may_export_unblinded(user)
 
 
 # --- export jobs -----------------------------------------------------------------------
 
 
-def export_jobs_visible_to(user: Any) -> QuerySet[ExportJob]:
+def export_jobs_visible_to(user: Viewer) -> QuerySet[ExportJob]:
     queryset = ExportJob.objects.select_related("requested_by", "lock")
     if not may_export(user):
         return queryset.none()
@@ -71,7 +72,7 @@ def export_jobs_visible_to(user: Any) -> QuerySet[ExportJob]:
     return queryset.order_by("-requested_at")
 
 
-def export_job_get(*, user: Any, pk: Any) -> ExportJob:
+def export_job_get(*, user: Viewer, pk: Any) -> ExportJob:
     """The job, or NotFound when unknown or not for this user (an unblinded export does not
     exist for a blinded user)."""
     try:

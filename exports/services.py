@@ -17,7 +17,14 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from exports import lifecycle, queue, selectors
-from exports.models import ExportDownload, ExportFormat, ExportJob, MaskingKey, MaskingKeyRelease
+from exports.models import (
+    ExportDownload,
+    ExportFormat,
+    ExportJob,
+    ExportLanguage,
+    MaskingKey,
+    MaskingKeyRelease,
+)
 from randomization.models import Arm
 from trial import access
 from trial.audit import audit_context
@@ -163,9 +170,18 @@ def canonical_formats(formats: Iterable[str]) -> list[str]:
     return [choice for choice in ExportFormat.values if choice in wanted]
 
 
-def export_request(*, user: Any, formats: Sequence[str], blinded: bool = True) -> ExportJob:
+def export_request(
+    *,
+    user: Any,
+    formats: Sequence[str],
+    blinded: bool = True,
+    language: str = ExportLanguage.ENGLISH,
+    odm_audit_records: bool = False,
+) -> ExportJob:
     """Queue an export. Blinded: data managers and statisticians. Unblinded: only an unblinded
-    statistician, and only while the database is locked (checked again in the snapshot)."""
+    statistician, and only while the database is locked (checked again in the snapshot).
+    `language` is the language of the labels (codebook, value and variable labels);
+    `odm_audit_records` adds an AuditRecord (who, when, why) to each ODM item value."""
     if not selectors.may_export(user):
         raise Forbidden(_("Only data managers and statisticians make exports."))
     unknown = sorted(set(formats) - set(ExportFormat.values))
@@ -185,6 +201,13 @@ def export_request(*, user: Any, formats: Sequence[str], blinded: bool = True) -
                         choices=choices,
                     )
                 ]
+            },
+        )
+    if language not in ExportLanguage.values:
+        raise Invalid(
+            _("Unknown language."),
+            fields={
+                "language": [_("Use one of {join}.").format(join=", ".join(ExportLanguage.values))]
             },
         )
     if not blinded:
@@ -207,7 +230,12 @@ def export_request(*, user: Any, formats: Sequence[str], blinded: bool = True) -
     if blinded:
         masking_key_get_or_create()
     with transaction.atomic(), audit_context(user=user, reason="Export requested"):
-        job = lifecycle.create(user=user, formats=canonical_formats(formats), blinded=blinded)
+        job = lifecycle.create(
+            user=user,
+            formats=canonical_formats(formats),
+            blinded=blinded,
+            options={"language": str(language), "odm_audit_records": bool(odm_audit_records)},
+        )
         transaction.on_commit(partial(_enqueue, job.pk))
     job.refresh_from_db()
     return job

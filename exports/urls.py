@@ -8,6 +8,7 @@ app_name = "exports"
 urlpatterns = [
     path("lock/", views.lock, name="lock"),
     path("exports/", views.export_list, name="list"),
+    path("exports/data-dictionary/", views.data_dictionary, name="data_dictionary"),
     path("exports/<uuid:pk>/", views.export_detail, name="job"),
     path("exports/<uuid:pk>/progress/", views.export_progress, name="job_progress"),
     path("exports/<uuid:pk>/files/<str:name>", views.export_download, name="download"),
@@ -20,6 +21,11 @@ api_urlpatterns = [
     path("locks/unlock/", api.UnlockView.as_view(), name="api-locks-unlock"),
     path("exports/", api.ExportListView.as_view(), name="api-exports"),
     path("exports/masking-key/", api.MaskingKeyView.as_view(), name="api-masking-key"),
+    path(
+        "exports/data-dictionary/",
+        api.DataDictionaryView.as_view(),
+        name="api-data-dictionary",
+    ),
     path("exports/<uuid:pk>/", api.ExportDetailView.as_view(), name="api-export"),
     path(
         "exports/<uuid:pk>/files/<str:name>", api.ExportFileView.as_view(), name="api-export-file"

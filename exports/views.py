@@ -11,9 +11,9 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
 from exports import selectors, services
-from exports.api import download_response
+from exports.api import dictionary_response, download_response
 from exports.forms import ExportForm, LockChangeForm
-from exports.models import ExportJob
+from exports.models import ExportJob, ExportLanguage
 from trial.errors import Forbidden, Invalid, TrialError
 from trial.models import DatasetLock
 from trial.selectors import current_lock, lock_history, lock_level
@@ -89,6 +89,13 @@ def lock(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_http_methods(["GET"])
+def data_dictionary(request: HttpRequest) -> HttpResponse:
+    """The data dictionary page (HTML, shown in the browser; ?as=csv downloads it)."""
+    return dictionary_response(request, attachment=False)
+
+
+@login_required
 @require_http_methods(["GET", "POST"])
 def export_list(request: HttpRequest) -> HttpResponse:
     _require(
@@ -104,6 +111,7 @@ def export_list(request: HttpRequest) -> HttpResponse:
                     user=request.user,
                     formats=form.cleaned_data["formats"],
                     blinded=not form.cleaned_data.get("unblinded", False),
+                    language=form.cleaned_data["language"] or ExportLanguage.ENGLISH,
                 )
             except TrialError as error:
                 for field, problems in (error.fields or {"__all__": [error.message]}).items():

@@ -47,11 +47,14 @@ class GroupForm(forms.Form):
         help_text=_("About ten (closed group)"),
     )
     instructors = StaffChoiceField(
-        label=_("Instructors"),
         queryset=None,
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text=_("Two or three; can be assigned later"),
+        label=_("Instructors (two or three)"),
+        help_text=_(
+            "Choose two or three of the site's IMR instructors, or none now and assign them "
+            "later; one alone or four are refused."
+        ),
     )
 
     def __init__(self, *args: Any, sites: list[Any], instructors: Any, **kwargs: Any) -> None:
@@ -136,6 +139,7 @@ class RatingForm(forms.Form):
         for item in scale.ITEMS:
             self.fields[item.code] = forms.TypedChoiceField(
                 label=_("{number}. {label}").format(number=item.number, label=item.label),
+                help_text=item.definition,
                 choices=ITEM_CHOICES,
                 coerce=int,
                 widget=forms.RadioSelect,

@@ -29,6 +29,7 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 
 from trial import access
+from trial.access import Viewer
 from trial.errors import Forbidden, NotFound
 from trial.roles import Role
 
@@ -44,19 +45,19 @@ FIDELITY_READERS = (Role.FIDELITY_RATER, Role.STATISTICIAN)
 NOT_FOUND = _("Not found.")
 
 
-def require_unblinded(user: Any) -> None:
+def require_unblinded(user: Viewer) -> None:
     """404 for anyone who may not see allocation: the app does not exist for them."""
     if not access.may_see_allocation(user):
         raise NotFound(NOT_FOUND)
 
 
-def require_role(user: Any, roles: tuple[str, ...], doing: str) -> None:
+def require_role(user: Viewer, roles: tuple[str, ...], doing: str) -> None:
     require_unblinded(user)
     if not access.has_role(user, *roles):
         raise Forbidden(_("Your role does not allow you to {doing}.").format(doing=doing))
 
 
-def require_role_at(user: Any, site: Any, roles: tuple[str, ...], doing: str) -> None:
+def require_role_at(user: Viewer, site: Any, roles: tuple[str, ...], doing: str) -> None:
     """The role at this site: 403 for a role that never may, 404 for a site outside the user's
     reach (they must not learn the object exists)."""
     require_role(user, roles, doing)
@@ -70,25 +71,25 @@ def require_role_at(user: Any, site: Any, roles: tuple[str, ...], doing: str) ->
         raise NotFound(NOT_FOUND)
 
 
-def may_read_members(user: Any, site: Any) -> bool:
+def may_read_members(user: Viewer, site: Any) -> bool:
     return access.may_see_allocation(user) and access.has_role_at(user, site, *MEMBER_READERS)
 
 
-def may_manage_groups(user: Any, site: Any) -> bool:
+def may_manage_groups(user: Viewer, site: Any) -> bool:
     return access.may_see_allocation(user) and access.has_role_at(user, site, *GROUP_MANAGERS)
 
 
-def may_plan_sessions(user: Any, site: Any) -> bool:
+def may_plan_sessions(user: Viewer, site: Any) -> bool:
     return access.may_see_allocation(user) and access.has_role_at(user, site, *SESSION_PLANNERS)
 
 
-def may_record_attendance(user: Any, site: Any) -> bool:
+def may_record_attendance(user: Viewer, site: Any) -> bool:
     return access.may_see_allocation(user) and access.has_role_at(user, site, *ATTENDANCE_RECORDERS)
 
 
-def may_rate(user: Any) -> bool:
+def may_rate(user: Viewer) -> bool:
     return access.may_see_allocation(user) and access.has_role(user, *RATERS)
 
 
-def may_read_fidelity(user: Any) -> bool:
+def may_read_fidelity(user: Viewer) -> bool:
     return access.may_see_allocation(user) and access.has_role(user, *FIDELITY_READERS)

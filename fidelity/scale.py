@@ -25,6 +25,9 @@ ITEM_MAX = 5
 class Item:
     number: int
     label: str | Promise
+    # What the item looks at, shown on demand on the rating page (paraphrased from the
+    # SAMHSA toolkit's protocol).
+    definition: str | Promise = ""
 
     @property
     def code(self) -> str:
@@ -32,19 +35,86 @@ class Item:
 
 
 ITEMS: tuple[Item, ...] = (
-    Item(1, _("Number of people in a session or group")),
-    Item(2, _("Program length")),
-    Item(3, _("Comprehensiveness of the curriculum")),
-    Item(4, _("Provision of educational handouts")),
-    Item(5, _("Involvement of significant others")),
-    Item(6, _("IMR goal setting")),
-    Item(7, _("IMR goal follow-up")),
-    Item(8, _("Motivation-based strategies")),
-    Item(9, _("Educational techniques")),
-    Item(10, _("Cognitive-behavioral techniques")),
-    Item(11, _("Coping skills training")),
-    Item(12, _("Relapse prevention training")),
-    Item(13, _("Behavioral tailoring for medication")),
+    Item(
+        1,
+        _("Number of people in a session or group"),
+        _(
+            "How many participants take part at a time: individual sessions or small groups score "
+            "higher than large groups."
+        ),
+    ),
+    Item(
+        2,
+        _("Program length"),
+        _(
+            "How long participants are offered IMR: weekly sessions over enough months to cover "
+            "the whole curriculum."
+        ),
+    ),
+    Item(
+        3,
+        _("Comprehensiveness of the curriculum"),
+        _("How many of the IMR modules are covered with the participants."),
+    ),
+    Item(
+        4,
+        _("Provision of educational handouts"),
+        _("Whether participants get the IMR handouts of the modules they work on."),
+    ),
+    Item(
+        5,
+        _("Involvement of significant others"),
+        _("Whether family members or other supporters take part, e.g. in goals or relapse plans."),
+    ),
+    Item(
+        6,
+        _("IMR goal setting"),
+        _("Whether each participant sets personal recovery goals, broken into concrete steps."),
+    ),
+    Item(
+        7,
+        _("IMR goal follow-up"),
+        _("Whether the practitioners follow up the goals and steps regularly in the sessions."),
+    ),
+    Item(
+        8,
+        _("Motivation-based strategies"),
+        _(
+            "Use of motivational techniques: linking the material to the participant's own goals "
+            "and weighing pros and cons of change."
+        ),
+    ),
+    Item(
+        9,
+        _("Educational techniques"),
+        _(
+            "Interactive teaching: checking understanding, summarising, small steps, asking the "
+            "participant's experience, rather than lecturing."
+        ),
+    ),
+    Item(
+        10,
+        _("Cognitive-behavioral techniques"),
+        _(
+            "Use of reinforcement, shaping, modelling, role play, cognitive restructuring and "
+            "homework."
+        ),
+    ),
+    Item(
+        11,
+        _("Coping skills training"),
+        _("Whether participants practise strategies for coping with symptoms and stress."),
+    ),
+    Item(
+        12,
+        _("Relapse prevention training"),
+        _("Whether each participant makes a relapse-prevention plan with early warning signs."),
+    ),
+    Item(
+        13,
+        _("Behavioral tailoring for medication"),
+        _("For those who take medication: fitting it into daily routines with cues and reminders."),
+    ),
 )
 ITEM_CODES: tuple[str, ...] = tuple(item.code for item in ITEMS)
 ITEMS_BY_CODE: dict[str, Item] = {item.code: item for item in ITEMS}

@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "accounts.language.LanguageMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "accounts.middleware.TwoFactorMiddleware",
+    "accounts.middleware.PasswordChangeDemandMiddleware",
     "trial.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -108,8 +109,15 @@ DATABASE_ROLES = database_roles(
     app_password=env("DATABASE_APP_PASSWORD"),
     secret_key=SECRET_KEY,
     conn_max_age=60,
+    # An unreachable server fails fast (503) instead of holding the request.
+    options={"connect_timeout": 5},
 )
-DATABASES = databases(DATABASE_ROLES, connect_as=env("DATABASE_ROLE", default="runtime"))
+DATABASES = databases(
+    DATABASE_ROLES,
+    connect_as=env("DATABASE_ROLE", default="runtime"),
+    # Connections per process (gunicorn worker, Celery worker process); 0: no pool.
+    pool_size=int(env("DATABASE_POOL_SIZE", default="4")),
+)
 # The role trial.dbroles grants the runtime privileges to after every migration.
 DATABASE_RUNTIME_ROLE = DATABASE_ROLES.runtime["USER"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -197,6 +205,8 @@ CSRF_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# The health check is asked over plain HTTP from inside the container or by the proxy.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = 0 if DEBUG else 31536000
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
@@ -294,6 +304,9 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
+# Where `manage.py backup` writes dumps and manifests (README.md, "Backups").
+BACKUP_ROOT = Path(env("BACKUP_ROOT", default=str(BASE_DIR / "var" / "backups")))
+
 # Where export archives are built and published (never inside the repository in production).
 EXPORT_ROOT = Path(env("EXPORT_ROOT", default=str(BASE_DIR / "var" / "exports")))
 
@@ -323,4 +336,6 @@ CELERY_BEAT_SCHEDULE = {
         "task": "exports.requeue_stale_exports",
         "schedule": 60.0,
     },
+    # /healthz reports the worker down when no worker has run this for a minute.
+    "trial-heartbeat": {"task": "trial.heartbeat", "schedule": 20.0},
 }

@@ -21,6 +21,7 @@ from instruments.base import (
     levels,
     mean_of,
     sum_of,
+    with_guidance,
 )
 
 LABELS = (
@@ -50,6 +51,161 @@ OPTIONS = levels(
     ]
 )
 MEDICATION_ITEM = 13
+
+# Item n (1–15): what it rates and a short anchor per value, paraphrased from the SAMHSA
+# toolkit's scale (the same for both versions; "the person" is the participant).
+GUIDANCE: dict[int, tuple[Any, dict[int, Any]]] = {
+    1: (
+        _("Progress in the last 3 months towards goals the person chose for recovery."),
+        {
+            1: _("no goals"),
+            2: _("goals, no action yet"),
+            3: _("a little way"),
+            4: _("a fair way"),
+            5: _("goals reached"),
+        },
+    ),
+    2: (
+        _("How much the person knows about their illness and its treatment."),
+        {
+            1: _("not very much"),
+            2: _("a little"),
+            3: _("some"),
+            4: _("quite a bit"),
+            5: _("a great deal"),
+        },
+    ),
+    3: (
+        _("How involved family and friends are in the person's mental health treatment."),
+        {
+            1: _("not at all"),
+            2: _("only in a crisis"),
+            3: _("sometimes"),
+            4: _("much of the time"),
+            5: _("a lot, and it helps"),
+        },
+    ),
+    4: (
+        _("Contact with people outside the family (e.g. friends, co-workers) in a normal week."),
+        {
+            1: _("none"),
+            2: _("once a week or less"),
+            3: _("2–3 times a week"),
+            4: _("4–6 times a week"),
+            5: _("daily"),
+        },
+    ),
+    5: (
+        _("Time spent in work, school, volunteering, parenting or homemaking."),
+        {
+            1: _("two hours a week or less"),
+            2: _("3–5 hours a week"),
+            3: _("6–15 hours a week"),
+            4: _("16–30 hours a week"),
+            5: _("more than 30 hours a week"),
+        },
+    ),
+    6: (
+        _("How much the symptoms bothered the person in the last month."),
+        {
+            1: _("very much"),
+            2: _("quite a bit"),
+            3: _("some"),
+            4: _("a little"),
+            5: _("not at all"),
+        },
+    ),
+    7: (
+        _("How much the symptoms got in the way of daily activities in the last month."),
+        {
+            1: _("very much"),
+            2: _("quite a bit"),
+            3: _("some"),
+            4: _("a little"),
+            5: _("not at all"),
+        },
+    ),
+    8: (
+        _("Whether the person has a plan to prevent relapses and uses it."),
+        {
+            1: _("no plan"),
+            2: _("an idea, nothing written"),
+            3: _("a few steps known"),
+            4: _("a plan shared with others"),
+            5: _("a detailed plan, shared and used"),
+        },
+    ),
+    9: (
+        _("When the person last had a relapse (symptoms much worse)."),
+        {
+            1: _("within the last month"),
+            2: _("1–2 months ago"),
+            3: _("3–5 months ago"),
+            4: _("6–12 months ago"),
+            5: _("more than a year ago"),
+        },
+    ),
+    10: (
+        _("When the person was last in a psychiatric hospital."),
+        {
+            1: _("within the last month"),
+            2: _("1–2 months ago"),
+            3: _("3–5 months ago"),
+            4: _("6–12 months ago"),
+            5: _("more than a year ago, or never"),
+        },
+    ),
+    11: (
+        _("How well the person copes with the illness from day to day."),
+        {
+            1: _("not well at all"),
+            2: _("not very well"),
+            3: _("alright"),
+            4: _("well"),
+            5: _("very well"),
+        },
+    ),
+    12: (
+        _("Involvement in self-help activities (groups, peer support, recovery programmes)."),
+        {
+            1: _("does not know any"),
+            2: _("knows some, not interested"),
+            3: _("interested, not involved yet"),
+            4: _("involved now and then"),
+            5: _("involved regularly"),
+        },
+    ),
+    13: (
+        _("How often the person takes medication as prescribed (not applicable: none)."),
+        {
+            1: _("never"),
+            2: _("occasionally"),
+            3: _("about half the time"),
+            4: _("most of the time"),
+            5: _("every day"),
+        },
+    ),
+    14: (
+        _("How often alcohol use got in the way of functioning in the last 3 months."),
+        {
+            1: _("alcohol use is a serious problem"),
+            2: _("several times"),
+            3: _("a couple of times"),
+            4: _("once"),
+            5: _("not at all"),
+        },
+    ),
+    15: (
+        _("How often drug use got in the way of functioning in the last 3 months."),
+        {
+            1: _("drug use is a serious problem"),
+            2: _("several times"),
+            3: _("a couple of times"),
+            4: _("once"),
+            5: _("not at all"),
+        },
+    ),
+}
 
 
 def build(
@@ -84,6 +240,7 @@ def build(
         )
         for item_code, label in zip(codes, LABELS, strict=True)
     )
+    items = with_guidance(items, {f"{code}_{n}": guidance for n, guidance in GUIDANCE.items()})
 
     def total_pro(answers: Answers) -> Number | None:
         if all(c in answers.values for c in codes):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from fractions import Fraction
@@ -123,6 +123,11 @@ class Item:
     # Whether the item is a variable of the analysis datasets (DOB is not: an identifier).
     exported: bool = True
     unit: str = ""
+    # Shown on demand next to the item: what it rates (paraphrased where the original is
+    # copyrighted), and a short anchor per value. Anchors describe points of the scale; unlike
+    # `options` they do not restrict the allowed values (YMRS half points lie between them).
+    definition: Label = ""
+    anchor_labels: tuple[Option, ...] = ()
 
     # -- allowed values ------------------------------------------------------------------
     @property
@@ -230,6 +235,18 @@ class Item:
             if option.value == value:
                 return str(option.label)
         return ""
+
+    def anchor_label(self, value: Any) -> str:
+        """The item's own anchor of this value, else its value label, else ""."""
+        for option in self.anchor_labels:
+            if option.value == value:
+                return str(option.label)
+        return self.option_label(value)
+
+    @property
+    def scale_anchors(self) -> tuple[Option, ...]:
+        """Every value with a meaning, for the definition shown on demand."""
+        return self.anchor_labels or self.options
 
     def is_relevant(self, values: Mapping[str, Any]) -> bool | None:
         """True/False, or None when the items it depends on are not answered yet."""
@@ -449,3 +466,24 @@ BASELINE = "baseline"
 POST = "post"
 FOLLOWUP = "followup"
 ALL_TIMEPOINTS = (BASELINE, POST, FOLLOWUP)
+
+
+def with_guidance(
+    items: Iterable[Item], guidance: Mapping[str, tuple[Label, Mapping[Any, Label]]]
+) -> tuple[Item, ...]:
+    """The items with their definitions and anchors from a module's GUIDANCE table
+    ({code: (definition, {value: anchor})}); items not in it are unchanged."""
+    result = []
+    for item in items:
+        if item.code not in guidance:
+            result.append(item)
+            continue
+        definition, anchors = guidance[item.code]
+        result.append(
+            replace(
+                item,
+                definition=definition,
+                anchor_labels=tuple(Option(value, label) for value, label in anchors.items()),
+            )
+        )
+    return tuple(result)

@@ -118,6 +118,8 @@ def item_metadata(item: Item) -> dict[str, Any]:
         "allowed": item.allowed_text(),
         "options": [{"value": o.value, "label": str(o.label)} for o in item.options],
         "anchors": list(item.anchors),
+        "definition": str(item.definition),
+        "anchor_labels": [{"value": o.value, "label": str(o.label)} for o in item.anchor_labels],
         "group": str(item.group),
         "help": str(item.help_text),
         "not_applicable_is_structural": item.na_structural,

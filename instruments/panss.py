@@ -12,6 +12,7 @@ from instruments.base import (
     ALL_TIMEPOINTS,
     Answers,
     Instrument,
+    Label,
     Mode,
     Number,
     Score,
@@ -20,6 +21,7 @@ from instruments.base import (
     numbered,
     prorated,
     sum_of,
+    with_guidance,
 )
 from trial.roles import Role
 
@@ -84,6 +86,43 @@ GENERAL = numbered(
     group=_("General psychopathology scale"),
     **RANGE,
 )
+# What each item rates, paraphrased (one line each; the licensed manual defines them
+# fully). The anchors are the seven severity levels shared by every item.
+GUIDANCE: dict[str, tuple[Label, dict[int, Label]]] = {
+    "P1": (_("Beliefs that are unfounded, unrealistic and idiosyncratic."), {}),
+    "P2": (_("Disorganised thinking: goal-directed thought and speech are disrupted."), {}),
+    "P3": (_("Perceptions not caused by outside stimuli (hearing, seeing, smelling ...)."), {}),
+    "P4": (_("Overactivity: motor acceleration, more responsive to stimuli, mood swings."), {}),
+    "P5": (_("Exaggerated self-opinion and unrealistic convictions of superiority."), {}),
+    "P6": (_("Exaggerated ideas of persecution: guardedness, distrust, suspicion."), {}),
+    "P7": (_("Verbal and non-verbal expressions of anger and resentment."), {}),
+    "N1": (_("Less emotional response: fewer expressions, gestures, less modulation."), {}),
+    "N2": (_("Loss of interest in, involvement with and commitment to the events of life."), {}),
+    "N3": (_("Lack of warmth and engagement in the interview; distance in communication."), {}),
+    "N4": (_("Less interest in and initiative for social contact, from passivity or apathy."), {}),
+    "N5": (_("Difficulty with abstract or symbolic thinking (proverbs, similarities)."), {}),
+    "N6": (_("Less normal flow of conversation: apathy, little spontaneous speech."), {}),
+    "N7": (_("Less fluid, flexible thinking: rigid, repetitive or barren content."), {}),
+    "G1": (_("Complaints or beliefs about bodily illness or malfunction."), {}),
+    "G2": (_("Nervousness, worry, apprehension or restlessness."), {}),
+    "G3": (_("Remorse or self-blame for real or imagined misdeeds in the past."), {}),
+    "G4": (_("Overt physical signs of fear, anxiety and agitation."), {}),
+    "G5": (_("Unnatural movements or posture: clumsy, stilted, bizarre."), {}),
+    "G6": (_("Feelings of sadness, discouragement, helplessness and pessimism."), {}),
+    "G7": (_("Reduced movement and speech: slowed, less responsive, low tone."), {}),
+    "G8": (_("Active refusal to comply with the interviewer, staff or family."), {}),
+    "G9": (_("Thoughts that are strange, fantastic or bizarre, whether delusional or not."), {}),
+    "G10": (_("Confusion about person, place or time."), {}),
+    "G11": (_("Failure of focused alertness: poor concentration, distractibility."), {}),
+    "G12": (_("Impaired awareness of one's own psychiatric condition and life situation."), {}),
+    "G13": (_("Trouble starting, keeping up and controlling thoughts and actions."), {}),
+    "G14": (_("Disordered regulation and control of actions on inner urges."), {}),
+    "G15": (_("Absorbed in inner thoughts and feelings, at the expense of reality."), {}),
+    "G16": (_("Less social involvement, because of unwarranted fear, hostility or distrust."), {}),
+}
+POSITIVE = with_guidance(POSITIVE, GUIDANCE)
+NEGATIVE = with_guidance(NEGATIVE, GUIDANCE)
+GENERAL = with_guidance(GENERAL, GUIDANCE)
 P = tuple(item.code for item in POSITIVE)
 N = tuple(item.code for item in NEGATIVE)
 G = tuple(item.code for item in GENERAL)

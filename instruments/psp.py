@@ -23,6 +23,7 @@ from instruments.base import (
     Score,
     entered,
     levels,
+    with_guidance,
 )
 from trial.roles import Role
 
@@ -38,6 +39,53 @@ LEVELS = levels(
     ]
 )
 YES_NO = levels([(0, _("no")), (1, _("yes"))])
+
+# What each level means (SPEC §2, paraphrased); domain (d) has its own content.
+LEVELS_A_C = {
+    1: _("absent"),
+    2: _("mild: known only to someone who knows the person very well"),
+    3: _("manifest: noticeable to anyone, without substantial interference"),
+    4: _("marked: interferes heavily; still manages some of it without help"),
+    5: _("severe: cannot do it without professional help, or it leads to harm"),
+    6: _("very severe: survival is endangered"),
+}
+GUIDANCE = {
+    "PSP_A": (
+        _("Work, study, housework, voluntary work and other useful activities (past month)."),
+        LEVELS_A_C,
+    ),
+    "PSP_B": (
+        _("Relationships with partner, family, friends and others (past month)."),
+        LEVELS_A_C,
+    ),
+    "PSP_C": (
+        _("Personal hygiene, care of appearance and clothing (past month)."),
+        LEVELS_A_C,
+    ),
+    "PSP_D": (
+        _(
+            "Rudeness, shouting, breaking things, threats and violence (past month). A serious "
+            "injury is one that needs an emergency-room visit."
+        ),
+        {
+            1: _("absent"),
+            2: _("mild: e.g. rudeness, occasional shouting"),
+            3: _("manifest: e.g. shouting at or insulting others in public"),
+            4: _("marked: e.g. threats, or damage to things"),
+            5: _("severe: acts of violence, without serious injury likely"),
+            6: _("very severe: frequent acts likely to cause serious injury"),
+        },
+    ),
+    "PSP_TOTAL": (
+        _(
+            "Rate the four domains, take the 10-point interval they allow, then choose the "
+            "score inside it by the other areas: physical and mental health care, housing, "
+            "household and day-centre tasks, intimate relations, child care, social network, "
+            "social rules, interests, money, transport and phone, coping with crises."
+        ),
+        {},
+    ),
+}
 
 
 def decile(a: int, b: int, c: int, d: int) -> int:
@@ -145,69 +193,72 @@ INSTRUMENT = Instrument(
     rater_description=_("Blinded research assessor; interview plus all available information."),
     reference_period=_("The past month."),
     timepoints=ALL_TIMEPOINTS,
-    items=(
-        Item(
-            "PSP_A",
-            _("Socially useful activities incl. work and study"),
-            min=1,
-            max=6,
-            options=LEVELS,
-            group=_("Domains"),
-        ),
-        Item(
-            "PSP_B",
-            _("Personal and social relationships"),
-            min=1,
-            max=6,
-            options=LEVELS,
-            group=_("Domains"),
-        ),
-        Item("PSP_C", _("Self-care"), min=1, max=6, options=LEVELS, group=_("Domains")),
-        Item(
-            "PSP_D",
-            _("Disturbing and aggressive behaviour"),
-            min=1,
-            max=6,
-            options=LEVELS,
-            group=_("Domains"),
-            help_text=_(
-                "If the behaviour was not frequent (not more than once in the period and not "
-                "likely to recur within 6 months) the rater may lower the level by one step."
+    items=with_guidance(
+        (
+            Item(
+                "PSP_A",
+                _("Socially useful activities incl. work and study"),
+                min=1,
+                max=6,
+                options=LEVELS,
+                group=_("Domains"),
+            ),
+            Item(
+                "PSP_B",
+                _("Personal and social relationships"),
+                min=1,
+                max=6,
+                options=LEVELS,
+                group=_("Domains"),
+            ),
+            Item("PSP_C", _("Self-care"), min=1, max=6, options=LEVELS, group=_("Domains")),
+            Item(
+                "PSP_D",
+                _("Disturbing and aggressive behaviour"),
+                min=1,
+                max=6,
+                options=LEVELS,
+                group=_("Domains"),
+                help_text=_(
+                    "If the behaviour was not frequent (not more than once in the period and not "
+                    "likely to recur within 6 months) the rater may lower the level by one step."
+                ),
+            ),
+            Item(
+                "PSP_D9_PROMPT",
+                _("Reacts to external prompts (interval 11–20 only)"),
+                min=0,
+                max=1,
+                options=YES_NO,
+                group=_("Total"),
+                relevant=_relevant_for(11),
+                relevance_text=_("Asked only when the domain ratings give the interval 11–20."),
+                help_text=_("Yes: 16–20; no: 11–15."),
+            ),
+            Item(
+                "PSP_D10_SURVIVAL",
+                _("Survival risk present (interval 1–10 only)"),
+                min=0,
+                max=1,
+                options=YES_NO,
+                group=_("Total"),
+                relevant=_relevant_for(1),
+                relevance_text=_("Asked only when the domain ratings give the interval 1–10."),
+                help_text=_("Yes: 1–5; no: 6–10."),
+            ),
+            Item(
+                "PSP_TOTAL",
+                _("PSP total (rater's score within the interval)"),
+                min=1,
+                max=100,
+                group=_("Total"),
+                help_text=_(
+                    "Choose the score inside the interval the domains allow, adjusting for the "
+                    "other areas of functioning. A score outside it needs a reason."
+                ),
             ),
         ),
-        Item(
-            "PSP_D9_PROMPT",
-            _("Reacts to external prompts (interval 11–20 only)"),
-            min=0,
-            max=1,
-            options=YES_NO,
-            group=_("Total"),
-            relevant=_relevant_for(11),
-            relevance_text=_("Asked only when the domain ratings give the interval 11–20."),
-            help_text=_("Yes: 16–20; no: 11–15."),
-        ),
-        Item(
-            "PSP_D10_SURVIVAL",
-            _("Survival risk present (interval 1–10 only)"),
-            min=0,
-            max=1,
-            options=YES_NO,
-            group=_("Total"),
-            relevant=_relevant_for(1),
-            relevance_text=_("Asked only when the domain ratings give the interval 1–10."),
-            help_text=_("Yes: 1–5; no: 6–10."),
-        ),
-        Item(
-            "PSP_TOTAL",
-            _("PSP total (rater's score within the interval)"),
-            min=1,
-            max=100,
-            group=_("Total"),
-            help_text=_(
-                "Choose the score inside the interval the domains allow, adjusting for the "
-                "other areas of functioning. A score outside it needs a reason."
-            ),
-        ),
+        GUIDANCE,
     ),
     scores=(
         Score(

@@ -12,6 +12,7 @@ from instruments.base import (
     Mode,
     Score,
     sum_of,
+    with_guidance,
 )
 from trial.roles import Role
 
@@ -46,7 +47,7 @@ def _eight(code: str, label: object) -> Item:
     )
 
 
-ITEMS = (
+ITEMS: tuple[Item, ...] = (
     _four("YMRS_1", _("Elevated mood")),
     _four("YMRS_2", _("Increased motor activity–energy")),
     _four("YMRS_3", _("Sexual interest")),
@@ -59,6 +60,120 @@ ITEMS = (
     _four("YMRS_10", _("Appearance")),
     _four("YMRS_11", _("Insight")),
 )
+# Definitions and anchors, paraphrased (short) from the published scale's descriptions.
+GUIDANCE = {
+    "YMRS_1": (
+        _("A feeling of well-being, cheerfulness or optimism beyond what the situation warrants."),
+        {
+            0: _("absent"),
+            1: _("mildly or possibly raised, when asked"),
+            2: _("definitely raised; optimistic, self-confident, fits the content"),
+            3: _("raised beyond the content; jocular"),
+            4: _("euphoric; laughs or sings out of place"),
+        },
+    ),
+    "YMRS_2": (
+        _("Excess energy and physical activity."),
+        {
+            0: _("absent"),
+            1: _("feels more energetic"),
+            2: _("lively; gestures more"),
+            3: _("excessive energy, at times hyperactive; can be calmed"),
+            4: _("constant excitement and hyperactivity; cannot be calmed"),
+        },
+    ),
+    "YMRS_3": (
+        _("Increased sexual thoughts, talk or behaviour."),
+        {
+            0: _("normal"),
+            1: _("mildly or possibly increased"),
+            2: _("definitely increased, when asked"),
+            3: _("brings up sexual matters unprompted; says so"),
+            4: _("overt sexual acts towards others"),
+        },
+    ),
+    "YMRS_4": (
+        _("Less sleep than usual, or a reduced need for it."),
+        {
+            0: _("no less sleep"),
+            1: _("up to an hour less than usual"),
+            2: _("more than an hour less than usual"),
+            3: _("says less sleep is needed"),
+            4: _("says no sleep is needed"),
+        },
+    ),
+    "YMRS_5": (
+        _("Anger and irritability, in the interview and reported for the period."),
+        {
+            0: _("absent"),
+            2: _("feels more irritable"),
+            4: _("irritable at times in the interview; recent anger"),
+            6: _("often irritable; curt throughout"),
+            8: _("hostile, uncooperative; interview impossible"),
+        },
+    ),
+    "YMRS_6": (
+        _("How fast and how much the person talks."),
+        {
+            0: _("no increase"),
+            2: _("feels talkative"),
+            4: _("faster or more at times; long-winded at times"),
+            6: _("consistently faster and more; hard to interrupt"),
+            8: _("pressured; cannot be interrupted"),
+        },
+    ),
+    "YMRS_7": (
+        _("How thoughts flow and hang together."),
+        {
+            0: _("absent"),
+            1: _("circumstantial; mildly distractible; quick thoughts"),
+            2: _("distractible; loses the thread; racing thoughts"),
+            3: _("flight of ideas; tangential; hard to follow"),
+            4: _("incoherent; communication impossible"),
+        },
+    ),
+    "YMRS_8": (
+        _("Unusual, grand or suspicious ideas and plans."),
+        {
+            0: _("normal"),
+            2: _("questionable plans; new interests"),
+            4: _("special projects; very religious"),
+            6: _("grandiose or paranoid ideas; ideas of reference"),
+            8: _("delusions; hallucinations"),
+        },
+    ),
+    "YMRS_9": (
+        _("Hostile or disruptive behaviour in the interview and reported for the period."),
+        {
+            0: _("absent; cooperative"),
+            2: _("sarcastic; loud at times; guarded"),
+            4: _("demanding; threats"),
+            6: _("threatens the interviewer; shouts; interview difficult"),
+            8: _("assaultive; destructive; interview impossible"),
+        },
+    ),
+    "YMRS_10": (
+        _("Dress and grooming."),
+        {
+            0: _("appropriate"),
+            1: _("slightly unkempt"),
+            2: _("poorly groomed; moderately dishevelled; overdressed"),
+            3: _("dishevelled; partly dressed; garish make-up"),
+            4: _("completely unkempt; bizarre clothing"),
+        },
+    ),
+    "YMRS_11": (
+        _("Awareness of being ill and of needing treatment."),
+        {
+            0: _("admits illness; agrees treatment is needed"),
+            1: _("possibly ill"),
+            2: _("admits changed behaviour, denies illness"),
+            3: _("admits possibly changed behaviour, denies illness"),
+            4: _("denies any change in behaviour"),
+        },
+    ),
+}
+ITEMS = with_guidance(ITEMS, GUIDANCE)
 CODES = tuple(item.code for item in ITEMS)
 
 INSTRUMENT = Instrument(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from participants.models import Participant
+from trial.access import Viewer
 from trial.registry import Registry
 
 # (participant, user) -> fields for this user; the function decides what the user may see.
@@ -25,12 +26,12 @@ RelatedNames = Callable[[Any], list[str]]
 representation_related: Registry[RelatedNames] = Registry("relations of a participant's fields")
 
 
-def related_for(user: Any) -> list[str]:
+def related_for(user: Viewer) -> list[str]:
     """The relations to select with a list of participants shown to this user."""
     return [name for names in representation_related for name in names(user)]
 
 
-def fields_for(participant: Participant, user: Any) -> dict[str, Any]:
+def fields_for(participant: Participant, user: Viewer) -> dict[str, Any]:
     """The participant's own arm-free facts every reader gets, and what each app above adds
     for this user."""
     found: dict[str, Any] = {}
@@ -56,7 +57,7 @@ ParticipantPanel = Callable[[Participant, Any], Panel | None]
 overview_panels: Registry[ParticipantPanel] = Registry("panels of the participant overview")
 
 
-def panels_for(participant: Participant, user: Any) -> list[Panel]:
+def panels_for(participant: Participant, user: Viewer) -> list[Panel]:
     """The panels of the apps above, in registration order (INSTALLED_APPS)."""
     panels = (contribute(participant, user) for contribute in overview_panels)
     return [panel for panel in panels if panel is not None]

@@ -73,6 +73,17 @@ def parse_cpr(raw: str, *, today: date | None = None) -> Cpr:
     return Cpr(digits=text.replace("-", ""), birth_date=born)
 
 
+def sex_of(cpr: Cpr) -> str:
+    """The sex the CPR register gives by the last digit: odd male, even female. A person's
+    sex may differ from it (numbers are not reissued), so this is a check, not a rule."""
+    return "male" if int(cpr.digits[-1]) % 2 else "female"
+
+
+def age_on(birth_date: date, day: date) -> int:
+    """Whole years of age on `day`."""
+    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
+
+
 def _fernet_keys() -> list[bytes]:
     return [key.encode() for key in settings.CPR_KEYS]
 

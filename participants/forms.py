@@ -39,7 +39,12 @@ class RegistrationForm(forms.Form):
             }
         ),
     )
-    sex = forms.ChoiceField(label=_("Sex"), choices=Sex.choices, widget=forms.RadioSelect)
+    sex = forms.ChoiceField(choices=Sex.choices, widget=forms.RadioSelect)
+    # Shown only after a warning: the sex chosen differs from the one the CPR number gives.
+    sex_confirmed = forms.BooleanField(
+        required=False,
+        label=_("The sex chosen is right, although the CPR number's last digit says otherwise"),
+    )
 
     def __init__(self, *args: Any, sites: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -57,9 +62,15 @@ class ScreeningForm(forms.Form):
         label=_("ICD-10 diagnosis"), choices=Diagnosis.choices, widget=forms.RadioSelect
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    # Not asked: taken from the date of birth in the CPR number (shown on the page).
+    DERIVED = ("age_18_or_over",)
+
+    def __init__(self, *args: Any, derived: dict[str, bool] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.derived = derived or {}
         for criterion in eligibility.CRITERIA:
+            if criterion.field in self.derived:
+                continue
             self.fields[criterion.field] = forms.ChoiceField(
                 label=criterion.question,
                 choices=YES_NO,
@@ -68,15 +79,26 @@ class ScreeningForm(forms.Form):
             )
 
     def inclusion_fields(self) -> list[forms.BoundField]:
-        return [self[c.field] for c in eligibility.CRITERIA if c.required_answer]
+        return [
+            self[c.field]
+            for c in eligibility.CRITERIA
+            if c.required_answer and c.field in self.fields
+        ]
 
     def exclusion_fields(self) -> list[forms.BoundField]:
-        return [self[c.field] for c in eligibility.CRITERIA if not c.required_answer]
+        return [
+            self[c.field]
+            for c in eligibility.CRITERIA
+            if not c.required_answer and c.field in self.fields
+        ]
 
     def answers(self) -> dict[str, Any]:
         data = {"diagnosis": self.cleaned_data["diagnosis"]}
         for criterion in eligibility.CRITERIA:
-            data[criterion.field] = self.cleaned_data[criterion.field] == "yes"
+            if criterion.field in self.derived:
+                data[criterion.field] = self.derived[criterion.field]
+            else:
+                data[criterion.field] = self.cleaned_data[criterion.field] == "yes"
         return data
 
 

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from participants.models import CLOSED_STATUSES, EligibilityScreening, Participant, Status
 from participants.studyid import STUDY_ID_PATTERN, is_valid_study_id
 from trial import access
+from trial.access import Viewer
 from trial.audit import event_model
 from trial.audit_trail import AuditEntry, AuditSource, participant_trail
 from trial.errors import Forbidden, Invalid, NotFound
@@ -39,13 +40,13 @@ AUDIT_READERS = (Role.DATA_MANAGER, Role.MONITOR)
 STATUS_RECORDERS = (Role.COORDINATOR, Role.DATA_MANAGER)
 
 
-def sites_visible_to(user: Any) -> QuerySet[Site]:
+def sites_visible_to(user: Viewer) -> QuerySet[Site]:
     if access.has_role(user, Role.ADMIN):
         return Site.objects.all()
     return Site.objects.filter(pk__in=access.site_ids(user))
 
 
-def participants_visible_to(user: Any) -> QuerySet[Participant]:
+def participants_visible_to(user: Viewer) -> QuerySet[Participant]:
     ids = access.site_ids(user, *PARTICIPANT_READERS)
     return Participant.objects.filter(site_id__in=ids).select_related("site")
 
@@ -63,7 +64,7 @@ def study_id_problem(text: str | None) -> str | None:
 
 
 def participant_list(
-    *, user: Any, site: str | None = None, status: str | None = None, search: str | None = None
+    *, user: Viewer, site: str | None = None, status: str | None = None, search: str | None = None
 ) -> QuerySet[Participant]:
     """The user's participants, filtered. Invalid when a filter cannot mean anything: an
     unknown site or status, or a complete study ID with a wrong check character."""
@@ -103,7 +104,7 @@ def participant_list(
     return queryset
 
 
-def participant_get(*, user: Any, pk: Any) -> Participant:
+def participant_get(*, user: Viewer, pk: Any) -> Participant:
     """The participant, or NotFound when unknown or outside the user's sites (API.md: 404)."""
     try:
         return participants_visible_to(user).get(pk=int(pk))
@@ -111,7 +112,9 @@ def participant_get(*, user: Any, pk: Any) -> Participant:
         raise NotFound(_("No such participant at your sites.")) from None
 
 
-def participant_for_action(*, user: Any, pk: Any, roles: tuple[str, ...], what: str) -> Participant:
+def participant_for_action(
+    *, user: Viewer, pk: Any, roles: tuple[str, ...], what: str
+) -> Participant:
     """The participant a user wants to act on: 403 when none of the user's roles allows the
     action anywhere, 404 when the participant is unknown or outside the user's sites, 403 when
     the user sees the participant through another role but may not act at that site."""
@@ -128,7 +131,7 @@ def participant_for_action(*, user: Any, pk: Any, roles: tuple[str, ...], what: 
     return participant
 
 
-def may_act(user: Any, participant: Participant, *roles: str) -> bool:
+def may_act(user: Viewer, participant: Participant, *roles: str) -> bool:
     return access.has_role_at(user, participant.site_id, *roles)
 
 
@@ -136,7 +139,7 @@ def screenings_of(participant: Participant) -> QuerySet[EligibilityScreening]:
     return participant.screenings.select_related("screened_by").order_by("-screened_at", "-id")
 
 
-def participant_audit_trail(*, user: Any, pk: Any) -> tuple[Participant, list[AuditEntry]]:
+def participant_audit_trail(*, user: Viewer, pk: Any) -> tuple[Participant, list[AuditEntry]]:
     participant = participant_for_action(
         user=user, pk=pk, roles=AUDIT_READERS, what=_("reading the audit history")
     )
@@ -147,7 +150,7 @@ def participant_audit_trail(*, user: Any, pk: Any) -> tuple[Participant, list[Au
 # trial.audit_trail) ----------------------------------------------------------------------
 
 
-def participant_timeline(participant: Participant, user: Any) -> list[TimelineEntry]:
+def participant_timeline(participant: Participant, user: Viewer) -> list[TimelineEntry]:
     """Registration, every screening, consent and the end of participation. Nothing here
     depends on the arm. The screening and consent entries link to their pages only for the
     coordinators of the participant's site, the only ones who may open them."""

@@ -4,6 +4,7 @@ act) and the services for every change."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django import forms
@@ -12,18 +13,20 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.translation import gettext_lazy as _
+from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
-from participants import contributions, eligibility, selectors, services
+from participants import contributions, cpr, eligibility, selectors, services
 from participants.forms import ConsentForm, RegistrationForm, ScreeningForm, StatusForm
-from participants.models import CLOSED_STATUSES, Participant, Status
+from participants.models import CLOSED_STATUSES, Participant, Sex, Status
 from participants.services import OPEN_BEFORE_RANDOMIZATION
-from trial import access, timeline
+from trial import access, audit_trail, timeline
 from trial.errors import Forbidden, Invalid, TrialError
 from trial.roles import Role
+from trial.selectors import lock_level
 
 PAGE_SIZE = 50
 
@@ -67,7 +70,10 @@ def participant_list(request: HttpRequest) -> HttpResponse:
             "sites": selectors.sites_visible_to(request.user),
             "statuses": Status.choices,
             "filters": filters,
-            "can_register": access.has_role(request.user, Role.COORDINATOR),
+            # While frozen or locked nothing can be saved: such forms are not offered (the
+            # banner of every page says why).
+            "can_register": access.has_role(request.user, Role.COORDINATOR)
+            and lock_level() == "open",
         },
     )
 
@@ -84,8 +90,9 @@ def participant_register(request: HttpRequest) -> HttpResponse:
         raise Forbidden(_("Only coordinators register participants."))
     form = RegistrationForm(request.POST or None, sites=sites)
     status = 200
+    sex_warning = ""
     if request.method == "POST":
-        if form.is_valid():
+        if form.is_valid() and not (sex_warning := _sex_warning(form)):
             try:
                 participant = services.participant_register(
                     user=request.user,
@@ -104,9 +111,29 @@ def participant_register(request: HttpRequest) -> HttpResponse:
                     ),
                 )
                 return redirect("participants:overview", pk=participant.pk)
-        else:
+        elif not sex_warning:
             status = 400
-    return render(request, "participants/register.html", {"form": form}, status=status)
+    return render(
+        request,
+        "participants/register.html",
+        {"form": form, "sex_warning": sex_warning},
+        status=status,
+    )
+
+
+def _sex_warning(form: RegistrationForm) -> str:
+    """A warning (nothing saved yet) when the sex chosen differs from the one the CPR number's
+    last digit gives, unless the user confirmed it; "" when there is nothing to warn about."""
+    try:
+        given = cpr.sex_of(cpr.parse_cpr(form.cleaned_data["cpr"]))
+    except cpr.InvalidCpr:
+        return ""  # the service refuses the number with its own message
+    if given == form.cleaned_data["sex"] or form.cleaned_data.get("sex_confirmed"):
+        return ""
+    return _(
+        "The CPR number's last digit is that of a %(given)s, but %(chosen)s is chosen. Check "
+        "the sex; if it is right, tick the box below and register again. Nothing is saved yet."
+    ) % {"given": Sex(given).label.lower(), "chosen": Sex(form.cleaned_data["sex"]).label.lower()}
 
 
 @login_required
@@ -114,7 +141,8 @@ def participant_overview(request: HttpRequest, pk: int) -> HttpResponse:
     _require_reader(request)
     participant = selectors.participant_get(user=request.user, pk=pk)
     user = request.user
-    coordinator_here = selectors.may_act(user, participant, Role.COORDINATOR)
+    entry_open = lock_level() == "open"
+    coordinator_here = entry_open and selectors.may_act(user, participant, Role.COORDINATOR)
     return render(
         request,
         "participants/overview.html",
@@ -127,7 +155,8 @@ def participant_overview(request: HttpRequest, pk: int) -> HttpResponse:
             "can_screen": coordinator_here and participant.status in OPEN_BEFORE_RANDOMIZATION,
             "can_consent": coordinator_here
             and participant.status in (Status.ELIGIBLE, Status.CONSENTED),
-            "can_change_status": selectors.may_act(user, participant, *selectors.STATUS_RECORDERS)
+            "can_change_status": entry_open
+            and selectors.may_act(user, participant, *selectors.STATUS_RECORDERS)
             and participant.status != Status.DECEASED,
             "can_read_audit": access.has_role(user, *selectors.AUDIT_READERS),
         },
@@ -141,7 +170,9 @@ def participant_screening(request: HttpRequest, pk: int) -> HttpResponse:
     participant = selectors.participant_for_action(
         user=request.user, pk=pk, roles=(Role.COORDINATOR,), what=_("eligibility screening")
     )
-    form = ScreeningForm(request.POST or None)
+    today = timezone.localdate()
+    age = cpr.age_on(participant.date_of_birth, today)
+    form = ScreeningForm(request.POST or None, derived={"age_18_or_over": age >= 18})
     status = 200
     if request.method == "POST":
         if form.is_valid():
@@ -174,6 +205,7 @@ def participant_screening(request: HttpRequest, pk: int) -> HttpResponse:
             "screenings": selectors.screenings_of(participant),
             "open": participant.status in OPEN_BEFORE_RANDOMIZATION,
             "diagnosis_reason": eligibility.DIAGNOSIS_REASON,
+            "age": age,
         },
         status=status,
     )
@@ -282,7 +314,49 @@ def participant_status(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def participant_audit(request: HttpRequest, pk: int) -> HttpResponse:
+    """One row per change, newest first, 50 a page; filtered by record (form, query ...),
+    field, user, kind of change and a date range (Copenhagen dates)."""
     participant, entries = selectors.participant_audit_trail(user=request.user, pk=pk)
-    return render(
-        request, "participants/audit.html", {"participant": participant, "entries": entries}
+    query = request.GET
+    problems: list[str] = []
+
+    def day(name: str) -> date | None:
+        text = query.get(name, "").strip()
+        if not text:
+            return None
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            problems.append(_("%(text)s is not a date (YYYY-MM-DD).") % {"text": text[:20]})
+            return None
+
+    wanted = audit_trail.TrailFilter(
+        record=query.get("record", ""),
+        field=query.get("field", ""),
+        who=query.get("who", ""),
+        action=query.get("action", ""),
+        since=day("since"),
+        until=day("until"),
     )
+    shown = [entry for entry in entries if wanted.matches(entry)]
+    page = Paginator(shown, AUDIT_PAGE_SIZE).get_page(query.get("page"))
+    rest = query.copy()
+    rest.pop("page", None)
+    return render(
+        request,
+        "participants/audit.html",
+        {
+            "participant": participant,
+            "page": page,
+            "entries": page.object_list,
+            "total": len(shown),
+            "everything": len(entries),
+            "choices": audit_trail.filter_choices(entries),
+            "filters": wanted,
+            "filter_query": rest.urlencode(),
+            "problems": problems,
+        },
+    )
+
+
+AUDIT_PAGE_SIZE = 50

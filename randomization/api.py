@@ -38,7 +38,8 @@ NO_STORE = "no-store, private"
 
 class StatisticianOnly(permissions.BasePermission):
     """The list custodian (services.lists.is_list_custodian). Blinded users get 404, exactly
-    as for something that does not exist (DEVELOPERS.md, "Blinding"); other roles get 403."""
+    as for something that does not exist (DEVELOPERS.md, "The few rules that matter"); other
+    roles get 403."""
 
     message = "Only a statistician can do this."
 

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from assessments.models import visit_label
 from trial.errors import IMMUTABLE_SQLSTATE
 from trial.lock import refuse_when_locked
 
@@ -186,6 +187,7 @@ class RandomizationLogEntry(models.Model):
         REFUSED_LOCKED = "refused_locked", _("Refused: database frozen or locked")
         REFUSED_INVALID = "refused_invalid", _("Refused: invalid request")
         EXHAUSTION_ALERT = "exhaustion_alert", _("Statisticians alerted: list exhausted")
+        CONFIRMATION_SENT = "confirmation_sent", _("Confirmation e-mail sent")
         REPORT_VIEWED = "report_viewed", _("Unblinded report viewed")
 
     kind = models.CharField(max_length=24, choices=Kind.choices, db_index=True)
@@ -264,8 +266,9 @@ class UnblindingIncident(models.Model):
 
 
 class GuessTimepoint(models.TextChoices):
-    POST = "post", _("Post-intervention (T1)")
-    FOLLOWUP = "followup", _("One-year follow-up (T2)")
+    # The visits' one name (assessments.models.visit_name).
+    POST = "post", visit_label("post")
+    FOLLOWUP = "followup", visit_label("followup")
 
 
 class Guess(models.TextChoices):

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from participants.models import CLOSED_STATUSES, Participant, Status
 from randomization.models import RandomizationLogEntry
 from trial import access
+from trial.access import Viewer
 from trial.errors import Conflict, Forbidden, Invalid, TrialError
 from trial.models import DatasetLock
 from trial.roles import Role
@@ -47,7 +48,7 @@ class ScreeningFacts(Protocol):
     def reasons(self) -> Any: ...
 
 
-def randomizer_refusal(user: Any, participant: Participant) -> Refusal | None:
+def randomizer_refusal(user: Viewer, participant: Participant) -> Refusal | None:
     """Only a coordinator at the participant's site who may see allocation (whoever
     randomises sees the arm) and who is not the list custodian (RANDOMISATION.md §4: whoever
     can read the list could choose whom to randomise next)."""
@@ -76,7 +77,7 @@ def randomizer_refusal(user: Any, participant: Participant) -> Refusal | None:
     return None
 
 
-def may_randomize(user: Any, participant: Participant) -> bool:
+def may_randomize(user: Viewer, participant: Participant) -> bool:
     return randomizer_refusal(user, participant) is None
 
 

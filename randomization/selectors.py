@@ -31,7 +31,9 @@ from randomization.models import (
     UnblindingIncident,
 )
 from randomization.services.lists import require_list_custodian
+from randomization.tasks import confirmation_recipients
 from trial import access
+from trial.access import Viewer
 from trial.audit import event_model
 from trial.audit_trail import AuditSource
 from trial.errors import Conflict, Forbidden, NotFound
@@ -55,7 +57,7 @@ def allocation_of(participant: Any) -> Allocation | None:
         return None
 
 
-def allocation_fields(participant: Any, user: Any) -> dict[str, Any]:
+def allocation_fields(participant: Any, user: Viewer) -> dict[str, Any]:
     """Fields this app adds to a participant's representation (participants.contributions):
     the arm and the randomisation code, only for users who may see allocation. (The time of
     randomisation is arm-free and is the participant's own field.)"""
@@ -67,13 +69,13 @@ def allocation_fields(participant: Any, user: Any) -> dict[str, Any]:
     return {"arm": allocation.arm, "randomization_code": allocation.randomization_code}
 
 
-def allocation_related(user: Any) -> list[str]:
+def allocation_related(user: Viewer) -> list[str]:
     """The relation `allocation_fields` reads, for lists to select in their own query (only
     for users who may see allocation: nobody else's query touches the allocations)."""
     return ["allocation"] if access.may_see_allocation(user) else []
 
 
-def arm_of(participant: Any, *, user: Any) -> str | None:
+def arm_of(participant: Any, *, user: Viewer) -> str | None:
     """The participant's arm for a user who may see it; None for everyone else."""
     if not access.may_see_allocation(user):
         return None
@@ -81,7 +83,7 @@ def arm_of(participant: Any, *, user: Any) -> str | None:
     return allocation.arm if allocation else None
 
 
-def randomization_result(*, participant: Any, user: Any) -> Allocation:
+def randomization_result(*, participant: Any, user: Viewer) -> Allocation:
     """The allocation, for the coordinator's result page: coordinators at the participant's
     site who may see allocation. NotFound when the participant is not randomised."""
     if not permissions.may_randomize(user, participant):
@@ -90,6 +92,22 @@ def randomization_result(*, participant: Any, user: Any) -> Allocation:
     if allocation is None:
         raise NotFound(_("The participant is not randomised."))
     return allocation
+
+
+def confirmation_email(allocation: Allocation) -> dict[str, Any]:
+    """What the result page says about the confirmation e-mail: `sent_at` and `recipients`
+    (usernames) once the task has sent it (its log entry), else the people it goes to
+    (`pending`, with an address; none means no e-mail will be sent)."""
+    entry = (
+        RandomizationLogEntry.objects.filter(
+            kind=Kind.CONFIRMATION_SENT, participant_id=allocation.participant_id
+        )
+        .order_by("-id")
+        .first()
+    )
+    if entry is not None:
+        return {"sent_at": entry.at, "recipients": entry.detail.get("recipients", [])}
+    return {"sent_at": None, "pending": confirmation_recipients(allocation)}
 
 
 def readiness(participant: Participant) -> dict[str, Any]:
@@ -122,7 +140,7 @@ def readiness(participant: Participant) -> dict[str, Any]:
 # --- allocation lists (statisticians) ----------------------------------------------------
 
 
-def allocation_lists_overview(*, user: Any) -> list[dict[str, Any]]:
+def allocation_lists_overview(*, user: Viewer) -> list[dict[str, Any]]:
     """Per site: the list versions (metadata and hash, never an arm), slots in all, used and
     left. For the list custodian only; nothing here is shown to anyone who enrols."""
     require_list_custodian(user, channel="web")
@@ -155,7 +173,7 @@ def allocation_lists_overview(*, user: Any) -> list[dict[str, Any]]:
     return overview
 
 
-def allocation_lists(*, user: Any) -> QuerySet[AllocationList]:
+def allocation_lists(*, user: Viewer) -> QuerySet[AllocationList]:
     require_list_custodian(user, channel="web")
     return AllocationList.objects.select_related("site", "created_by").order_by(
         "site__number", "version"
@@ -163,7 +181,7 @@ def allocation_lists(*, user: Any) -> QuerySet[AllocationList]:
 
 
 def randomization_log(
-    *, user: Any, kind: str | None = None, site: str | None = None
+    *, user: Viewer, kind: str | None = None, site: str | None = None
 ) -> QuerySet[RandomizationLogEntry]:
     """The randomisation log: it names slots and arms, so statisticians only."""
     require_list_custodian(user, channel="web")
@@ -180,11 +198,11 @@ def randomization_log(
 # --- unblinding incidents ----------------------------------------------------------------
 
 
-def may_report_unblinding(user: Any) -> bool:
+def may_report_unblinding(user: Viewer) -> bool:
     return access.has_role(user, *BLINDED_ROLES) or access.has_role(user, *TRIAL_MANAGERS)
 
 
-def incidents_visible_to(user: Any) -> QuerySet[UnblindingIncident]:
+def incidents_visible_to(user: Viewer) -> QuerySet[UnblindingIncident]:
     """Trial managers (statistician, data manager) see every report; blinded staff see the
     reports about themselves or made by them."""
     queryset = UnblindingIncident.objects.select_related(
@@ -193,7 +211,7 @@ def incidents_visible_to(user: Any) -> QuerySet[UnblindingIncident]:
     if access.has_role(user, *TRIAL_MANAGERS):
         return queryset
     if access.has_role(user, *BLINDED_ROLES):
-        return queryset.filter(person=user) | queryset.filter(reported_by=user)
+        return queryset.filter(person_id=user.pk) | queryset.filter(reported_by_id=user.pk)
     raise Forbidden(_("Your role does not give access to unblinding reports."))
 
 
@@ -209,12 +227,13 @@ def unblinding_dates(user_ids: Any = None) -> dict[int, date]:
     )
 
 
-def assessor_unblinded_on(user: Any) -> date | None:
+def assessor_unblinded_on(user: Viewer | None) -> date | None:
     """The first day the user learned an allocation, or None. Assessments this person makes
     from that day on are flagged (`response_is_flagged`)."""
-    if user is None or getattr(user, "pk", None) is None:
+    pk = user.pk if user is not None else None
+    if pk is None:
         return None
-    return unblinding_dates([user.pk]).get(user.pk)
+    return unblinding_dates([pk]).get(pk)
 
 
 def assessment_day(response: Any) -> date | None:
@@ -248,11 +267,11 @@ def unblinding_flags(responses: Sequence[Any]) -> dict[int, bool]:
 # --- blinding guesses and the blinding index ---------------------------------------------
 
 
-def may_read_guesses(user: Any, participant: Any) -> bool:
+def may_read_guesses(user: Viewer, participant: Any) -> bool:
     return access.has_role_at(user, participant.site_id, *GUESS_READERS)
 
 
-def blinding_guess_get(*, user: Any, participant: Any, timepoint: str) -> BlindingGuess:
+def blinding_guess_get(*, user: Viewer, participant: Any, timepoint: str) -> BlindingGuess:
     if not may_read_guesses(user, participant):
         raise Forbidden(_("Your role does not give access to blinding guesses."))
     if timepoint not in GuessTimepoint.values:
@@ -267,7 +286,7 @@ def blinding_guess_get(*, user: Any, participant: Any, timepoint: str) -> Blindi
     return guess
 
 
-def blinding_index_report(*, user: Any, channel: str = "web") -> dict[str, Any]:
+def blinding_index_report(*, user: Viewer, channel: str = "web") -> dict[str, Any]:
     """Guess-by-arm tables with Bang's index per arm and James' index, per timepoint and
     overall. Combines guesses with arms, so: statisticians, after lock, audited."""
     require_list_custodian(user, channel=channel)
@@ -307,7 +326,7 @@ def blinding_index_report(*, user: Any, channel: str = "web") -> dict[str, Any]:
 # --- the methods sheet (RANDOMISATION.md §5) ---------------------------------------------
 
 
-def methods_sheet(*, user: Any, channel: str = "web") -> dict[str, Any]:
+def methods_sheet(*, user: Viewer, channel: str = "web") -> dict[str, Any]:
     """What CONSORT 8-10 / SPIRIT 16 need: generator, algorithm, sizes and draw rule, ratio,
     strata, lists with hashes and seed commitments, who generated, enrolled and assigned, the
     concealment mechanism, deviations, and (only after lock) counts by arm and site."""
@@ -375,7 +394,7 @@ def methods_sheet(*, user: Any, channel: str = "web") -> dict[str, Any]:
 # --- contributions to other apps ---------------------------------------------------------
 
 
-def participant_timeline(participant: Any, user: Any) -> list[TimelineEntry]:
+def participant_timeline(participant: Any, user: Viewer) -> list[TimelineEntry]:
     """Randomisation (the arm only for users who may see it), blinding guesses for the roles
     that read them, and unblinding reports about the participant for trial managers."""
     entries: list[TimelineEntry] = []
@@ -413,7 +432,7 @@ def participant_timeline(participant: Any, user: Any) -> list[TimelineEntry]:
     return entries
 
 
-def _incidents_for_viewer(viewer: Any) -> Q | None:
+def _incidents_for_viewer(viewer: Viewer) -> Q | None:
     """The same rule as `incidents_visible_to`: trial managers see every report, blinded staff
     the reports about themselves or made by them."""
     if access.has_role(viewer, *TRIAL_MANAGERS):
@@ -461,7 +480,7 @@ def participant_audit_sources() -> list[AuditSource]:
     ]
 
 
-def overview_panel(participant: Participant, user: Any) -> Panel:
+def overview_panel(participant: Participant, user: Viewer) -> Panel:
     """The participant overview's randomisation panel: the coordinator's way into
     randomisation and the assessor's links to the blinding guesses. What it shows depends on
     the user's role and on whether the participant is randomised, never on the arm."""

@@ -73,7 +73,19 @@ def send_randomization_confirmation(allocation_id: int) -> int:
             subject = _("[IMR trial] {study_id} randomised ({site})").format(
                 study_id=participant.study_id, site=participant.site.code
             )
-        return _send(subject, body, confirmation_recipients(allocation))
+        recipients = confirmation_recipients(allocation)
+        sent = _send(subject, body, recipients)
+        if sent:
+            # The result page says an e-mail was sent, and to whom, only from this entry.
+            log_event(
+                Kind.CONFIRMATION_SENT,
+                channel="task",
+                site=participant.site,
+                participant=participant,
+                message=f"Confirmation e-mail sent to {sent} person(s)",
+                detail={"recipients": [u.get_username() for u in recipients]},
+            )
+        return sent
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)

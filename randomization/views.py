@@ -116,7 +116,11 @@ def result(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "randomization/result.html",
-        {"participant": participant, "allocation": allocation},
+        {
+            "participant": participant,
+            "allocation": allocation,
+            "email": selectors.confirmation_email(allocation),
+        },
     )
 
 

@@ -8,7 +8,9 @@ import psycopg
 import pytest
 from django.conf import settings
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client
+from psycopg import sql
 
 from trial import dbroles
 from trial.dbconfig import OWNER_ALIAS
@@ -46,10 +48,23 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
         os.environ["DATABASE_APP_USER"] = runtime_user
         os.environ["DATABASE_APP_PASSWORD"] = runtime_password
     default["USER"], default["PASSWORD"] = owner["USER"], owner["PASSWORD"]
-    default["OPTIONS"] = {
-        **default.get("OPTIONS", {}),
-        "options": f"-c {dbroles.ALLOW_TRUNCATE_SETTING}=on",
-    }
+    # One connection per test process, kept (pytest-django's transactions), no pool.
+    default["OPTIONS"] = {k: v for k, v in default.get("OPTIONS", {}).items() if k != "pool"}
+    default["CONN_MAX_AGE"] = 60
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
+    """Every connection to the test database may empty it between transactional tests (as a
+    superuser: the TRUNCATE guards of trial.dbroles let nobody else)."""
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        setting = sql.Identifier(*dbroles.ALLOW_TRUNCATE_SETTING.split("."))
+        name = sql.Identifier(connection.settings_dict["NAME"])
+        for statement in (
+            sql.SQL("ALTER DATABASE {} SET {} = on").format(name, setting),
+            sql.SQL("SET {} = on").format(setting),
+        ):
+            cursor.execute(statement.as_string(connection.connection))
 
 
 @pytest.fixture(autouse=True)
@@ -63,6 +78,16 @@ def _english_by_default(settings: Any) -> None:
     # The tests read the English interface unless they choose Danish (tests/i18n); a Danish
     # deployment's DEFAULT_LANGUAGE in .env must not change what they see.
     settings.LANGUAGE_CODE = "en"
+
+
+# Argon2, production's hasher, is slow on purpose; tests/accounts/test_passwords.py checks that
+# production uses it. The rest of the suite hashes with MD5 (production's hashers still verify).
+FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    settings.PASSWORD_HASHERS = [*FAST_HASHERS, *settings.PASSWORD_HASHERS]
 
 
 @pytest.fixture
@@ -100,13 +125,23 @@ CHROMIUM_ARGS = [
 ]
 PHONE = {"width": 390, "height": 844}
 BROWSER_FIXTURES = frozenset({"browser", "page"})
+# tests/exports/conftest.py: a real Celery worker process against Redis.
+WORKER_FIXTURES = frozenset({"celery_worker", "worker_factory"})
 
 
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
-    """Tests that use the shared browser run last. Playwright's sync API marks an event loop
+    """Every test that drives the browser is marked `browser`, every one that starts a Celery
+    worker `worker` (so that `-m "not browser and not worker"` leaves them out wherever they
+    are). Tests that use the shared browser run last: Playwright's sync API marks an event loop
     as running in this thread from the moment the (session-wide) browser starts, and Django
     refuses ORM calls inside a running loop unless DJANGO_ALLOW_ASYNC_UNSAFE is set: so the
     browser starts only after every other test has run, and that setting never reaches them."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+        if fixtures & WORKER_FIXTURES:
+            item.add_marker(pytest.mark.worker)
     items.sort(key=lambda item: bool(BROWSER_FIXTURES & set(getattr(item, "fixturenames", ()))))
 
 

@@ -25,10 +25,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             return None
         exc = translated
     if isinstance(exc, TrialError):
-        response = Response(error_body(exc.as_response_data()), status=exc.status)
+        refusal = Response(error_body(exc.as_response_data()), status=exc.status)
         if exc.status == status.HTTP_503_SERVICE_UNAVAILABLE:
-            response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response
+            refusal["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return refusal
     if isinstance(exc, RequestDataTooBig):
         # Django refuses a body over DATA_UPLOAD_MAX_MEMORY_SIZE when DRF reads it; answer in
         # the API's shape rather than with Django's HTML error page.

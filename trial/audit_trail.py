@@ -12,7 +12,7 @@ blinded viewers may see them. Only what an app declares is ever shown (default d
 source marked `blinded_may_see=False` is shown only to users for whom
 `access.may_see_allocation` is true. A source may narrow its rows further per viewer (`rows`:
 e.g. the IMRS staff version's values are not shown to blinded viewers). See
-DEVELOPERS.md, "The audit history"."""
+docs/reference.md, "The audit history (contract)"."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from django.db.models import Q
 from django.utils.translation import gettext, gettext_noop
 
 from trial import access
+from trial.access import Viewer
 from trial.registry import Registry
 
 LOCAL_TIME = ZoneInfo("Europe/Copenhagen")
@@ -91,7 +92,7 @@ class AuditSource:
             return self.participant_field(participant_id)
         return Q(**{self.participant_field: participant_id})
 
-    def for_viewer(self, participant_id: Any, user: Any, *, unblinded: bool) -> Q | None:
+    def for_viewer(self, participant_id: Any, user: Viewer, *, unblinded: bool) -> Q | None:
         """The Q of the participant's rows `user` may see, or None for none."""
         if not (self.blinded_may_see or unblinded):
             return None
@@ -149,7 +150,7 @@ def participant_sources() -> list[AuditSource]:
     return sources
 
 
-def participant_trail(*, participant: Any, user: Any) -> list[AuditEntry]:
+def participant_trail(*, participant: Any, user: Viewer) -> list[AuditEntry]:
     """Every change to what belongs to `participant` that `user` may see, newest first.
     Deciding who may open the trail at all is the caller's job (participants.selectors)."""
     unblinded = access.may_see_allocation(user)
@@ -346,3 +347,39 @@ def _who(context: dict[str, Any], users: dict[Any, str]) -> str:
             return f"{context['os_user']} (command {context['task']})"
         return f"(system task {context['task']})"
     return "(not recorded: a change made outside the application)"
+
+
+# -- filtering the history on its page ---------------------------------------------------------
+@dataclass(frozen=True)
+class TrailFilter:
+    """What the audit page's filters ask for; empty values match everything. `record` is the
+    record's name as shown ("PANSS · Baseline ...", "Query 12 on ..."), `field` a field label,
+    `who` a username, `action` the kind of change, `since`/`until` Copenhagen dates."""
+
+    record: str = ""
+    field: str = ""
+    who: str = ""
+    action: str = ""
+    since: date | None = None
+    until: date | None = None
+
+    def matches(self, entry: AuditEntry) -> bool:
+        day = entry.at_local.date()
+        return (
+            (not self.record or entry.record == self.record)
+            and (not self.field or any(c.field == self.field for c in entry.changes))
+            and (not self.who or entry.who == self.who)
+            and (not self.action or entry.action == self.action)
+            and (self.since is None or day >= self.since)
+            and (self.until is None or day <= self.until)
+        )
+
+
+def filter_choices(entries: Sequence[AuditEntry]) -> dict[str, list[str]]:
+    """The values the filters offer: those that occur in the viewer's own history."""
+    return {
+        "records": sorted({e.record for e in entries}),
+        "fields": sorted({c.field for e in entries for c in e.changes}),
+        "who": sorted({e.who for e in entries}),
+        "actions": sorted({e.action for e in entries}),
+    }

@@ -5,6 +5,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from trial import access, navigation
+from trial.access import Viewer
 from trial.selectors import current_lock
 
 
@@ -24,6 +25,6 @@ def trial(request: HttpRequest) -> dict[str, Any]:
     }
 
 
-def _verified(user: Any) -> bool:
+def _verified(user: Viewer) -> bool:
     check = getattr(user, "is_verified", None)
     return bool(check and check())

@@ -22,6 +22,8 @@ from typing import Any
 import dj_database_url
 
 OWNER_ALIAS = "owner"
+# Seconds a request waits for a free pooled connection before it is answered 503.
+POOL_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ def database_roles(
     options: dict[str, Any] | None = None,
 ) -> DatabaseRoles:
     def parse(value: str) -> dict[str, Any]:
-        parsed = dict(
+        parsed: dict[str, Any] = dict(
             dj_database_url.parse(value, conn_max_age=conn_max_age, conn_health_checks=True)
         )
         parsed["OPTIONS"] = {**parsed.get("OPTIONS", {}), **(options or {})}
@@ -67,13 +69,27 @@ def database_roles(
     return DatabaseRoles(runtime=runtime, owner=owner, derived=True)
 
 
-def databases(roles: DatabaseRoles, *, connect_as: str = "runtime") -> dict[str, dict[str, Any]]:
+def databases(
+    roles: DatabaseRoles, *, connect_as: str = "runtime", pool_size: int = 0
+) -> dict[str, dict[str, Any]]:
     """DATABASES: `default` is the runtime role (the owner with `connect_as="owner"`);
     `owner` is the same database as the owner (role checks, backups). In tests the owner alias
-    mirrors default's database (no second test database)."""
+    mirrors default's database (no second test database).
+
+    With `pool_size`, `default` uses psycopg's connection pool (Django's OPTIONS["pool"]): each
+    process holds at most that many connections, and a request that finds them all busy for
+    `POOL_TIMEOUT` seconds fails with PoolTimeout, which the app answers with 503 (instead of
+    PostgreSQL's "too many clients" once every process has opened its own)."""
     if connect_as not in ("runtime", "owner"):
         raise ValueError(f"DATABASE_ROLE must be 'runtime' or 'owner', not {connect_as!r}.")
     owner = dict(roles.owner)
     owner["TEST"] = {**owner.get("TEST", {}), "MIRROR": "default"}
     default = dict(roles.owner if connect_as == "owner" else roles.runtime)
+    if pool_size > 0:
+        default["OPTIONS"] = {
+            **default.get("OPTIONS", {}),
+            "pool": {"min_size": 1, "max_size": pool_size, "timeout": POOL_TIMEOUT},
+        }
+        # Django's pool and persistent connections exclude each other.
+        default["CONN_MAX_AGE"] = 0
     return {"default": default, OWNER_ALIAS: owner}

@@ -115,7 +115,17 @@ def from_database_error(exc: BaseException) -> TrialError | None:
     cause = exc.__cause__ or exc
     text = str(getattr(getattr(cause, "diag", None), "message_primary", None) or cause)
     if state == LOCKED_SQLSTATE:
-        return Conflict(text)
+        # The trigger's own text names the table (for the server log); people get plain words.
+        if "locked" in text:
+            return Conflict(str(_("The trial database is locked: nothing can be changed.")))
+        return Conflict(
+            str(
+                _(
+                    "The trial database is frozen: no data entry or changes until it is opened "
+                    "again (queries can still be answered)."
+                )
+            )
+        )
     if state == IMMUTABLE_SQLSTATE:
         return Conflict(text)
     if is_database_outage(exc):

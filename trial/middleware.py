@@ -10,6 +10,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from trial.errors import (
@@ -24,7 +25,9 @@ from trial.errors import (
 OUTAGE_NOTED = "_trial_database_outage"
 
 
-def unavailable_response(request: HttpRequest, message: str = DATABASE_DOWN) -> HttpResponse:
+def unavailable_response(
+    request: HttpRequest, message: str | Promise = DATABASE_DOWN
+) -> HttpResponse:
     """503 with Retry-After: JSON for the API, a plain page otherwise. Rendered without the
     request, so no context processor asks the unreachable database for the menu or the user."""
     response: HttpResponse

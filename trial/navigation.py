@@ -12,6 +12,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from trial import access
+from trial.access import Viewer
 from trial.roles import Role
 
 
@@ -54,6 +55,7 @@ ENTRIES: tuple[Entry, ...] = (
         "assessments:queries",
         (Role.DATA_MANAGER, Role.MONITOR, Role.COORDINATOR, Role.ASSESSOR, Role.CLINICIAN),
     ),
+    Entry("Verification", "assessments:sdv", (Role.MONITOR, Role.DATA_MANAGER)),
     Entry(
         _("IMR groups"),
         "fidelity:groups",
@@ -86,7 +88,7 @@ ENTRIES: tuple[Entry, ...] = (
 )
 
 
-def menu_for(user: Any, path: str = "") -> list[dict[str, Any]]:
+def menu_for(user: Viewer, path: str = "") -> list[dict[str, Any]]:
     """The user's entries; the one whose address is the longest prefix of `path` is current."""
     if not getattr(user, "is_authenticated", False):
         return []

@@ -43,7 +43,8 @@ def paginated(
     return paginator.get_paginated_response(present(page or []))
 
 
-class Window(Sequence[Any]):
+class Window:
+    # Not a Sequence: its count() is the paginator's (no argument), not Sequence.count(value).
     """A list of `count` items of which one page, fetched ahead (e.g. in one SQL statement with
     its count), is held: for `paginated` when the rows do not come from a queryset. Slicing
     the held page returns it; any other slice is fetched with `fetch(offset, limit)`."""

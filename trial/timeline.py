@@ -12,6 +12,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from trial.access import Viewer
 from trial.registry import Registry
 
 
@@ -41,7 +42,7 @@ TimelineContributor = Callable[[Any, Any], list[TimelineEntry]]
 contributors: Registry[TimelineContributor] = Registry("participant timeline contributions")
 
 
-def collect(participant: Any, user: Any) -> list[TimelineEntry]:
+def collect(participant: Any, user: Viewer) -> list[TimelineEntry]:
     entries: list[TimelineEntry] = []
     for contribute in contributors:
         entries.extend(contribute(participant, user))

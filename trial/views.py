@@ -5,8 +5,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views import defaults
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
 
-from trial import access
+from trial import access, health
+from trial.errors import RETRY_AFTER_SECONDS
 
 
 @login_required
@@ -36,3 +39,16 @@ def server_error(request: HttpRequest) -> HttpResponse:
             {"detail": _("Server error: the request could not be completed.")}, status=500
         )
     return defaults.server_error(request)
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """For load balancers and docker-compose's health checks, no login: 200
+    `{"database": "ok", "redis": "ok", "worker": "ok"}`, or 503 naming what is down."""
+    states = health.report()
+    healthy = all(state == health.OK for state in states.values())
+    response = JsonResponse(states, status=200 if healthy else 503)
+    if not healthy:
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response

@@ -16,6 +16,7 @@ from assessments.services.responses import (
     response_save,
     response_verify,
 )
+from assessments.services.verification import response_verify_fields, verifiable_fields
 
 __all__ = [
     "SaveResult",
@@ -28,5 +29,7 @@ __all__ = [
     "response_for_query",
     "response_save",
     "response_verify",
+    "response_verify_fields",
     "sync_automatic_queries",
+    "verifiable_fields",
 ]

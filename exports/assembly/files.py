@@ -27,21 +27,24 @@ from django.conf import settings
 from django.db import connection, models, transaction
 from django.db.models import Max
 from django.utils import translation
+from django.utils.translation import gettext
 
 from datasets import datasets_for
-from datasets.base import Dataset, missing_codes
-from datasets.context import ExportContext, Withheld
+from datasets.audit import FormAudit, form_audit
+from datasets.base import Dataset, missing_codes, without_columns
+from datasets.context import ALLOCATION_COLUMNS, ExportContext, Withheld
 from datasets.instruments import ENGLISH, catalogue
 from exports import selectors
 from exports.models import ExportJob, MaskingKey
 from exports.services import masking_mapping
-from exports.writers import TABULAR_WRITERS, codebook, odm
+from exports.writers import TABULAR_WRITERS, codebook, odm, syntax, transport
 from exports.writers import parquet as parquet_writer
 from exports.writers.base import StagedDataset, WrittenFile
 from trial.models import DatasetLock
 from trial.selectors import current_lock
 
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
 ZIP_LEVEL = 3
 MANIFEST = "manifest.json"
 BUILDING_PREFIX = ".building-"
@@ -149,8 +152,9 @@ def build(job: ExportJob, *, attempt: int, report: Callable[[int], None]) -> Bui
     work = root / f"{BUILDING_PREFIX}{job_id}-{attempt}-{secrets.token_hex(4)}"
     work.mkdir()
     try:
-        # Labels are written in English whatever the worker's language: same data, same bytes.
-        with translation.override(ENGLISH):
+        # Labels are written in the language asked for, whatever the worker's: the same data in
+        # the same language give the same bytes.
+        with translation.override(job.options.get("language") or ENGLISH):
             return _build_in(job, work=work, root=root, progress=Progress(report))
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
@@ -164,6 +168,8 @@ class Snapshot:
     as_of: datetime | None
     lock: DatasetLock | None
     context: ExportContext
+    locked_since: datetime | None = None  # when this data was first locked (ODM's times)
+    audit: FormAudit | None = None  # the forms' audit trail, for ODM AuditRecords (an option)
 
 
 def _read_snapshot(job: ExportJob, staging: Path, output: Path, progress: Progress) -> Snapshot:
@@ -193,10 +199,23 @@ def _read_snapshot(job: ExportJob, staging: Path, output: Path, progress: Progre
                 raise ExportRefused("The masking key is missing; ask for the export again.")
             masking = masking_mapping(key)
         context = ExportContext(
-            blinded=job.blinded, masking=masking, catalogue=catalogue(), user=job.requested_by
+            blinded=job.blinded,
+            masking=masking,
+            catalogue=catalogue(),
+            user=job.requested_by,
+            locked=level == DatasetLock.Level.LOCK,
         )
         context.load_participants()
         datasets: list[Dataset] = datasets_for(context)
+        if context.withholds_allocation:
+            datasets = [without_columns(d, ALLOCATION_COLUMNS) for d in datasets]
+            context.withhold(
+                "GROUP",
+                gettext(
+                    "Blinded exports made before the database is locked carry no group "
+                    "variable at all; after the lock they carry the masked group code."
+                ),
+            )
         staged: list[StagedDataset] = []
         keep_parquet = "parquet" in job.formats
         for index, dataset in enumerate(datasets):
@@ -207,7 +226,21 @@ def _read_snapshot(job: ExportJob, staging: Path, output: Path, progress: Progre
             context.staged[dataset.name] = item.path
         sources = {model for dataset in datasets for model in dataset.sources}
         as_of = data_as_of(sources)
-    return Snapshot(staged, snapshot_at, as_of, lock, context)
+        locked_since = _locked_since(as_of) if level == DatasetLock.Level.LOCK else None
+        audit = None
+        if "odm" in job.formats and job.options.get("odm_audit_records"):
+            audit = form_audit(meta.code for meta in context.instruments())
+    return Snapshot(staged, snapshot_at, as_of, lock, context, locked_since, audit)
+
+
+def _locked_since(as_of: datetime | None) -> datetime | None:
+    """When this data was first locked: the earliest lock after its last change. Unlocking and
+    locking again without a change keeps it, so the same data keeps giving the same bytes."""
+    locks = DatasetLock.objects.filter(level=DatasetLock.Level.LOCK)
+    if as_of is not None:
+        locks = locks.filter(set_at__gte=as_of)
+    first = locks.order_by("set_at", "pk").values_list("set_at", flat=True).first()
+    return first
 
 
 def _build_in(job: ExportJob, *, work: Path, root: Path, progress: Progress) -> BuildResult:
@@ -241,43 +274,87 @@ def _build_in(job: ExportJob, *, work: Path, root: Path, progress: Progress) -> 
             for s in staged
         ]
     tabular = [fmt for fmt in job.formats if fmt in TABULAR_WRITERS]
-    total = sum(s.rows for s in staged) * (len(tabular) + (1 if "odm" in job.formats else 0))
-    progress.writing(total)
+    per_row = len(tabular) + sum(1 for fmt in ("odm", "xpt") if fmt in job.formats)
+    progress.writing(sum(s.rows for s in staged) * per_row)
     for fmt in tabular:
         for item in staged:
             written.append(TABULAR_WRITERS[fmt](item, output, progress.rows))
+        if fmt == "csv":
+            # The syntax files that read the CSV files with their labels, as REDCap ships.
+            written += [
+                syntax.spss(staged, output),
+                syntax.stata(staged, output),
+                syntax.r_script(staged, output),
+            ]
         lap(fmt)
+    if "xpt" in job.formats:
+        members = transport.sas_members([item.name for item in staged])
+        for item in staged:
+            written.append(
+                transport.write_xpt(item, output, progress.rows, member=members[item.name])
+            )
+        written.append(syntax.sas_program(staged, output))
+        lap("xpt")
     if "odm" in job.formats:
+        created, odm_as_of = odm.header_times(
+            lock_set_at=snapshot.locked_since,
+            snapshot_at=snapshot_at,
+            as_of=as_of,
+        )
+        version = software_version()
         written.append(
             odm.write(
                 staged,
                 output,
                 progress.rows,
-                as_of=as_of,
+                created=created,
+                as_of=odm_as_of,
                 blinded=job.blinded,
-                software_version=software_version(),
+                software_version=version,
+                audit=snapshot.audit,
+            )
+        )
+        written.append(
+            odm.write_define(
+                staged, output, created=created, blinded=job.blinded, software_version=version
             )
         )
         lap("odm")
-    written.append(codebook.write_html(staged, output, blinded=job.blinded, withheld=withheld))
+    written.append(
+        codebook.write_html(
+            staged,
+            output,
+            blinded=job.blinded,
+            withheld=withheld,
+            allocation_withheld=snapshot.context.withholds_allocation,
+        )
+    )
     written.append(codebook.write_csv(staged, output))
     shutil.rmtree(staging)
 
     files = [_describe(item) for item in sorted(written, key=lambda w: w.name)]
     lap("codebook_and_hashes")
-    manifest = _manifest(job, staged, files, snapshot, withheld)
-    # How long each stage took (for operations and the benchmark); it is not data.
-    manifest["build_seconds"] = dict(seconds)
-    manifest_path = output / MANIFEST
-    manifest_path.write_text(
-        json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
-    archive = _archive(output, files, snapshot_at, job, sum(s.rows for s in staged))
+
+    def write_manifest() -> None:
+        # Written once the data files are packed, so that the archive lap (all but the
+        # manifest's own entry) is among the stages it reports.
+        lap("archive")
+        manifest = _manifest(job, staged, files, snapshot, withheld)
+        # How long each stage took (for operations and the benchmark); it is not data.
+        manifest["build_seconds"] = dict(seconds)
+        (output / MANIFEST).write_text(
+            json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+            encoding="utf-8",
+        )
+        manifests.append(manifest)
+
+    manifests: list[dict[str, Any]] = []
+    archive = _archive(output, files, snapshot_at, job, sum(s.rows for s in staged), write_manifest)
+    manifest = manifests[0]
     files.append(archive)
     for path in output.iterdir():
         _fsync(path)
     progress.report(99)
-    lap("archive")
     logger.info("Export %s built, seconds by stage: %s", job.pk, seconds)
 
     directory = str(job.pk)
@@ -330,7 +407,7 @@ def _manifest(
         "data_as_of": _iso(snapshot.as_of),
         "lock": lock_info,
         "blinded": job.blinded,
-        "allocation_variable": "GROUP (masked; key sealed in the EDC)" if job.blinded else "ARM",
+        "allocation_variable": _allocation_variable(job, snapshot.context),
         "formats": list(job.formats),
         "software": software(),
         "datasets": [
@@ -353,32 +430,48 @@ def _manifest(
     }
 
 
+def _allocation_variable(job: ExportJob, context: ExportContext) -> str:
+    if context.withholds_allocation:
+        return "none (blinded export before the lock)"
+    return "GROUP (masked; key sealed in the EDC)" if job.blinded else "ARM"
+
+
+def _pack(archive: zipfile.ZipFile, source: Path) -> None:
+    info = zipfile.ZipInfo(source.name, date_time=ZIP_EPOCH)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    # ZipFile.write() sets this slot from ZipFile(compresslevel=...); an entry written
+    # through a ZipInfo of our own (for its fixed date) has to carry it itself.
+    info._compresslevel = ZIP_LEVEL  # type: ignore[attr-defined]
+    info.external_attr = 0o644 << 16
+    info.create_system = 3
+    size = source.stat().st_size
+    with (
+        open(source, "rb") as reader,
+        archive.open(info, "w", force_zip64=size > (1 << 31)) as writer,
+    ):
+        shutil.copyfileobj(reader, writer, 1 << 20)
+
+
 def _archive(
-    output: Path, files: list[dict[str, Any]], snapshot_at: datetime, job: ExportJob, rows: int
+    output: Path,
+    files: list[dict[str, Any]],
+    snapshot_at: datetime,
+    job: ExportJob,
+    rows: int,
+    write_manifest: Callable[[], None],
 ) -> dict[str, Any]:
-    """Every file and the manifest in one zip. Fixed entry times and attributes: only the
-    manifest (which says when) differs between two exports of the same data."""
+    """Every file and, last, the manifest (written by `write_manifest` once the others are
+    packed) in one zip. Fixed entry times and attributes: only the manifest (which says when)
+    differs between two exports of the same data."""
     name = f"imrtrial-export-{snapshot_at:%Y%m%d}-{str(job.pk)[:8]}.zip"
     path = output / name
-    members = [entry["name"] for entry in files] + [MANIFEST]
     # Deflate level 3: about twice as fast as the default level on these files, for archives
     # some 40 % larger; the build time matters more than the download size here.
     with zipfile.ZipFile(path, "w") as archive:
-        for member in sorted(members):
-            source = output / member
-            info = zipfile.ZipInfo(member, date_time=ZIP_EPOCH)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            # ZipFile.write() sets this slot from ZipFile(compresslevel=...); an entry written
-            # through a ZipInfo of our own (for its fixed date) has to carry it itself.
-            info._compresslevel = ZIP_LEVEL  # type: ignore[attr-defined]
-            info.external_attr = 0o644 << 16
-            info.create_system = 3
-            size = source.stat().st_size
-            with (
-                open(source, "rb") as reader,
-                archive.open(info, "w", force_zip64=size > (1 << 31)) as writer,
-            ):
-                shutil.copyfileobj(reader, writer, 1 << 20)
+        for member in sorted(entry["name"] for entry in files):
+            _pack(archive, output / member)
+        write_manifest()
+        _pack(archive, output / MANIFEST)
     return {
         "name": name,
         "format": "zip",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 
 from django.db import InterfaceError, OperationalError, connection
-from django.utils import translation
 
 from datasets.forms import ExportDataError
 from exports import lifecycle
@@ -43,10 +42,7 @@ def run_job(job_id: str, *, task_id: str, last_try: bool) -> str:
         job = lifecycle.start(job, task_id=task_id)
         beat.start(attempt=job.attempts)
         try:
-            # The datasets and their codebook are written in English whatever the deployment's
-            # language: the same locked data gives the same bytes (DESIGN.md invariant 8).
-            with translation.override("en"):
-                result = files.build(job, attempt=job.attempts, report=beat.set_progress)
+            result = files.build(job, attempt=job.attempts, report=beat.set_progress)
         except TRANSIENT as exc:
             beat.flush()
             # The connection that failed is of no more use; the next query opens a new one.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -17,6 +16,7 @@ from fidelity.models import (
 from fidelity.selectors.groups import attended_counts, groups_visible_to
 from randomization.models import Allocation, Arm
 from trial import access
+from trial.access import Viewer
 from trial.errors import Conflict
 from trial.models import DatasetLock
 from trial.selectors import lock_level
@@ -75,7 +75,7 @@ def itt_available() -> bool:
     return lock_level() == DatasetLock.Level.LOCK
 
 
-def _imr_allocations(user: Any, site: str | None) -> QuerySet[Allocation]:
+def _imr_allocations(user: Viewer, site: str | None) -> QuerySet[Allocation]:
     sites = access.site_ids(user, *permissions.MEMBER_READERS)
     allocations = Allocation.objects.filter(arm=Arm.IMR, participant__site_id__in=sites)
     if site:
@@ -84,7 +84,7 @@ def _imr_allocations(user: Any, site: str | None) -> QuerySet[Allocation]:
 
 
 def exposure_rows(
-    *, user: Any, site: str | None = None, group: ImrGroup | None = None
+    *, user: Viewer, site: str | None = None, group: ImrGroup | None = None
 ) -> list[exposure.ExposureRow]:
     """One row per participant randomised to IMR at the user's sites (ITT: also those in no
     group, with 0 sessions; only after the lock), or per member of `group` (any time). For
@@ -111,7 +111,7 @@ class ExposureReport:
     rows: list[exposure.ExposureRow] = field(default_factory=list)
 
 
-def exposure_report(*, user: Any, site: str | None = None) -> ExposureReport:
+def exposure_report(*, user: Viewer, site: str | None = None) -> ExposureReport:
     permissions.require_role(user, permissions.MEMBER_READERS, _("see IMR attendance"))
     locked = itt_available()
     allocations = _imr_allocations(user, site)

@@ -8,7 +8,8 @@ from datetime import date
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, IntegerField, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -26,6 +27,7 @@ from fidelity.models import (
 from participants.models import Participant, Status
 from randomization.models import Allocation, Arm
 from trial import access
+from trial.access import Viewer
 from trial.audit import event_model
 from trial.audit_trail import AuditSource
 from trial.errors import NotFound
@@ -36,23 +38,33 @@ from trial.timeline import TimelineEntry
 # ---------------------------------------------------------------------------- groups
 
 
-def groups_visible_to(user: Any) -> QuerySet[ImrGroup]:
+def groups_visible_to(user: Viewer) -> QuerySet[ImrGroup]:
     if not access.may_see_allocation(user):
         return ImrGroup.objects.none()
     sites = access.site_ids(user, *permissions.GROUP_READERS)
     return ImrGroup.objects.filter(site_id__in=sites).select_related("site")
 
 
-def group_list(*, user: Any, site: str | None = None) -> QuerySet[ImrGroup]:
+def _count_of(rows: QuerySet[Any]) -> Coalesce:
+    """The number of `rows` of the outer group (a correlated COUNT subquery)."""
+    counted = (
+        rows.filter(group=OuterRef("pk"))
+        .order_by()
+        .values("group")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+def group_list(*, user: Viewer, site: str | None = None) -> QuerySet[ImrGroup]:
     permissions.require_role(user, permissions.GROUP_READERS, _("see IMR groups"))
+    # Each count is its own subquery: counting over a join of members and sessions would
+    # build members x sessions rows per group before counting.
     queryset = groups_visible_to(user).annotate(
-        member_count=Count("memberships", distinct=True),
-        session_count=Count(
-            "sessions", filter=~Q(sessions__status=SessionStatus.CANCELLED), distinct=True
-        ),
-        sessions_held=Count(
-            "sessions", filter=Q(sessions__status=SessionStatus.HELD), distinct=True
-        ),
+        member_count=_count_of(GroupMembership.objects.all()),
+        session_count=_count_of(GroupSession.objects.exclude(status=SessionStatus.CANCELLED)),
+        sessions_held=_count_of(GroupSession.objects.filter(status=SessionStatus.HELD)),
     )
     if site:
         queryset = queryset.filter(site__code=site.strip().upper())
@@ -60,7 +72,7 @@ def group_list(*, user: Any, site: str | None = None) -> QuerySet[ImrGroup]:
     return queryset.order_by("site__number", "start_date", "name").prefetch_related("instructors")
 
 
-def group_get(*, user: Any, pk: Any) -> ImrGroup:
+def group_get(*, user: Viewer, pk: Any) -> ImrGroup:
     """The group, or 404 when unknown, outside the user's sites, or the user is blinded."""
     permissions.require_role(user, permissions.GROUP_READERS, _("see IMR groups"))
     try:
@@ -69,7 +81,9 @@ def group_get(*, user: Any, pk: Any) -> ImrGroup:
         raise NotFound(permissions.NOT_FOUND) from None
 
 
-def sites_for_groups(user: Any, roles: tuple[str, ...] = permissions.GROUP_READERS) -> list[Site]:
+def sites_for_groups(
+    user: Viewer, roles: tuple[str, ...] = permissions.GROUP_READERS
+) -> list[Site]:
     if not access.may_see_allocation(user):
         return []
     return list(Site.objects.filter(pk__in=access.site_ids(user, *roles)))
@@ -145,13 +159,13 @@ def candidates_for(group: ImrGroup) -> QuerySet[Participant]:
 # ---------------------------------------------------------------------------- sessions
 
 
-def sessions_visible_to(user: Any) -> QuerySet[GroupSession]:
+def sessions_visible_to(user: Viewer) -> QuerySet[GroupSession]:
     return GroupSession.objects.filter(group__in=groups_visible_to(user)).select_related(
         "group__site"
     )
 
 
-def session_get(*, user: Any, pk: Any) -> GroupSession:
+def session_get(*, user: Viewer, pk: Any) -> GroupSession:
     permissions.require_role(user, permissions.GROUP_READERS, _("see IMR sessions"))
     try:
         return sessions_visible_to(user).prefetch_related("instructors_present").get(pk=int(pk))
@@ -168,7 +182,7 @@ def sessions_of(group: ImrGroup) -> QuerySet[GroupSession]:
     )
 
 
-def todays_sessions(user: Any) -> QuerySet[GroupSession]:
+def todays_sessions(user: Viewer) -> QuerySet[GroupSession]:
     """Today's sessions at the sites where the user records attendance: the instructor's
     starting point on a phone."""
     if not access.may_see_allocation(user):
@@ -251,7 +265,7 @@ def attendance_history(session: GroupSession) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------------- timeline
 
 
-def participant_timeline(participant: Any, user: Any) -> list[TimelineEntry]:
+def participant_timeline(participant: Any, user: Viewer) -> list[TimelineEntry]:
     """Group membership and sessions attended, for the participant overview. Nothing at all
     for blinded users or for roles that do not see IMR members."""
     if not permissions.may_read_members(user, participant.site_id):

@@ -20,6 +20,7 @@ from fidelity.models import (
 )
 from fidelity.selectors.groups import groups_visible_to
 from trial import access
+from trial.access import Viewer
 from trial.errors import NotFound
 from trial.models import Site
 from trial.roles import Role
@@ -33,7 +34,7 @@ def _independent_exists(kind: str) -> Exists:
     )
 
 
-def ratings_visible_to(user: Any) -> QuerySet[FidelityRating]:
+def ratings_visible_to(user: Viewer) -> QuerySet[FidelityRating]:
     """The independence rule: an independent rating (rater 1 or rater 2) is shown only to its
     author until both independent ratings of that group and timepoint are in. A statistician
     who rates nothing sees every rating; one who also holds the fidelity-rater role is held to
@@ -52,7 +53,7 @@ def ratings_visible_to(user: Any) -> QuerySet[FidelityRating]:
 
 
 def rating_list(
-    *, user: Any, group: Any = None, timepoint: str | None = None, rater_kind: str | None = None
+    *, user: Viewer, group: Any = None, timepoint: str | None = None, rater_kind: str | None = None
 ) -> QuerySet[FidelityRating]:
     permissions.require_role(user, permissions.FIDELITY_READERS, _("see fidelity ratings"))
     queryset = ratings_visible_to(user)
@@ -68,7 +69,7 @@ def rating_list(
     return queryset.order_by("group__site__number", "group__name", "timepoint", "rater_kind")
 
 
-def rating_get(*, user: Any, pk: Any) -> FidelityRating:
+def rating_get(*, user: Viewer, pk: Any) -> FidelityRating:
     """404 for a rating the user may not see, including the other rater's before both are in."""
     permissions.require_role(user, permissions.FIDELITY_READERS, _("see fidelity ratings"))
     try:
@@ -115,7 +116,7 @@ class FidelityAssessment:
 
 
 def fidelity_assessments(
-    *, user: Any, groups: Iterable[ImrGroup]
+    *, user: Viewer, groups: Iterable[ImrGroup]
 ) -> dict[tuple[int, str], FidelityAssessment]:
     """Per group and timepoint: which ratings exist (existence only: a rater needs to know
     whether the other slot is taken), the ones this user may see, and the discrepant items
@@ -140,7 +141,7 @@ def fidelity_assessments(
 
 
 def _assessment(
-    user: Any,
+    user: Viewer,
     group: ImrGroup,
     timepoint: str,
     existing: dict[str, FidelityRating],
@@ -180,7 +181,7 @@ def _assessment(
     )
 
 
-def fidelity_assessment(*, user: Any, group: ImrGroup, timepoint: str) -> FidelityAssessment:
+def fidelity_assessment(*, user: Viewer, group: ImrGroup, timepoint: str) -> FidelityAssessment:
     return fidelity_assessments(user=user, groups=[group])[(group.pk, timepoint)]
 
 
@@ -217,7 +218,7 @@ class FidelityRow:
         return data
 
 
-def fidelity_rows(*, user: Any) -> list[FidelityRow]:
+def fidelity_rows(*, user: Viewer) -> list[FidelityRow]:
     """Every rating the user may see, ordered by site, group, timepoint and kind."""
     ratings = rating_list(user=user)
     timepoint_order = {value: i for i, value in enumerate(FidelityTimepoint.values)}
@@ -277,7 +278,7 @@ class FidelitySummary:
     sites: list[SiteFidelity]
 
 
-def fidelity_summary(*, user: Any) -> FidelitySummary:
+def fidelity_summary(*, user: Viewer) -> FidelitySummary:
     """Consensus scores per group and timepoint, and per site the mean and SD (n − 1) of its
     groups' scores (paper: "CMHC 1: 4.3 (SD 0.9)")."""
     permissions.require_role(user, permissions.FIDELITY_READERS, _("see fidelity scores"))

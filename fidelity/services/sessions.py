@@ -228,6 +228,36 @@ def session_cancel(*, user: Any, session: GroupSession, reason: str = "") -> Gro
     return session
 
 
+def is_real_reason(reason: str) -> bool:
+    """At least a few characters with a letter in them: not blank, not "-" or "..."."""
+    text = (reason or "").strip()
+    return len(text) >= 3 and any(character.isalpha() for character in text)
+
+
+def _require_reason_for_corrections(
+    locked: GroupSession, *, members: set[int], wanted: set[int], reason: str
+) -> None:
+    """A correction changes what was recorded as fact: the audit trail needs its reason.
+    Recording a member for the first time (one added after the session was held) is none."""
+    if locked.status != SessionStatus.HELD or is_real_reason(reason):
+        return
+    recorded = dict(
+        Attendance.objects.filter(session=locked).values_list("participant_id", "present")
+    )
+    if any(pid in recorded and recorded[pid] != (pid in wanted) for pid in members):
+        raise Invalid(
+            _("A correction of recorded attendance needs a reason."),
+            fields={
+                "reason": [
+                    _(
+                        'Say why the attendance recorded before was wrong (e.g. "arrived late, '
+                        'signed the list").'
+                    )
+                ]
+            },
+        )
+
+
 def _attendees(present: Sequence[Any], members: set[int]) -> tuple[set[int], list[str]]:
     """The ids of the members who came, and a problem for each id that is not one."""
     wanted: set[int] = set()
@@ -292,7 +322,7 @@ def attendance_record(
 ) -> int:
     """Save the session's attendance: the members listed in `present` came, every other member
     of the group did not. The first save records the session as held; a later save that
-    changes anything is a correction, audited with the reason given (optional). `version`
+    changes a recorded value is a correction and needs a reason (audited with it). `version`
     (the session's attendance_version as the client saw it) turns a save over someone else's
     newer one into a 409. Returns the number of members whose record changed."""
     group = session.group
@@ -335,12 +365,8 @@ def attendance_record(
                     "see the latest and save again."
                 )
             )
-        correcting = locked.status == SessionStatus.HELD
-        label = (
-            (reason.strip() or "Attendance corrected (no reason given)")
-            if correcting
-            else (reason.strip() or "Attendance recorded")
-        )
+        _require_reason_for_corrections(locked, members=members, wanted=wanted, reason=reason)
+        label = reason.strip() or "Attendance recorded"
         with audit_context(user=user, reason=label):
             changed = _write_attendance(locked, members=members, wanted=wanted, user=user)
             _mark_held(locked, changed=changed)

@@ -17,25 +17,28 @@ from fidelity import exposure, forms, permissions, selectors, services
 from fidelity.models import ImrGroup, SessionStatus
 from fidelity.services.sessions import months_after, weekly_plan
 from fidelity.views.common import run_for_form, run_for_message, unblinded_page
-from trial import access
+from trial import access, paging
 from trial.errors import Forbidden
+from trial.selectors import lock_level
 
 
 @unblinded_page
 def group_list(request: HttpRequest) -> HttpResponse:
     user = request.user
     site = request.GET.get("site", "")
-    groups = selectors.group_list(user=user, site=site)
+    page, pager = paging.paginate(request, selectors.group_list(user=user, site=site))
     manager_sites = selectors.sites_for_groups(user, permissions.GROUP_MANAGERS)
     return render(
         request,
         "fidelity/groups.html",
         {
-            "groups": groups,
+            "groups": page.object_list,
+            "pager": pager,
             "today": selectors.todays_sessions(user),
             "sites": selectors.sites_for_groups(user),
             "site": site,
-            "may_create": bool(manager_sites),
+            # Nothing is offered that the freeze or lock would refuse (the banner says why).
+            "may_create": bool(manager_sites) and lock_level() == "open",
             "may_see_exposure": access.has_role(user, *permissions.MEMBER_READERS),
         },
     )
@@ -91,8 +94,9 @@ def _render_detail(
     status: int = 200,
 ) -> HttpResponse:
     user = request.user
-    may_manage = permissions.may_manage_groups(user, group.site_id)
-    may_plan = permissions.may_plan_sessions(user, group.site_id)
+    entry_open = lock_level() == "open"
+    may_manage = entry_open and permissions.may_manage_groups(user, group.site_id)
+    may_plan = entry_open and permissions.may_plan_sessions(user, group.site_id)
     read_members = permissions.may_read_members(user, group.site_id)
     sessions = list(selectors.sessions_of(group))
     context: dict[str, Any] = {
@@ -101,7 +105,7 @@ def _render_detail(
         "planned_end": months_after(group.start_date, 9),
         "may_manage": may_manage,
         "may_plan": may_plan,
-        "may_record": permissions.may_record_attendance(user, group.site_id),
+        "may_record": entry_open and permissions.may_record_attendance(user, group.site_id),
         "may_read_members": read_members,
         "may_rate": permissions.may_read_fidelity(user),
         "today": timezone.localdate(),

@@ -10,6 +10,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from fidelity import forms, permissions, selectors, services
@@ -19,8 +20,9 @@ from fidelity.services.sessions import weekly_plan
 from fidelity.views.common import is_htmx, run_for_form, run_for_message, unblinded_page
 from fidelity.views.groups import _render_detail
 from trial import paging
-from trial.errors import Forbidden, TrialError, from_database_error
+from trial.errors import Forbidden, Invalid, TrialError, from_database_error
 from trial.inputs import digits, whole_number
+from trial.selectors import lock_level
 
 
 @unblinded_page
@@ -70,23 +72,27 @@ def _attendance_context(
     request: HttpRequest,
     session: GroupSession,
     *,
-    chosen: dict[int, bool] | None = None,
+    chosen: dict[int, str] | None = None,
     chosen_instructors: set[int] | None = None,
     error: TrialError | None = None,
     saved: str = "",
     reason: str = "",
 ) -> dict[str, Any]:
     site = session.group.site
+    entry_open = lock_level() == "open"
     lines = selectors.attendance_sheet(session)
     rows = []
     for line in lines:
-        # As posted; else as recorded; a member not recorded yet is absent until tapped present
-        # (mean attendance is well under half, and an untouched save must not credit anyone
-        # with a session).
-        present = (
-            chosen.get(line.participant.pk, False) if chosen is not None else bool(line.present)
-        )
-        rows.append({"line": line, "present": present})
+        # As posted; else as recorded; a member not recorded yet starts unmarked: the
+        # instructor marks each one (or all present, then the absent ones), and a save with
+        # someone unmarked is refused, so nobody is credited or debited by default.
+        if chosen is not None:
+            mark = chosen.get(line.participant.pk, "")
+        elif line.present is None:
+            mark = ""
+        else:
+            mark = "present" if line.present else "absent"
+        rows.append({"line": line, "mark": mark, "present": mark == "present"})
     instructors = list(selectors.instructors_at(site))
     if chosen_instructors is None:
         recorded = {u.pk for u in session.instructors_present.all()}
@@ -99,8 +105,9 @@ def _attendance_context(
         "present_count": sum(1 for row in rows if row["present"]),
         "instructors": instructors,
         "chosen_instructors": chosen_instructors,
-        "may_record": permissions.may_record_attendance(request.user, site.pk),
-        "may_plan": permissions.may_plan_sessions(request.user, site.pk),
+        # Nothing is offered that the freeze or lock would refuse (the banner says why).
+        "may_record": entry_open and permissions.may_record_attendance(request.user, site.pk),
+        "may_plan": entry_open and permissions.may_plan_sessions(request.user, site.pk),
         "recorded": session.status == SessionStatus.HELD,
         "error": error,
         "saved": saved,
@@ -138,15 +145,28 @@ def session_attendance(request: HttpRequest, pk: int) -> HttpResponse:
         raise Forbidden(_("Only the site's IMR instructors record attendance."))
 
     member_ids = [line.participant.pk for line in selectors.attendance_sheet(session)]
-    chosen = {pid: request.POST.get(f"p_{pid}") == "present" for pid in member_ids}
+    chosen = {
+        pid: mark if (mark := request.POST.get(f"p_{pid}", "")) in ("present", "absent") else ""
+        for pid in member_ids
+    }
     chosen_instructors = {int(v) for v in request.POST.getlist("instructors") if digits(v)}
     version = request.POST.get("version", "")
     correcting = session.status == SessionStatus.HELD
     try:
+        unmarked = sum(1 for mark in chosen.values() if not mark)
+        if unmarked:
+            raise Invalid(
+                ngettext(
+                    "%(count)d member is not marked: mark everyone present or absent.",
+                    "%(count)d members are not marked: mark everyone present or absent.",
+                    unmarked,
+                )
+                % {"count": unmarked}
+            )
         changed = _translate_db_refusal(services.attendance_record)(
             user=request.user,
             session=session,
-            present=[pid for pid, came in chosen.items() if came],
+            present=[pid for pid, mark in chosen.items() if mark == "present"],
             reason=request.POST.get("reason", ""),
             version=whole_number(version),
             instructors_present=sorted(chosen_instructors),
@@ -164,7 +184,7 @@ def session_attendance(request: HttpRequest, pk: int) -> HttpResponse:
         )
         # htmx swaps only successful answers: the form with its error comes back as 200.
         return render(request, template, context, status=200 if is_htmx(request) else error.status)
-    present = sum(chosen.values())
+    present = sum(1 for mark in chosen.values() if mark == "present")
     note = f"Saved: {present} of {len(chosen)} present" + (
         f" ({changed} corrected)." if changed and correcting else "."
     )

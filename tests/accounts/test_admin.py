@@ -52,7 +52,8 @@ def change_form(user: Any, roles: list[tuple[str, Site | None]], reason: str) ->
         "username": user.username,
         "first_name": user.first_name,
         "last_name": user.last_name,
-        "email": user.email,
+        # Accounts need an address; the factories make users without one.
+        "email": user.email or f"{user.username}@example.org",
         "is_active": "on" if user.is_active else "",
         "change_reason": reason,
         "role_assignments-TOTAL_FORMS": str(len(roles) + len(existing)),

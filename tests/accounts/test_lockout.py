@@ -149,3 +149,17 @@ def test_the_test_clients_login_works_and_a_locked_account_still_cannot_use_the_
     for _ in range(5):
         page_login(Client(), "anna", "wrong")
     assert page_login(Client(), "anna", PASSWORD).status_code == 429
+
+
+def test_the_owner_gets_one_e_mail_when_the_account_is_locked(
+    coordinator: Any, mailoutbox: list[Any]
+) -> None:
+    coordinator.email = "anna@example.org"
+    coordinator.save()
+    for _ in range(5):
+        ask_for_token("anna", "wrong")
+    assert ask_for_token("anna", PASSWORD).status_code == 429
+    assert [message.to for message in mailoutbox] == [["anna@example.org"]]
+    body = mailoutbox[0].body
+    assert "anna" in body and "locked" in body
+    assert "wrong" not in body and PASSWORD not in body

@@ -243,7 +243,7 @@ def test_the_query_pages_name_the_form_the_field_the_kind_and_the_roles_in_words
     }
     text = {name: re.sub(r"<[^>]+>", " ", page.content.decode()) for name, page in pages.items()}
     for name in ("list", "participant"):
-        assert "State Hope · Baseline (T0)" in text[name], name
+        assert "State Hope · Baseline (before randomisation)" in text[name], name
     for name in ("list", "query", "participant", "form"):
         assert "interview date" in text[name] and "interview_date" not in text[name], name
     assert "Raised by a data manager" in text["list"] and "manual" not in text["list"]

@@ -116,9 +116,10 @@ def test_the_timeline_shows_forms_and_due_dates_without_clinician_links_for_blin
     put_form(assessor, participant, "baseline", "SHS", typical_items("SHS"))
     randomize_days_ago(participant, 10)
     entries = {e.title: e for e in collect(participant, assessor)}
-    assert entries["IMRS clinician · Baseline (T0)"].url == ""
-    assert entries["State Hope · Baseline (T0)"].url.endswith("/baseline/SHS/")
-    assert "Post-intervention (T1) due" in entries
-    assert "One-year follow-up (T2) due" in entries
+    assert entries["IMRS clinician · Baseline (before randomisation)"].url == ""
+    assert entries["State Hope · Baseline (before randomisation)"].url.endswith("/baseline/SHS/")
+    assert "Post-intervention (9 months after randomisation, window 8–11) due" in entries
+    assert "One-year follow-up (21 months after randomisation, window 19–24) due" in entries
     clinician_view = {e.title: e for e in collect(participant, clinician)}
-    assert clinician_view["IMRS clinician · Baseline (T0)"].url.endswith("/baseline/IMRS_C/")
+    clinicians_form = clinician_view["IMRS clinician · Baseline (before randomisation)"]
+    assert clinicians_form.url.endswith("/baseline/IMRS_C/")

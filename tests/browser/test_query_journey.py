@@ -31,7 +31,7 @@ def test_a_data_manager_raises_a_query_the_assessor_answers_and_it_is_closed(
     page.get_by_label("Field").select_option(label="interview date")
     page.get_by_label("Question").fill("Please confirm the date against the clinic record.")
     page.get_by_role("button", name="Raise query").click()
-    expect(page.locator(".facts")).to_contain_text("GAF · Baseline (T0)")
+    expect(page.locator(".facts")).to_contain_text("GAF · Baseline (before randomisation)")
     expect(page.locator(".facts")).to_contain_text("interview date")
     page.get_by_role("button", name="Log out").click()
 

@@ -200,7 +200,8 @@ def test_a_finished_export_lists_its_files_and_only_unblinded_ones_show_arms(
     rows = by_study_id(content)
     imr, tau = rows[pair["IMR"]["study_id"]], rows[pair["TAU"]["study_id"]]
     assert "ARM" not in imr and not arms_in(content)
-    assert {imr["GROUP"], tau["GROUP"]} == {"1", "2"}  # masked codes, A and B
+    # Before the lock a blinded export carries no group column at all (not even masked).
+    assert "GROUP" not in imr and "GROUP" not in tau
     manifest = dm.http.get(job["manifest_url"])
     assert manifest.status_code == 200
     # Downloads: the owner and the roles allowed to export; no one else.
@@ -218,3 +219,15 @@ def test_a_finished_export_lists_its_files_and_only_unblinded_ones_show_arms(
     assert (imr["ARM"], tau["ARM"]) == ("1", "0")  # the codebook: 1 IMR + TAU, 0 TAU
     assert "GROUP" not in imr
     assert dm.http.get(entry["url"]).status_code == 404
+
+    # After the lock a blinded export carries the masked group code (A and B as 1 and 2).
+    masked = dm.post("exports/", {"formats": ["csv"], "blinded": True})
+    assert masked.status_code == 202
+    job = dm.get(masked.json()["url"]).json()
+    assert job["status"] == "done", job
+    entry = next(f for f in job["files"] if f["name"] == "participants.csv")
+    content = b"".join(dm.http.get(entry["url"]).streaming_content)
+    rows = by_study_id(content)
+    imr, tau = rows[pair["IMR"]["study_id"]], rows[pair["TAU"]["study_id"]]
+    assert "ARM" not in imr and not arms_in(content)
+    assert {imr["GROUP"], tau["GROUP"]} == {"1", "2"}

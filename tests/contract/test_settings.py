@@ -116,7 +116,11 @@ def test_make_run_serves_on_the_port_given() -> None:
         ["make", "-n", "run"], cwd=ROOT, env=environment, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
-    assert "runserver 127.0.0.1:8123" in done.stdout
+    assert "gunicorn imrtrial.wsgi:application --bind 127.0.0.1:8123" in done.stdout
+    dev = subprocess.run(
+        ["make", "-n", "dev"], cwd=ROOT, env=environment, capture_output=True, text=True
+    )
+    assert "runserver 127.0.0.1:8123" in dev.stdout
 
 
 def baseline(assessor: Api, pid: int, *, leave_out: str = "") -> None:

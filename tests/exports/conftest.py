@@ -183,7 +183,7 @@ def redis_client() -> redis.Redis:
 @dataclass
 class LockedExports:
     """One trial (tests/exports/trial.py), locked, and two blinded and two unblinded exports of
-    it in every format: what the read-back, ODM and hand-checked tests look at."""
+    it in every format (ExportFormat): what the read-back, ODM and hand-checked tests look at."""
 
     root: Path
     trial: Any
@@ -192,6 +192,8 @@ class LockedExports:
     blinded: list[Any]
     unblinded: list[Any]
     masking: dict[str, str]
+    # An unblinded ODM export with the odm_audit_records option.
+    audited: Any = None
 
     def folder(self, job: Any) -> Path:
         return self.root / job.directory
@@ -203,6 +205,7 @@ def locked_exports(
 ) -> Iterator[LockedExports]:
     """Made once per module; the tests only read (their own writes are rolled back), and the
     database is emptied again at the end of the module."""
+    from exports.models import ExportFormat, ExportJob
     from exports.services import masking_key_get_or_create, masking_mapping
     from tests.exports.trial import build_trial, lock, new_job, run_inline
 
@@ -214,9 +217,20 @@ def locked_exports(
         statistician = make_staff("stat", Role.STATISTICIAN)
         trial = build_trial()
         lock(dm)
-        blinded = [run_inline(new_job(dm)) for _ in range(2)]
-        unblinded = [run_inline(new_job(statistician, blinded=False)) for _ in range(2)]
-        for job in blinded + unblinded:
+        every = list(ExportFormat.values)
+        blinded = [run_inline(new_job(dm, formats=every)) for _ in range(2)]
+        unblinded = [
+            run_inline(new_job(statistician, blinded=False, formats=every)) for _ in range(2)
+        ]
+        audited = run_inline(
+            ExportJob.objects.create(
+                requested_by=statistician,
+                blinded=False,
+                formats=["odm"],
+                options={"language": "en", "odm_audit_records": True},
+            )
+        )
+        for job in [*blinded, *unblinded, audited]:
             assert job.status == "done", job.error
         yield LockedExports(
             root=root,
@@ -226,5 +240,6 @@ def locked_exports(
             blinded=blinded,
             unblinded=unblinded,
             masking=masking_mapping(masking_key_get_or_create()),
+            audited=audited,
         )
         call_command("flush", interactive=False, verbosity=0)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
@@ -317,12 +318,17 @@ def fidelity_rows() -> list[dict[str, Any]]:
             row[f"FID_{n}"] = consensus.items[f"FID_{n}"] if consensus else None
         total = sum(consensus.items.values()) if consensus else None
         row["FID_TOTAL"] = total
-        row["FID_MEAN"] = total / 13 if total is not None else None
+        row["FID_MEAN"] = mean_of_13(total) if total is not None else None
         row["FID_BAND"] = (3 if total >= 52 else 2 if total >= 39 else 1) if total else None
         for kind, name in (("rater1", "FID_MEAN_R1"), ("rater2", "FID_MEAN_R2")):
-            row[name] = sum(kinds[kind].items.values()) / 13 if kind in kinds else None
+            row[name] = mean_of_13(sum(kinds[kind].items.values())) if kind in kinds else None
         rows.append(row)
     return rows
+
+
+def mean_of_13(total: int) -> float:
+    """The codebook's rounding policy: exact, then once half up to 3 decimals."""
+    return float((Decimal(total) / 13).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP))
 
 
 def blinding_rows() -> list[dict[str, Any]]:

@@ -17,7 +17,6 @@ import pyreadstat
 from instruments import metadata
 
 ODM = "{http://www.cdisc.org/ns/odm/v1.3}"
-EXT = "{urn:imrtrial:odm:1}"
 # Stata's extended missing value -> the reason's numeric code (both from the assessments app).
 CODE_OF_LETTER = {
     metadata.STATA_MISSING[reason]: code for reason, code in metadata.MISSING_CODES.items()
@@ -95,6 +94,34 @@ def read_odm(path: Path) -> ET.Element:
     return ET.parse(path).getroot()  # noqa: S314 (our own file)
 
 
+def odm_missing_code(item: ET.Element) -> int:
+    """The reason code of a null ItemData: the FlagValue (in CL.MISSING) of its annotation."""
+    flag = item.find(f"{ODM}Annotation/{ODM}Flag/{ODM}FlagValue")
+    assert flag is not None and flag.get("CodeListOID") == "CL.MISSING", item.attrib
+    return int(flag.text or "")
+
+
+def one(element: ET.Element, path: str) -> ET.Element:
+    """The element at `path` under `element`, which the file must have."""
+    found = element.find(path)
+    assert found is not None, f"no {path} in {element.tag}"
+    return found
+
+
+def attr(element: ET.Element, name: str) -> str:
+    """An attribute the element must have."""
+    value = element.get(name)
+    assert value is not None, f"{element.tag} has no {name}"
+    return value
+
+
+def text(element: ET.Element, path: str) -> str:
+    """The text of the element at `path`, which must have some."""
+    found = one(element, path).text
+    assert found is not None, f"{path} is empty"
+    return found
+
+
 def odm_form_rows(root: ET.Element, form_oid: str) -> list[dict[str, Any]]:
     """One dict per FormData of that form: SUBJECT, EVENT and the items by variable name
     (reason-coded missing values as their codes)."""
@@ -116,7 +143,7 @@ def odm_form_rows(root: ET.Element, form_oid: str) -> list[dict[str, Any]]:
                 for item in form.iter(f"{ODM}ItemData"):
                     name, kind = names[item.attrib["ItemOID"]]
                     if item.get("IsNull") == "Yes":
-                        row[name] = int(item.attrib[f"{EXT}MissingCode"])
+                        row[name] = odm_missing_code(item)
                     elif kind == "integer":
                         row[name] = int(item.attrib["Value"])
                     elif kind == "float":

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from exports import queue, services
-from exports.models import ExportJob, MaskingKey
+from exports.models import ExportFormat, ExportJob, MaskingKey
 from imrtrial.celery import app as celery_app
 from tests.factories import api_client, make_staff
 from trial.audit import events_of
@@ -41,11 +41,22 @@ def test_a_data_manager_starts_a_blinded_export_sent_after_the_commit(
     assert event.pgh_context["user"] == dm.pk
 
 
-def test_the_defaults_are_every_format_and_blinded(dm: Any) -> None:
+def test_the_defaults_are_every_format_blinded_and_english(dm: Any) -> None:
     response = ask(dm)
     assert response.status_code == 202
     job = ExportJob.objects.get(pk=response.json()["id"])
-    assert job.formats == ALL and job.blinded is True
+    assert job.formats == list(ExportFormat.values) and job.blinded is True
+    assert job.options == {"language": "en", "odm_audit_records": False}
+
+
+def test_the_options_are_kept_with_the_job(dm: Any) -> None:
+    response = ask(dm, formats=["csv_excel_da", "odm"], language="da", odm_audit_records=True)
+    assert response.status_code == 202, response.content
+    job = ExportJob.objects.get(pk=response.json()["id"])
+    assert job.formats == ["csv_excel_da", "odm"]
+    assert job.options == {"language": "da", "odm_audit_records": True}
+    shown = api_client(dm).get(response.json()["url"]).json()
+    assert shown["options"] == job.options
 
 
 @pytest.mark.parametrize(
@@ -55,6 +66,8 @@ def test_the_defaults_are_every_format_and_blinded(dm: Any) -> None:
         ({"formats": ["csv", "xlsx"]}, "formats"),
         ({"formats": "csv"}, "formats"),
         ({"formats": ["csv"], "blinded": "perhaps"}, "blinded"),
+        ({"formats": ["csv"], "language": "fr"}, "language"),
+        ({"formats": ["csv"], "odm_audit_records": "maybe"}, "odm_audit_records"),
     ],
 )
 def test_bad_requests_are_refused_field_by_field_and_nothing_is_written(

@@ -284,12 +284,16 @@ def test_a_reason_for_a_missing_value_is_the_assessments_code_in_every_format(
     assert baseline["PANSS_TOTAL_PRO"] is not None
     tagged, _ = pyreadstat.read_dta(str(folder / "responses_long_panss.dta"), user_missing=True)
     assert metadata.STATA_MISSING["refused"].lstrip(".") in list(tagged["P7"])
-    root = readback.read_odm(folder / "odm.xml")
+    root: Any = readback.read_odm(folder / "odm.xml")
     items = [
         item
         for item in root.iter(f"{readback.ODM}ItemData")
         if item.get("ItemOID") == "I.PANSS.P7" and item.get("IsNull") == "Yes"
     ]
-    assert [
-        (i.get(f"{readback.EXT}MissingCode"), i.get(f"{readback.EXT}MissingReason")) for i in items
-    ] == [(str(refused), "refused")]
+    assert [readback.odm_missing_code(i) for i in items] == [refused]
+    reasons = next(c for c in root.iter(f"{readback.ODM}CodeList") if c.get("OID") == "CL.MISSING")
+    decoded = {
+        i.get("CodedValue"): readback.attr(readback.one(i, f"{readback.ODM}Alias"), "Name")
+        for i in reasons
+    }
+    assert decoded[str(refused)] == "refused"

@@ -76,7 +76,7 @@ def test_the_pages_cannot_enter_data_and_every_page_says_why(dm: Any) -> None:
     services.dataset_lock(user=dm, reason="Primary analysis")
     client = page_client(coordinator)
     response = client.post(
-        "/participants/new/", {"site": "BAL", "cpr": unique_cpr(), "sex": "female"}
+        "/participants/new/", {"site": "BAL", "cpr": "150482-1234", "sex": "female"}
     )
     assert response.status_code == 409
     assert b"locked" in response.content

@@ -101,15 +101,20 @@ def test_a_correction_is_audited_with_its_reason_and_shown_in_the_history(
     ]
 
 
-def test_a_correction_without_a_reason_is_still_recorded_as_a_correction(
+def test_a_correction_without_a_real_reason_is_refused_and_changes_nothing(
     staff, group_with_members
 ) -> None:
     _, (a, _, _), session = group_with_members
     client = api_client(staff.instructor)
-    client.put(f"/api/v1/sessions/{session.pk}/attendance/", {"present": [a.pk]}, format="json")
-    client.put(f"/api/v1/sessions/{session.pk}/attendance/", {"present": []}, format="json")
-    event = event_model(Attendance).objects.get(pgh_label="update")
-    assert event.pgh_context["reason"] == "Attendance corrected (no reason given)"
+    url = f"/api/v1/sessions/{session.pk}/attendance/"
+    client.put(url, {"present": [a.pk]}, format="json")
+    for reason in ("", "   ", "-", "..."):
+        answer = client.put(url, {"present": [], "reason": reason}, format="json")
+        assert answer.status_code == 400 and "reason" in answer.json()
+    assert not event_model(Attendance).objects.filter(pgh_label="update").exists()
+    assert Attendance.objects.get(session=session, participant=a).present is True
+    # Saving the same attendance again is no correction and needs none.
+    assert client.put(url, {"present": [a.pk]}, format="json").status_code == 200
 
 
 def test_a_save_over_a_newer_one_is_a_conflict(staff, group_with_members) -> None:

@@ -48,15 +48,18 @@ def test_the_instructor_finds_todays_session_on_the_groups_page(staff, today_ses
     assert f"/imr/sessions/{session.pk}/" in html and "Record attendance" in html
 
 
-def test_the_attendance_page_lists_every_member_absent_until_tapped(staff, today_session) -> None:
+def test_the_attendance_page_lists_every_member_unmarked_until_tapped(staff, today_session) -> None:
     _, members, session = today_session
     response = _login(staff.instructor).get(f"/imr/sessions/{session.pk}/")
     html = response.content.decode()
     assert response.status_code == 200
     assert "The Stress-Vulnerability Model" in html
+    assert 'id="all-present"' in html
     for participant in members:
         assert participant.study_id in html
-        assert f'name="p_{participant.pk}" value="absent" checked' in html
+        assert f'name="p_{participant.pk}" value="absent">' in html
+        assert f'name="p_{participant.pk}" value="present">' in html
+    assert " checked" not in html.split('id="attendance"')[1].split("instructors")[0]
     assert 'hx-post="/imr/sessions/' in html
     assert "<script>" not in html and "onclick" not in html  # CSP: no inline script
 
@@ -99,12 +102,31 @@ def test_a_stale_page_is_told_to_reload_and_keeps_what_was_tapped(staff, today_s
     assert Attendance.objects.get(participant=a).present is False
 
 
+def test_a_save_with_a_member_unmarked_is_refused_and_writes_nothing(staff, today_session) -> None:
+    _, (a, _b), session = today_session
+    response = _login(staff.instructor).post(
+        f"/imr/sessions/{session.pk}/", {f"p_{a.pk}": "present", "version": "0"}
+    )
+    assert response.status_code == 400
+    assert "1 member is not marked" in response.content.decode()
+    assert not Attendance.objects.exists()
+
+
 def test_a_correction_on_the_page_keeps_its_reason(staff, today_session) -> None:
     _, (a, b), session = today_session
     client = _login(staff.instructor)
-    client.post(f"/imr/sessions/{session.pk}/", {f"p_{a.pk}": "present", "version": "0"})
+    client.post(
+        f"/imr/sessions/{session.pk}/",
+        {f"p_{a.pk}": "present", f"p_{b.pk}": "absent", "version": "0"},
+    )
     page = client.get(f"/imr/sessions/{session.pk}/").content.decode()
     assert 'name="reason"' in page
+    refused = client.post(
+        f"/imr/sessions/{session.pk}/",
+        {f"p_{a.pk}": "present", f"p_{b.pk}": "present", "version": "1", "reason": " "},
+    )
+    assert refused.status_code == 400 and "needs a reason" in refused.content.decode()
+    assert Attendance.objects.get(participant=b).present is False
     response = client.post(
         f"/imr/sessions/{session.pk}/",
         {f"p_{a.pk}": "present", f"p_{b.pk}": "present", "version": "1", "reason": "Late arrival"},
@@ -119,7 +141,11 @@ def test_a_refused_correction_keeps_the_reason_typed_for_it(staff, today_session
     _, (a, b), session = today_session
     services.attendance_record(user=staff.instructor2, session=session, present=[b.pk])
     services.attendance_record(
-        user=staff.instructor2, session=session, present=[a.pk, b.pk], version=1
+        user=staff.instructor2,
+        session=session,
+        present=[a.pk, b.pk],
+        version=1,
+        reason="Came late",
     )
     response = _login(staff.instructor).post(  # from a page that still shows version 1
         f"/imr/sessions/{session.pk}/",
@@ -268,11 +294,11 @@ def test_a_locked_database_is_explained_in_place_on_the_attendance_form(
 ) -> None:
     from trial.models import DatasetLock
 
-    _, (a, _), session = today_session
+    _, (a, b), session = today_session
     DatasetLock.objects.create(level="lock", reason="Final analysis", set_by=staff.statistician)
     response = _login(staff.instructor).post(
         f"/imr/sessions/{session.pk}/",
-        {f"p_{a.pk}": "present", "version": "0"},
+        {f"p_{a.pk}": "present", f"p_{b.pk}": "absent", "version": "0"},
         HTTP_HX_REQUEST="true",
     )
     assert response.status_code == 200

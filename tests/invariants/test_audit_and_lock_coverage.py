@@ -52,6 +52,8 @@ NOT_LOCKED = {
     "accounts.ApiToken": "credentials, not trial data",
     "accounts.AccountPreference": "a member of staff's own choice of language, not trial data; "
     "it stays open after lock",
+    "accounts.PasswordChangeDemand": "accounts, not trial data: a user changes a password "
+    "after the lock too",
     "assessments.VisitProgress": "derived: written only by the responses' trigger, after their "
     "own lock trigger has let the change through (verification while frozen included)",
 }

@@ -27,6 +27,7 @@ PUBLIC = {
     "schema": "the OpenAPI schema is public documentation of the interface (API.md)",
     "api-docs": "the browsable documentation of that schema",
     "admin:login": "redirects to the trial's login page",
+    "healthz": "the health check of load balancers and docker-compose: ok/down per service",
 }
 
 SAMPLE = {"int": "1", "str": "x", "slug": "x", "path": "1", "uuid": str(uuid.UUID(int=1))}

@@ -79,8 +79,15 @@ PAGES: dict[str, list[tuple[str, Args]]] = {
     "assessments:verify": [
         (Role.MONITOR, lambda t: {"pk": t.rated.pk, "timepoint": "baseline", "code": "GAF"})
     ],
+    "assessments:verify_fields": [
+        (Role.MONITOR, lambda t: {"pk": t.rated.pk, "timepoint": "baseline", "code": "GAF"})
+    ],
+    "assessments:sdv": [(Role.MONITOR, NONE), (Role.DATA_MANAGER, NONE)],
     "assessments:raise_query": [
         (Role.DATA_MANAGER, lambda t: {"pk": t.rated.pk, "timepoint": "baseline", "code": "GAF"})
+    ],
+    "assessments:autosave": [
+        (Role.ASSESSOR, lambda t: {"pk": t.consented.pk, "timepoint": "baseline", "code": "PANSS"})
     ],
     "assessments:psp_interval": [(Role.ASSESSOR, NONE)],
     "assessments:queries": [(Role.DATA_MANAGER, NONE)],
@@ -116,11 +123,12 @@ PAGES: dict[str, list[tuple[str, Args]]] = {
         (Role.DATA_MANAGER, lambda t: {"pk": t.extras["export"].pk, "name": "participants.csv"})
     ],
     "exports:masking_key": [(Role.STATISTICIAN, NONE)],
+    "exports:data_dictionary": [(Role.DATA_MANAGER, NONE)],
 }
 # Page routes whose POST ends the session, as it should.
 ENDS_SESSION = {"logout"}
 # Page routes without a form or input of their own.
-NOT_PAGES = {"favicon.ico"}
+NOT_PAGES = {"favicon.ico", "healthz"}
 
 
 def page_routes() -> list[Any]:

@@ -145,7 +145,9 @@ def counts(
         from django.core.management import call_command
 
         call_command("setup_trial", stdout=open("/dev/null", "w"))  # noqa: SIM115
-        users = {role: make_staff(f"qc-{role}", role, sites=["BAL"]) for role in ROLES}
+        users: dict[str, Any] = {
+            role: make_staff(f"qc-{role}", role, sites=["BAL"]) for role in ROLES
+        }
         users["instructor2"] = make_staff("qc-instructor2", Role.INSTRUCTOR, sites=["BAL"])
         for user in users.values():
             if needs_two_factor(user):

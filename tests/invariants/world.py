@@ -53,7 +53,8 @@ PROJECT_APPS = (
 LOGS_OF_REFUSALS = {
     # RANDOMISATION.md §4, "Audit": every refusal (ineligible, duplicate, invalid...) is logged.
     "randomization.RandomizationLogEntry",
-    # Failed logins and wrong codes are security events (DEVELOPERS.md, "Accounts and security").
+    # Failed logins and wrong codes are security events (docs/reference.md, "Accounts and
+    # security").
     "accounts.AuthEvent",
     # django-axes counts failed logins (the lockout).
     "axes.AccessAttempt",

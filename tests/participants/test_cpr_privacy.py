@@ -58,7 +58,7 @@ def test_registration_logs_nothing_of_the_cpr_number(
         assert register_api(coordinator, site="GLA").status_code == 409
         assert register_api(coordinator, cpr="310290-1234").status_code == 400
         client = page_client(coordinator)
-        client.post("/participants/new/", {"site": "BAL", "cpr": CPR, "sex": "female"})
+        client.post("/participants/new/", {"site": "BAL", "cpr": CPR, "sex": "male"})
     finally:
         connection.force_debug_cursor = False
     sql = [r for r in caplog.records if r.name == "django.db.backends"]
@@ -137,7 +137,7 @@ def test_the_same_number_twice_is_409_whatever_the_site_or_format(coordinator: A
         assert response.status_code == 409, cpr
         assert "already registered" in response.json()["detail"]
     page = page_client(coordinator).post(
-        "/participants/new/", {"site": "GLA", "cpr": DIGITS, "sex": "female"}
+        "/participants/new/", {"site": "GLA", "cpr": DIGITS, "sex": "male"}
     )
     assert page.status_code == 409
     assert b"already registered" in page.content

@@ -36,7 +36,9 @@ def participant_url(suffix: str = "", stage: str = "registered", api: bool = Tru
 def registration(w: World, where: str) -> dict[str, Any]:
     from tests.factories import unique_cpr
 
-    return {"site": w.site(where), "cpr": unique_cpr(), "sex": "female"}
+    cpr = unique_cpr()
+    # The sex the CPR number gives: a different one is warned about before anything is saved.
+    return {"site": w.site(where), "cpr": cpr, "sex": "male" if int(cpr[-1]) % 2 else "female"}
 
 
 def screening_form(w: World, where: str) -> dict[str, Any]:

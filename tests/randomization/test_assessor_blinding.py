@@ -23,11 +23,16 @@ import importlib
 import itertools
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
+from io import StringIO
 from typing import Any
 
+import pytest
+from django.core.management import call_command
 from django.db import connection, transaction
 from django.test import Client
+from django.test.utils import override_settings
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.resolvers import RoutePattern
 from django.utils import timezone
@@ -36,8 +41,12 @@ from assessments.models import Query, Timepoint
 from participants import services as participant_services
 from participants.models import Participant
 from randomization.models import BlindingGuess, UnblindingIncident
+from tests.conftest import FAST_HASHERS
 from tests.factories import ELIGIBLE_ANSWERS, allocate, complete_baseline, make_staff, page_client
 from trial.roles import Role
+
+# The worlds take minutes to build and visit: once per module, so all cases on one xdist worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("assessor_blinding")]
 
 # The apps that may add arm-specific data to the scenario (tests/<app>/blinding_scenario.py).
 APPS = ("participants", "randomization", "assessments", "fidelity", "exports")
@@ -65,6 +74,8 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
 }
 PARTICIPANT_PARAMETER = re.compile(r"participants/<(?:int:)?(\w+)>")
 PARAMETER = re.compile(r"<(?:(\w+):)?(\w+)>")
+# The other objects whose pages are visited: the queries (on the two participants' forms).
+OBJECT_PARAMETER = "query_id"
 # Static documentation of the API: no data in it, and slow to build.
 SKIPPED_NAMES = {"schema", "api-docs"}
 
@@ -210,16 +221,20 @@ def answer(client: Client, url: str) -> tuple[int, str, str, str]:
     )
 
 
+Seen = tuple[int, str, str, str]  # status, content type, location, body (times blanked)
+Key = tuple[str, str, str | None, str]  # role, route, participant label, url
+
+
 def visit_world(
     arms: tuple[str, str], users: dict[str, Any], coordinator: Any
-) -> tuple[dict[tuple[str, str, str | None, str], tuple], list[str], list[str]]:
+) -> tuple[dict[Key, Seen], list[str], list[str]]:
     with transaction.atomic():
         reset_sequences()
         participants = build_world(arms, coordinator, users["assessor"])
         labels = {"first": participants[0].pk, "second": participants[1].pk}
         # The queries on the two participants' forms (tests/assessments/blinding_scenario.py).
         queries = [str(pk) for pk in Query.objects.order_by("pk").values_list("pk", flat=True)]
-        planned = requests_to_make(labels, {"query_id": queries})
+        planned = requests_to_make(labels, {OBJECT_PARAMETER: queries})
         answers = {}
         for role, user in users.items():
             client = page_client(user)
@@ -229,16 +244,50 @@ def visit_world(
     return answers, [p.study_id for p in participants], [route for route, _, _ in planned]
 
 
-def test_blinded_users_get_the_same_answers_whichever_arm_a_participant_is_in(
-    sites: dict,
-) -> None:
-    coordinator = make_staff("coordinator", Role.COORDINATOR, sites=["BAL"])
-    users = {name: make_staff(name, *roles, sites=["BAL"]) for name, roles in BLINDED.items()}
-    world_a, study_ids, covered = visit_world(("IMR", "TAU"), users, coordinator)
-    world_b, study_ids_b, _ = visit_world(("TAU", "IMR"), users, coordinator)
-    assert study_ids == study_ids_b
+@dataclass(frozen=True)
+class Worlds:
+    """What the blinded users saw in the two worlds (A: first participant IMR, B: swapped)."""
 
-    # The test really visits the participant's pages and the list pages.
+    a: dict[Key, Seen]
+    b: dict[Key, Seen]
+    study_ids: list[str]
+    covered: list[str]
+
+
+@pytest.fixture(scope="module")
+def worlds(django_db_setup: Any, django_db_blocker: Any) -> Worlds:
+    """Both worlds, built and visited once for the module (the visits are most of the time),
+    in a transaction rolled back before the cases compare what was seen."""
+    with (
+        django_db_blocker.unblock(),
+        override_settings(PASSWORD_HASHERS=FAST_HASHERS),
+        transaction.atomic(),
+    ):
+        call_command("setup_trial", stdout=StringIO())
+        coordinator = make_staff("coordinator", Role.COORDINATOR, sites=["BAL"])
+        users = {name: make_staff(name, *roles, sites=["BAL"]) for name, roles in BLINDED.items()}
+        world_a, study_ids, covered = visit_world(("IMR", "TAU"), users, coordinator)
+        world_b, study_ids_b, _ = visit_world(("TAU", "IMR"), users, coordinator)
+        transaction.set_rollback(True)
+    assert study_ids == study_ids_b
+    return Worlds(world_a, world_b, study_ids, covered)
+
+
+def visited_routes() -> list[str]:
+    """The routes `requests_to_make` visits, known before any world exists (one test case
+    each per role): those without parameters, those of a participant, those of a query."""
+    found = set()
+    for route, pattern in routes():
+        names = [m.group(2) for m in PARAMETER.finditer(route)]
+        if pattern.name in SKIPPED_NAMES:
+            continue
+        if not names or PARTICIPANT_PARAMETER.search(route) or set(names) == {OBJECT_PARAMETER}:
+            found.add(route)
+    return sorted(found)
+
+
+def test_the_worlds_cover_the_participant_pages_and_the_queries(worlds: Worlds) -> None:
+    assert set(worlds.covered) == set(visited_routes())
     for expected in (
         "/participants/<int:pk>/",
         "/api/v1/participants/<int:pk>/",
@@ -249,38 +298,45 @@ def test_blinded_users_get_the_same_answers_whichever_arm_a_participant_is_in(
         "/assessments/queries/<int:query_id>/",
         "/api/v1/queries/<int:query_id>/",
     ):
-        assert expected in covered, expected
+        assert expected in worlds.covered, expected
     overviews = [
         seen
-        for (role, route, _label, _url), seen in world_a.items()
+        for (role, route, _label, _url), seen in worlds.a.items()
         if route == "/participants/<int:pk>/" and role == "assessor"
     ]
     assert [seen[0] for seen in overviews] == [200, 200]
     # ... and the data manager really reads the queries on both participants' forms.
     query_pages = [
         seen[0]
-        for (role, route, _label, _url), seen in world_a.items()
+        for (role, route, _label, _url), seen in worlds.a.items()
         if route == "/assessments/queries/<int:query_id>/" and role == "data_manager"
     ]
     assert query_pages and set(query_pages) == {200}
+    assert worlds.a.keys() == worlds.b.keys()
 
-    # 1. Swapping the arms changes nothing anywhere.
-    assert world_a.keys() == world_b.keys()
-    for key, seen in world_a.items():
-        assert seen == world_b[key], f"{key} depends on the arms"
 
+@pytest.mark.parametrize("role", list(BLINDED))
+@pytest.mark.parametrize("route", visited_routes())
+def test_a_blinded_user_gets_the_same_answer_whichever_arm_a_participant_is_in(
+    route: str, role: str, worlds: Worlds
+) -> None:
+    mine = {key: seen for key, seen in worlds.a.items() if key[:2] == (role, route)}
+    assert mine, f"{route} was not visited"
+    # 1. Swapping the arms changes nothing.
+    for key, seen in mine.items():
+        assert seen == worlds.b.get(key), f"{key[3]} depends on the arms"
     # 2. Within a world, the IMR participant's pages equal the TAU participant's.
-    for (role, route, label, url), seen in world_a.items():
+    for (_role, _route, label, url), seen in mine.items():
         if label != "first":
             continue
         twin = next(
             value
-            for (r, rt, lb, u), value in world_a.items()
-            if (r, rt, lb) == (role, route, "second") and _same_other_parameters(route, url, u)
+            for (_r, _rt, lb, u), value in mine.items()
+            if lb == "second" and _same_other_parameters(route, url, u)
         )
-        first = seen[:2] + tuple(blank_identifiers(part, study_ids) for part in seen[2:])
-        second = twin[:2] + tuple(blank_identifiers(part, study_ids) for part in twin[2:])
-        assert first == second, f"{role} {url}: the IMR and TAU participants differ"
+        first = seen[:2] + tuple(blank_identifiers(part, worlds.study_ids) for part in seen[2:])
+        second = twin[:2] + tuple(blank_identifiers(part, worlds.study_ids) for part in twin[2:])
+        assert first == second, f"{url}: the IMR and TAU participants differ"
 
 
 def _same_other_parameters(route: str, url_a: str, url_b: str) -> bool:

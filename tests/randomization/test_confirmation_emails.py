@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core import mail
 
-from tests.factories import api_client, make_staff
+from tests.factories import api_client, make_staff, page_client
 from tests.randomization.conftest import ready_participant
 from trial.roles import Role
 
@@ -96,3 +96,40 @@ def test_with_redis_down_the_randomization_stands_and_the_confirmation_is_still_
         )
     assert response.status_code == 201
     assert [message.to for message in mail.outbox] == [["coord@example.org"]]
+
+
+def test_the_result_page_says_an_e_mail_was_sent_only_when_it_was_and_to_whom(
+    lists: list, eager_celery: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    coordinator = staff("coord", Role.COORDINATOR, sites=["BAL"])
+    staff("instr-bal", Role.INSTRUCTOR, sites=["BAL"])
+    participant = ready_participant("BAL", user=coordinator)
+    url = f"/randomisation/participants/{participant.pk}/result/"
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        api_client(coordinator).post(
+            f"/api/v1/participants/{participant.pk}/randomize/", {}, format="json"
+        )
+    pending = page_client(coordinator).get(url).content.decode()
+    assert "is being sent to" in pending and "instr-bal@example.org" in pending
+    assert "was sent" not in pending
+    for callback in callbacks:
+        callback()
+    sent = page_client(coordinator).get(url).content.decode()
+    assert "A confirmation e-mail was sent at" in sent and "coord, instr-bal" in sent
+
+
+def test_the_result_page_says_no_e_mail_is_sent_when_nobody_has_an_address(
+    lists: list, eager_celery: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    coordinator = staff("coord", Role.COORDINATOR, sites=["BAL"], email=False)
+    participant = ready_participant("BAL", user=coordinator)
+    with django_capture_on_commit_callbacks(execute=True):
+        api_client(coordinator).post(
+            f"/api/v1/participants/{participant.pk}/randomize/", {}, format="json"
+        )
+    html = (
+        page_client(coordinator)
+        .get(f"/randomisation/participants/{participant.pk}/result/")
+        .content.decode()
+    )
+    assert "No confirmation e-mail is sent" in html and mail.outbox == []

@@ -119,7 +119,7 @@ def test_every_version_of_a_form_shows_old_and_new_item_values_and_the_reason(
             (c.field, c.old, c.new) for c in entries[1].changes
         }
     html = page_text(people["data_manager"], participant)
-    assert "PANSS · Baseline (T0)" in html and "Misread the source" in html
+    assert "PANSS · Baseline (before randomisation)" in html and "Misread the source" in html
 
 
 def test_verification_queries_and_their_answers_appear_with_who_and_why(people: dict) -> None:
@@ -149,7 +149,8 @@ def test_verification_queries_and_their_answers_appear_with_who_and_why(people: 
     changes = {(c.field, c.old, c.new) for c in verification.changes}
     assert ("Status", "Complete", "Verified") in changes
     assert ("Verified by", "—", "monitor") in changes
-    assert verification.record.endswith("Baseline (T0)") and verification.who == "monitor"
+    assert verification.record.endswith("Baseline (before randomisation)")
+    assert verification.who == "monitor"
     query_rows = [e for e in entries if e.record.startswith(f"Query {query.pk}")]
     assert any(
         ("Status", "Answered", "Closed") in {(c.field, c.old, c.new) for c in e.changes}
@@ -280,7 +281,8 @@ def test_blinding_guesses_and_their_corrections_are_on_the_history(people: dict)
     entries = [
         e
         for e in trail_of(participant, people["data_manager"])
-        if e.record == "Blinding guess (Post-intervention (T1))"
+        if e.record
+        == "Blinding guess (Post-intervention (9 months after randomisation, window 8–11))"
     ]
     assert [e.action for e in entries] == ["changed", "created"]
     assert ("Guess", "Don't know", "IMR + treatment as usual") in {

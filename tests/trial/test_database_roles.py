@@ -157,7 +157,8 @@ def test_open_then_lock_in_one_transaction_is_refused(db: None, sites: dict) -> 
     with pytest.raises(DatabaseError) as caught, transaction.atomic():
         DatasetLock.objects.create(level="lock", reason="Locked again", set_by=dm)
     assert sqlstate_of(caught.value) == LOCKED_SQLSTATE
-    assert from_database_error(caught.value).status == 409
+    translated = from_database_error(caught.value)
+    assert translated is not None and translated.status == 409
     assert lock_level() == "open"
 
 
@@ -196,7 +197,8 @@ def test_the_allocation_position_cannot_be_rewound_or_skipped(randomized: Alloca
 def test_a_refused_rewind_is_a_conflict_not_a_server_error(randomized: Allocation) -> None:
     with pytest.raises(DatabaseError) as caught, transaction.atomic():
         run("UPDATE randomization_sitesequence SET next_sequence = 1")
-    assert from_database_error(caught.value).status == 409
+    translated = from_database_error(caught.value)
+    assert translated is not None and translated.status == 409
 
 
 def test_pgtrigger_ignore_does_not_switch_off_a_trigger_for_the_runtime_role(

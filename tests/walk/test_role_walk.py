@@ -57,6 +57,9 @@ from trial import navigation
 from trial.access import may_see_allocation
 from trial.roles import BLINDED_ROLES, SITE_SCOPED_ROLES, Role
 
+# The demo trial takes a while to build: once per module, so all cases on one xdist worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("role_walk")]
+
 # How far a walk goes: a few URLs of each route.
 PER_ROUTE = 4
 PER_WALK = 400

@@ -11,7 +11,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0002_tables_and_triggers_of_this_app'),
+        ('accounts', '0003_password_change_demand'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
