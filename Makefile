@@ -18,7 +18,7 @@ export PIP_ROOT_USER_ACTION := ignore
 # later command (`.venv/bin/python manage.py demo_totp ...`) uses the same database.
 PERSISTED_SETTINGS := DATABASE_URL DATABASE_OWNER_URL REDIS_URL
 
-.PHONY: help run dev test test-fast install services database demo worker lint messages
+.PHONY: help run dev test test-fast install pdf-libraries services database demo worker lint messages
 
 help:
 	@echo "make run   install, prepare the database, create demo users and data, serve on :$(PORT)"
@@ -34,12 +34,21 @@ help:
 	@$(PYTHON) -c "import secrets, base64, os; print('DEBUG=true'); print('SECRET_KEY=' + secrets.token_urlsafe(50)); print('CPR_KEYS=' + base64.urlsafe_b64encode(os.urandom(32)).decode())" > .env
 	@echo "Wrote .env with a new SECRET_KEY and CPR key (keep it: the CPR numbers need it)."
 
-install: $(if $(findstring .tools,$(UV)),.tools/bin/uv) .env
+install: $(if $(findstring .tools,$(UV)),.tools/bin/uv) .env pdf-libraries
 	@umask 077; for name in $(PERSISTED_SETTINGS); do value="$${!name}"; \
 	  if [ -n "$$value" ] && ! grep -qxF "$$name=$$value" .env; then \
 	    grep -v "^$$name=" .env > .env.new; echo "$$name=$$value" >> .env.new; mv .env.new .env; \
 	    echo "Kept $$name in .env for the commands that follow."; fi; done
 	@$(UV) sync --frozen --python $(PYTHON) --quiet
+
+# Printed CRFs (WeasyPrint) need Pango and Debian's DejaVu fonts from the system.
+PDF_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+pdf-libraries:
+	@if ! /sbin/ldconfig -p | grep -q 'libpangoft2-1.0.so.0' || [ ! -d /usr/share/fonts/truetype/dejavu ]; then \
+	  echo "Installing $(PDF_PACKAGES) (printed CRFs)"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -qq $(PDF_PACKAGES) >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq $(PDF_PACKAGES) >/dev/null; }; \
+	  else sudo apt-get install -y -qq $(PDF_PACKAGES) || { echo "Install $(PDF_PACKAGES) with apt-get, then run make again."; exit 1; }; fi; \
+	fi
 
 services: install
 	@$(PY) manage.py check_services

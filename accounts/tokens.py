@@ -21,6 +21,7 @@ from rest_framework.request import Request
 
 from accounts.models import ApiToken
 from trial import access
+from trial.access import Viewer
 
 # How often the "last used" time is written: often enough for the idle timeout to be exact
 # to the minute, rarely enough that a busy script does not write on every call.
@@ -31,12 +32,12 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def token_issue(*, user: Any) -> tuple[str, ApiToken]:
+def token_issue(*, user: Viewer) -> tuple[str, ApiToken]:
     """A new token for `user`. Returns the key (shown once, never stored) and the row."""
     key = secrets.token_urlsafe(32)
     now = timezone.now()
     token = ApiToken.objects.create(
-        user=user,
+        user=access.signed_in(user),
         digest=_digest(key),
         prefix=key[:8],
         expires_at=now + settings.API_TOKEN_LIFETIME,
@@ -71,19 +72,19 @@ def token_revoke(*, token: ApiToken) -> None:
     ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
-def tokens_revoke_all(*, user: Any) -> int:
+def tokens_revoke_all(*, user: Viewer) -> int:
     """End every token of `user` (after a password change, or by an administrator)."""
     with transaction.atomic():
-        return ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(
+        return ApiToken.objects.filter(user=access.signed_in(user), revoked_at__isnull=True).update(
             revoked_at=timezone.now()
         )
 
 
-def live_tokens(user: Any) -> list[ApiToken]:
+def live_tokens(user: Viewer) -> list[ApiToken]:
     now = timezone.now()
     return list(
         ApiToken.objects.filter(
-            user=user,
+            user=access.signed_in(user),
             revoked_at__isnull=True,
             expires_at__gt=now,
             last_used_at__gt=now - settings.API_TOKEN_IDLE_TIMEOUT,
@@ -118,7 +119,7 @@ class VerifiedSessionAuthentication(SessionAuthentication):
         return result
 
 
-def _is_verified(user: Any) -> bool:
+def _is_verified(user: Viewer) -> bool:
     check = getattr(user, "is_verified", None)
     return bool(check and check())
 

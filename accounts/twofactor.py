@@ -15,15 +15,16 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.authlog import record
 from accounts.models import AuthEvent
+from trial.access import Viewer
 
 CODE_PATTERN = re.compile(r"^\d{6}$")
 
 
-def confirmed_device(user: Any) -> TOTPDevice | None:
+def confirmed_device(user: Viewer) -> TOTPDevice | None:
     return TOTPDevice.objects.filter(user=user, confirmed=True).order_by("id").first()
 
 
-def has_confirmed_device(user: Any) -> bool:
+def has_confirmed_device(user: Viewer) -> bool:
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
 
 
@@ -43,7 +44,7 @@ def code_is_valid(device: TOTPDevice, code: str) -> bool:
         return bool(locked.verify_token(code))
 
 
-def pending_device(user: Any) -> TOTPDevice:
+def pending_device(user: Viewer) -> TOTPDevice:
     """The unconfirmed device an enrolling user scans; the same one until it is confirmed."""
     device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-id").first()
     if device is None:
@@ -88,7 +89,7 @@ def enrol_confirm(*, request: Any, device: TOTPDevice, code: str) -> bool:
     return True
 
 
-def devices_reset(*, user: Any, request: Any = None) -> int:
+def devices_reset(*, user: Viewer, request: Any = None) -> int:
     """Remove a user's devices (lost phone): they enrol a new one at their next login."""
     count, _ = TOTPDevice.objects.filter(user=user).delete()
     record(

@@ -27,6 +27,7 @@ from accounts.authlog import record
 from accounts.forms import LoginForm, OtpForm
 from accounts.models import ApiToken, AuthEvent, Language, PasswordChangeDemand
 from trial import access
+from trial.access import Viewer
 from trial.models import Site
 from trial.roles import SITE_SCOPED_ROLES, Role
 
@@ -57,7 +58,7 @@ def _apply_account_language(request: HttpRequest, response: HttpResponse, user: 
     )
 
 
-def _second_step(user: Any, next_url: str) -> str:
+def _second_step(user: Viewer, next_url: str) -> str:
     step = "otp_verify" if twofactor.has_confirmed_device(user) else "otp_enrol"
     return f"{reverse(step)}?{urlencode({'next': next_url})}"
 
@@ -184,7 +185,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         return response
 
 
-def _role_rows(user: Any) -> list[dict[str, Any]]:
+def _role_rows(user: Viewer) -> list[dict[str, Any]]:
     codes = dict(Site.objects.values_list("id", "code"))
     rows = []
     for role, site_ids in sorted(access.grants(user).sites_by_role.items()):

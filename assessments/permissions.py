@@ -23,6 +23,8 @@ READERS = (
     Role.DATA_MANAGER,
     Role.MONITOR,
     Role.STATISTICIAN,
+    # The site's principal investigator reviews the visits they sign (casebooks).
+    Role.INVESTIGATOR,
 )
 # Source-data verification.
 VERIFIERS = (Role.MONITOR, Role.DATA_MANAGER)

@@ -163,7 +163,7 @@ class SdvRow:
         )
 
 
-def sdv_worklist(*, user: Any, site: str = "") -> list[SdvRow]:
+def sdv_worklist(*, user: Viewer, site: str = "") -> list[SdvRow]:
     """Complete forms not yet source-verified at the sites where the user verifies, oldest
     first (the time the current version was saved), with how many of their fields are
     already verified. Forms a blinded user may not read (IMRS_C) are left out. The SDV

@@ -14,12 +14,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
+from assessments import contributions, permissions, selectors, services, windows
 from assessments import forms as entry_forms
-from assessments import permissions, selectors, services, windows
 from assessments import worklist as worklist_module
 from assessments.api.responses import derived_values
 from assessments.models import (
@@ -35,6 +36,7 @@ from instruments import psp, registry
 from instruments.base import Instrument
 from participants.models import Participant
 from trial import access, paging
+from trial.access import Viewer
 from trial.errors import Conflict, Forbidden, Invalid, TrialError
 from trial.inputs import whole_number
 from trial.selectors import lock_level
@@ -156,6 +158,10 @@ def participant_forms(request: HttpRequest, pk: int) -> HttpResponse:
                 "own_forms_only": len(entered) < len(forms),
                 "forms": forms,
                 "blinding_guess": blinding_guess_panel(request, participant, timepoint),
+                # What the apps above add (the casebooks app: signatures, printed CRFs).
+                "panels": mark_safe(  # noqa: S308 (rendered by the contributing app's template)
+                    contributions.visit_panel_html(request, participant, timepoint)
+                ),
             }
         )
     return render(
@@ -250,7 +256,7 @@ def _form_context(
 
 
 def _next_form(
-    user: Any, participant: Participant, timepoint: str, instrument: Instrument
+    user: Viewer, participant: Participant, timepoint: str, instrument: Instrument
 ) -> Instrument | None:
     """The next form of this visit the user enters and has not completed: the first after
     this one in form order, else the first before it; None when all are done."""

@@ -22,6 +22,7 @@ from assessments.models import InstrumentResponse, ResponseStatus, Timepoint, Vi
 from instruments import registry
 from participants.models import Participant, Status
 from trial import access
+from trial.access import Viewer
 from trial.models import Site
 
 DONE = (ResponseStatus.COMPLETE, ResponseStatus.VERIFIED)
@@ -67,7 +68,7 @@ def parse_states(value: str) -> tuple[str, ...]:
     return tuple(wanted)
 
 
-def _user_forms(user: Any, site: str) -> list[tuple[int, str, str]]:
+def _user_forms(user: Viewer, site: str) -> list[tuple[int, str, str]]:
     """(site id, timepoint, instrument code) of every form the user enters, site by site."""
     site_ids = access.site_ids(user, *permissions.ENTERING_ROLES)
     if site:
@@ -165,7 +166,7 @@ class Worklist:
 
 def worklist_page(
     *,
-    user: Any,
+    user: Viewer,
     states: tuple[str, ...] = (),
     site: str = "",
     offset: int = 0,
@@ -264,14 +265,14 @@ def _rows(page: list[tuple[Any, ...]], forms: list[tuple[int, str, str]]) -> lis
 
 
 def worklist(
-    *, user: Any, today: date | None = None, state: str = "", site: str = ""
+    *, user: Viewer, today: date | None = None, state: str = "", site: str = ""
 ) -> list[WorklistRow]:
     """Every row in `state` (parse_states; every state when empty), most urgent first. For
     callers that need them all (tests, the demo check); pages and the API use worklist_page."""
     return worklist_page(user=user, states=parse_states(state), site=site, today=today).rows
 
 
-def worklist_sites(user: Any) -> list[str]:
+def worklist_sites(user: Viewer) -> list[str]:
     """Codes of the sites the user enters forms at (the page's site filter)."""
     return list(
         Site.objects.filter(pk__in=access.site_ids(user, *permissions.ENTERING_ROLES))

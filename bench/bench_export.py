@@ -488,7 +488,7 @@ def high_water_mark(pid: int) -> int:
 
 
 def run_export(
-    url: str, staff: object, *, blinded: bool, formats: list[str]
+    url: str, staff: Any, *, blinded: bool, formats: list[str]
 ) -> tuple[float, float, int, int, Any]:
     from django.conf import settings
 

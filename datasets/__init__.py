@@ -12,6 +12,7 @@ from datasets.participants import ParticipantsBuilder
 from datasets.queries import QueriesBuilder
 from datasets.responses import ResponsesLongBuilder
 from datasets.service_use import ServiceUseBuilder
+from datasets.signatures import SignaturesBuilder
 from datasets.wide import ResponsesWideBuilder
 
 BUILDERS: tuple[DatasetBuilder, ...] = (
@@ -21,6 +22,7 @@ BUILDERS: tuple[DatasetBuilder, ...] = (
     ResponsesWideBuilder(),
     ServiceUseBuilder(),
     QueriesBuilder(),
+    SignaturesBuilder(),
     AttendanceBuilder(),
     ExposureBuilder(),
     FidelityBuilder(),

@@ -11,12 +11,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from django.contrib.auth.models import AnonymousUser
 from django.db.models.functions import Collate
 from django.utils import timezone
 
 from datasets.base import Column, VarType, not_applicable
 from datasets.instruments import InstrumentMeta
 from participants.models import Participant
+from trial.access import Viewer
 
 # Arm codes of unblinded exports: a treatment indicator, as the analysis models use it.
 ARM_CODES = {"IMR": 1, "TAU": 0}
@@ -57,7 +59,8 @@ class ExportContext:
     blinded: bool
     masking: Mapping[str, str] | None
     catalogue: Mapping[str, InstrumentMeta]
-    user: Any = None  # who asked: the scoped selectors of other apps read as this user
+    # Who asked: the scoped selectors of other apps read as this user.
+    user: Viewer = field(default_factory=AnonymousUser)
     # Whether the database was locked at the snapshot. A blinded export made before the lock
     # carries no allocation variable at all, not even the masked group (#11): grouped
     # outcomes before the lock would let a blinded reader guess which group is which.

@@ -129,10 +129,18 @@ def main() -> None:
         shoot(page, f"/participants/{randomized['id']}/audit/", "15-audit-history")
         shoot(page, "/data/lock/", "16-freeze-lock")
         shoot(page, "/data/exports/", "17-exports")
+        shoot(page, "/", "20-data-manager-home")
+        shoot(page, "/reports/consort/", "22-consort")
+        shoot(page, "/reports/matrix/", "23-matrix")
         page.context.close()
 
         page = as_user("demo-statistician", two_factor=True)
         shoot(page, "/randomisation/lists/", "18-allocation-lists")
+        shoot(page, "/", "21-statistician-home")
+        page.context.close()
+
+        page = as_user("demo-assessor")
+        shoot(page, "/", "19-assessor-home")
         page.context.close()
         browser.close()
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from django.http import FileResponse, HttpResponse
 from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -14,16 +16,20 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from casebooks import selectors as signature_selectors
+from casebooks import services as signature_services
+from casebooks.selectors import SignatureState, lock_signatures
 from exports import dictionary, selectors, services
 from exports.models import ExportFormat, ExportJob, ExportLanguage
 from trial.api import role_permission
 from trial.models import DatasetLock
 from trial.paging import TrialPagination, paginated
-from trial.roles import TRIAL_ROLES
+from trial.roles import TRIAL_ROLES, Role
 from trial.selectors import current_lock, lock_history
 
 LOCK_MANAGERS = role_permission(*selectors.LOCK_MANAGERS)
 LOCK_READERS = role_permission(*TRIAL_ROLES)
+LOCK_SIGNERS = role_permission(Role.DATA_MANAGER)
 EXPORTERS = role_permission(*selectors.EXPORTERS)
 
 CONTENT_TYPES = {
@@ -128,6 +134,84 @@ class LockView(APIView):
                 override_open_queries=data["override_open_queries"],
             )
         return Response(LockStateSerializer(lock_state()).data, status=status.HTTP_201_CREATED)
+
+
+class CredentialsSerializer(serializers.Serializer):
+    password = serializers.CharField(trim_whitespace=False, style={"input_type": "password"})
+    otp = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="for two-factor roles"
+    )
+
+
+class LockSignatureSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    subject = serializers.ChoiceField(choices=["lock", "masking_key"])
+    lock = serializers.IntegerField(help_text="the lock (history entry) signed under")
+    signer = serializers.CharField()
+    signer_name = serializers.CharField()
+    signer_role = serializers.CharField()
+    meaning = serializers.CharField()
+    meaning_label = serializers.CharField()
+    signed_at = serializers.DateTimeField()
+    sha256 = serializers.CharField()
+    status = serializers.ChoiceField(choices=["intact", "broken"])
+
+
+def lock_signature_data(state: SignatureState) -> dict[str, Any]:
+    signature = state.signature
+    return {
+        "id": signature.pk,
+        "subject": signature.subject,
+        "lock": signature.dataset_lock_id,
+        "signer": signature.signer.get_username(),
+        "signer_name": signature.signer_name,
+        "signer_role": signature.signer_role,
+        "meaning": signature.meaning,
+        "meaning_label": str(signature.get_meaning_display()),
+        "signed_at": signature.signed_at,
+        "sha256": signature.content_sha256,
+        "status": state.status,
+    }
+
+
+@method_decorator(sensitive_post_parameters("password", "otp"), name="dispatch")
+class LockSignaturesView(APIView):
+    """The data manager's signature of the lock (a step after `POST /api/v1/locks/`, which is
+    unchanged) and the list of the lock's and the masking key's signatures."""
+
+    def get_permissions(self) -> list[Any]:
+        return [LOCK_SIGNERS()] if self.request.method == "POST" else [LOCK_READERS()]
+
+    @extend_schema(
+        responses=LockSignatureSerializer(many=True),
+        summary="Signatures of the locks and of the masking key's releases",
+    )
+    def get(self, request: Request) -> Response:
+        states = [signature_selectors.lock_signature_state(s) for s in lock_signatures()]
+        return Response([lock_signature_data(state) for state in states])
+
+    @extend_schema(
+        request=CredentialsSerializer,
+        responses={
+            201: LockSignatureSerializer,
+            400: OpenApiResponse(description="Wrong password or code (counted by the lockout)"),
+            403: OpenApiResponse(description="Not a data manager"),
+            409: OpenApiResponse(description="Not locked, or this lock is signed already"),
+            429: OpenApiResponse(description="Locked out after repeated failures"),
+        },
+        summary="Sign the current lock (data manager; password and code again)",
+    )
+    def post(self, request: Request) -> Response:
+        payload = CredentialsSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        signature = signature_services.lock_sign(
+            request=request._request,
+            user=request.user,
+            password=payload.validated_data["password"],
+            otp=payload.validated_data["otp"],
+        )
+        state = signature_selectors.lock_signature_state(signature)
+        return Response(lock_signature_data(state), status=status.HTTP_201_CREATED)
 
 
 class UnlockView(APIView):
@@ -395,15 +479,44 @@ class MaskingKeySerializer(serializers.Serializer):
     key_created_at = serializers.DateTimeField()
 
 
+@method_decorator(sensitive_post_parameters("password", "otp"), name="dispatch")
 class MaskingKeyView(APIView):
+    @extend_schema(
+        request=CredentialsSerializer,
+        responses={
+            201: MaskingKeySerializer,
+            400: OpenApiResponse(description="Wrong password or code (counted by the lockout)"),
+            403: OpenApiResponse(description="Not the statistician"),
+            404: OpenApiResponse(description="No key yet (or a blinded caller)"),
+            409: OpenApiResponse(description="The database is not locked"),
+        },
+        summary="Sign the masking key's release and receive the key (statistician, after lock)",
+    )
+    def post(self, request: Request) -> Response:
+        payload = CredentialsSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        released = services.masking_key_release_sign(
+            request=request._request,
+            user=request.user,
+            password=payload.validated_data["password"],
+            otp=payload.validated_data["otp"],
+            channel="api",
+            ip=request.META.get("REMOTE_ADDR"),
+            request_id=getattr(request, "audit_request_id", ""),
+        )
+        return Response(MaskingKeySerializer(released).data, status=status.HTTP_201_CREATED)
+
     @extend_schema(
         responses={
             200: MaskingKeySerializer,
             403: OpenApiResponse(description="Not the statistician"),
             404: OpenApiResponse(description="No key yet (or a blinded caller)"),
-            409: OpenApiResponse(description="The database is not locked"),
+            409: OpenApiResponse(
+                description="The database is not locked, or the release is not signed yet"
+            ),
         },
-        summary="The masking key of blinded exports: statistician, after lock (recorded)",
+        summary="The masking key of blinded exports: statistician, after lock and a signed "
+        "release (recorded)",
     )
     def get(self, request: Request) -> Response:
         released = services.masking_key_release(

@@ -10,7 +10,6 @@ variable either, exactly as in a blinded export."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from django.utils import translation
 from django.utils.translation import gettext
@@ -22,6 +21,7 @@ from datasets.instruments import catalogue
 from exports import selectors
 from exports.models import ExportLanguage
 from exports.writers import codebook
+from trial.access import Viewer
 from trial.errors import Forbidden, Invalid
 from trial.models import DatasetLock
 from trial.selectors import lock_level
@@ -36,7 +36,7 @@ class Dictionary:
     filename: str
 
 
-def data_dictionary(*, user: Any, kind: str = "html", language: str = "en") -> Dictionary:
+def data_dictionary(*, user: Viewer, kind: str = "html", language: str = "en") -> Dictionary:
     """The dictionary as the user may see it, in CSV or HTML, labels in `language`."""
     if not selectors.may_export(user):
         raise Forbidden("Only data managers and statisticians download the data dictionary.")
@@ -68,7 +68,9 @@ def data_dictionary(*, user: Any, kind: str = "html", language: str = "en") -> D
         text = codebook.html_text(
             [(dataset, None) for dataset in datasets],
             blinded=blinded,
-            withheld=context.withheld,
+            # Not the list of what a blinded export leaves out: naming the IMR-delivery datasets
+            # to a blinded reader says more than the dictionary needs to.
+            withheld=() if blinded else context.withheld,
             allocation_withheld=context.withholds_allocation,
             title=gettext("Data dictionary: analysis datasets"),
         )

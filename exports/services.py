@@ -13,9 +13,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from casebooks import services as signature_services
+from casebooks.models import Signature, Subject
 from exports import lifecycle, queue, selectors
 from exports.models import (
     ExportDownload,
@@ -27,6 +30,7 @@ from exports.models import (
 )
 from randomization.models import Arm
 from trial import access
+from trial.access import Viewer
 from trial.audit import audit_context
 from trial.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable, sqlstate_of
 from trial.lock import serialize_lock_changes, wait_for_writers
@@ -50,12 +54,12 @@ _STATE_WORDS = {Level.OPEN: _("open"), Level.FREEZE: _("frozen"), Level.LOCK: _(
 # --- freeze, lock, unlock --------------------------------------------------------------
 
 
-def dataset_freeze(*, user: Any, reason: str) -> DatasetLock:
+def dataset_freeze(*, user: Viewer, reason: str) -> DatasetLock:
     """No new data entry from now on; queries can still be answered and verified."""
     return _set_level(user=user, level=Level.FREEZE, reason=reason)
 
 
-def dataset_lock(*, user: Any, reason: str, override_open_queries: bool = False) -> DatasetLock:
+def dataset_lock(*, user: Viewer, reason: str, override_open_queries: bool = False) -> DatasetLock:
     """Everything read-only. With open queries only when the caller overrides explicitly; the
     reason then has to explain why."""
     return _set_level(
@@ -63,7 +67,7 @@ def dataset_lock(*, user: Any, reason: str, override_open_queries: bool = False)
     )
 
 
-def dataset_unlock(*, user: Any, reason: str, to: str = Level.OPEN) -> DatasetLock:
+def dataset_unlock(*, user: Viewer, reason: str, to: str = Level.OPEN) -> DatasetLock:
     """Lift the lock or the freeze. `to="freeze"` steps a lock down to a freeze directly, so
     that answering late queries never opens a window for new data entry."""
     if to not in (Level.OPEN, Level.FREEZE):
@@ -73,7 +77,7 @@ def dataset_unlock(*, user: Any, reason: str, to: str = Level.OPEN) -> DatasetLo
 
 def _set_level(
     *,
-    user: Any,
+    user: Viewer,
     level: str,
     reason: str,
     override_open_queries: bool = False,
@@ -108,7 +112,7 @@ def _set_level(
 
 
 def _write_level(
-    *, user: Any, level: str, reason: str, override_open_queries: bool, unlocking: bool
+    *, user: Viewer, level: str, reason: str, override_open_queries: bool, unlocking: bool
 ) -> DatasetLock:
     with transaction.atomic(), audit_context(user=user, reason=reason, lock_level=level):
         # One transition at a time; the trial tables' triggers only read this table and are
@@ -172,7 +176,7 @@ def canonical_formats(formats: Iterable[str]) -> list[str]:
 
 def export_request(
     *,
-    user: Any,
+    user: Viewer,
     formats: Sequence[str],
     blinded: bool = True,
     language: str = ExportLanguage.ENGLISH,
@@ -231,7 +235,7 @@ def export_request(
         masking_key_get_or_create()
     with transaction.atomic(), audit_context(user=user, reason="Export requested"):
         job = lifecycle.create(
-            user=user,
+            user=access.signed_in(user),
             formats=canonical_formats(formats),
             blinded=blinded,
             options={"language": str(language), "odm_audit_records": bool(odm_audit_records)},
@@ -258,7 +262,7 @@ def export_root() -> Path:
 
 
 def export_file_for_download(
-    *, user: Any, job: ExportJob, name: str, channel: str, ip: str | None, request_id: str
+    *, user: Viewer, job: ExportJob, name: str, channel: str, ip: str | None, request_id: str
 ) -> tuple[Path, dict[str, Any]]:
     """The path of a published file and its entry, after recording the download."""
     if not selectors.may_access_job(user, job):
@@ -277,7 +281,11 @@ def export_file_for_download(
         raise NotFound(_("The export has no file of that name."))
     with transaction.atomic(), audit_context(user=user, reason="Export downloaded", file=name):
         ExportDownload.objects.create(
-            job=job, file_name=name, user=user, ip_address=ip, request_id=request_id or ""
+            job=job,
+            file_name=name,
+            user=access.signed_in(user),
+            ip_address=ip,
+            request_id=request_id or "",
         )
     return path, entry
 
@@ -309,7 +317,7 @@ def masking_mapping(key: MaskingKey) -> dict[str, str]:
     return dict(json.loads(unseal(MASKING_PURPOSE, key.sealed_mapping)))
 
 
-def masking_key_check_recipient(user: Any) -> None:
+def masking_key_check_recipient(user: Viewer) -> None:
     if access.is_blinded(user):
         # For blinded users the key does not exist (DESIGN.md, blinding).
         raise NotFound(_("Not found."))
@@ -317,10 +325,7 @@ def masking_key_check_recipient(user: Any) -> None:
         raise Forbidden(_("Only the trial statistician receives the masking key."))
 
 
-def masking_key_release(
-    *, user: Any, channel: str, ip: str | None, request_id: str
-) -> dict[str, Any]:
-    """Show the masking key to the statistician after the lock, and record that it was shown."""
+def _releasable_key(user: Viewer) -> tuple[DatasetLock, MaskingKey]:
     masking_key_check_recipient(user)
     lock = current_lock()
     if lock is None or lock.level != Level.LOCK:
@@ -328,10 +333,53 @@ def masking_key_release(
     key = MaskingKey.objects.first()
     if key is None:
         raise NotFound(_("No blinded export has been made, so there is no masking key."))
+    return lock, key
+
+
+def masking_key_release_sign(
+    *,
+    request: HttpRequest,
+    user: Any,
+    password: str,
+    otp: str,
+    channel: str,
+    ip: str | None,
+    request_id: str,
+) -> dict[str, Any]:
+    """The statistician signs the release (password and code again, casebooks) and is shown
+    the key. The signature is its own transaction: a wrong password is counted by the
+    lockout even though nothing is shown."""
+    _, key = _releasable_key(user)
+    signature = signature_services.masking_key_release_sign(
+        request=request, user=user, key_created_at=key.created_at, password=password, otp=otp
+    )
+    released = masking_key_release(user=user, channel=channel, ip=ip, request_id=request_id)
+    return released | {"signature": signature}
+
+
+def masking_key_release(
+    *, user: Any, channel: str, ip: str | None, request_id: str
+) -> dict[str, Any]:
+    """Show the masking key to the statistician after the lock, once they have signed its
+    release under this lock, and record that it was shown."""
+    lock, key = _releasable_key(user)
+    if not Signature.objects.filter(
+        subject=Subject.MASKING_KEY, dataset_lock=lock, signer=user
+    ).exists():
+        raise Conflict(
+            _(
+                "Sign the release of the masking key first: POST your password (and "
+                "code) to /api/v1/exports/masking-key/, or use the masking key page."
+            )
+        )
     mapping = masking_mapping(key)
     with transaction.atomic(), audit_context(user=user, reason="Masking key released"):
         release = MaskingKeyRelease.objects.create(
-            user=user, lock=lock, channel=channel, ip_address=ip, request_id=request_id or ""
+            user=access.signed_in(user),
+            lock=lock,
+            channel=channel,
+            ip_address=ip,
+            request_id=request_id or "",
         )
     groups = [
         {"group": letter, "code": MASKED_GROUPS.index(letter) + 1, "arm": arm}

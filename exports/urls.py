@@ -19,6 +19,7 @@ urlpatterns = [
 api_urlpatterns = [
     path("locks/", api.LockView.as_view(), name="api-locks"),
     path("locks/unlock/", api.UnlockView.as_view(), name="api-locks-unlock"),
+    path("locks/signatures/", api.LockSignaturesView.as_view(), name="api-lock-signatures"),
     path("exports/", api.ExportListView.as_view(), name="api-exports"),
     path("exports/masking-key/", api.MaskingKeyView.as_view(), name="api-masking-key"),
     path(

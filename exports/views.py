@@ -10,12 +10,18 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
+from accounts.reauth import LockedOut
+from casebooks import selectors as signature_selectors
+from casebooks import services as signature_services
 from exports import selectors, services
 from exports.api import dictionary_response, download_response
 from exports.forms import ExportForm, LockChangeForm
 from exports.models import ExportJob, ExportLanguage
+from trial import access
+from trial.access import needs_two_factor
 from trial.errors import Forbidden, Invalid, TrialError
 from trial.models import DatasetLock
+from trial.roles import Role
 from trial.selectors import current_lock, lock_history, lock_level
 
 Level = DatasetLock.Level
@@ -42,9 +48,23 @@ def lock(request: HttpRequest) -> HttpResponse:
         "Only data managers and statisticians freeze and lock the database.",
     )
     level = lock_level()
+    sign_errors: dict[str, list[str]] = {}
+    if request.method == "POST" and request.POST.get("action") == "sign":
+        try:
+            signature_services.lock_sign(
+                request=request,
+                user=request.user,
+                password=request.POST.get("password", ""),
+                otp=request.POST.get("otp", ""),
+            )
+        except TrialError as error:
+            sign_errors = dict(error.fields or {"__all__": [error.message]})
+        else:
+            messages.success(request, _("The lock is signed."))
+            return redirect("exports:lock")
     forms = {action: LockChangeForm(prefix=action, initial={"action": action}) for action in
              _available_actions(level)}  # fmt: skip
-    if request.method == "POST":
+    if request.method == "POST" and not sign_errors:
         action = request.POST.get("action", "")
         if action not in dict(LockChangeForm.ACTIONS):
             raise Invalid(_("Choose freeze, lock or unlock."))
@@ -83,6 +103,13 @@ def lock(request: HttpRequest) -> HttpResponse:
             "forms": forms,
             "open_queries": selectors.open_query_count(),
             "history": lock_history(limit=200),
+            "may_sign": level == Level.LOCK and access.has_role(request.user, Role.DATA_MANAGER),
+            "sign_errors": sign_errors,
+            "two_factor": needs_two_factor(request.user),
+            "signatures": [
+                signature_selectors.lock_signature_state(s)
+                for s in signature_selectors.lock_signatures()
+            ],
         },
         status=400 if request.method == "POST" else 200,
     )
@@ -163,20 +190,39 @@ def export_download(request: HttpRequest, pk: str, name: str) -> FileResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def masking_key(request: HttpRequest) -> HttpResponse:
-    """The statistician's view of the masking key after lock. Showing it is recorded, so it
-    takes a deliberate POST."""
+    """The statistician's view of the masking key after lock. Showing it is signed (password
+    and code again, casebooks) and recorded, so it takes a deliberate POST."""
     released = None
+    errors: dict[str, list[str]] = {}
+    status = 200
     if request.method == "POST":
-        released = services.masking_key_release(
-            user=request.user,
-            channel="web",
-            ip=request.META.get("REMOTE_ADDR"),
-            request_id=getattr(request, "audit_request_id", ""),
-        )
+        try:
+            released = services.masking_key_release_sign(
+                request=request,
+                user=request.user,
+                password=request.POST.get("password", ""),
+                otp=request.POST.get("otp", ""),
+                channel="web",
+                ip=request.META.get("REMOTE_ADDR"),
+                request_id=getattr(request, "audit_request_id", ""),
+            )
+        except (Invalid, LockedOut) as error:
+            status = error.status
+            errors = dict(error.fields or {"__all__": [error.message]})
     else:
         services.masking_key_check_recipient(request.user)
     return render(
         request,
         "exports/masking_key.html",
-        {"released": released, "level": lock_level()},
+        {
+            "released": released,
+            "level": lock_level(),
+            "errors": errors,
+            "two_factor": needs_two_factor(request.user),
+            "signatures": [
+                signature_selectors.lock_signature_state(s)
+                for s in signature_selectors.lock_signatures().filter(subject="masking_key")
+            ],
+        },
+        status=status,
     )

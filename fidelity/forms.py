@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
+from django.contrib.auth.models import User
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -17,7 +18,7 @@ from trial.errors import TrialError
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
-def staff_label(user: Any) -> str:
+def staff_label(user: User) -> str:
     return user.get_full_name() or user.get_username()
 
 

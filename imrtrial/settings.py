@@ -51,8 +51,10 @@ INSTALLED_APPS = [
     "participants",
     "randomization",
     "assessments",
+    "casebooks",
     "fidelity",
     "exports",
+    "reports",
     "demo",
 ]
 
@@ -315,6 +317,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    # WeasyPrint (printed CRFs) logs every rendering step at INFO.
+    "loggers": {"weasyprint": {"level": "WARNING"}},
 }
 
 # --- Assessments (issue 4) -------------------------------------------------------------------

@@ -31,6 +31,7 @@ PARTICIPANT_READERS = (
     Role.DATA_MANAGER,
     Role.STATISTICIAN,
     Role.MONITOR,
+    Role.INVESTIGATOR,
 )
 # Who reads a participant's audit history: the data manager and the monitor (both blinded,
 # so the history leaves out everything that could reveal an arm).

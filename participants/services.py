@@ -19,6 +19,7 @@ from participants import eligibility
 from participants.models import CLOSED_STATUSES, EligibilityScreening, Participant, Sex, Status
 from participants.studyid import make_study_id
 from trial import access
+from trial.access import Viewer
 from trial.audit import audit_context
 from trial.errors import Conflict, Forbidden, Invalid
 from trial.models import Site
@@ -30,7 +31,7 @@ OPEN_BEFORE_RANDOMIZATION = frozenset(
 )
 
 
-def _require_coordinator_at(user: Any, site: Site) -> None:
+def _require_coordinator_at(user: Viewer, site: Site) -> None:
     if not access.has_role_at(user, site, Role.COORDINATOR):
         raise Forbidden(
             _("Only a coordinator at {name} can do this.").format(
@@ -49,7 +50,7 @@ def _require_not_future(value: date, field: str, label: str) -> None:
 
 # Error reports (the technical 500 page, mails to administrators) must not show the number.
 @sensitive_variables("cpr", "parsed")
-def participant_register(*, user: Any, site_code: str, cpr: str, sex: str) -> Participant:
+def participant_register(*, user: Viewer, site_code: str, cpr: str, sex: str) -> Participant:
     errors: dict[str, list[str]] = {}
     site = Site.objects.filter(code=(site_code or "").strip().upper()).first()
     if site is None:
@@ -85,7 +86,7 @@ def participant_register(*, user: Any, site_code: str, cpr: str, sex: str) -> Pa
                 cpr_hash=cpr_module.keyed_hash(parsed),
                 date_of_birth=parsed.birth_date,
                 sex=sex,
-                registered_by=user,
+                registered_by=access.signed_in(user),
             )
     except IntegrityError as exc:
         # Two simultaneous registrations of one number: the unique hash lets only one in.
@@ -95,7 +96,7 @@ def participant_register(*, user: Any, site_code: str, cpr: str, sex: str) -> Pa
 
 
 def participant_screen(
-    *, user: Any, participant: Participant, answers: dict[str, Any]
+    *, user: Viewer, participant: Participant, answers: dict[str, Any]
 ) -> EligibilityScreening:
     """Record a screening. Re-screening is allowed until randomisation; every screening is
     kept and the latest one decides the status."""
@@ -126,7 +127,7 @@ def participant_screen(
             **{field: answers[field] for field in eligibility.ANSWER_FIELDS},
             eligible=not reasons,
             reasons=reasons,
-            screened_by=user,
+            screened_by=access.signed_in(user),
         )
         if reasons:
             new_status = Status.INELIGIBLE
@@ -142,7 +143,7 @@ def participant_screen(
 
 
 def participant_record_consent(
-    *, user: Any, participant: Participant, consent_date: date, reason: str = ""
+    *, user: Viewer, participant: Participant, consent_date: date, reason: str = ""
 ) -> Participant:
     _require_coordinator_at(user, participant.site)
     _require_not_future(consent_date, "consent_date", _("The consent date"))
@@ -185,7 +186,7 @@ def participant_record_consent(
                 fields={"reason": [_("A reason is required to change a recorded consent date.")]},
             )
         locked.consent_date = consent_date
-        locked.consent_recorded_by = user
+        locked.consent_recorded_by = access.signed_in(user)
         locked.status = Status.CONSENTED
         locked.save(update_fields=["consent_date", "consent_recorded_by", "status"])
     participant.refresh_from_db()
@@ -193,7 +194,7 @@ def participant_record_consent(
 
 
 def participant_close(
-    *, user: Any, participant: Participant, status: str, on: date, reason: str
+    *, user: Viewer, participant: Participant, status: str, on: date, reason: str
 ) -> Participant:
     """Withdrawal, loss to follow-up or death. The allocation, if any, is kept (ITT)."""
     if status not in CLOSED_STATUSES:

@@ -5,7 +5,6 @@ act) and the services for every change."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from django import forms
 from django.contrib import messages
@@ -24,6 +23,7 @@ from participants.forms import ConsentForm, RegistrationForm, ScreeningForm, Sta
 from participants.models import CLOSED_STATUSES, Participant, Sex, Status
 from participants.services import OPEN_BEFORE_RANDOMIZATION
 from trial import access, audit_trail, timeline
+from trial.access import Viewer
 from trial.errors import Forbidden, Invalid, TrialError
 from trial.roles import Role
 from trial.selectors import lock_level
@@ -253,7 +253,7 @@ def participant_consent(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _statuses_for(user: Any, participant: Participant) -> list[str]:
+def _statuses_for(user: Viewer, participant: Participant) -> list[str]:
     allowed = []
     if selectors.may_act(user, participant, Role.COORDINATOR):
         allowed.append(Status.WITHDRAWN)

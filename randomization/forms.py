@@ -85,6 +85,17 @@ class IncidentForm(forms.Form):
         to_field_name="study_id",
         empty_label=_("Not known / several participants"),
         label=_("Whose allocation"),
+        # A typed study ID, checked against the user's participants in one query: a list of
+        # every participant would make the page grow with the trial.
+        widget=forms.TextInput(
+            attrs={
+                "placeholder": "BAL-007-K",
+                "autocapitalize": "characters",
+                "spellcheck": "false",
+            }
+        ),
+        help_text=_("The participant's study ID; leave it empty when not known or several."),
+        error_messages={"invalid_choice": _("No participant with that study ID at your sites.")},
     )
     learned_on = forms.DateField(
         label=_("Date you learned it"),

@@ -25,7 +25,7 @@ from randomization import forms, permissions, selectors, services
 from randomization.models import BlindingGuess, Guess, GuessTimepoint, RandomizationLogEntry
 from randomization.services.blinding import TRIAL_MANAGERS
 from randomization.services.lists import is_list_custodian
-from trial import access
+from trial import access, paging
 from trial.errors import Forbidden, TrialError
 from trial.roles import Role
 from trial.selectors import lock_level
@@ -339,12 +339,14 @@ def incidents(request: HttpRequest) -> HttpResponse:
             return redirect("randomization:incidents")
     elif request.method == "POST":
         status = 400
+    incidents_page, pager = paging.paginate(request, selectors.incidents_visible_to(user))
     return render(
         request,
         "randomization/incidents.html",
         {
             "form": form,
-            "incidents": selectors.incidents_visible_to(user),
+            "incidents": incidents_page.object_list,
+            "pager": pager,
             "sees_all": for_others,
         },
         status=status,

@@ -35,7 +35,7 @@ from rest_framework.test import APIClient
 
 from participants.models import Participant
 from tests.factories import api_client, make_participant, make_staff, page_client
-from trial.roles import Role
+from trial.roles import SITE_SCOPED_ROLES, Role
 
 OWN_SITE = "BAL"
 OTHER_SITE = "GLA"
@@ -115,7 +115,7 @@ class World:
 def build_world() -> World:
     users = {}
     for role in Role.values:
-        scoped = role in (Role.COORDINATOR, Role.ASSESSOR, Role.CLINICIAN, Role.INSTRUCTOR)
+        scoped = role in SITE_SCOPED_ROLES
         users[role] = make_staff(f"matrix-{role}", role, sites=[OWN_SITE] if scoped else None)
     world = World(users=users)
     for role, user in users.items():

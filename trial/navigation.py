@@ -47,6 +47,7 @@ ENTRIES: tuple[Entry, ...] = (
             Role.DATA_MANAGER,
             Role.STATISTICIAN,
             Role.MONITOR,
+            Role.INVESTIGATOR,
         ),
     ),
     Entry(_("Worklist"), "assessments:worklist", (Role.ASSESSOR, Role.CLINICIAN, Role.COORDINATOR)),
@@ -55,7 +56,7 @@ ENTRIES: tuple[Entry, ...] = (
         "assessments:queries",
         (Role.DATA_MANAGER, Role.MONITOR, Role.COORDINATOR, Role.ASSESSOR, Role.CLINICIAN),
     ),
-    Entry("Verification", "assessments:sdv", (Role.MONITOR, Role.DATA_MANAGER)),
+    Entry(_("Verification"), "assessments:sdv", (Role.MONITOR, Role.DATA_MANAGER)),
     Entry(
         _("IMR groups"),
         "fidelity:groups",
@@ -81,9 +82,25 @@ ENTRIES: tuple[Entry, ...] = (
         "randomization:incidents",
         (Role.ASSESSOR, Role.DATA_MANAGER, Role.MONITOR, Role.STATISTICIAN),
     ),
+    Entry(_("Visits to sign"), "casebooks:worklist", (Role.INVESTIGATOR,), unblinded_only=True),
+    Entry(_("Broken signatures"), "casebooks:broken", (Role.DATA_MANAGER,)),
     Entry(_("Register data"), "assessments:register_import", (Role.DATA_MANAGER,)),
     Entry(_("Freeze & lock"), "exports:lock", (Role.DATA_MANAGER, Role.STATISTICIAN)),
     Entry(_("Exports"), "exports:list", (Role.DATA_MANAGER, Role.STATISTICIAN)),
+    Entry(
+        _("Trial overview"),
+        "reports:overview",
+        (
+            Role.COORDINATOR,
+            Role.ASSESSOR,
+            Role.CLINICIAN,
+            Role.INSTRUCTOR,
+            Role.FIDELITY_RATER,
+            Role.DATA_MANAGER,
+            Role.STATISTICIAN,
+            Role.MONITOR,
+        ),
+    ),
     Entry(_("Accounts"), "admin:index", (Role.ADMIN,)),
 )
 

@@ -13,6 +13,7 @@ class Role(models.TextChoices):
     DATA_MANAGER = "data_manager", _("Data manager")
     STATISTICIAN = "statistician", _("Statistician")
     MONITOR = "monitor", _("Monitor")
+    INVESTIGATOR = "investigator", _("Principal investigator")
     ADMIN = "admin", _("Administrator")
 
 
@@ -20,10 +21,19 @@ class Role(models.TextChoices):
 BLINDED_ROLES = frozenset({Role.ASSESSOR, Role.DATA_MANAGER, Role.MONITOR})
 # Roles that may see allocation when the user holds no blinded role.
 UNBLINDED_ROLES = frozenset(
-    {Role.COORDINATOR, Role.CLINICIAN, Role.INSTRUCTOR, Role.FIDELITY_RATER, Role.STATISTICIAN}
+    {
+        Role.COORDINATOR,
+        Role.CLINICIAN,
+        Role.INSTRUCTOR,
+        Role.FIDELITY_RATER,
+        Role.STATISTICIAN,
+        Role.INVESTIGATOR,
+    }
 )
 # Roles that work at their own site(s); the others always cover every site.
-SITE_SCOPED_ROLES = frozenset({Role.COORDINATOR, Role.ASSESSOR, Role.CLINICIAN, Role.INSTRUCTOR})
+SITE_SCOPED_ROLES = frozenset(
+    {Role.COORDINATOR, Role.ASSESSOR, Role.CLINICIAN, Role.INSTRUCTOR, Role.INVESTIGATOR}
+)
 # Roles that must log in with a second factor.
 TWO_FACTOR_ROLES = frozenset({Role.STATISTICIAN, Role.DATA_MANAGER, Role.ADMIN})
 # Roles that work with trial data at all (admin manages accounts only).

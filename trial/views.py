@@ -1,27 +1,13 @@
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from trial import access, health
+from trial import health
 from trial.errors import RETRY_AFTER_SECONDS
-
-
-@login_required
-def home(request: HttpRequest) -> HttpResponse:
-    return render(
-        request,
-        "home.html",
-        {
-            "roles": access.role_labels(access.roles_of(request.user)),
-        },
-    )
-
 
 # API.md: every error of the API is JSON, `{"detail": "..."}`, also for an address no endpoint
 # answers (a mistyped path, an id that is not a number); pages keep Django's pages.

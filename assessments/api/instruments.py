@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from instruments import registry
 from instruments.metadata import instrument_metadata
 from trial import access
+from trial.access import Viewer
 from trial.errors import NotFound
 
 
@@ -88,7 +89,7 @@ class InstrumentMetadataSerializer(serializers.Serializer):
     notes = serializers.ListField(child=serializers.CharField())
 
 
-def reference_instruments(user: Any) -> tuple[Any, ...]:
+def reference_instruments(user: Viewer) -> tuple[Any, ...]:
     """The reference instruments of the apps above (registry.reference_instruments): the IMR
     Fidelity Scale belongs to IMR delivery, which blinded users find no trace of (issue #5)."""
     return tuple(registry.reference_instruments) if access.may_see_allocation(user) else ()

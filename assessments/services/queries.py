@@ -24,6 +24,7 @@ from assessments.models import (
 from instruments import registry
 from instruments.base import Finding
 from trial import access
+from trial.access import Viewer
 from trial.audit import audit_context
 from trial.errors import Conflict, Forbidden, Invalid, NotFound
 from trial.inputs import NUL_MESSAGE
@@ -59,7 +60,7 @@ def _text(value: Any, *, field: str, required: bool) -> str:
     return text
 
 
-def _role_at(user: Any, site_id: int, roles: tuple[str, ...]) -> str:
+def _role_at(user: Viewer, site_id: int, roles: tuple[str, ...]) -> str:
     for role in roles:
         if access.has_role_at(user, site_id, role):
             return str(role)
@@ -67,7 +68,7 @@ def _role_at(user: Any, site_id: int, roles: tuple[str, ...]) -> str:
 
 
 def sync_automatic_queries(
-    *, response: InstrumentResponse, findings: list[Finding], user: Any
+    *, response: InstrumentResponse, findings: list[Finding], user: Viewer
 ) -> list[Finding]:
     """Called in the transaction that saves a response. Opens a query for each edit check
     that fires and has no unresolved query yet, and closes the automatic queries whose check
@@ -120,7 +121,7 @@ def sync_automatic_queries(
     return opened
 
 
-def query_raise(*, user: Any, response: InstrumentResponse, item: str, message: str) -> Query:
+def query_raise(*, user: Viewer, response: InstrumentResponse, item: str, message: str) -> Query:
     """A data manager's query on one field of a response."""
     if not permissions.may_manage_queries(user):
         raise Forbidden(_("Data managers raise queries."))
@@ -152,14 +153,14 @@ def query_raise(*, user: Any, response: InstrumentResponse, item: str, message: 
             item=item,
             kind=QueryKind.MANUAL,
             message=text,
-            raised_by=user,
+            raised_by=access.signed_in(user),
             raised_at=now,
         )
         QueryMessage.objects.create(
             query=query,
             action=QueryAction.RAISED,
             text=text,
-            author=user,
+            author=access.signed_in(user),
             author_role=_role_at(user, response.participant.site_id, permissions.QUERY_MANAGERS),
             at=now,
         )
@@ -172,7 +173,7 @@ def _locked_query(query: Query) -> Query:
     )
 
 
-def query_answer(*, user: Any, query: Query, text: str) -> Query:
+def query_answer(*, user: Viewer, query: Query, text: str) -> Query:
     """Site staff answer an open query (or add to their answer)."""
     response = query.response
     instrument = registry.get(response.instrument)
@@ -195,14 +196,14 @@ def query_answer(*, user: Any, query: Query, text: str) -> Query:
             query=locked,
             action=QueryAction.ANSWERED,
             text=body,
-            author=user,
+            author=access.signed_in(user),
             author_role=_role_at(user, site_id, permissions.QUERY_ANSWERERS),
             at=now,
         )
     return locked
 
 
-def query_close(*, user: Any, query: Query, text: str = "") -> Query:
+def query_close(*, user: Viewer, query: Query, text: str = "") -> Query:
     if not permissions.may_manage_queries(user):
         raise Forbidden(_("Data managers close queries."))
     body = _text(text, field="text", required=False)
@@ -213,21 +214,21 @@ def query_close(*, user: Any, query: Query, text: str = "") -> Query:
             raise Conflict(_("The query is already closed."))
         now = timezone.now()
         locked.status = QueryStatus.CLOSED
-        locked.closed_by = user
+        locked.closed_by = access.signed_in(user)
         locked.closed_at = now
         locked.save(update_fields=["status", "closed_by", "closed_at"])
         QueryMessage.objects.create(
             query=locked,
             action=QueryAction.CLOSED,
             text=body,
-            author=user,
+            author=access.signed_in(user),
             author_role=str(permissions.QUERY_MANAGERS[0]),
             at=now,
         )
     return locked
 
 
-def query_reopen(*, user: Any, query: Query, text: str) -> Query:
+def query_reopen(*, user: Viewer, query: Query, text: str) -> Query:
     """A data manager re-opens a closed or answered query, saying what is still needed."""
     if not permissions.may_manage_queries(user):
         raise Forbidden(_("Data managers re-open queries."))
@@ -246,7 +247,7 @@ def query_reopen(*, user: Any, query: Query, text: str) -> Query:
             query=locked,
             action=QueryAction.REOPENED,
             text=body,
-            author=user,
+            author=access.signed_in(user),
             author_role=str(permissions.QUERY_MANAGERS[0]),
             at=now,
         )

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -18,6 +17,7 @@ from assessments.models import RegisterImport, ServiceUsePeriod
 from assessments.register import parse
 from participants.models import Participant
 from trial import access
+from trial.access import Viewer
 from trial.audit import audit_context
 from trial.errors import Conflict, Forbidden, Invalid
 from trial.inputs import NUL_MESSAGE
@@ -36,7 +36,7 @@ def _owners(hash_lists: list[list[str]]) -> dict[str, int]:
     return dict(Participant.objects.filter(cpr_hash__in=wanted).values_list("cpr_hash", "id"))
 
 
-def register_import(*, user: Any, content: bytes, note: str = "") -> RegisterImport:
+def register_import(*, user: Viewer, content: bytes, note: str = "") -> RegisterImport:
     if not access.has_role(user, *permissions.REGISTER_IMPORTERS):
         raise Forbidden(_("Data managers import register data."))
     if not content:
@@ -70,7 +70,7 @@ def register_import(*, user: Any, content: bytes, note: str = "") -> RegisterImp
         current = list(previous)
         now = timezone.now()
         created = RegisterImport.objects.create(
-            imported_by=user,
+            imported_by=access.signed_in(user),
             imported_at=now,
             file_sha256=file_digest(content),
             lines=len(parsed.lines),

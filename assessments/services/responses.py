@@ -35,6 +35,7 @@ from instruments.base import Action, CheckContext, Finding, Instrument
 from instruments.validation import CleanEntry, EntryErrors, clean_entry
 from participants.models import Participant
 from trial import access
+from trial.access import Viewer
 from trial.audit import audit_context
 from trial.errors import LOCKED_SQLSTATE, Conflict, Forbidden, Invalid, NotFound, sqlstate_of
 from trial.selectors import lock_level
@@ -51,7 +52,7 @@ class SaveResult:
     queries_opened: list[Finding] = field(default_factory=list)
 
 
-def require_entry_allowed(user: Any, participant: Participant, instrument: Instrument) -> None:
+def require_entry_allowed(user: Viewer, participant: Participant, instrument: Instrument) -> None:
     """404 outside the user's sites; 403 for a role that does not enter this form."""
     if not access.has_role_at(
         user, participant.site_id, *permissions.READERS, *instrument.entered_by
@@ -115,7 +116,7 @@ def _merge(fields: dict[str, list[str]], findings: list[Finding]) -> dict[str, l
 
 def response_save(
     *,
-    user: Any,
+    user: Viewer,
     participant: Participant,
     timepoint: str,
     code: str,
@@ -353,7 +354,7 @@ def _fill(
     entry: CleanEntry,
     instrument: Instrument,
     *,
-    user: Any,
+    user: Viewer,
     status: str,
     interview_day: date,
 ) -> None:
@@ -364,7 +365,7 @@ def _fill(
     response.scores = instrument.compute_scores(entry.values, entry.missing)
     response.status = status
     response.interview_date = interview_day
-    response.rater = user
+    response.rater = access.signed_in(user)
     response.rater_role = permissions.entering_role(user, response.participant.site_id, instrument)
     response.verified_by = None
     response.verified_at = None
@@ -392,7 +393,7 @@ def _database_refusals() -> Iterator[None]:
 
 
 def response_verify(
-    *, user: Any, response: InstrumentResponse, version: int | None
+    *, user: Viewer, response: InstrumentResponse, version: int | None
 ) -> InstrumentResponse:
     """Source-data verification of one complete form by a monitor or data manager. Possible
     while the database is frozen; any later change of the form clears it."""
@@ -417,7 +418,7 @@ def response_verify(
                 fields={"status": [_("The form is a draft.")]},
             )
         locked.status = ResponseStatus.VERIFIED
-        locked.verified_by = user
+        locked.verified_by = access.signed_in(user)
         locked.verified_at = timezone.now()
         locked.save(update_fields=["status", "verified_by", "verified_at", "updated_at"])
     return locked

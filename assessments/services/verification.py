@@ -14,6 +14,8 @@ from django.utils.translation import gettext_lazy as _
 from assessments import permissions
 from assessments.models import FieldVerification, InstrumentResponse, ResponseStatus
 from instruments import registry
+from trial import access
+from trial.access import Viewer
 from trial.audit import audit_context
 from trial.errors import Conflict, Forbidden, Invalid
 from trial.selectors import lock_level
@@ -30,7 +32,7 @@ def verifiable_fields(response: InstrumentResponse) -> list[str]:
 
 
 def response_verify_fields(
-    *, user: Any, response: InstrumentResponse, version: int | None, fields: Sequence[Any]
+    *, user: Viewer, response: InstrumentResponse, version: int | None, fields: Sequence[Any]
 ) -> list[FieldVerification]:
     """Mark `fields` of this version of a complete form as source-verified. Fields already
     verified on this version stay as they are. Returns the new marks."""
@@ -78,12 +80,13 @@ def response_verify_fields(
             )
         )
         now = timezone.now()
+        verifier = access.signed_in(user)
         return [
             FieldVerification.objects.create(
                 response=locked,
                 item=field,
                 version=locked.version,
-                verified_by=user,
+                verified_by=verifier,
                 verified_at=now,
             )
             for field in dict.fromkeys(fields)

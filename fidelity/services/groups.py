@@ -27,6 +27,7 @@ from participants.selectors import participants_visible_to
 from randomization.models import Arm
 from randomization.selectors import allocation_of
 from trial import access
+from trial.access import Viewer
 from trial.audit import audit_context
 from trial.errors import Conflict, Forbidden, Invalid, NotFound
 from trial.inputs import digits
@@ -118,7 +119,7 @@ def _check_capacity(capacity: Any) -> list[str]:
 
 def group_create(
     *,
-    user: Any,
+    user: Viewer,
     site_code: str,
     name: str,
     start_date: date,
@@ -167,7 +168,11 @@ def group_create(
 
     with transaction.atomic(), audit_context(user=user, reason="IMR group created"):
         group = ImrGroup.objects.create(
-            site=site, name=name, start_date=start_date, capacity=capacity, created_by=user
+            site=site,
+            name=name,
+            start_date=start_date,
+            capacity=capacity,
+            created_by=access.signed_in(user),
         )
         sync_people(GroupInstructor, owner={"group": group}, users=users)
     return group
@@ -175,7 +180,7 @@ def group_create(
 
 def group_update(
     *,
-    user: Any,
+    user: Viewer,
     group: ImrGroup,
     name: Any = UNSET,
     start_date: Any = UNSET,
@@ -237,7 +242,7 @@ def group_update(
     return group
 
 
-def _participant_for(user: Any, participant_id: Any) -> Participant:
+def _participant_for(user: Viewer, participant_id: Any) -> Participant:
     """By id (API.md) or, as typed on paper forms, by study ID; only at the user's sites."""
     visible = participants_visible_to(user).select_related("site")
     given = str(participant_id).strip()
@@ -252,7 +257,7 @@ def _participant_for(user: Any, participant_id: Any) -> Participant:
         ) from None
 
 
-def membership_add(*, user: Any, group: ImrGroup, participant_id: Any) -> GroupMembership:
+def membership_add(*, user: Viewer, group: ImrGroup, participant_id: Any) -> GroupMembership:
     """Place a participant in the group: only someone randomised to IMR at the group's own
     site. The reasons name the arm, so they are given only after the blinding check (a blinded
     user never gets this far: 404)."""
@@ -300,11 +305,14 @@ def membership_add(*, user: Any, group: ImrGroup, participant_id: Any) -> GroupM
         if problem:
             raise Invalid(problem, fields={"participant": [problem]})
         return GroupMembership.objects.create(
-            group=locked, participant=participant, joined_on=timezone.localdate(), added_by=user
+            group=locked,
+            participant=participant,
+            joined_on=timezone.localdate(),
+            added_by=access.signed_in(user),
         )
 
 
-def membership_remove(*, user: Any, group: ImrGroup, participant_id: Any, reason: str) -> None:
+def membership_remove(*, user: Viewer, group: ImrGroup, participant_id: Any, reason: str) -> None:
     """Undo a placement made in error. A member who attended a session stays a member: their
     attendance is part of the trial's exposure data."""
     permissions.require_role_at(

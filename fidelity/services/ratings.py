@@ -18,6 +18,8 @@ from fidelity.models import (
     RaterKind,
 )
 from fidelity.services.groups import UNSET
+from trial import access
+from trial.access import Viewer
 from trial.audit import audit_context
 from trial.errors import Conflict, Forbidden, Invalid
 
@@ -39,7 +41,7 @@ def _raise(errors: dict[str, Any]) -> None:
 
 def rating_submit(
     *,
-    user: Any,
+    user: Viewer,
     group: ImrGroup,
     timepoint: str,
     rater_kind: str,
@@ -130,7 +132,7 @@ def rating_submit(
             group=group,
             timepoint=timepoint,
             rater_kind=rater_kind,
-            rater=user,
+            rater=access.signed_in(user),
             items=cleaned,
             rated_on=rated_on or timezone.localdate(),
             notes=(notes or "").strip(),
@@ -139,7 +141,7 @@ def rating_submit(
 
 def rating_correct(
     *,
-    user: Any,
+    user: Viewer,
     rating: FidelityRating,
     items: Any = UNSET,
     rated_on: Any = UNSET,

@@ -22,6 +22,8 @@ from fidelity.models import (
 )
 from fidelity.scale import Module
 from fidelity.services.groups import UNSET, check_date, resolve_instructors, sync_people
+from trial import access
+from trial.access import Viewer
 from trial.audit import audit_context
 from trial.errors import Conflict, Invalid
 
@@ -71,7 +73,7 @@ def _same_day_conflict(group: ImrGroup, day: date, *, exclude: int | None = None
 
 def session_add(
     *,
-    user: Any,
+    user: Viewer,
     group: ImrGroup,
     date: date,
     module: int,
@@ -95,7 +97,7 @@ def session_add(
         ImrGroup.objects.select_for_update().get(pk=group.pk)
         _same_day_conflict(group, date)
         session = GroupSession.objects.create(
-            group=group, date=date, module=module, created_by=user
+            group=group, date=date, module=module, created_by=access.signed_in(user)
         )
         sync_people(SessionInstructor, owner={"session": session}, users=users)
     return session
@@ -103,7 +105,7 @@ def session_add(
 
 def schedule_generate(
     *,
-    user: Any,
+    user: Viewer,
     group: ImrGroup,
     first_date: date | None = None,
     weeks: int | None = None,
@@ -146,14 +148,16 @@ def schedule_generate(
             SessionInstructor.objects.filter(session__group=group).delete()
             existing.delete()
         return [
-            GroupSession.objects.create(group=group, date=day, module=module, created_by=user)
+            GroupSession.objects.create(
+                group=group, date=day, module=module, created_by=access.signed_in(user)
+            )
             for day, module in plan
         ]
 
 
 def session_update(
     *,
-    user: Any,
+    user: Viewer,
     session: GroupSession,
     date: Any = UNSET,
     module: Any = UNSET,
@@ -204,7 +208,7 @@ def session_update(
     return session
 
 
-def session_cancel(*, user: Any, session: GroupSession, reason: str = "") -> GroupSession:
+def session_cancel(*, user: Viewer, session: GroupSession, reason: str = "") -> GroupSession:
     """Cancel a planned session. It stays in the schedule, marked, with the reason."""
     permissions.require_role_at(
         user, session.group.site, permissions.SESSION_PLANNERS, "cancel sessions"
@@ -274,7 +278,7 @@ def _attendees(present: Sequence[Any], members: set[int]) -> tuple[set[int], lis
 
 
 def _write_attendance(
-    locked: GroupSession, *, members: set[int], wanted: set[int], user: Any
+    locked: GroupSession, *, members: set[int], wanted: set[int], user: Viewer
 ) -> int:
     """One attendance record per member (came or not); returns how many changed."""
     recorded = dict(
@@ -286,7 +290,10 @@ def _write_attendance(
         before = recorded.get(participant_id)
         if before is None:
             Attendance.objects.create(
-                session=locked, participant_id=participant_id, present=came, recorded_by=user
+                session=locked,
+                participant_id=participant_id,
+                present=came,
+                recorded_by=access.signed_in(user),
             )
             changed += 1
         elif before != came:
@@ -313,7 +320,7 @@ def _mark_held(locked: GroupSession, *, changed: int) -> None:
 
 def attendance_record(
     *,
-    user: Any,
+    user: Viewer,
     session: GroupSession,
     present: Sequence[Any],
     reason: str = "",

@@ -36,6 +36,8 @@ from randomization import permissions
 from randomization.log import Kind, actor_and_context, log_event
 from randomization.models import Allocation, AllocationList, RandomizationLogEntry
 from randomization.tasks import alert_list_exhausted, send_randomization_confirmation
+from trial import access
+from trial.access import Viewer
 from trial.audit import audit_context
 from trial.errors import Conflict, Invalid, TrialError, Unavailable, from_database_error
 from trial.lock import is_lock_refusal
@@ -174,13 +176,13 @@ def _take_next_slot(site_id: int) -> TakenSlot:
     return TakenSlot(*row)
 
 
-def _is_repeat(allocation: Allocation, user: Any, key: str) -> bool:
+def _is_repeat(allocation: Allocation, user: Viewer, key: str) -> bool:
     return (
         bool(key) and allocation.idempotency_key == key and allocation.randomized_by_id == user.pk
     )
 
 
-def _randomize_locked(*, participant: Participant, user: Any, key: str, channel: str) -> Outcome:
+def _randomize_locked(*, participant: Participant, user: Viewer, key: str, channel: str) -> Outcome:
     with transaction.atomic(), audit_context(user=user, reason="Randomisation"):
         locked, screening = participant_lock(participant=participant)
         existing = (
@@ -198,7 +200,7 @@ def _randomize_locked(*, participant: Participant, user: Any, key: str, channel:
             arm=unseal("arm", slot.arm_sealed),
             randomization_code=new_randomization_code(),
             randomized_at=timezone.now(),
-            randomized_by=user,
+            randomized_by=access.signed_in(user),
             idempotency_key=key,
         )
         _actor, username, request_id = actor_and_context(user, channel)
@@ -255,7 +257,7 @@ def _should_alert(site_id: int) -> bool:
 
 
 def _record_refusal(
-    error: TrialError, *, participant: Participant, user: Any, key: str, channel: str
+    error: TrialError, *, participant: Participant, user: Viewer, key: str, channel: str
 ) -> None:
     kind = getattr(error, "log_kind", Kind.REFUSED_INVALID)
     alert = kind == Kind.REFUSED_EXHAUSTED and _should_alert(participant.site_id)
@@ -275,7 +277,11 @@ def _record_refusal(
 
 
 def randomize(
-    *, participant: Participant, user: Any, idempotency_key: str | None = None, channel: str = "api"
+    *,
+    participant: Participant,
+    user: Viewer,
+    idempotency_key: str | None = None,
+    channel: str = "api",
 ) -> Outcome:
     """Randomise, or answer a repeated request (same user, same key) with its allocation."""
     key = (idempotency_key or "").strip()
@@ -309,7 +315,7 @@ def _constraint_of(exc: IntegrityError) -> str:
 
 
 def _randomize_with_retry(
-    *, participant: Participant, user: Any, key: str, channel: str
+    *, participant: Participant, user: Viewer, key: str, channel: str
 ) -> Outcome:
     """The database's refusals become trial errors. The only one worth another try is two
     randomisation codes colliding (40 random bits: about once in 10^12 randomisations)."""
@@ -345,7 +351,7 @@ def _randomize_with_retry(
 
 
 def participant_randomize(
-    *, participant: Participant, user: Any, idempotency_key: str | None = None
+    *, participant: Participant, user: Viewer, idempotency_key: str | None = None
 ) -> Allocation:
     """DESIGN.md's service: randomise `participant` (or return the allocation of a repeated
     request with the same idempotency key). Raises Forbidden, Invalid, Conflict, Unavailable."""

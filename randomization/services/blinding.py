@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -21,6 +22,7 @@ from randomization.models import (
     UnblindingIncident,
 )
 from trial import access
+from trial.access import Viewer
 from trial.audit import audit_context
 from trial.errors import Conflict, Forbidden, Invalid
 from trial.roles import BLINDED_ROLES, Role
@@ -29,18 +31,18 @@ from trial.roles import BLINDED_ROLES, Role
 TRIAL_MANAGERS = (Role.STATISTICIAN, Role.DATA_MANAGER)
 
 
-def holds_blinded_role(user: Any) -> bool:
+def holds_blinded_role(user: Viewer) -> bool:
     return access.has_role(user, *BLINDED_ROLES)
 
 
 def unblinding_incident_report(
     *,
-    user: Any,
+    user: Viewer,
     learned_on: date,
     how: str,
     description: str = "",
     participant: Participant | None = None,
-    person: Any = None,
+    person: User | None = None,
 ) -> UnblindingIncident:
     """Record that a blinded person learned (or may have learned) an allocation. Blinded
     staff report for themselves; a trial manager may record a report for a blinded person."""
@@ -70,12 +72,12 @@ def unblinding_incident_report(
         raise Invalid(_("The report has errors."), fields=errors)
     with transaction.atomic(), audit_context(user=user, reason="Unblinding reported"):
         return UnblindingIncident.objects.create(
-            person=target,
+            person=access.signed_in(target),
             participant=participant,
             learned_on=learned_on,
             how=how,
             description=description,
-            reported_by=user,
+            reported_by=access.signed_in(user),
         )
 
 
@@ -92,7 +94,7 @@ def resolve_person(username: str | None) -> Any:
 
 
 def blinding_guess_record(
-    *, user: Any, participant: Participant, timepoint: str, guess: str, reason: str = ""
+    *, user: Viewer, participant: Participant, timepoint: str, guess: str, reason: str = ""
 ) -> tuple[BlindingGuess, bool]:
     """Record (or, with a reason, correct) the assessor's guess of the arm at a post-
     intervention or follow-up assessment. Returns the guess and whether it was created."""
@@ -128,7 +130,7 @@ def blinding_guess_record(
                 created = BlindingGuess.objects.create(
                     participant=participant,
                     timepoint=timepoint,
-                    assessor=user,
+                    assessor=access.signed_in(user),
                     guess=guess,
                     recorded_at=timezone.now(),
                 )
@@ -141,7 +143,7 @@ def blinding_guess_record(
                     fields={"reason": [_("Give the reason for changing the recorded guess.")]},
                 )
             existing.guess = guess
-            existing.assessor = user
+            existing.assessor = access.signed_in(user)
             existing.recorded_at = timezone.now()
             existing.save(update_fields=["guess", "assessor", "recorded_at"])
             return existing, False

@@ -20,6 +20,7 @@ from randomization.generator import Slot
 from randomization.log import Kind, log_event
 from randomization.models import AllocationList, AllocationSlot
 from randomization.services.lists import actor_name, require_list_custodian
+from trial.access import Viewer
 from trial.errors import Conflict, NotFound
 from trial.models import Site
 from trial.sealing import unseal
@@ -54,7 +55,7 @@ def _checked_csv(allocation_list: AllocationList) -> bytes:
     return data
 
 
-def allocation_list_get(*, user: Any, pk: Any, channel: str) -> AllocationList:
+def allocation_list_get(*, user: Viewer, pk: Any, channel: str) -> AllocationList:
     require_list_custodian(user, channel=channel)
     try:
         return AllocationList.objects.select_related("site", "created_by").get(pk=int(pk))
@@ -62,7 +63,7 @@ def allocation_list_get(*, user: Any, pk: Any, channel: str) -> AllocationList:
         raise NotFound(_("No such allocation list.")) from None
 
 
-def allocation_list_csv(*, allocation_list: AllocationList, user: Any, channel: str) -> bytes:
+def allocation_list_csv(*, allocation_list: AllocationList, user: Viewer, channel: str) -> bytes:
     """The list version in canonical CSV (its SHA-256 is the stored hash). Audited."""
     require_list_custodian(user, channel=channel)
     data = _checked_csv(allocation_list)
@@ -78,7 +79,7 @@ def allocation_list_csv(*, allocation_list: AllocationList, user: Any, channel: 
     return data
 
 
-def allocation_list_seed(*, allocation_list: AllocationList, user: Any, channel: str) -> str:
+def allocation_list_seed(*, allocation_list: AllocationList, user: Viewer, channel: str) -> str:
     """The generator seed (32 hex digits) of a generated list version. Audited."""
     require_list_custodian(user, channel=channel)
     if not allocation_list.seed_sealed:
@@ -102,7 +103,7 @@ def _zip_entry(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
     archive.writestr(info, data)
 
 
-def trial_master_file_package(*, user: Any, channel: str) -> bytes:
+def trial_master_file_package(*, user: Viewer, channel: str) -> bytes:
     """Every list version in canonical CSV, the seeds, and a manifest with hashes and
     parameters, as one zip for the trial master file. Audited as one read."""
     require_list_custodian(user, channel=channel)
@@ -170,7 +171,7 @@ class Verification:
 
 
 def allocation_list_verify(
-    *, data: bytes | str, user: Any, channel: str, filename: str = ""
+    *, data: bytes | str, user: Viewer, channel: str, filename: str = ""
 ) -> Verification:
     """Compare a file with the stored list. The file must consist of whole list versions; each
     is reported as matching (same rows, and the stored hash re-computed from the stored slots)

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Max
 from django.utils.translation import gettext_lazy as _
@@ -21,6 +22,7 @@ from randomization.generator import Slot
 from randomization.log import Kind, log_event
 from randomization.models import AllocationList, AllocationSlot, SiteSequence
 from trial import access
+from trial.access import Viewer
 from trial.audit import audit_context
 from trial.errors import Conflict, Forbidden, Invalid, TrialError
 from trial.models import Site
@@ -32,7 +34,7 @@ MAX_PER_SITE = 10_000
 SOFTWARE = "IMR trial EDC 1.0.0"
 
 
-def is_list_custodian(user: Any) -> bool:
+def is_list_custodian(user: Viewer) -> bool:
     """A statistician who holds no blinded role and does not enrol (no coordinator role)."""
     return (
         access.has_role(user, Role.STATISTICIAN)
@@ -41,7 +43,7 @@ def is_list_custodian(user: Any) -> bool:
     )
 
 
-def require_list_custodian(user: Any, *, channel: str) -> None:
+def require_list_custodian(user: Viewer | None, *, channel: str) -> None:
     """Statisticians hold the lists. A management command run on the server without --by is
     allowed (shell access is the gate there) and is logged with the operating-system user."""
     if user is None and channel == "cli":
@@ -127,7 +129,7 @@ def _store_version(
     source: str,
     seed: int | None,
     parameters: dict[str, Any],
-    user: Any,
+    user: Viewer | None,
 ) -> AllocationList:
     version = (AllocationList.objects.filter(site=site).aggregate(v=Max("version"))["v"] or 0) + 1
     allocation_list = AllocationList.objects.create(
@@ -139,7 +141,7 @@ def _store_version(
         sha256=generator.list_sha256(slots),
         seed_sealed=seal("seed", generator.seed_to_hex(seed)) if seed is not None else "",
         parameters=parameters,
-        created_by=user if getattr(user, "pk", None) else None,
+        created_by=user if isinstance(user, User) else None,
     )
     AllocationSlot.objects.bulk_create(
         [
@@ -158,15 +160,15 @@ def _store_version(
     return allocation_list
 
 
-def actor_name(user: Any) -> str:
-    if getattr(user, "pk", None):
+def actor_name(user: Viewer | None) -> str:
+    if user is not None and user.pk:
         return str(user.get_username())
     import getpass
 
     return f"os:{getpass.getuser()}"
 
 
-def _log_refusal(error: TrialError, *, user: Any, channel: str, action: str) -> None:
+def _log_refusal(error: TrialError, *, user: Viewer | None, channel: str, action: str) -> None:
     messages = error.fields or {"detail": [error.message]}
     log_event(
         Kind.LIST_REFUSED,
@@ -181,7 +183,7 @@ def allocation_lists_generate(
     *,
     per_site: int,
     site_codes: Sequence[str] | None = None,
-    user: Any = None,
+    user: Viewer | None = None,
     extend: bool = False,
     reason: str = "",
     channel: str = "cli",
@@ -314,7 +316,7 @@ def allocation_lists_generate(
 def allocation_list_import(
     *,
     data: bytes | str,
-    user: Any,
+    user: Viewer | None,
     extend: bool = False,
     reason: str = "",
     channel: str = "web",

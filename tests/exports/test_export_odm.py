@@ -170,7 +170,7 @@ def test_every_clinical_datum_has_its_definitions(odm: Any) -> None:
         seen_events = [e.get("StudyEventOID") for e in subject]
         assert len(seen_events) == len(set(seen_events))
         for event in subject:
-            allowed_forms = refs(events[event.get("StudyEventOID")], "FormRef", "FormOID")
+            allowed_forms = refs(events[attr(event, "StudyEventOID")], "FormRef", "FormOID")
             keys: Counter[tuple[str, str | None]] = Counter()
             for form in event:
                 oid = attr(form, "FormOID")

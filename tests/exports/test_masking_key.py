@@ -7,9 +7,18 @@ from typing import Any
 
 import pytest
 
+from casebooks.models import Signature
 from exports import services
 from exports.models import MaskingKey, MaskingKeyRelease
-from tests.factories import api_client, make_staff, page_client
+from tests.factories import (
+    PASSWORD,
+    api_client,
+    enrol_totp,
+    give_password,
+    make_staff,
+    page_client,
+    totp_code,
+)
 from trial.roles import Role
 
 URL = "/api/v1/exports/masking-key/"
@@ -29,13 +38,25 @@ def test_the_statistician_receives_the_key_after_lock_and_it_is_recorded(
 ) -> None:
     key = services.masking_key_get_or_create()
     lock = services.dataset_lock(user=dm, reason="Final")
+    # Not before the statistician has signed the release (password and code again).
+    assert api_client(statistician).get(URL).status_code == 409
+    assert not MaskingKeyRelease.objects.exists()
+    give_password(statistician)
+    device = enrol_totp(statistician)
+    signed = api_client(statistician).post(
+        URL, {"password": PASSWORD, "otp": totp_code(device)}, format="json"
+    )
+    assert signed.status_code == 201, signed.content
+    assert Signature.objects.get().meaning == "key_released"
+    assert MaskingKeyRelease.objects.count() == 1
     response = api_client(statistician).get(URL)
     assert response.status_code == 200
     groups = {g["arm"]: g for g in response.json()["groups"]}
     mapping = services.masking_mapping(key)
     assert {arm: g["group"] for arm, g in groups.items()} == mapping
     assert groups["IMR"]["code"] == {"A": 1, "B": 2}[mapping["IMR"]]
-    release = MaskingKeyRelease.objects.get()
+    release = MaskingKeyRelease.objects.order_by("-id").first()
+    assert MaskingKeyRelease.objects.count() == 2
     assert (release.user, release.lock, release.channel) == (statistician, lock, "api")
 
 
@@ -72,12 +93,17 @@ def test_without_any_blinded_export_there_is_no_key(statistician: Any, dm: Any) 
 def test_the_page_shows_the_key_only_on_a_deliberate_request(statistician: Any, dm: Any) -> None:
     services.masking_key_get_or_create()
     services.dataset_lock(user=dm, reason="Final")
+    give_password(statistician)
+    device = enrol_totp(statistician)
     client = page_client(statistician)
     page = client.get("/data/masking-key/")
     assert page.status_code == 200
     assert b"Treatment as usual" not in page.content
     assert not MaskingKeyRelease.objects.exists()
-    shown = client.post("/data/masking-key/")
+    refused = client.post("/data/masking-key/", {"password": "wrong", "otp": totp_code(device)})
+    assert refused.status_code == 400
+    assert b"Treatment as usual" not in refused.content
+    shown = client.post("/data/masking-key/", {"password": PASSWORD, "otp": totp_code(device)})
     assert shown.status_code == 200
     assert b"Treatment as usual" in shown.content
     assert MaskingKeyRelease.objects.get().channel == "web"

@@ -273,6 +273,26 @@ WRITES: dict[tuple[str, str], Write] = {
         lambda t: "/api/v1/exports/",
         lambda t: {"formats": ["csv"], "blinded": True},
     ),
+    # The world's visits are not complete and nothing is locked: valid requests are 409s,
+    # told before any credential is checked.
+    ("POST", f"{P}/{{id}}/signatures/"): Write(
+        Role.INVESTIGATOR,
+        lambda t: f"{P}/{t.rated.pk}/signatures/",
+        lambda t: {"timepoint": "baseline", "meaning": "reviewed_approved", "password": PASSWORD},
+        valid=(409,),
+    ),
+    ("POST", "/api/v1/locks/signatures/"): Write(
+        Role.DATA_MANAGER,
+        lambda t: "/api/v1/locks/signatures/",
+        lambda t: {"password": PASSWORD, "otp": "123456"},
+        valid=(409,),
+    ),
+    ("POST", "/api/v1/exports/masking-key/"): Write(
+        Role.STATISTICIAN,
+        lambda t: "/api/v1/exports/masking-key/",
+        lambda t: {"password": PASSWORD, "otp": "123456"},
+        valid=(409,),
+    ),
 }
 
 # The refusals API.md names for bad input; never a 5xx.

@@ -123,7 +123,23 @@ PAGES: dict[str, list[tuple[str, Args]]] = {
         (Role.DATA_MANAGER, lambda t: {"pk": t.extras["export"].pk, "name": "participants.csv"})
     ],
     "exports:masking_key": [(Role.STATISTICIAN, NONE)],
+    "casebooks:blank": [(Role.ASSESSOR, lambda t: {"code": "GAF"})],
+    "casebooks:casebook": [(Role.DATA_MANAGER, lambda t: {"pk": t.rated.pk})],
+    "casebooks:visit_pdf": [(Role.ASSESSOR, lambda t: {"pk": t.rated.pk, "timepoint": "baseline"})],
+    "casebooks:form_pdf": [
+        (Role.ASSESSOR, lambda t: {"pk": t.rated.pk, "timepoint": "baseline", "code": "GAF"})
+    ],
+    "casebooks:sign": [(Role.INVESTIGATOR, lambda t: {"pk": t.rated.pk, "timepoint": "baseline"})],
+    "casebooks:worklist": [(Role.INVESTIGATOR, NONE)],
+    "casebooks:broken": [(Role.DATA_MANAGER, NONE)],
     "exports:data_dictionary": [(Role.DATA_MANAGER, NONE)],
+    "reports:overview": [(Role.DATA_MANAGER, NONE)],
+    "reports:consort": [(Role.STATISTICIAN, NONE)],
+    "reports:matrix": [(Role.MONITOR, NONE)],
+    "reports:tables": [(Role.DATA_MANAGER, NONE)],
+    "reports:table": [(Role.DATA_MANAGER, lambda t: {"name": "baseline"})],
+    "reports:table_download": [(Role.DATA_MANAGER, lambda t: {"name": "baseline", "fmt": "csv"})],
+    "reports:picture": [(Role.COORDINATOR, lambda t: {"name": "consort", "fmt": "svg"})],
 }
 # Page routes whose POST ends the session, as it should.
 ENDS_SESSION = {"logout"}

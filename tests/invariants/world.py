@@ -44,6 +44,7 @@ PROJECT_APPS = (
     "participants",
     "randomization",
     "assessments",
+    "casebooks",
     "fidelity",
     "exports",
 )
@@ -144,6 +145,7 @@ def build_trial() -> Trial:
         Role.DATA_MANAGER: make_staff("inv-dm", Role.DATA_MANAGER),
         Role.STATISTICIAN: make_staff("inv-stat", Role.STATISTICIAN),
         Role.MONITOR: make_staff("inv-monitor", Role.MONITOR),
+        Role.INVESTIGATOR: make_staff("inv-investigator", Role.INVESTIGATOR, sites=["BAL"]),
         Role.ADMIN: make_staff("inv-admin", Role.ADMIN),
     }
     give_password(users[Role.COORDINATOR])

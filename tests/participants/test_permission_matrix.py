@@ -22,6 +22,7 @@ READERS: dict[str, Expected] = {
     "data_manager": 200,
     "statistician": 200,
     "monitor": 200,
+    "investigator": (200, 404),
 }
 # The list itself is open to every reader; filtering on a site one does not work at gives an
 # empty list (what it contains is tested in test_pages / test_registration).

@@ -130,7 +130,21 @@ def test_the_incidents_page_takes_a_report_and_lists_them(sites: dict, client: A
     client.force_login(assessor)
     page = client.get("/randomisation/incidents/")
     assert page.status_code == 200
-    assert participant.study_id in page.content.decode()
+    # The participant is typed (a study ID), not picked from a list of everyone: the page
+    # stays the same size however many participants there are.
+    assert 'name="participant"' in page.content.decode()
+    assert participant.study_id not in page.content.decode()
+    unknown = client.post(
+        "/randomisation/incidents/",
+        {
+            "participant": "GLA-999-X",
+            "learned_on": timezone.localdate().isoformat(),
+            "how": "other",
+        },
+    )
+    assert unknown.status_code == 400
+    assert "No participant with that study ID" in unknown.content.decode()
+    assert UnblindingIncident.objects.count() == 0
     response = client.post(
         "/randomisation/incidents/",
         {

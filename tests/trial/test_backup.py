@@ -33,7 +33,9 @@ def content(target: backup.Target) -> dict[str, tuple[int, str]]:
                     " FROM {} AS t"
                 ).format(sql.Identifier(table))
             )
-            found[table] = cursor.fetchone()
+            row = cursor.fetchone()
+            assert row is not None  # (count(*) always answers one row)
+            found[table] = (row[0], row[1])
     return found
 
 

@@ -73,6 +73,7 @@ ROLE_SETS: dict[str, tuple[str, ...]] = {
     "data_manager": (Role.DATA_MANAGER,),
     "statistician": (Role.STATISTICIAN,),
     "monitor": (Role.MONITOR,),
+    "investigator": (Role.INVESTIGATOR,),
     "admin": (Role.ADMIN,),
     "coordinator+assessor": (Role.COORDINATOR, Role.ASSESSOR),
 }
