@@ -78,3 +78,14 @@ def test_makemessages_would_not_change_the_catalogue(tmp_path: Path) -> None:
     gone = sorted(m for _, m, _ in committed - fresh)
     assert missing == [], f"not in the catalogue (run makemessages): {missing[:20]}"
     assert gone == [], f"no longer in the code (run makemessages): {gone[:20]}"
+
+
+def test_every_translation_keeps_the_placeholders_of_its_message() -> None:
+    """msgfmt's own check: a translation with other %-placeholders than its message would fail
+    (or show the wrong value) when the page fills it in."""
+    checked = subprocess.run(
+        ["msgfmt", "--check-format", "--output-file=/dev/null", str(PO)],
+        capture_output=True,
+        text=True,
+    )
+    assert checked.returncode == 0, checked.stderr
