@@ -18,7 +18,7 @@ export PIP_ROOT_USER_ACTION := ignore
 # later command (`.venv/bin/python manage.py demo_totp ...`) uses the same database.
 PERSISTED_SETTINGS := DATABASE_URL DATABASE_OWNER_URL REDIS_URL
 
-.PHONY: help run dev test test-fast install pdf-libraries services database demo worker lint
+.PHONY: help run dev test test-fast install pdf-libraries services database demo worker lint messages
 
 help:
 	@echo "make run   install, prepare the database, create demo users and data, serve on :$(PORT)"
@@ -101,3 +101,9 @@ lint: install
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy .
+
+# The Danish catalogue: gather the messages of the code and templates into locale/da (then
+# translate the new ones), and compile it. tests/i18n fails while either step is owed.
+messages: install
+	$(PY) manage.py makemessages --locale da --no-location --ignore '.venv/*' --ignore '.tools/*' --ignore 'tests/*' --ignore 'bench/*' --ignore 'docs/*' --ignore 'var/*' --ignore 'deploy/*'
+	$(PY) manage.py compilemessages --locale da --ignore '.venv/*' --ignore '.tools/*'

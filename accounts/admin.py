@@ -21,6 +21,8 @@ from django.contrib.auth.models import Group
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import lockout, tokens, twofactor
@@ -34,12 +36,12 @@ from trial.roles import SITE_SCOPED_ROLES, Role
 
 User = get_user_model()
 
-REASON_HELP = "Why you make this change. It is kept in the audit trail with your name."
+REASON_HELP = _("Why you make this change. It is kept in the audit trail with your name.")
 
 
 def _reason_field(required: bool = True) -> forms.CharField:
     return forms.CharField(
-        label="Reason for this change",
+        label=_("Reason for this change"),
         required=required,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=REASON_HELP,
@@ -66,7 +68,10 @@ class RoleAssignmentForm(forms.ModelForm):
         role, site = data.get("role"), data.get("site")
         if role and site and role not in SITE_SCOPED_ROLES:
             self.add_error(
-                "site", f"A {Role(role).label.lower()} works at every site: leave it empty."
+                "site",
+                _("A {Role} works at every site: leave it empty.").format(
+                    Role=Role(role).label.lower(),
+                ),
             )
         return data
 
@@ -77,8 +82,8 @@ class RoleAssignmentInline(admin.TabularInline):
     extra = 1
     fields = ["role", "site", "granted_at"]
     readonly_fields = ["granted_at"]
-    verbose_name = "role"
-    verbose_name_plural = "Roles (site empty = every site)"
+    verbose_name = _("role")
+    verbose_name_plural = _("Roles (site empty = every site)")
 
 
 class StaffChangeForm(UserChangeForm):
@@ -112,14 +117,22 @@ class StaffCreationForm(UserCreationForm):
         ].help_text = "The person must change it at the first login: you know this one."
 
 
-@admin.action(description="Remove the two-factor device (the user enrols a new one)")
+@admin.action(description=_("Remove the two-factor device (the user enrols a new one)"))
 def reset_two_factor(modeladmin: Any, request: HttpRequest, queryset: QuerySet) -> None:
     for user in queryset:
         twofactor.devices_reset(user=user, request=request)
-    messages.success(request, f"Two-factor devices removed for {queryset.count()} account(s).")
+    count = queryset.count()
+    messages.success(
+        request,
+        ngettext(
+            "Two-factor device removed for {count} account.",
+            "Two-factor devices removed for {count} accounts.",
+            count,
+        ).format(count=count),
+    )
 
 
-@admin.action(description="Lift a lockout after failed logins")
+@admin.action(description=_("Lift a lockout after failed logins"))
 def unlock(modeladmin: Any, request: HttpRequest, queryset: QuerySet) -> None:
     for user in queryset:
         lockout.failures_reset(user.get_username())
@@ -130,10 +143,16 @@ def unlock(modeladmin: Any, request: HttpRequest, queryset: QuerySet) -> None:
             user=user,
             detail=f"by {request.user.get_username()}",
         )
-    messages.success(request, f"Unlocked {queryset.count()} account(s).")
+    count = queryset.count()
+    messages.success(
+        request,
+        ngettext("Unlocked {count} account.", "Unlocked {count} accounts.", count).format(
+            count=count
+        ),
+    )
 
 
-@admin.action(description="Revoke every API token")
+@admin.action(description=_("Revoke every API token"))
 def revoke_tokens(modeladmin: Any, request: HttpRequest, queryset: QuerySet) -> None:
     for user in queryset:
         count = tokens.tokens_revoke_all(user=user)
@@ -144,7 +163,15 @@ def revoke_tokens(modeladmin: Any, request: HttpRequest, queryset: QuerySet) -> 
             user=user,
             detail=f"{count} token(s) revoked by {request.user.get_username()}",
         )
-    messages.success(request, f"API tokens revoked for {queryset.count()} account(s).")
+    total = queryset.count()
+    messages.success(
+        request,
+        ngettext(
+            "API tokens revoked for {count} account.",
+            "API tokens revoked for {count} accounts.",
+            total,
+        ).format(count=total),
+    )
 
 
 admin.site.unregister(Group)
@@ -185,19 +212,19 @@ class StaffAdmin(ReasonAuditMixin, UserAdmin):
     inlines = [RoleAssignmentInline]
     actions = [reset_two_factor, unlock, revoke_tokens]
 
-    @admin.display(description="Name")
+    @admin.display(description=_("Name"))
     def full_name(self, obj: Any) -> str:
         return obj.get_full_name()
 
-    @admin.display(description="Roles")
+    @admin.display(description=_("Roles"))
     def roles(self, obj: Any) -> str:
         parts = []
         for assignment in obj.role_assignments.all():
-            where = assignment.site.code if assignment.site else "all"
+            where = assignment.site.code if assignment.site else gettext("all")
             parts.append(f"{assignment.get_role_display()} ({where})")
         return ", ".join(parts) or "—"
 
-    @admin.display(description="Two-factor", boolean=True)
+    @admin.display(description=_("Two-factor"), boolean=True)
     def two_factor(self, obj: Any) -> bool:
         return twofactor.has_confirmed_device(obj)
 
@@ -256,24 +283,24 @@ class StaffAdmin(ReasonAuditMixin, UserAdmin):
         role_event = event_model(RoleAssignment)
         sources = [
             (
-                AuditSource(event_model(StaffAccount), "pgh_obj_id", "Account", True),
+                AuditSource(event_model(StaffAccount), "pgh_obj_id", gettext("Account"), True),
                 Q(pgh_obj_id=user.pk),
             ),
             (
                 AuditSource(
                     role_event,
                     "user_id",
-                    "Role",
+                    gettext("Role"),
                     True,
                     hidden_fields=frozenset({"user", "granted_at"}),
-                    describe=lambda e: f"Role {e.get_role_display()}",
+                    describe=lambda e: gettext("Role {role}").format(role=e.get_role_display()),
                 ),
                 Q(user_id=user.pk),
             ),
         ]
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Audit trail of {user.get_username()}",
+            "title": gettext("Audit trail of {username}").format(username=user.get_username()),
             "subject": user,
             "opts": self.opts,
             "entries": trail(sources),
@@ -341,7 +368,7 @@ class AuthEventAdmin(ReadOnlyAdmin):
     date_hierarchy = "at"
 
 
-@admin.action(description="Revoke the selected tokens")
+@admin.action(description=_("Revoke the selected tokens"))
 def revoke_selected(modeladmin: Any, request: HttpRequest, queryset: QuerySet) -> None:
     for token in queryset.filter(revoked_at__isnull=True).select_related("user"):
         tokens.token_revoke(token=token)

@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from trial import access
 from trial.roles import Role
@@ -24,9 +25,9 @@ View = TypeVar("View", bound=Callable[..., Any])
 
 
 class TrialAdminSite(admin.AdminSite):
-    site_header = "IMR trial EDC · accounts"
-    site_title = "IMR trial EDC accounts"
-    index_title = "Staff accounts and configuration"
+    site_header = _("IMR trial EDC · accounts")
+    site_title = _("IMR trial EDC accounts")
+    index_title = _("Staff accounts and configuration")
 
     def has_permission(self, request: HttpRequest) -> bool:
         user = request.user
@@ -46,7 +47,7 @@ class TrialAdminSite(admin.AdminSite):
             # Logged in but not an administrator: say so (403) rather than send them to a
             # login page that would send them straight back.
             if request.user.is_authenticated and not self.has_permission(request):
-                raise PermissionDenied("Only administrators manage accounts.")
+                raise PermissionDenied(_("Only administrators manage accounts."))
             return inner(request, *args, **kwargs)
 
         return cast(View, guarded)
@@ -56,7 +57,7 @@ class TrialAdminSite(admin.AdminSite):
         if request.user.is_authenticated:
             if self.has_permission(request):
                 return redirect("admin:index")
-            raise PermissionDenied("Only administrators manage accounts.")
+            raise PermissionDenied(_("Only administrators manage accounts."))
         return redirect_to_login(
             request.GET.get("next") or reverse("admin:index"), reverse("login")
         )

@@ -155,7 +155,7 @@ class TokenView(APIView):
         token = request.auth
         if not isinstance(token, ApiToken):
             return Response(
-                {"detail": "Send the token to revoke as 'Authorization: Token <token>'."},
+                {"detail": _("Send the token to revoke as 'Authorization: Token <token>'.")},
                 status=status.HTTP_400_BAD_REQUEST,
             )
         tokens.token_revoke(token=token)

@@ -1,11 +1,12 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class AccountsConfig(AppConfig):
     """Staff accounts: login, the second factor, API tokens, lockout, the security log."""
 
     name = "accounts"
-    verbose_name = "IMR trial: accounts and security log"
+    verbose_name = _("IMR trial: accounts and security log")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

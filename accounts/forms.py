@@ -5,13 +5,14 @@ from typing import Any
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.validators import MaxLengthValidator
+from django.utils.translation import gettext_lazy as _
 
 from accounts.twofactor import CODE_PATTERN, clean_code
 
 
 class OtpForm(forms.Form):
     otp = forms.CharField(
-        label="Code from your authenticator app",
+        label=_("Code from your authenticator app"),
         max_length=9,
         widget=forms.TextInput(
             attrs={
@@ -27,7 +28,7 @@ class OtpForm(forms.Form):
     def clean_otp(self) -> str:
         code = clean_code(self.cleaned_data["otp"])
         if not CODE_PATTERN.match(code):
-            raise forms.ValidationError("Type the six digits your authenticator app shows.")
+            raise forms.ValidationError(_("Type the six digits your authenticator app shows."))
         return code
 
 

@@ -23,10 +23,13 @@ from django.utils.translation import gettext_lazy as _
 def lockout_message(request: HttpRequest | None = None) -> str:
     cool_off = get_cool_off(request)
     minutes = int(cool_off.total_seconds() // 60) if cool_off else None
-    how_long = f"for {minutes} minutes" if minutes else "until an administrator unlocks it"
-    return (
-        "Too many failed logins for this account: it is locked "
-        f"{how_long}. The trial administrator can unlock it sooner."
+    if minutes:
+        return _(
+            "Too many failed logins for this account: it is locked for {minutes} minutes. "
+            "The trial administrator can unlock it sooner."
+        ).format(minutes=minutes)
+    return _(
+        "Too many failed logins for this account: it is locked until an administrator unlocks it."
     )
 
 

@@ -3,24 +3,25 @@ import pgtrigger
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class AuthEvent(models.Model):
     """Security events that are not row changes: logins, failures, lockouts, token issue."""
 
     class Kind(models.TextChoices):
-        LOGIN = "login", "Logged in"
-        LOGOUT = "logout", "Logged out"
-        LOGIN_FAILED = "login_failed", "Failed login"
-        LOCKED_OUT = "locked_out", "Locked out"
-        TOKEN_ISSUED = "token_issued", "API token issued"
-        OTP_FAILED = "otp_failed", "Wrong or missing second factor"
-        OTP_DEVICE_ADDED = "otp_device_added", "Two-factor device enrolled"
-        OTP_VERIFIED = "otp_verified", "Second factor verified"
-        OTP_DEVICE_RESET = "otp_device_reset", "Two-factor device removed by an administrator"
-        TOKEN_REVOKED = "token_revoked", "API token revoked"
-        PASSWORD_CHANGED = "password_changed", "Password changed"
-        UNLOCKED = "unlocked", "Lockout lifted by an administrator"
+        LOGIN = "login", _("Logged in")
+        LOGOUT = "logout", _("Logged out")
+        LOGIN_FAILED = "login_failed", _("Failed login")
+        LOCKED_OUT = "locked_out", _("Locked out")
+        TOKEN_ISSUED = "token_issued", _("API token issued")
+        OTP_FAILED = "otp_failed", _("Wrong or missing second factor")
+        OTP_DEVICE_ADDED = "otp_device_added", _("Two-factor device enrolled")
+        OTP_VERIFIED = "otp_verified", _("Second factor verified")
+        OTP_DEVICE_RESET = "otp_device_reset", _("Two-factor device removed by an administrator")
+        TOKEN_REVOKED = "token_revoked", _("API token revoked")
+        PASSWORD_CHANGED = "password_changed", _("Password changed")
+        UNLOCKED = "unlocked", _("Lockout lifted by an administrator")
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     username = models.CharField(max_length=150)
@@ -106,4 +107,27 @@ class PasswordChangeDemand(models.Model):
 class StaffAccount(get_user_model()):  # type: ignore[misc]
     class Meta:
         proxy = True
-        verbose_name = "staff account"
+        verbose_name = _("staff account")
+
+
+class Language(models.TextChoices):
+    """The languages of the interface (settings.LANGUAGES names the same two)."""
+
+    DANISH = "da", _("Dansk")
+    ENGLISH = "en", _("English")
+
+
+# A member of staff's own choices. Audited (who changed it, when) like the account itself; not
+# trial data, so the freeze and the lock leave it alone: staff still read the pages after lock.
+@pghistory.track()
+class AccountPreference(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference"
+    )
+    language = models.CharField(max_length=8, choices=Language.choices)
+
+    class Meta:
+        verbose_name = _("account preference")
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.language})"

@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.authentication import SessionScheme
 from rest_framework import exceptions
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
@@ -99,7 +100,7 @@ class TrialTokenAuthentication(TokenAuthentication):
     def authenticate_credentials(self, key: str) -> tuple[Any, ApiToken]:
         token = token_find(key)
         if token is None or not token.user.is_active:
-            raise exceptions.AuthenticationFailed("Invalid or expired token; ask for a new one.")
+            raise exceptions.AuthenticationFailed(_("Invalid or expired token; ask for a new one."))
         return token.user, token
 
 

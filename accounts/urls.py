@@ -1,5 +1,6 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
+from django.views.i18n import set_language
 
 from accounts import api, views
 
@@ -11,6 +12,8 @@ urlpatterns = [
     path("verify/", views.otp_verify, name="otp_verify"),
     path("enrol/", views.otp_enrol, name="otp_enrol"),
     path("password/", views.PasswordChangeView.as_view(), name="password_change"),
+    # The login page's language switch (Django's view: POST, sets the language cookie).
+    path("language/", set_language, name="set_language"),
 ]
 
 api_urlpatterns = [

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
@@ -15,15 +16,16 @@ from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 
-from accounts import lockout, tokens, twofactor
+from accounts import language, lockout, tokens, twofactor
 from accounts.authlog import record
 from accounts.forms import LoginForm, OtpForm
-from accounts.models import ApiToken, AuthEvent, PasswordChangeDemand
+from accounts.models import ApiToken, AuthEvent, Language, PasswordChangeDemand
 from trial import access
 from trial.access import Viewer
 from trial.models import Site
@@ -37,6 +39,23 @@ def _next_url(request: HttpRequest) -> str:
     ):
         return candidate
     return reverse("home")
+
+
+def _apply_account_language(request: HttpRequest, response: HttpResponse, user: Any) -> None:
+    """From login on, the pages speak the account's language; an account that never chose one
+    keeps the language of the login page. The cookie keeps it for the login page after
+    logout."""
+    chosen = language.account_language(user)
+    if chosen is None:
+        return
+    language.remember(request, chosen)
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        chosen,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+    )
 
 
 def _second_step(user: Viewer, next_url: str) -> str:
@@ -55,6 +74,7 @@ class LoginView(auth_views.LoginView):
     def form_valid(self, form: Any) -> HttpResponse:
         user = form.get_user()
         response = super().form_valid(form)
+        _apply_account_language(self.request, response, user)
         if access.needs_two_factor(user):
             return redirect(_second_step(user, self.get_success_url()))
         lockout.failures_reset(user.get_username())
@@ -88,7 +108,8 @@ def otp_verify(request: HttpRequest) -> HttpResponseBase:
             logout(request)
             return lockout.lockout_response(request)
         form.add_error(
-            "otp", "That code is wrong or has already been used. Type the code the app shows now."
+            "otp",
+            _("That code is wrong or has already been used. Type the code the app shows now."),
         )
     return render(request, "registration/otp_verify.html", {"form": form, "next": next_url})
 
@@ -104,7 +125,7 @@ def otp_enrol(request: HttpRequest) -> HttpResponseBase:
     user = request.user
     next_url = _next_url(request)
     if not access.needs_two_factor(user):
-        messages.info(request, "Your role does not use a second factor.")
+        messages.info(request, _("Your role does not use a second factor."))
         return redirect(next_url)
     if twofactor.has_confirmed_device(user):
         return redirect(next_url if user.is_verified() else _second_step(user, next_url))  # type: ignore[union-attr]
@@ -113,12 +134,14 @@ def otp_enrol(request: HttpRequest) -> HttpResponseBase:
     if request.method == "POST" and form.is_valid():
         if twofactor.enrol_confirm(request=request, device=device, code=form.cleaned_data["otp"]):
             lockout.failures_reset(user.get_username())
-            messages.success(request, "Your authenticator is enrolled. Use it at every login.")
+            messages.success(request, _("Your authenticator is enrolled. Use it at every login."))
             return redirect(next_url)
         form.add_error(
             "otp",
-            "That code does not match. Check that the phone's clock is right and type the "
-            "code the app shows now.",
+            _(
+                "That code does not match. Check that the phone's clock is right and type the "
+                "code the app shows now."
+            ),
         )
     return render(
         request,
@@ -158,7 +181,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
             user=user,
             detail=f"{revoked} API token(s) revoked",
         )
-        messages.success(self.request, "Your password is changed.")
+        messages.success(self.request, _("Your password is changed."))
         return response
 
 
@@ -167,7 +190,7 @@ def _role_rows(user: Viewer) -> list[dict[str, Any]]:
     rows = []
     for role, site_ids in sorted(access.grants(user).sites_by_role.items()):
         if role not in SITE_SCOPED_ROLES or set(site_ids) >= set(codes):
-            where = "all sites"
+            where = _("all sites")
         else:
             where = ", ".join(sorted(codes[i] for i in site_ids))
         rows.append({"label": Role(role).label, "where": where})
@@ -181,6 +204,12 @@ def account(request: HttpRequest) -> HttpResponse:
     """Your roles and sites, your second factor, your API tokens (revocable) and your own
     recent security events, so that a login you did not make stands out."""
     user = access.signed_in(request.user)
+    if request.method == "POST" and "language" in request.POST:
+        language.language_set(request=request, user=user, language=request.POST["language"])
+        response = redirect("account")
+        _apply_account_language(request, response, user)
+        messages.success(request, _("Your language is saved."))
+        return response
     if request.method == "POST":
         token = ApiToken.objects.filter(
             user=user, pk=request.POST.get("revoke") or 0, revoked_at__isnull=True
@@ -194,7 +223,9 @@ def account(request: HttpRequest) -> HttpResponse:
                 user=user,
                 detail=f"token {token.prefix}… revoked on the account page",
             )
-            messages.success(request, f"API token {token.prefix}… is revoked.")
+            messages.success(
+                request, _("API token {prefix}… is revoked.").format(prefix=token.prefix)
+            )
         return redirect("account")
     return render(
         request,
@@ -204,6 +235,8 @@ def account(request: HttpRequest) -> HttpResponse:
             "two_factor_required": access.needs_two_factor(user),
             "two_factor_enrolled": twofactor.has_confirmed_device(user),
             "tokens": tokens.live_tokens(user),
+            "languages": Language.choices,
+            "current_language": language.account_language(user) or request.LANGUAGE_CODE,
             "events": AuthEvent.objects.filter(user=user).order_by("-at", "-id")[:15],
         },
     )

@@ -12,6 +12,7 @@ from typing import Any
 
 from django import forms
 from django.http import QueryDict
+from django.utils.translation import gettext_lazy as _
 
 from assessments.models import InstrumentResponse
 from instruments.base import Instrument, Item, MissingReason
@@ -90,13 +91,17 @@ class EntryMetaForm(forms.Form):
     """The form-level fields; the items are handled by `rows_from_*`."""
 
     interview_date = forms.DateField(
-        required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+        label=_("Interview date"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
-    version = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    version = forms.IntegerField(label=_("Version"), required=False, widget=forms.HiddenInput)
     reason = forms.CharField(
-        required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+        label=_("Reason"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
     )
-    status = forms.ChoiceField(choices=[("draft", "draft"), ("complete", "complete")])
+    status = forms.ChoiceField(
+        label=_("Status"), choices=[("draft", "draft"), ("complete", "complete")]
+    )
 
 
 def _display(value: Any) -> str:

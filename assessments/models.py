@@ -5,7 +5,8 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import connection, models
 from django.utils import timezone
 from django.utils.functional import lazy
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext_lazy as _
 
 from instruments import registry
 from trial.lock import refuse_when_locked
@@ -37,9 +38,17 @@ class Timepoint(models.TextChoices):
 
 
 class ResponseStatus(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    COMPLETE = "complete", "Complete"
-    VERIFIED = "verified", "Verified"
+    DRAFT = "draft", _("Draft")
+    COMPLETE = "complete", _("Complete")
+    VERIFIED = "verified", _("Verified")
+
+
+# Statuses as codes (URLs, the worklist); pages show them through the `translated` filter.
+RESPONSE_STATUS_WORDS = (
+    gettext_noop("draft"),
+    gettext_noop("complete"),
+    gettext_noop("verified"),
+)
 
 
 # Columns source-data verification may change while the database is frozen.
@@ -198,9 +207,9 @@ class FieldVerification(models.Model):
 
 
 class QueryStatus(models.TextChoices):
-    OPEN = "open", "Open"
-    ANSWERED = "answered", "Answered"
-    CLOSED = "closed", "Closed"
+    OPEN = "open", _("Open")
+    ANSWERED = "answered", _("Answered")
+    CLOSED = "closed", _("Closed")
 
 
 # Queries that still need someone's attention (they block a lock without an override).
@@ -208,8 +217,8 @@ UNRESOLVED_QUERY_STATUSES = (QueryStatus.OPEN, QueryStatus.ANSWERED)
 
 
 class QueryKind(models.TextChoices):
-    MANUAL = "manual", "Raised by a data manager"
-    AUTOMATIC = "automatic", "Edit check"
+    MANUAL = "manual", _("Raised by a data manager")
+    AUTOMATIC = "automatic", _("Edit check")
 
 
 @pghistory.track()
@@ -260,19 +269,23 @@ class Query(models.Model):
     def field_label(self) -> str:
         """The queried field as the pages name it: an item's code (the form shows it next to
         the item), the interview date, the status, or the whole form."""
-        return FIELD_LABELS.get(self.item, self.item)
+        return str(FIELD_LABELS.get(self.item, self.item))
 
 
 # The fields of a form that are not items (services.queries.FORM_FIELDS), in words.
-FIELD_LABELS = {"": "whole form", "interview_date": "interview date", "status": "form status"}
+FIELD_LABELS = {
+    "": _("whole form"),
+    "interview_date": _("interview date"),
+    "status": _("form status"),
+}
 
 
 class QueryAction(models.TextChoices):
-    RAISED = "raised", "Raised"
-    ANSWERED = "answered", "Answered"
-    CLOSED = "closed", "Closed"
-    REOPENED = "reopened", "Re-opened"
-    AUTO_CLOSED = "auto_closed", "Closed by the edit check"
+    RAISED = "raised", _("Raised")
+    ANSWERED = "answered", _("Answered")
+    CLOSED = "closed", _("Closed")
+    REOPENED = "reopened", _("Re-opened")
+    AUTO_CLOSED = "auto_closed", _("Closed by the edit check")
 
 
 @pghistory.track()

@@ -11,6 +11,9 @@ from typing import Any
 from django.db.models import Count, F, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from assessments import contributions, permissions, windows
 from assessments import worklist as worklist_module
@@ -73,7 +76,7 @@ def participant_get(*, user: Viewer, pk: Any) -> Participant:
     try:
         return participants_for_assessments(user).get(pk=int(pk))
     except (Participant.DoesNotExist, ValueError, TypeError):
-        raise NotFound("No such participant at your sites.") from None
+        raise NotFound(_("No such participant at your sites.")) from None
 
 
 def parse_timepoint(value: str) -> str:
@@ -82,7 +85,11 @@ def parse_timepoint(value: str) -> str:
     text = (value or "").strip().lower()
     text = aliases.get(text, text)
     if text not in Timepoint.values:
-        raise NotFound(f"Unknown timepoint {value!r}; use baseline, post or followup.")
+        raise NotFound(
+            _("Unknown timepoint {value!r}; use baseline, post or followup.").format(
+                value=value,
+            )
+        )
     return text
 
 
@@ -91,12 +98,18 @@ def form_instrument(code: str, timepoint: str) -> Instrument:
     such form: an unknown code, register data, or e.g. CSQ-8 at baseline."""
     instrument = registry.find((code or "").strip().upper())
     if instrument is None:
-        raise NotFound(f"Unknown instrument {code!r}.")
+        raise NotFound(_("Unknown instrument {code!r}.").format(code=code))
     if not instrument.form_entry:
-        raise NotFound(f"{instrument.code} is register data: it is imported, not entered.")
+        raise NotFound(
+            _("{code} is register data: it is imported, not entered.").format(
+                code=instrument.code,
+            )
+        )
     if timepoint not in instrument.timepoints:
         raise NotFound(
-            f"{instrument.code} is not collected at {Timepoint(timepoint).label.lower()}."
+            _("{code} is not collected at {Timepoint}.").format(
+                code=instrument.code, Timepoint=Timepoint(timepoint).label.lower()
+            )
         )
     return instrument
 
@@ -264,7 +277,7 @@ def query_get(*, user: Viewer, pk: Any) -> Query:
     try:
         return queries_visible_to(user).prefetch_related("messages__author").get(pk=int(pk))
     except (Query.DoesNotExist, ValueError, TypeError):
-        raise NotFound("No such query.") from None
+        raise NotFound(_("No such query.")) from None
 
 
 def open_query_count() -> int:
@@ -421,8 +434,11 @@ def participant_timeline(participant: Any, user: Viewer) -> list[TimelineEntry]:
             entries.append(
                 TimelineEntry(
                     when=visit.due,
-                    title=f"{Timepoint(timepoint).label} due",
-                    detail=f"Window {visit.opens:%Y-%m-%d} – {visit.closes:%Y-%m-%d}",
+                    title=gettext("{timepoint} due").format(timepoint=Timepoint(timepoint).label),
+                    detail=gettext("Window {opens} – {closes}").format(
+                        opens=date_format(visit.opens, "SHORT_DATE_FORMAT"),
+                        closes=date_format(visit.closes, "SHORT_DATE_FORMAT"),
+                    ),
                     url=reverse("assessments:participant", kwargs={"pk": participant.pk}),
                 )
             )
@@ -431,7 +447,7 @@ def participant_timeline(participant: Any, user: Viewer) -> list[TimelineEntry]:
 
 # -- the participant's audit history (trial.audit_trail contract) ---------------------------
 RESPONSE_VALUE_FIELDS = frozenset({"items", "missing", "comments", "scores"})
-VALUES_WITHHELD = "(not shown: blinded staff do not see this form's values)"
+VALUES_WITHHELD = _("(not shown: blinded staff do not see this form's values)")
 
 
 def unreadable_when_blinded() -> list[str]:
@@ -482,18 +498,18 @@ def participant_audit_sources() -> list[AuditSource]:
     IMRS_C (rated by the unblinded clinician) shows its values and reasons only to viewers who
     may see allocation: blinded viewers see the entry without values or reasons."""
     response_fields = {
-        "items": "Item",
-        "missing": "Missing",
-        "comments": "Comment",
-        "scores": "Score",
-        "rater_role": "Rater's role",
-        "first_completed_at": "First completed",
+        "items": _("Item"),
+        "missing": _("Missing"),
+        "comments": _("Comment"),
+        "scores": _("Score"),
+        "rater_role": _("Rater's role"),
+        "first_completed_at": _("First completed"),
     }
     return [
         AuditSource(
             event_model(InstrumentResponse),
             "participant_id",
-            "Assessment",
+            _("Assessment"),
             blinded_may_see=True,
             hidden_fields=frozenset({"participant", "created_at", "updated_at"}),
             describe=lambda e: _form_label(e.instrument, e.timepoint),
@@ -503,13 +519,13 @@ def participant_audit_sources() -> list[AuditSource]:
         AuditSource(
             event_model(InstrumentResponse),
             "participant_id",
-            "Assessment",
+            _("Assessment"),
             blinded_may_see=True,
             hidden_fields=frozenset(
                 {"participant", "created_at", "updated_at", *RESPONSE_VALUE_FIELDS}
             ),
-            describe=lambda e: (
-                f"{_form_label(e.instrument, e.timepoint)} (values not shown to blinded staff)"
+            describe=lambda e: gettext("{form} (values not shown to blinded staff)").format(
+                form=_form_label(e.instrument, e.timepoint)
             ),
             field_labels=response_fields,
             rows=_withheld_responses,
@@ -525,7 +541,7 @@ def participant_audit_sources() -> list[AuditSource]:
                 f"Query {e.pgh_obj_id} on "
                 f"{_form_label(e.response.instrument, e.response.timepoint)}"
             ),
-            field_labels={"item": "Field", "edit_check": "Edit check"},
+            field_labels={"item": _("Field"), "edit_check": _("Edit check")},
             rows=lambda viewer: _visible_queries(viewer, "response__"),
             related=("response",),
         ),
@@ -535,8 +551,10 @@ def participant_audit_sources() -> list[AuditSource]:
             "Query message",
             blinded_may_see=True,
             hidden_fields=frozenset({"query"}),
-            describe=lambda e: f"Query {e.query_id}: {e.get_action_display().lower()}",
-            field_labels={"author_role": "Author's role"},
+            describe=lambda e: gettext("Query {number}: {action}").format(
+                number=e.query_id, action=e.get_action_display().lower()
+            ),
+            field_labels={"author_role": _("Author's role")},
             rows=lambda viewer: _visible_queries(viewer, "query__response__"),
         ),
         AuditSource(
@@ -549,7 +567,7 @@ def participant_audit_sources() -> list[AuditSource]:
                 f"Register data {e.period_start:%Y-%m-%d} – {e.period_end:%Y-%m-%d} "
                 f"(import {e.register_import_id}, line {e.line})"
             ),
-            field_labels={"register_import": "Import", "line": "Line in the file"},
+            field_labels={"register_import": _("Import"), "line": _("Line in the file")},
         ),
         AuditSource(
             event_model(FieldVerification),
@@ -572,7 +590,10 @@ def participant_audit_sources() -> list[AuditSource]:
             blinded_may_see=True,
             # The keyed hash of the file identifies it to the system only.
             hidden_fields=frozenset({"file_sha256"}),
-            describe=lambda e: f"Register import {e.pgh_obj_id}",
-            field_labels={"participants": "Participants linked", "lines": "Lines in the file"},
+            describe=lambda e: gettext("Register import {number}").format(number=e.pgh_obj_id),
+            field_labels={
+                "participants": _("Participants linked"),
+                "lines": _("Lines in the file"),
+            },
         ),
     ]

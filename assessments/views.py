@@ -44,7 +44,7 @@ from trial.selectors import lock_level
 
 def _require(request: HttpRequest, *roles: str) -> None:
     if not access.has_role(request.user, *roles):
-        raise Forbidden("Your role does not give access to this page.")
+        raise Forbidden(_("Your role does not give access to this page."))
 
 
 # -- worklist ------------------------------------------------------------------------------------
@@ -298,8 +298,12 @@ def form(request: HttpRequest, pk: int, timepoint: str, code: str) -> HttpRespon
     instrument = selectors.form_instrument(code, timepoint)
     if not permissions.may_read_values(request.user, participant.site_id, instrument):
         raise Forbidden(
-            f"{instrument.code} is rated by the participant's own clinician, who is not blinded; "
-            "blinded staff cannot open it."
+            _(
+                "{code} is rated by the participant's own clinician, who is not blinded; "
+                "blinded staff cannot open it."
+            ).format(
+                code=instrument.code,
+            )
         )
     response = selectors.response_find(participant, timepoint, instrument.code)
     derived = (
@@ -352,7 +356,9 @@ def form(request: HttpRequest, pk: int, timepoint: str, code: str) -> HttpRespon
                 )
                 messages.success(request, text)
                 for finding in result.queries_opened:
-                    messages.warning(request, f"Query opened: {finding.message}")
+                    messages.warning(
+                        request, _("Query opened: {message}").format(message=finding.message)
+                    )
                 return redirect(request.path)
         rest = entry_forms.attach_errors(rows, errors)
         typed = {k: v for k, v in items.items() if isinstance(v, int | float)}
@@ -459,7 +465,7 @@ def verify(request: HttpRequest, pk: int, timepoint: str, code: str) -> HttpResp
     instrument = selectors.form_instrument(code, timepoint)
     response = selectors.response_find(participant, timepoint, instrument.code)
     if response is None:
-        raise Invalid("Nothing is saved to verify.")
+        raise Invalid(_("Nothing is saved to verify."))
     version = request.POST.get("version", "")
     try:
         services.response_verify(
@@ -470,7 +476,12 @@ def verify(request: HttpRequest, pk: int, timepoint: str, code: str) -> HttpResp
     except TrialError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, f"Version {response.version} marked as source-verified.")
+        messages.success(
+            request,
+            _("Version {version} marked as source-verified.").format(
+                version=response.version,
+            ),
+        )
     return redirect("assessments:form", pk=pk, timepoint=timepoint, code=instrument.code)
 
 
@@ -484,7 +495,7 @@ def verify_fields(request: HttpRequest, pk: int, timepoint: str, code: str) -> H
     instrument = selectors.form_instrument(code, timepoint)
     response = selectors.response_find(participant, timepoint, instrument.code)
     if response is None:
-        raise Invalid("Nothing is saved to verify.")
+        raise Invalid(_("Nothing is saved to verify."))
     try:
         marks = services.response_verify_fields(
             user=request.user,
@@ -549,7 +560,7 @@ def raise_query(request: HttpRequest, pk: int, timepoint: str, code: str) -> Htt
             "message": request.POST.get("message", ""),
         }
         return redirect("assessments:form", pk=pk, timepoint=timepoint, code=instrument.code)
-    messages.success(request, f"Query {query.pk} raised.")
+    messages.success(request, _("Query {pk} raised.").format(pk=query.pk))
     return redirect("assessments:query", query_id=query.pk)
 
 
@@ -581,7 +592,7 @@ def query_list(request: HttpRequest) -> HttpResponse:
             "by_participant": by_participant[: paging.PAGE_SIZE],
             "by_participant_count": by_participant.count(),
             "filters": {"status": status, "site": site, "participant": participant},
-            "statuses": [("", "Open and answered"), *QueryStatus.choices, ("all", "All")],
+            "statuses": [("", _("Open and answered")), *QueryStatus.choices, ("all", _("All"))],
             "is_manager": permissions.may_manage_queries(request.user),
             "spirituality": selectors.mhrm_spirituality_skips()
             if permissions.may_manage_queries(request.user)
@@ -611,14 +622,16 @@ def query_detail(request: HttpRequest, query_id: int) -> HttpResponse:
             elif action == "reopen":
                 services.query_reopen(user=request.user, query=query, text=typed)
             else:
-                raise Invalid("Unknown action.")
+                raise Invalid(_("Unknown action."))
         except TrialError as error:
             status_code = error.status
             error_message = (
                 " ".join(m for ms in (error.fields or {}).values() for m in ms) or error.message
             )
         else:
-            messages.success(request, f"Query {query.pk}: {action} recorded.")
+            messages.success(
+                request, _("Query {pk}: {action} recorded.").format(pk=query.pk, action=action)
+            )
             return redirect("assessments:query", query_id=query.pk)
         query = selectors.query_get(user=request.user, pk=query_id)
     return render(
@@ -695,8 +708,13 @@ def _register_import(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"Imported {record.lines} lines for {record.participants} participants; the "
-                "previous import is superseded.",
+                _(
+                    "Imported {lines} lines for {participants} participants; the previous "
+                    "import is superseded."
+                ).format(
+                    lines=record.lines,
+                    participants=record.participants,
+                ),
             )
             return redirect("assessments:register_import")
     return render(

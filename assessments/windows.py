@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from assessments.models import Timepoint
 from instruments.base import Action, Finding
@@ -45,6 +46,14 @@ class Window:
         if self.opens is None:
             return False
         return self.opens <= day and (self.closes is None or day <= self.closes)
+
+    # The states are codes (URLs, the API); pages show them through the `translated` filter.
+    STATES = (
+        gettext_noop("completed"),
+        gettext_noop("due"),
+        gettext_noop("open"),
+        gettext_noop("overdue"),
+    )
 
     def state(self, *, done: bool, today: date) -> str:
         """completed, due (window not open yet), open (in window) or overdue."""

@@ -10,6 +10,7 @@ from typing import Any
 from django.db import DatabaseError, IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.reauth import reauthenticate
 from assessments import selectors as assessment_selectors
@@ -36,8 +37,14 @@ def _meaning(subject: str, meaning: str) -> str:
     if meaning not in allowed:
         choices = ", ".join(str(m) for m in allowed)
         raise Invalid(
-            f"Unknown meaning {meaning!r}.",
-            fields={"meaning": [f"A {Subject(subject).label.lower()} is signed as: {choices}."]},
+            _("Unknown meaning {meaning!r}.").format(meaning=meaning),
+            fields={
+                "meaning": [
+                    _("A {Subject} is signed as: {choices}.").format(
+                        Subject=Subject(subject).label.lower(), choices=choices
+                    )
+                ]
+            },
         )
     return meaning
 
@@ -48,7 +55,7 @@ def _create(**fields: Any) -> Signature:
         with transaction.atomic():
             return Signature.objects.create(**fields)
     except IntegrityError:
-        raise Conflict("Already signed with this meaning, and unchanged since.") from None
+        raise Conflict(_("Already signed with this meaning, and unchanged since.")) from None
     except DatabaseError as error:
         refusal = from_database_error(error)
         if refusal is not None:
@@ -70,15 +77,15 @@ def visit_sign(
     400 for wrong credentials (counted) or meaning; 409 when the visit is not complete, is
     signed already and unchanged, or the database is locked."""
     if not permissions.may_sign_visit(user, participant.site_id):
-        raise Forbidden("Only the site's principal investigator signs its participants' visits.")
+        raise Forbidden(_("Only the site's principal investigator signs its participants' visits."))
     timepoint = assessment_selectors.parse_timepoint(timepoint)
     meaning = _meaning(Subject.VISIT, meaning)
     # What can be told without credentials first (the investigator sees it on the page): a
     # visit that cannot be signed costs no attempt. Checked again under the row locks below.
     if not selectors.visit_is_complete(participant, timepoint):
-        raise Conflict("The visit is not complete: every form must be complete first.")
+        raise Conflict(_("The visit is not complete: every form must be complete first."))
     if lock_level() == DatasetLock.Level.LOCK:
-        raise Conflict("The trial database is locked: a visit cannot be signed.")
+        raise Conflict(_("The trial database is locked: a visit cannot be signed."))
     reauthenticate(request=request, user=user, password=password, otp=otp)
     with transaction.atomic(), audit_context(user=user, reason=f"Signed: {meaning}"):
         # The participant's row lock serialises signings of its visits; the forms' row locks
@@ -90,7 +97,7 @@ def visit_sign(
             .values_list("id", flat=True)
         )
         if not selectors.visit_is_complete(participant, timepoint):
-            raise Conflict("The visit is not complete: every form must be complete first.")
+            raise Conflict(_("The visit is not complete: every form must be complete first."))
         content = canonical.visit_content(participant, timepoint)
         return _create(
             subject=Subject.VISIT,
@@ -109,14 +116,14 @@ def visit_sign(
 def _current_lock() -> DatasetLock:
     lock = current_lock()
     if lock is None or lock.level != DatasetLock.Level.LOCK:
-        raise Conflict("Only a locked database is signed (the lock, the masking key's release).")
+        raise Conflict(_("Only a locked database is signed (the lock, the masking key's release)."))
     return lock
 
 
 def lock_sign(*, request: HttpRequest, user: Any, password: str, otp: str = "") -> Signature:
     """The data manager signs the current lock: the lock row and every form's version."""
     if not access.has_role(user, SIGNERS[Subject.LOCK]):
-        raise Forbidden("Only data managers sign the lock.")
+        raise Forbidden(_("Only data managers sign the lock."))
     _current_lock()  # 409 before any credential is checked; again in the transaction
     reauthenticate(request=request, user=user, password=password, otp=otp)
     with transaction.atomic(), audit_context(user=user, reason="Signed: locked"):
@@ -141,7 +148,7 @@ def masking_key_release_sign(
     """The statistician signs the release of the masking key under the current lock (the
     exports app asks for it before it shows the key)."""
     if not access.has_role(user, SIGNERS[Subject.MASKING_KEY]) or access.is_blinded(user):
-        raise Forbidden("Only the trial statistician signs the masking key's release.")
+        raise Forbidden(_("Only the trial statistician signs the masking key's release."))
     _current_lock()
     reauthenticate(request=request, user=user, password=password, otp=otp)
     with transaction.atomic(), audit_context(user=user, reason="Signed: masking key released"):

@@ -114,6 +114,15 @@ class Column:
     def __post_init__(self) -> None:
         if is_identifying(self.name):
             raise ValueError(f"{self.name} identifies a person and is never exported.")
+        # Labels may come from the code's lazy translations (choices, instruments): they
+        # become text here, in the language the export is built in (English, exports.assembly).
+        object.__setattr__(self, "label", str(self.label))
+        object.__setattr__(
+            self, "value_labels", tuple((value, str(text)) for value, text in self.value_labels)
+        )
+        object.__setattr__(
+            self, "missing_labels", tuple((code, str(text)) for code, text in self.missing_labels)
+        )
         if not self.missing:
             return
         if self.type == VarType.TEXT:

@@ -14,13 +14,14 @@ class LockChangeForm(forms.Form):
 
     ACTIONS = (("freeze", "Freeze"), ("lock", "Lock"), ("unlock", "Unlock"))
 
-    action = forms.ChoiceField(choices=ACTIONS, widget=forms.HiddenInput)
+    action = forms.ChoiceField(label=_("Action"), choices=ACTIONS, widget=forms.HiddenInput)
     reason = forms.CharField(
+        label=_("Reason"),
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Required: it is kept in the log and the audit trail.",
+        help_text=_("Required: it is kept in the log and the audit trail."),
     )
     override_open_queries = forms.BooleanField(
-        required=False, label="Lock although data queries are still open (say why above)"
+        required=False, label=_("Lock although data queries are still open (say why above)")
     )
     to = forms.ChoiceField(
         required=False,
@@ -30,16 +31,17 @@ class LockChangeForm(forms.Form):
         ],
         initial=DatasetLock.Level.OPEN,
         widget=forms.RadioSelect,
-        label="Unlock to",
+        label=_("Unlock to"),
     )
 
 
 class ExportForm(forms.Form):
     formats = forms.MultipleChoiceField(
+        label=_("Formats"),
         choices=ExportFormat.choices,
         initial=["csv", "sav", "dta", "parquet", "odm"],
         widget=forms.CheckboxSelectMultiple,
-        help_text="A codebook (HTML and CSV) and manifest.json come with every export.",
+        help_text=_("A codebook (HTML and CSV) and manifest.json come with every export."),
     )
     language = forms.ChoiceField(
         choices=ExportLanguage.choices,
@@ -49,7 +51,7 @@ class ExportForm(forms.Form):
     )
     unblinded = forms.BooleanField(
         required=False,
-        label="Unblinded: the randomised arm instead of masked groups (needs a locked database)",
+        label=_("Unblinded: the randomised arm instead of masked groups (needs a locked database)"),
     )
 
     def __init__(self, *args: Any, may_unblind: bool = False, **kwargs: Any) -> None:

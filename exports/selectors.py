@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from assessments.selectors import open_query_count as unresolved_queries
 from exports.models import ExportJob
@@ -77,4 +78,4 @@ def export_job_get(*, user: Viewer, pk: Any) -> ExportJob:
     try:
         return export_jobs_visible_to(user).get(pk=pk)
     except (ExportJob.DoesNotExist, ValueError, TypeError, ValidationError):
-        raise NotFound("No such export.") from None
+        raise NotFound(_("No such export.")) from None

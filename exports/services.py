@@ -14,6 +14,8 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from casebooks import services as signature_services
 from casebooks.models import Signature, Subject
@@ -46,7 +48,7 @@ LOCK_NOT_AVAILABLE = "55P03"
 MASKING_PURPOSE = "export-masking-key"
 MASKED_GROUPS = ("A", "B")
 
-_STATE_WORDS = {Level.OPEN: "open", Level.FREEZE: "frozen", Level.LOCK: "locked"}
+_STATE_WORDS = {Level.OPEN: _("open"), Level.FREEZE: _("frozen"), Level.LOCK: _("locked")}
 
 
 # --- freeze, lock, unlock --------------------------------------------------------------
@@ -69,7 +71,7 @@ def dataset_unlock(*, user: Viewer, reason: str, to: str = Level.OPEN) -> Datase
     """Lift the lock or the freeze. `to="freeze"` steps a lock down to a freeze directly, so
     that answering late queries never opens a window for new data entry."""
     if to not in (Level.OPEN, Level.FREEZE):
-        raise Invalid("Unknown state.", fields={"to": ["Unlock to 'open' or to 'freeze'."]})
+        raise Invalid(_("Unknown state."), fields={"to": [_("Unlock to 'open' or to 'freeze'.")]})
     return _set_level(user=user, level=to, reason=reason, unlocking=True)
 
 
@@ -82,11 +84,11 @@ def _set_level(
     unlocking: bool = False,
 ) -> DatasetLock:
     if not selectors.may_manage_lock(user):
-        raise Forbidden("Only a data manager or a statistician can freeze, lock or unlock.")
+        raise Forbidden(_("Only a data manager or a statistician can freeze, lock or unlock."))
     reason = (reason or "").strip()
     if not reason:
         raise Invalid(
-            "Give the reason.", fields={"reason": ["A reason is required for every change."]}
+            _("Give the reason."), fields={"reason": [_("A reason is required for every change.")]}
         )
     for attempt in range(3):
         try:
@@ -103,7 +105,7 @@ def _set_level(
                 continue
             if state in (DEADLOCK_DETECTED, LOCK_NOT_AVAILABLE):
                 raise Conflict(
-                    "Data is being saved at this moment; nothing was changed. Try again."
+                    _("Data is being saved at this moment; nothing was changed. Try again.")
                 ) from None
             raise
     raise AssertionError("unreachable")  # pragma: no cover
@@ -121,9 +123,13 @@ def _write_level(
         open_queries = selectors.open_query_count()
         if level == Level.LOCK and open_queries and not override_open_queries:
             raise Conflict(
-                f"{open_queries} data quer{'y is' if open_queries == 1 else 'ies are'} still "
-                "open. Resolve them first, or lock with the explicit override and a reason "
-                "that says why the lock cannot wait."
+                ngettext(
+                    "{count} data query is still open. Resolve it first, or lock with the "
+                    "explicit override and a reason that says why the lock cannot wait.",
+                    "{count} data queries are still open. Resolve them first, or lock with the "
+                    "explicit override and a reason that says why the lock cannot wait.",
+                    open_queries,
+                ).format(count=open_queries)
             )
         if level != Level.OPEN:
             _wait_for_writers()
@@ -140,16 +146,18 @@ def _check_transition(*, current: str, wanted: str, unlocking: bool) -> None:
     word = _STATE_WORDS[Level(current)]
     if unlocking:
         if current == Level.OPEN:
-            raise Conflict("The database is neither frozen nor locked.")
+            raise Conflict(_("The database is neither frozen nor locked."))
         if wanted == Level.FREEZE and current != Level.LOCK:
-            raise Conflict("The database is already frozen (and not locked).")
+            raise Conflict(_("The database is already frozen (and not locked)."))
         return
     if current == wanted:
-        raise Conflict(f"The database is already {word}.")
+        raise Conflict(_("The database is already {word}.").format(word=word))
     if current == Level.LOCK:
         raise Conflict(
-            "The database is locked. To allow answering queries again, unlock it to a freeze "
-            '(POST /api/v1/locks/unlock/ with "to": "freeze").'
+            _(
+                "The database is locked. To allow answering queries again, unlock it to "
+                'a freeze (POST /api/v1/locks/unlock/ with "to": "freeze").'
+            )
         )
 
 
@@ -179,33 +187,47 @@ def export_request(
     `language` is the language of the labels (codebook, value and variable labels);
     `odm_audit_records` adds an AuditRecord (who, when, why) to each ODM item value."""
     if not selectors.may_export(user):
-        raise Forbidden("Only data managers and statisticians make exports.")
+        raise Forbidden(_("Only data managers and statisticians make exports."))
     unknown = sorted(set(formats) - set(ExportFormat.values))
     choices = ", ".join(ExportFormat.values)
     if not formats:
         raise Invalid(
-            "Choose a format.", fields={"formats": [f"Choose at least one of {choices}."]}
+            _("Choose a format."),
+            fields={"formats": [_("Choose at least one of {choices}.").format(choices=choices)]},
         )
     if unknown:
         raise Invalid(
-            "Unknown format.",
-            fields={"formats": [f"Unknown format(s): {', '.join(unknown)}. Use {choices}."]},
+            _("Unknown format."),
+            fields={
+                "formats": [
+                    _("Unknown format(s): {join}. Use {choices}.").format(
+                        join=", ".join(unknown),
+                        choices=choices,
+                    )
+                ]
+            },
         )
     if language not in ExportLanguage.values:
         raise Invalid(
-            "Unknown language.",
-            fields={"language": [f"Use one of {', '.join(ExportLanguage.values)}."]},
+            _("Unknown language."),
+            fields={
+                "language": [_("Use one of {join}.").format(join=", ".join(ExportLanguage.values))]
+            },
         )
     if not blinded:
         if not selectors.may_export_unblinded(user):
             raise Forbidden(
-                "Unblinded exports are for the trial statistician only (and not for anyone who "
-                "also holds a blinded role). Ask for a blinded export instead."
+                _(
+                    "Unblinded exports are for the trial statistician only (and not for "
+                    "anyone who also holds a blinded role). Ask for a blinded export instead."
+                )
             )
         level = lock_level()
         if level != Level.LOCK:
             raise Conflict(
-                f"Unblinded exports need a locked database; it is {_STATE_WORDS[Level(level)]}."
+                _("Unblinded exports need a locked database; it is {state}.").format(
+                    state=_STATE_WORDS[Level(level)]
+                )
             )
     # Ask the broker first: a request made while Redis is down leaves nothing behind.
     queue.ensure_broker()
@@ -244,15 +266,19 @@ def export_file_for_download(
 ) -> tuple[Path, dict[str, Any]]:
     """The path of a published file and its entry, after recording the download."""
     if not selectors.may_access_job(user, job):
-        raise NotFound("No such export.")
+        raise NotFound(_("No such export."))
     if job.status != ExportJob.Status.DONE:
-        raise NotFound(f"The export has no files: it is {job.get_status_display().lower()}.")
+        raise NotFound(
+            _("The export has no files: it is {get_status_display}.").format(
+                get_status_display=job.get_status_display().lower(),
+            )
+        )
     entries = {entry["name"]: entry for entry in job.files}
     entries.setdefault("manifest.json", {"name": "manifest.json", "format": "json"})
     entry = entries.get(name)
     path = export_root() / job.directory / name if entry else None
     if entry is None or path is None or not path.is_file():
-        raise NotFound("The export has no file of that name.")
+        raise NotFound(_("The export has no file of that name."))
     with transaction.atomic(), audit_context(user=user, reason="Export downloaded", file=name):
         ExportDownload.objects.create(
             job=job,
@@ -294,19 +320,19 @@ def masking_mapping(key: MaskingKey) -> dict[str, str]:
 def masking_key_check_recipient(user: Viewer) -> None:
     if access.is_blinded(user):
         # For blinded users the key does not exist (DESIGN.md, blinding).
-        raise NotFound("Not found.")
+        raise NotFound(_("Not found."))
     if not selectors.may_receive_masking_key(user):
-        raise Forbidden("Only the trial statistician receives the masking key.")
+        raise Forbidden(_("Only the trial statistician receives the masking key."))
 
 
 def _releasable_key(user: Viewer) -> tuple[DatasetLock, MaskingKey]:
     masking_key_check_recipient(user)
     lock = current_lock()
     if lock is None or lock.level != Level.LOCK:
-        raise Conflict("The masking key is released only after the database is locked.")
+        raise Conflict(_("The masking key is released only after the database is locked."))
     key = MaskingKey.objects.first()
     if key is None:
-        raise NotFound("No blinded export has been made, so there is no masking key.")
+        raise NotFound(_("No blinded export has been made, so there is no masking key."))
     return lock, key
 
 
@@ -341,8 +367,10 @@ def masking_key_release(
         subject=Subject.MASKING_KEY, dataset_lock=lock, signer=user
     ).exists():
         raise Conflict(
-            "Sign the release of the masking key first: POST your password (and code) to "
-            "/api/v1/exports/masking-key/, or use the masking key page."
+            _(
+                "Sign the release of the masking key first: POST your password (and "
+                "code) to /api/v1/exports/masking-key/, or use the masking key page."
+            )
         )
     mapping = masking_mapping(key)
     with transaction.atomic(), audit_context(user=user, reason="Masking key released"):

@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
 from accounts.reauth import LockedOut
@@ -59,14 +60,14 @@ def lock(request: HttpRequest) -> HttpResponse:
         except TrialError as error:
             sign_errors = dict(error.fields or {"__all__": [error.message]})
         else:
-            messages.success(request, "The lock is signed.")
+            messages.success(request, _("The lock is signed."))
             return redirect("exports:lock")
     forms = {action: LockChangeForm(prefix=action, initial={"action": action}) for action in
              _available_actions(level)}  # fmt: skip
     if request.method == "POST" and not sign_errors:
         action = request.POST.get("action", "")
         if action not in dict(LockChangeForm.ACTIONS):
-            raise Invalid("Choose freeze, lock or unlock.")
+            raise Invalid(_("Choose freeze, lock or unlock."))
         form = LockChangeForm(request.POST, prefix=action)
         forms[action] = form
         if form.is_valid():
@@ -90,8 +91,8 @@ def lock(request: HttpRequest) -> HttpResponse:
                         form.add_error(field if field in form.fields else None, problem)
             else:
                 state = current_lock()
-                word = state.get_level_display().lower() if state else "open"
-                messages.success(request, f"The database is now {word}.")
+                word = state.get_level_display().lower() if state else _("open")
+                messages.success(request, _("The database is now {word}.").format(word=word))
                 return redirect("exports:lock")
     return render(
         request,
@@ -145,7 +146,7 @@ def export_list(request: HttpRequest) -> HttpResponse:
                         form.add_error(field if field in form.fields else None, problem)
                 status = error.status
             else:
-                messages.success(request, "The export has started; it appears below.")
+                messages.success(request, _("The export has started; it appears below."))
                 return redirect(f"{request.path}#job-{job.pk}")
         else:
             status = 400

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class FidelityConfig(AppConfig):
     name = "fidelity"
-    verbose_name = "IMR delivery and fidelity"
+    verbose_name = _("IMR delivery and fidelity")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

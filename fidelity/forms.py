@@ -7,6 +7,7 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib.auth.models import User
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from fidelity import scale
@@ -34,11 +35,17 @@ def add_service_errors(form: forms.Form, error: TrialError) -> None:
 
 
 class GroupForm(forms.Form):
-    site = forms.ChoiceField()
-    name = forms.CharField(max_length=100)
-    start_date = forms.DateField(widget=DATE, help_text="The day of the first session")
+    site = forms.ChoiceField(label=_("Site"))
+    name = forms.CharField(label=_("Name"), max_length=100)
+    start_date = forms.DateField(
+        label=_("Start date"), widget=DATE, help_text=_("The day of the first session")
+    )
     capacity = forms.IntegerField(
-        min_value=1, max_value=MAX_CAPACITY, initial=10, help_text="About ten (closed group)"
+        label=_("Capacity"),
+        min_value=1,
+        max_value=MAX_CAPACITY,
+        initial=10,
+        help_text=_("About ten (closed group)"),
     )
     instructors = StaffChoiceField(
         queryset=None,
@@ -58,8 +65,10 @@ class GroupForm(forms.Form):
 
 
 class GroupEditForm(GroupForm):
-    enrolment_closed = forms.BooleanField(required=False, label="Enrolment closed (no new members)")
-    reason = forms.CharField(required=False, label="Reason for the change (optional)")
+    enrolment_closed = forms.BooleanField(
+        required=False, label=_("Enrolment closed (no new members)")
+    )
+    reason = forms.CharField(required=False, label=_("Reason for the change (optional)"))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -67,7 +76,7 @@ class GroupEditForm(GroupForm):
 
 
 class MemberAddForm(forms.Form):
-    participant = forms.ChoiceField(label="Participant randomised to IMR")
+    participant = forms.ChoiceField(label=_("Participant randomised to IMR"))
 
     def __init__(self, *args: Any, candidates: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -77,21 +86,26 @@ class MemberAddForm(forms.Form):
 
 
 class MemberRemoveForm(forms.Form):
-    reason = forms.CharField(label="Reason")
+    reason = forms.CharField(label=_("Reason"))
 
 
 class SessionForm(forms.Form):
-    date = forms.DateField(widget=DATE)
+    date = forms.DateField(label=_("Date"), widget=DATE)
     module = forms.TypedChoiceField(
-        coerce=int, choices=[(m.value, f"{m.value}. {m.label}") for m in Module]
+        label=_("Module"),
+        coerce=int,
+        choices=[(m.value, format_lazy("{}. {}", m.value, m.label)) for m in Module],
     )
 
 
 class SessionEditForm(SessionForm):
     instructors_present = StaffChoiceField(
-        queryset=None, required=False, widget=forms.CheckboxSelectMultiple
+        label=_("Instructors present"),
+        queryset=None,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
     )
-    reason = forms.CharField(required=False, label="Reason for the change (optional)")
+    reason = forms.CharField(required=False, label=_("Reason for the change (optional)"))
 
     def __init__(self, *args: Any, instructors: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -99,11 +113,11 @@ class SessionEditForm(SessionForm):
 
 
 class CancelForm(forms.Form):
-    reason = forms.CharField(required=False, label="Reason (optional)")
+    reason = forms.CharField(required=False, label=_("Reason (optional)"))
 
 
 class ScheduleForm(forms.Form):
-    replace = forms.BooleanField(required=False)
+    replace = forms.BooleanField(label=_("Replace"), required=False)
 
 
 ITEM_CHOICES = [(value, str(value)) for value in range(scale.ITEM_MIN, scale.ITEM_MAX + 1)]
@@ -112,8 +126,8 @@ ITEM_CHOICES = [(value, str(value)) for value in range(scale.ITEM_MIN, scale.ITE
 class RatingForm(forms.Form):
     """The 13 items as rows of 1–5 radio buttons: arrow keys choose, Tab moves on."""
 
-    rater_kind = forms.ChoiceField(label="You rate as")
-    rated_on = forms.DateField(widget=DATE, label="Day of the fidelity assessment")
+    rater_kind = forms.ChoiceField(label=_("You rate as"))
+    rated_on = forms.DateField(widget=DATE, label=_("Day of the fidelity assessment"))
 
     def __init__(
         self,
@@ -125,7 +139,7 @@ class RatingForm(forms.Form):
         super().__init__(*args, **kwargs)
         for item in scale.ITEMS:
             self.fields[item.code] = forms.TypedChoiceField(
-                label=f"{item.number}. {item.label}",
+                label=_("{number}. {label}").format(number=item.number, label=item.label),
                 help_text=item.definition,
                 choices=ITEM_CHOICES,
                 coerce=int,
@@ -137,7 +151,7 @@ class RatingForm(forms.Form):
         )
         if correcting:
             del self.fields["rater_kind"]
-            self.fields["reason"] = forms.CharField(label="Reason for the correction")
+            self.fields["reason"] = forms.CharField(label=_("Reason for the correction"))
         else:
             kind_field = cast(forms.ChoiceField, self.fields["rater_kind"])
             kind_field.choices = [(k, RaterKind(k).label) for k in kinds]

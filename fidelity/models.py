@@ -10,6 +10,7 @@ import pgtrigger
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from fidelity import scale
 from fidelity.scale import Module
@@ -123,9 +124,9 @@ class GroupMembership(models.Model):
 
 
 class SessionStatus(models.TextChoices):
-    PLANNED = "planned", "Planned"
-    HELD = "held", "Held"
-    CANCELLED = "cancelled", "Cancelled"
+    PLANNED = "planned", _("Planned")
+    HELD = "held", _("Held")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 @pghistory.track()
@@ -234,14 +235,14 @@ class Attendance(models.Model):
 
 class FidelityTimepoint(models.TextChoices):
     # Paper: rated about four months into the programme and again at the end of each group.
-    MIDWAY = "midway", "Midway (about 4 months)"
-    END = "end", "End of the group"
+    MIDWAY = "midway", _("Midway (about 4 months)")
+    END = "end", _("End of the group")
 
 
 class RaterKind(models.TextChoices):
-    RATER1 = "rater1", "Rater 1"
-    RATER2 = "rater2", "Rater 2"
-    CONSENSUS = "consensus", "Consensus"
+    RATER1 = "rater1", _("Rater 1")
+    RATER2 = "rater2", _("Rater 2")
+    CONSENSUS = "consensus", _("Consensus")
 
 
 INDEPENDENT_KINDS = (RaterKind.RATER1, RaterKind.RATER2)

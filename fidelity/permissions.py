@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 from trial import access
 from trial.access import Viewer
 from trial.errors import Forbidden, NotFound
@@ -40,7 +42,7 @@ RATERS = (Role.FIDELITY_RATER,)
 FIDELITY_READERS = (Role.FIDELITY_RATER, Role.STATISTICIAN)
 
 # The message of every blinded refusal: the same words as any other "not found".
-NOT_FOUND = "Not found."
+NOT_FOUND = _("Not found.")
 
 
 def require_unblinded(user: Viewer) -> None:
@@ -52,7 +54,7 @@ def require_unblinded(user: Viewer) -> None:
 def require_role(user: Viewer, roles: tuple[str, ...], doing: str) -> None:
     require_unblinded(user)
     if not access.has_role(user, *roles):
-        raise Forbidden(f"Your role does not allow you to {doing}.")
+        raise Forbidden(_("Your role does not allow you to {doing}.").format(doing=doing))
 
 
 def require_role_at(user: Viewer, site: Any, roles: tuple[str, ...], doing: str) -> None:
@@ -61,7 +63,11 @@ def require_role_at(user: Viewer, site: Any, roles: tuple[str, ...], doing: str)
     require_role(user, roles, doing)
     if not access.has_role_at(user, site, *roles):
         if access.has_role_at(user, site, *GROUP_READERS):
-            raise Forbidden(f"Your role at this site does not allow you to {doing}.")
+            raise Forbidden(
+                _("Your role at this site does not allow you to {doing}.").format(
+                    doing=doing,
+                )
+            )
         raise NotFound(NOT_FOUND)
 
 

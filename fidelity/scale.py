@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import models
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 INSTRUMENT_CODE = "IMR_FID"
 INSTRUMENT_NAME = "IMR Fidelity Scale (SAMHSA IMR toolkit; rev. 3-24-05), 13 items"
@@ -21,10 +24,10 @@ ITEM_MAX = 5
 @dataclass(frozen=True)
 class Item:
     number: int
-    label: str
+    label: str | Promise
     # What the item looks at, shown on demand on the rating page (paraphrased from the
     # SAMHSA toolkit's protocol).
-    definition: str = ""
+    definition: str | Promise = ""
 
     @property
     def code(self) -> str:
@@ -34,101 +37,115 @@ class Item:
 ITEMS: tuple[Item, ...] = (
     Item(
         1,
-        "Number of people in a session or group",
-        "How many participants take part at a time: individual sessions or small groups score "
-        "higher than large groups.",
+        _("Number of people in a session or group"),
+        _(
+            "How many participants take part at a time: individual sessions or small groups score "
+            "higher than large groups."
+        ),
     ),
     Item(
         2,
-        "Program length",
-        "How long participants are offered IMR: weekly sessions over enough months to cover "
-        "the whole curriculum.",
+        _("Program length"),
+        _(
+            "How long participants are offered IMR: weekly sessions over enough months to cover "
+            "the whole curriculum."
+        ),
     ),
     Item(
         3,
-        "Comprehensiveness of the curriculum",
-        "How many of the IMR modules are covered with the participants.",
+        _("Comprehensiveness of the curriculum"),
+        _("How many of the IMR modules are covered with the participants."),
     ),
     Item(
         4,
-        "Provision of educational handouts",
-        "Whether participants get the IMR handouts of the modules they work on.",
+        _("Provision of educational handouts"),
+        _("Whether participants get the IMR handouts of the modules they work on."),
     ),
     Item(
         5,
-        "Involvement of significant others",
-        "Whether family members or other supporters take part, e.g. in goals or relapse plans.",
+        _("Involvement of significant others"),
+        _("Whether family members or other supporters take part, e.g. in goals or relapse plans."),
     ),
     Item(
         6,
-        "IMR goal setting",
-        "Whether each participant sets personal recovery goals, broken into concrete steps.",
+        _("IMR goal setting"),
+        _("Whether each participant sets personal recovery goals, broken into concrete steps."),
     ),
     Item(
         7,
-        "IMR goal follow-up",
-        "Whether the practitioners follow up the goals and steps regularly in the sessions.",
+        _("IMR goal follow-up"),
+        _("Whether the practitioners follow up the goals and steps regularly in the sessions."),
     ),
     Item(
         8,
-        "Motivation-based strategies",
-        "Use of motivational techniques: linking the material to the participant's own goals "
-        "and weighing pros and cons of change.",
+        _("Motivation-based strategies"),
+        _(
+            "Use of motivational techniques: linking the material to the participant's own goals "
+            "and weighing pros and cons of change."
+        ),
     ),
     Item(
         9,
-        "Educational techniques",
-        "Interactive teaching: checking understanding, summarising, small steps, asking the "
-        "participant's experience, rather than lecturing.",
+        _("Educational techniques"),
+        _(
+            "Interactive teaching: checking understanding, summarising, small steps, asking the "
+            "participant's experience, rather than lecturing."
+        ),
     ),
     Item(
         10,
-        "Cognitive-behavioral techniques",
-        "Use of reinforcement, shaping, modelling, role play, cognitive restructuring and "
-        "homework.",
+        _("Cognitive-behavioral techniques"),
+        _(
+            "Use of reinforcement, shaping, modelling, role play, cognitive restructuring and "
+            "homework."
+        ),
     ),
     Item(
         11,
-        "Coping skills training",
-        "Whether participants practise strategies for coping with symptoms and stress.",
+        _("Coping skills training"),
+        _("Whether participants practise strategies for coping with symptoms and stress."),
     ),
     Item(
         12,
-        "Relapse prevention training",
-        "Whether each participant makes a relapse-prevention plan with early warning signs.",
+        _("Relapse prevention training"),
+        _("Whether each participant makes a relapse-prevention plan with early warning signs."),
     ),
     Item(
         13,
-        "Behavioral tailoring for medication",
-        "For those who take medication: fitting it into daily routines with cues and reminders.",
+        _("Behavioral tailoring for medication"),
+        _("For those who take medication: fitting it into daily routines with cues and reminders."),
     ),
 )
 ITEM_CODES: tuple[str, ...] = tuple(item.code for item in ITEMS)
 ITEMS_BY_CODE: dict[str, Item] = {item.code: item for item in ITEMS}
-ANCHORS = {1: "1 – not implemented", 5: "5 – full implementation"}
+ANCHORS = {1: _("1 – not implemented"), 5: _("5 – full implementation")}
+
+
+# The bands as codes (the API, the pages' badges through the `translated` filter).
+BAND_WORDS = (gettext_noop("high"), gettext_noop("moderate"), gettext_noop("low"))
 
 
 class Band(models.TextChoices):
     # US National EBP project convention (McHugo et al. 2007), SPEC.md §10.1.
-    HIGH = "high", "High (≥ 4.0)"
-    MODERATE = "moderate", "Moderate (3.0–3.99)"
-    LOW = "low", "Low (< 3.0)"
+    HIGH = "high", _("High (≥ 4.0)")
+    MODERATE = "moderate", _("Moderate (3.0–3.99)")
+    LOW = "low", _("Low (< 3.0)")
 
 
 class Module(models.IntegerChoices):
     """The eleven IMR modules (trial paper, Table 1), taught in this order."""
 
-    RECOVERY_STRATEGIES = 1, "Recovery strategies"
-    PRACTICAL_FACTS = 2, "Practical facts about mental illness"
-    STRESS_VULNERABILITY = 3, "The Stress-Vulnerability Model"
-    SOCIAL_SUPPORT = 4, "Building social support"
-    MEDICATION = 5, "Using medication effectively"
-    DRUG_AND_ALCOHOL = 6, "Drug and alcohol use"
-    REDUCING_RELAPSES = 7, "Reducing relapses"
-    COPING_WITH_STRESS = 8, "Coping with stress and common problems"
-    COPING_WITH_SYMPTOMS = 9, "Coping with symptoms"
-    NEEDS_MET = 10, "Getting your needs met in the mental health system"
-    HEALTHY_LIFESTYLES = 11, "Healthy Lifestyles"
+    RECOVERY_STRATEGIES = 1, _("Recovery strategies")
+    PRACTICAL_FACTS = 2, _("Practical facts about mental illness")
+    STRESS_VULNERABILITY = 3, _("The Stress-Vulnerability Model")
+    SOCIAL_SUPPORT = 4, _("Building social support")
+    MEDICATION = 5, _("Using medication effectively")
+    DRUG_AND_ALCOHOL = 6, _("Drug and alcohol use")
+    REDUCING_RELAPSES = 7, _("Reducing relapses")
+    COPING_WITH_STRESS = 8, _("Coping with stress and common problems")
+    COPING_WITH_SYMPTOMS = 9, _("Coping with symptoms")
+    NEEDS_MET = 10, _("Getting your needs met in the mental health system")
+    HEALTHY_LIFESTYLES = 11, _("Healthy Lifestyles")
 
 
 def module_name(number: int) -> str:
@@ -150,19 +167,34 @@ def clean_items(raw: Any) -> tuple[dict[str, int], dict[str, list[str]]]:
     for key, value in raw.items():
         code = f"FID_{key}" if str(key).isdigit() else str(key).upper()
         if code not in ITEMS_BY_CODE:
-            errors[str(key)] = [f"Unknown item; the scale has items {ITEM_CODES[0]}–FID_13."]
+            errors[str(key)] = [
+                _("Unknown item; the scale has items {ITEM_CODES_0}–FID_13.").format(
+                    ITEM_CODES_0=ITEM_CODES[0],
+                )
+            ]
             continue
         # bool is an int in Python; a tick box is not a score.
         if isinstance(value, bool) or not isinstance(value, int):
-            errors[code] = [f"Give a whole number {ITEM_MIN}–{ITEM_MAX}."]
+            errors[code] = [
+                _("Give a whole number {ITEM_MIN}–{ITEM_MAX}.").format(
+                    ITEM_MIN=ITEM_MIN,
+                    ITEM_MAX=ITEM_MAX,
+                )
+            ]
         elif not ITEM_MIN <= value <= ITEM_MAX:
-            errors[code] = [f"{value} is outside {ITEM_MIN}–{ITEM_MAX}."]
+            errors[code] = [
+                _("{value} is outside {ITEM_MIN}–{ITEM_MAX}.").format(
+                    value=value,
+                    ITEM_MIN=ITEM_MIN,
+                    ITEM_MAX=ITEM_MAX,
+                )
+            ]
         else:
             cleaned[code] = value
     for code in ITEM_CODES:
         if code not in cleaned and code not in errors:
             errors[code] = [
-                "Rate this item: all 13 items are required (the scale has no 'not applicable')."
+                _("Rate this item: all 13 items are required (the scale has no 'not applicable').")
             ]
     return cleaned, errors
 

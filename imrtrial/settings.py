@@ -68,6 +68,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The account's language, else the login page's switch, else DEFAULT_LANGUAGE; the API by
+    # Accept-Language (accounts.language). After authentication: it reads the account.
+    "accounts.language.LanguageMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "accounts.middleware.TwoFactorMiddleware",
     "accounts.middleware.PasswordChangeDemandMiddleware",
@@ -281,8 +284,17 @@ EMAIL_HOST = env("EMAIL_HOST", default="localhost")
 EMAIL_PORT = int(env("EMAIL_PORT", default="25"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="imr-trial-edc@localhost")
 
-LANGUAGE_CODE = "en"
-LANGUAGES = [("en", "English"), ("da", "Dansk")]
+# The interface speaks Danish and English. DEFAULT_LANGUAGE is the language of a deployment's
+# login page and of every account that has not chosen one (Danish for the Danish centres).
+LANGUAGES = [("da", "Dansk"), ("en", "English")]
+LANGUAGE_CODE = env("DEFAULT_LANGUAGE", default="da")
+if LANGUAGE_CODE not in dict(LANGUAGES):
+    raise ImproperlyConfigured(f"DEFAULT_LANGUAGE must be one of {', '.join(dict(LANGUAGES))}.")
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Danish dates as dd-mm-åååå, in text and typed into date fields (imrtrial/formats/da).
+FORMAT_MODULE_PATH = ["imrtrial.formats"]
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_HTTPONLY = True
 TIME_ZONE = "Europe/Copenhagen"
 USE_I18N = True
 USE_TZ = True

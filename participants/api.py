@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -102,7 +103,11 @@ class RegistrationSerializer(serializers.Serializer):
 
     def validate_site(self, value: str) -> str:
         if not Site.objects.filter(code=value.strip().upper()).exists():
-            raise serializers.ValidationError(f"Unknown site {value!r}; use BAL, GLA or FRB.")
+            raise serializers.ValidationError(
+                _("Unknown site {value!r}; use BAL, GLA or FRB.").format(
+                    value=value,
+                )
+            )
         return value
 
     @sensitive_variables("value")
@@ -353,5 +358,5 @@ class AuditTrailView(APIView):
 
     @extend_schema(responses=AuditEntrySerializer(many=True), summary="Audit history, newest first")
     def get(self, request: Request, pk: int) -> Response:
-        _, entries = selectors.participant_audit_trail(user=request.user, pk=pk)
+        _participant, entries = selectors.participant_audit_trail(user=request.user, pk=pk)
         return Response(AuditEntrySerializer(entries, many=True).data)

@@ -14,6 +14,7 @@ from datetime import date
 
 from cryptography.fernet import Fernet, MultiFernet
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 CPR_PATTERN = re.compile(r"^(\d{2})(\d{2})(\d{2})-?(\d{4})$")
 
@@ -53,7 +54,7 @@ def parse_cpr(raw: str, *, today: date | None = None) -> Cpr:
     text = (raw or "").strip()
     match = CPR_PATTERN.match(text)
     if not match:
-        raise InvalidCpr("Enter the CPR number as DDMMYY-SSSS (ten digits, hyphen optional).")
+        raise InvalidCpr(_("Enter the CPR number as DDMMYY-SSSS (ten digits, hyphen optional)."))
     day, month, year2, serial = (
         int(match.group(1)),
         int(match.group(2)),
@@ -65,10 +66,10 @@ def parse_cpr(raw: str, *, today: date | None = None) -> Cpr:
         born = date(year, month, day)
     except ValueError:
         raise InvalidCpr(
-            "The first six digits of the CPR number are not a real date (DDMMYY)."
+            _("The first six digits of the CPR number are not a real date (DDMMYY).")
         ) from None
     if born > (today or date.today()):
-        raise InvalidCpr("The CPR number gives a date of birth in the future.")
+        raise InvalidCpr(_("The CPR number gives a date of birth in the future."))
     return Cpr(digits=text.replace("-", ""), birth_date=born)
 
 

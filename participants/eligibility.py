@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
+
 ANSWER_FIELDS = (
     "diagnosis",
     "pse_confirmed",
@@ -21,58 +25,62 @@ ANSWER_FIELDS = (
 @dataclass(frozen=True)
 class Criterion:
     field: str
-    question: str
+    question: str | Promise
     required_answer: bool  # inclusion criteria need True, exclusion criteria need False
-    reason: str  # shown when the answer excludes the person
+    # Shown when the answer excludes the person; kept in English with the screening and shown
+    # in the reader's language (the `translated` filter).
+    reason: str
 
 
 CRITERIA: tuple[Criterion, ...] = (
     Criterion(
         "pse_confirmed",
-        "Diagnosis verified by a PSE/SCAN interview",
+        _("Diagnosis verified by a PSE/SCAN interview"),
         True,
-        "The diagnosis has not been verified by a PSE/SCAN interview.",
+        gettext_noop("The diagnosis has not been verified by a PSE/SCAN interview."),
     ),
-    Criterion("age_18_or_over", "Aged 18 or over", True, "Younger than 18."),
+    Criterion("age_18_or_over", _("Aged 18 or over"), True, gettext_noop("Younger than 18.")),
     Criterion(
         "danish_fluent",
-        "Speaks and understands Danish well enough to take part in IMR",
+        _("Speaks and understands Danish well enough to take part in IMR"),
         True,
-        "Does not speak and understand Danish well enough to take part.",
+        gettext_noop("Does not speak and understand Danish well enough to take part."),
     ),
     Criterion(
         "guardian_or_forensic",
-        "Has a guardian or a forensic psychiatric arrangement",
+        _("Has a guardian or a forensic psychiatric arrangement"),
         False,
-        "Has a guardian or a forensic psychiatric arrangement.",
+        gettext_noop("Has a guardian or a forensic psychiatric arrangement."),
     ),
     Criterion(
         "dementia_or_intellectual_disability",
-        "Dementia or intellectual disability (ICD-10 F00–F03, F70–F79)",
+        _("Dementia or intellectual disability (ICD-10 F00–F03, F70–F79)"),
         False,
-        "Has dementia or an intellectual disability.",
+        gettext_noop("Has dementia or an intellectual disability."),
     ),
     Criterion(
         "active_substance_use_disorder",
-        "Active substance use disorder",
+        _("Active substance use disorder"),
         False,
-        "Has an active substance use disorder (re-screen when it is controlled).",
+        gettext_noop("Has an active substance use disorder (re-screen when it is controlled)."),
     ),
     Criterion(
         "community_residential_home",
-        "Lives in a community residential home",
+        _("Lives in a community residential home"),
         False,
-        "Lives in a community residential home.",
+        gettext_noop("Lives in a community residential home."),
     ),
     Criterion(
         "in_psychoeducation_course",
-        "Currently in a psychoeducational course",
+        _("Currently in a psychoeducational course"),
         False,
-        "Is currently in a psychoeducational course (re-screen after it ends).",
+        gettext_noop("Is currently in a psychoeducational course (re-screen after it ends)."),
     ),
 )
 
-DIAGNOSIS_REASON = "The diagnosis is neither schizophrenia (F20) nor bipolar disorder (F31)."
+DIAGNOSIS_REASON = gettext_noop(
+    "The diagnosis is neither schizophrenia (F20) nor bipolar disorder (F31)."
+)
 
 
 def assess(answers: dict[str, object]) -> list[str]:

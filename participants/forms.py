@@ -10,7 +10,7 @@ from participants import eligibility
 from participants.models import Diagnosis, Sex, Status
 from trial.models import Site
 
-YES_NO = [("yes", "Yes"), ("no", "No")]
+YES_NO = [("yes", _("Yes")), ("no", _("No"))]
 
 
 def _date_widget() -> forms.DateInput:
@@ -20,12 +20,16 @@ def _date_widget() -> forms.DateInput:
 
 
 class RegistrationForm(forms.Form):
-    site = forms.ModelChoiceField(queryset=Site.objects.none(), to_field_name="code")
+    site = forms.ModelChoiceField(
+        label=_("Site"), queryset=Site.objects.none(), to_field_name="code"
+    )
     cpr = forms.CharField(
-        label="CPR number",
+        label=_("CPR number"),
         max_length=11,
-        help_text="DDMMYY-SSSS (the hyphen may be left out). Stored encrypted; shown afterwards "
-        "only as DDMMYY-XXXX.",
+        help_text=_(
+            "DDMMYY-SSSS (the hyphen may be left out). Stored encrypted; shown afterwards "
+            "only as DDMMYY-XXXX."
+        ),
         widget=forms.TextInput(
             attrs={
                 "autocomplete": "off",
@@ -55,7 +59,7 @@ class ScreeningForm(forms.Form):
     pre-selected, so every answer is a decision."""
 
     diagnosis = forms.ChoiceField(
-        label="ICD-10 diagnosis", choices=Diagnosis.choices, widget=forms.RadioSelect
+        label=_("ICD-10 diagnosis"), choices=Diagnosis.choices, widget=forms.RadioSelect
     )
 
     # Not asked: taken from the date of birth in the CPR number (shown on the page).
@@ -71,7 +75,7 @@ class ScreeningForm(forms.Form):
                 label=criterion.question,
                 choices=YES_NO,
                 widget=forms.RadioSelect,
-                error_messages={"required": "Answer yes or no."},
+                error_messages={"required": _("Answer yes or no.")},
             )
 
     def inclusion_fields(self) -> list[forms.BoundField]:
@@ -99,12 +103,14 @@ class ScreeningForm(forms.Form):
 
 
 class ConsentForm(forms.Form):
-    consent_date = forms.DateField(label="Date of written informed consent", widget=_date_widget())
+    consent_date = forms.DateField(
+        label=_("Date of written informed consent"), widget=_date_widget()
+    )
     reason = forms.CharField(
-        label="Reason for the correction",
+        label=_("Reason for the correction"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Only when you correct a consent date that is already recorded.",
+        help_text=_("Only when you correct a consent date that is already recorded."),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -113,10 +119,10 @@ class ConsentForm(forms.Form):
 
 
 class StatusForm(forms.Form):
-    status = forms.ChoiceField(label="What happened", widget=forms.RadioSelect)
-    date = forms.DateField(label="Date", widget=_date_widget())
+    status = forms.ChoiceField(label=_("What happened"), widget=forms.RadioSelect)
+    date = forms.DateField(label=_("Date"), widget=_date_widget())
     reason = forms.CharField(
-        label="Reason or circumstances", widget=forms.Textarea(attrs={"rows": 3})
+        label=_("Reason or circumstances"), widget=forms.Textarea(attrs={"rows": 3})
     )
 
     def __init__(self, *args: Any, statuses: list[str], **kwargs: Any) -> None:

@@ -4,20 +4,21 @@ import pghistory
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from trial.lock import refuse_when_locked
 from trial.models import Site
 
 
 class Status(models.TextChoices):
-    REGISTERED = "registered", "Registered"
-    ELIGIBLE = "eligible", "Eligible"
-    INELIGIBLE = "ineligible", "Not eligible"
-    CONSENTED = "consented", "Consented"
-    RANDOMIZED = "randomized", "Randomised"
-    WITHDRAWN = "withdrawn", "Withdrawn"
-    LOST_TO_FOLLOW_UP = "lost_to_follow_up", "Lost to follow-up"
-    DECEASED = "deceased", "Deceased"
+    REGISTERED = "registered", _("Registered")
+    ELIGIBLE = "eligible", _("Eligible")
+    INELIGIBLE = "ineligible", _("Not eligible")
+    CONSENTED = "consented", _("Consented")
+    RANDOMIZED = "randomized", _("Randomised")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+    LOST_TO_FOLLOW_UP = "lost_to_follow_up", _("Lost to follow-up")
+    DECEASED = "deceased", _("Deceased")
 
 
 # Statuses after which screening, consent and randomisation are over.
@@ -25,8 +26,8 @@ CLOSED_STATUSES = frozenset({Status.WITHDRAWN, Status.LOST_TO_FOLLOW_UP, Status.
 
 
 class Sex(models.TextChoices):
-    FEMALE = "female", "Female"
-    MALE = "male", "Male"
+    FEMALE = "female", _("Female")
+    MALE = "male", _("Male")
 
 
 @pghistory.track()
@@ -82,9 +83,9 @@ class Participant(models.Model):
 
 
 class Diagnosis(models.TextChoices):
-    F20 = "F20", "Schizophrenia (F20)"
-    F31 = "F31", "Bipolar disorder (F31)"
-    OTHER = "other", "Other"
+    F20 = "F20", _("Schizophrenia (F20)")
+    F31 = "F31", _("Bipolar disorder (F31)")
+    OTHER = "other", _("Other")
 
 
 @pghistory.track()

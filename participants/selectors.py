@@ -7,6 +7,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.urls import reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from participants.models import CLOSED_STATUSES, EligibilityScreening, Participant, Status
 from participants.studyid import STUDY_ID_PATTERN, is_valid_study_id
@@ -70,14 +72,23 @@ def participant_list(
     errors: dict[str, list[str]] = {}
     site_code = (site or "").strip().upper()
     if site_code and not Site.objects.filter(code=site_code).exists():
-        errors["site"] = [f"Unknown site {site_code!r}; use BAL, GLA or FRB."]
+        errors["site"] = [
+            _("Unknown site {site_code!r}; use BAL, GLA or FRB.").format(
+                site_code=site_code,
+            )
+        ]
     if status and status not in Status.values:
-        errors["status"] = [f"Unknown status {status!r}; use one of {', '.join(Status.values)}."]
+        errors["status"] = [
+            _("Unknown status {status!r}; use one of {join}.").format(
+                status=status,
+                join=", ".join(Status.values),
+            )
+        ]
     problem = study_id_problem(search)
     if problem:
         errors["search"] = [problem]
     if errors:
-        raise Invalid("The filter has errors.", fields=errors)
+        raise Invalid(_("The filter has errors."), fields=errors)
     queryset = participants_visible_to(user)
     if site_code:
         queryset = queryset.filter(site__code=site_code)
@@ -99,7 +110,7 @@ def participant_get(*, user: Viewer, pk: Any) -> Participant:
     try:
         return participants_visible_to(user).get(pk=int(pk))
     except (Participant.DoesNotExist, ValueError, TypeError):
-        raise NotFound("No such participant at your sites.") from None
+        raise NotFound(_("No such participant at your sites.")) from None
 
 
 def participant_for_action(
@@ -109,10 +120,15 @@ def participant_for_action(
     action anywhere, 404 when the participant is unknown or outside the user's sites, 403 when
     the user sees the participant through another role but may not act at that site."""
     if not access.has_role(user, *roles):
-        raise Forbidden(f"Your role does not allow {what}.")
+        raise Forbidden(_("Your role does not allow {what}.").format(what=what))
     participant = participant_get(user=user, pk=pk)
     if not access.has_role_at(user, participant.site_id, *roles):
-        raise Forbidden(f"Your role does not allow {what} at {participant.site.name}.")
+        raise Forbidden(
+            _("Your role does not allow {what} at {name}.").format(
+                what=what,
+                name=participant.site.name,
+            )
+        )
     return participant
 
 
@@ -126,7 +142,7 @@ def screenings_of(participant: Participant) -> QuerySet[EligibilityScreening]:
 
 def participant_audit_trail(*, user: Viewer, pk: Any) -> tuple[Participant, list[AuditEntry]]:
     participant = participant_for_action(
-        user=user, pk=pk, roles=AUDIT_READERS, what="reading the audit history"
+        user=user, pk=pk, roles=AUDIT_READERS, what=_("reading the audit history")
     )
     return participant, participant_trail(participant=participant, user=user)
 
@@ -148,19 +164,23 @@ def participant_timeline(participant: Participant, user: Viewer) -> list[Timelin
     entries = [
         TimelineEntry(
             participant.registered_at,
-            "Registered",
-            f"at {participant.site.name} by {registered_by}",
+            _("Registered"),
+            _("at {site} by {user}").format(site=participant.site.name, user=registered_by),
         )
     ]
     for screening in screenings_of(participant):
         if screening.eligible:
-            title, detail = "Screened: eligible", ""
+            title, detail = _("Screened: eligible"), ""
         else:
-            title, detail = "Screened: not eligible", " ".join(screening.reasons)
+            title = _("Screened: not eligible")
+            detail = " ".join(gettext(reason) for reason in screening.reasons)
         who = screening.screened_by.get_username()
         entries.append(
             TimelineEntry(
-                screening.screened_at, title, f"{detail} (by {who})".strip(), screening_url
+                screening.screened_at,
+                title,
+                _("{detail} (by {user})").format(detail=detail, user=who).strip(),
+                screening_url,
             )
         )
     # Consent and each move to withdrawn, lost to follow-up or deceased come from the
@@ -185,8 +205,8 @@ def participant_timeline(participant: Participant, user: Viewer) -> list[Timelin
             entries.append(
                 TimelineEntry(
                     event.consent_date,
-                    "Consent date corrected" if corrected else "Written informed consent",
-                    f"recorded by {who}" if who else "",
+                    _("Consent date corrected") if corrected else _("Written informed consent"),
+                    _("recorded by {user}").format(user=who) if who else "",
                     consent_url,
                     recorded_at=event.pgh_created_at,
                 )
@@ -211,20 +231,24 @@ def participant_audit_sources() -> list[AuditSource]:
         AuditSource(
             event_model(Participant),
             "pgh_obj_id",
-            "Participant",
+            _("Participant"),
             blinded_may_see=True,
             encrypted_fields=frozenset({"cpr_ciphertext"}),
             # The number within the site is part of the study ID; the hash is never shown.
             hidden_fields=frozenset({"cpr_hash", "number"}),
-            field_labels={"cpr_ciphertext": "CPR number", "study_id": "Study ID"},
-            describe=lambda event: f"Participant {event.study_id}",
+            field_labels={"cpr_ciphertext": _("CPR number"), "study_id": _("Study ID")},
+            describe=lambda event: gettext("Participant {study_id}").format(
+                study_id=event.study_id
+            ),
         ),
         AuditSource(
             event_model(EligibilityScreening),
             "participant_id",
-            "Eligibility screening",
+            _("Eligibility screening"),
             blinded_may_see=True,
             hidden_fields=frozenset({"participant"}),
-            describe=lambda event: f"Eligibility screening {event.pgh_obj_id}",
+            describe=lambda event: gettext("Eligibility screening {number}").format(
+                number=event.pgh_obj_id
+            ),
         ),
     ]

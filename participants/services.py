@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
 from participants import cpr as cpr_module
@@ -32,14 +33,18 @@ OPEN_BEFORE_RANDOMIZATION = frozenset(
 
 def _require_coordinator_at(user: Viewer, site: Site) -> None:
     if not access.has_role_at(user, site, Role.COORDINATOR):
-        raise Forbidden(f"Only a coordinator at {site.name} can do this.")
+        raise Forbidden(
+            _("Only a coordinator at {name} can do this.").format(
+                name=site.name,
+            )
+        )
 
 
 def _require_not_future(value: date, field: str, label: str) -> None:
     if value > timezone.localdate():
         raise Invalid(
-            f"{label} cannot be in the future.",
-            fields={field: [f"{label} cannot be in the future."]},
+            _("{label} cannot be in the future.").format(label=label),
+            fields={field: [_("{label} cannot be in the future.").format(label=label)]},
         )
 
 
@@ -49,20 +54,24 @@ def participant_register(*, user: Viewer, site_code: str, cpr: str, sex: str) ->
     errors: dict[str, list[str]] = {}
     site = Site.objects.filter(code=(site_code or "").strip().upper()).first()
     if site is None:
-        errors["site"] = [f"Unknown site {site_code!r}; use BAL, GLA or FRB."]
+        errors["site"] = [
+            _("Unknown site {site_code!r}; use BAL, GLA or FRB.").format(
+                site_code=site_code,
+            )
+        ]
     try:
         parsed = cpr_module.parse_cpr(cpr)
     except cpr_module.InvalidCpr as exc:
         errors["cpr"] = [str(exc)]
     if sex not in Sex.values:
-        errors["sex"] = ["Sex must be 'female' or 'male'."]
+        errors["sex"] = [_("Sex must be 'female' or 'male'.")]
     if errors:
-        raise Invalid("The registration has errors.", fields=errors)
+        raise Invalid(_("The registration has errors."), fields=errors)
     assert site is not None
     _require_coordinator_at(user, site)
 
     if Participant.objects.filter(cpr_hash__in=cpr_module.lookup_hashes(parsed)).exists():
-        raise Conflict("This CPR number is already registered in the trial.")
+        raise Conflict(_("This CPR number is already registered in the trial."))
     try:
         with transaction.atomic(), audit_context(user=user, reason="Registration"):
             locked_site = Site.objects.select_for_update().get(pk=site.pk)
@@ -82,7 +91,7 @@ def participant_register(*, user: Viewer, site_code: str, cpr: str, sex: str) ->
     except IntegrityError as exc:
         # Two simultaneous registrations of one number: the unique hash lets only one in.
         if "cpr_hash" in str(exc):
-            raise Conflict("This CPR number is already registered in the trial.") from None
+            raise Conflict(_("This CPR number is already registered in the trial.")) from None
         raise
 
 
@@ -94,19 +103,23 @@ def participant_screen(
     _require_coordinator_at(user, participant.site)
     errors: dict[str, list[str]] = {}
     if answers.get("diagnosis") not in ("F20", "F31", "other"):
-        errors["diagnosis"] = ["Diagnosis must be 'F20', 'F31' or 'other'."]
+        errors["diagnosis"] = [_("Diagnosis must be 'F20', 'F31' or 'other'.")]
     for field in eligibility.ANSWER_FIELDS[1:]:
         if not isinstance(answers.get(field), bool):
-            errors[field] = ["Answer yes (true) or no (false)."]
+            errors[field] = [_("Answer yes (true) or no (false).")]
     if errors:
-        raise Invalid("The screening has unanswered questions.", fields=errors)
+        raise Invalid(_("The screening has unanswered questions."), fields=errors)
 
     with transaction.atomic(), audit_context(user=user, reason="Eligibility screening"):
         locked = Participant.objects.select_for_update().get(pk=participant.pk)
         if locked.status not in OPEN_BEFORE_RANDOMIZATION:
             raise Conflict(
-                f"The participant is {locked.get_status_display().lower()}; "
-                "screening is only possible before randomisation."
+                _(
+                    "The participant is {get_status_display}; screening is only possible "
+                    "before randomisation."
+                ).format(
+                    get_status_display=locked.get_status_display().lower(),
+                )
             )
         reasons = eligibility.assess(answers)
         screening = EligibilityScreening.objects.create(
@@ -133,14 +146,17 @@ def participant_record_consent(
     *, user: Viewer, participant: Participant, consent_date: date, reason: str = ""
 ) -> Participant:
     _require_coordinator_at(user, participant.site)
-    _require_not_future(consent_date, "consent_date", "The consent date")
+    _require_not_future(consent_date, "consent_date", _("The consent date"))
     if consent_date < participant.registered_on:
         raise Invalid(
-            "The consent date is before registration.",
+            _("The consent date is before registration."),
             fields={
                 "consent_date": [
-                    f"The consent date cannot be before registration "
-                    f"({participant.registered_on:%Y-%m-%d})."
+                    _(
+                        "The consent date cannot be before registration ({registered_on:%Y-%m-%d})."
+                    ).format(
+                        registered_on=participant.registered_on,
+                    )
                 ]
             },
         )
@@ -148,18 +164,26 @@ def participant_record_consent(
         locked = Participant.objects.select_for_update().get(pk=participant.pk)
         if locked.status == Status.RANDOMIZED or locked.status in CLOSED_STATUSES:
             raise Conflict(
-                f"The participant is {locked.get_status_display().lower()}; "
-                "consent can only be recorded before randomisation."
+                _(
+                    "The participant is {get_status_display}; consent can only be recorded "
+                    "before randomisation."
+                ).format(
+                    get_status_display=locked.get_status_display().lower(),
+                )
             )
         if locked.status not in (Status.ELIGIBLE, Status.CONSENTED):
             raise Invalid(
-                "Consent can only be recorded for a participant screened eligible "
-                f"(the participant is {locked.get_status_display().lower()})."
+                _(
+                    "Consent can only be recorded for a participant screened eligible (the "
+                    "participant is {get_status_display})."
+                ).format(
+                    get_status_display=locked.get_status_display().lower(),
+                )
             )
         if locked.consent_date and locked.consent_date != consent_date and not reason:
             raise Invalid(
-                "Consent is already recorded; give a reason to correct its date.",
-                fields={"reason": ["A reason is required to change a recorded consent date."]},
+                _("Consent is already recorded; give a reason to correct its date."),
+                fields={"reason": [_("A reason is required to change a recorded consent date.")]},
             )
         locked.consent_date = consent_date
         locked.consent_recorded_by = access.signed_in(user)
@@ -175,34 +199,36 @@ def participant_close(
     """Withdrawal, loss to follow-up or death. The allocation, if any, is kept (ITT)."""
     if status not in CLOSED_STATUSES:
         raise Invalid(
-            "Unknown status.",
-            fields={"status": ["Use withdrawn, lost_to_follow_up or deceased."]},
+            _("Unknown status."),
+            fields={"status": [_("Use withdrawn, lost_to_follow_up or deceased.")]},
         )
     allowed = (
         (Role.COORDINATOR,) if status == Status.WITHDRAWN else (Role.COORDINATOR, Role.DATA_MANAGER)
     )
     if not access.has_role_at(user, participant.site, *allowed):
-        raise Forbidden("Your role does not allow changing this participant's status.")
+        raise Forbidden(_("Your role does not allow changing this participant's status."))
     errors: dict[str, list[str]] = {}
     if not (reason or "").strip():
-        errors["reason"] = ["Give the reason."]
+        errors["reason"] = [_("Give the reason.")]
     if on > timezone.localdate():
-        errors["date"] = ["The date cannot be in the future."]
+        errors["date"] = [_("The date cannot be in the future.")]
     elif on < participant.registered_on:
         errors["date"] = [
-            f"The date cannot be before registration ({participant.registered_on:%Y-%m-%d})."
+            _("The date cannot be before registration ({registered_on:%Y-%m-%d}).").format(
+                registered_on=participant.registered_on,
+            )
         ]
     if errors:
-        raise Invalid("The status change has errors.", fields=errors)
+        raise Invalid(_("The status change has errors."), fields=errors)
     label = Status(status).label.lower()
     with transaction.atomic(), audit_context(user=user, reason=reason.strip()):
         locked = Participant.objects.select_for_update().get(pk=participant.pk)
         if locked.status == status:
-            raise Conflict(f"The participant is already {label}.")
+            raise Conflict(_("The participant is already {label}.").format(label=label))
         if locked.status == Status.DECEASED:
-            raise Conflict("The participant is recorded as deceased.")
+            raise Conflict(_("The participant is recorded as deceased."))
         if status == Status.LOST_TO_FOLLOW_UP and locked.status != Status.RANDOMIZED:
-            raise Invalid("Only a randomised participant can be lost to follow-up.")
+            raise Invalid(_("Only a randomised participant can be lost to follow-up."))
         locked.status = status
         locked.status_date = on
         locked.status_reason = reason.strip()

@@ -33,7 +33,7 @@ PAGE_SIZE = 50
 
 def _require_reader(request: HttpRequest) -> None:
     if not access.has_role(request.user, *selectors.PARTICIPANT_READERS):
-        raise Forbidden("Your role does not give access to participants.")
+        raise Forbidden(_("Your role does not give access to participants."))
 
 
 def _show_errors(form: forms.Form, error: TrialError) -> None:
@@ -87,7 +87,7 @@ def participant_register(request: HttpRequest) -> HttpResponse:
         pk__in=access.site_ids(request.user, Role.COORDINATOR)
     )
     if not access.has_role(request.user, Role.COORDINATOR) or not sites.exists():
-        raise Forbidden("Only coordinators register participants.")
+        raise Forbidden(_("Only coordinators register participants."))
     form = RegistrationForm(request.POST or None, sites=sites)
     status = 200
     sex_warning = ""
@@ -105,7 +105,10 @@ def participant_register(request: HttpRequest) -> HttpResponse:
                 status = error.status
             else:
                 messages.success(
-                    request, f"Registered as {participant.study_id}. Next: eligibility screening."
+                    request,
+                    _("Registered as {study_id}. Next: eligibility screening.").format(
+                        study_id=participant.study_id,
+                    ),
                 )
                 return redirect("participants:overview", pk=participant.pk)
         elif not sex_warning:
@@ -165,7 +168,7 @@ def participant_overview(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def participant_screening(request: HttpRequest, pk: int) -> HttpResponse:
     participant = selectors.participant_for_action(
-        user=request.user, pk=pk, roles=(Role.COORDINATOR,), what="eligibility screening"
+        user=request.user, pk=pk, roles=(Role.COORDINATOR,), what=_("eligibility screening")
     )
     today = timezone.localdate()
     age = cpr.age_on(participant.date_of_birth, today)
@@ -182,9 +185,14 @@ def participant_screening(request: HttpRequest, pk: int) -> HttpResponse:
                 status = error.status
             else:
                 if screening.eligible:
-                    messages.success(request, f"{participant.study_id} is eligible.")
+                    messages.success(
+                        request, _("{study_id} is eligible.").format(study_id=participant.study_id)
+                    )
                 else:
-                    messages.warning(request, f"{participant.study_id} is not eligible.")
+                    messages.warning(
+                        request,
+                        _("{study_id} is not eligible.").format(study_id=participant.study_id),
+                    )
                 return redirect("participants:screening", pk=participant.pk)
         else:
             status = 400
@@ -208,7 +216,7 @@ def participant_screening(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def participant_consent(request: HttpRequest, pk: int) -> HttpResponse:
     participant = selectors.participant_for_action(
-        user=request.user, pk=pk, roles=(Role.COORDINATOR,), what="recording consent"
+        user=request.user, pk=pk, roles=(Role.COORDINATOR,), what=_("recording consent")
     )
     initial = {"consent_date": participant.consent_date} if participant.consent_date else {}
     form = ConsentForm(request.POST or None, initial=initial)
@@ -226,7 +234,10 @@ def participant_consent(request: HttpRequest, pk: int) -> HttpResponse:
                 _show_errors(form, error)
                 status = error.status
             else:
-                messages.success(request, f"Consent recorded for {participant.study_id}.")
+                messages.success(
+                    request,
+                    _("Consent recorded for {study_id}.").format(study_id=participant.study_id),
+                )
                 return redirect("participants:overview", pk=participant.pk)
         else:
             status = 400
@@ -259,7 +270,7 @@ def participant_status(request: HttpRequest, pk: int) -> HttpResponse:
         user=request.user,
         pk=pk,
         roles=selectors.STATUS_RECORDERS,
-        what="recording withdrawal, loss to follow-up or death",
+        what=_("recording withdrawal, loss to follow-up or death"),
     )
     statuses = _statuses_for(request.user, participant)
     form = StatusForm(request.POST or None, statuses=statuses)
@@ -280,8 +291,10 @@ def participant_status(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 messages.success(
                     request,
-                    f"{participant.study_id} is recorded as "
-                    f"{Status(form.cleaned_data['status']).label.lower()}.",
+                    _("{study_id} is recorded as {Status}.").format(
+                        study_id=participant.study_id,
+                        Status=Status(form.cleaned_data["status"]).label.lower(),
+                    ),
                 )
                 return redirect("participants:overview", pk=participant.pk)
         else:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404, HttpResponse
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status
@@ -101,7 +102,7 @@ class RandomizeView(APIView):
     def post(self, request: Request, pk: int) -> Response:
         participant = _participant(request, pk)
         if not isinstance(request.data, dict):
-            raise Invalid("Send an empty JSON object: {}.")
+            raise Invalid(_("Send an empty JSON object: {}."))
         outcome = services.randomize(
             participant=participant,
             user=request.user,

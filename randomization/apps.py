@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class RandomizationConfig(AppConfig):
     name = "randomization"
-    verbose_name = "Randomisation"
+    verbose_name = _("Randomisation")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

@@ -6,6 +6,7 @@ import pghistory
 import pgtrigger
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from assessments.models import visit_label
 from trial.errors import IMMUTABLE_SQLSTATE
@@ -13,8 +14,8 @@ from trial.lock import refuse_when_locked
 
 
 class Arm(models.TextChoices):
-    IMR = "IMR", "IMR + treatment as usual"
-    TAU = "TAU", "Treatment as usual"
+    IMR = "IMR", _("IMR + treatment as usual")
+    TAU = "TAU", _("Treatment as usual")
 
 
 def refuse_change(what: str) -> pgtrigger.Trigger:
@@ -32,9 +33,9 @@ class AllocationList(models.Model):
     """One version of a site's list: the first list, or complete blocks appended later."""
 
     class Source(models.TextChoices):
-        GENERATED = "generated", "Generated in the EDC"
-        IMPORTED = "imported", "Imported from a file"
-        EXTENSION = "extension", "Blocks appended after exhaustion"
+        GENERATED = "generated", _("Generated in the EDC")
+        IMPORTED = "imported", _("Imported from a file")
+        EXTENSION = "extension", _("Blocks appended after exhaustion")
 
     site = models.ForeignKey("trial.Site", on_delete=models.PROTECT, related_name="+")
     version = models.PositiveIntegerField()
@@ -166,28 +167,28 @@ class RandomizationLogEntry(models.Model):
     Shown to statisticians only, since entries name slots and arms."""
 
     class Kind(models.TextChoices):
-        LIST_GENERATED = "list_generated", "List generated"
-        LIST_IMPORTED = "list_imported", "List imported"
-        LIST_EXTENDED = "list_extended", "List extended"
-        LIST_REFUSED = "list_refused", "List generation or import refused"
-        LIST_DOWNLOADED = "list_downloaded", "List read (download)"
-        SEED_DOWNLOADED = "seed_downloaded", "Seed read"
-        PACKAGE_DOWNLOADED = "package_downloaded", "Trial master file package read"
-        LIST_VERIFIED = "list_verified", "List verified against a file"
-        RANDOMIZED = "randomized", "Randomised"
-        REPLAYED = "replayed", "Repeated request answered with the existing allocation"
-        REFUSED_NOT_ALLOWED = "refused_not_allowed", "Refused: role or site"
-        REFUSED_INELIGIBLE = "refused_ineligible", "Refused: not eligible"
-        REFUSED_NOT_CONSENTED = "refused_not_consented", "Refused: no consent"
-        REFUSED_BASELINE = "refused_baseline", "Refused: baseline incomplete"
-        REFUSED_DUPLICATE = "refused_duplicate", "Refused: already randomised"
-        REFUSED_CLOSED = "refused_closed", "Refused: participation ended"
-        REFUSED_EXHAUSTED = "refused_exhausted", "Refused: list exhausted"
-        REFUSED_LOCKED = "refused_locked", "Refused: database frozen or locked"
-        REFUSED_INVALID = "refused_invalid", "Refused: invalid request"
-        EXHAUSTION_ALERT = "exhaustion_alert", "Statisticians alerted: list exhausted"
-        CONFIRMATION_SENT = "confirmation_sent", "Confirmation e-mail sent"
-        REPORT_VIEWED = "report_viewed", "Unblinded report viewed"
+        LIST_GENERATED = "list_generated", _("List generated")
+        LIST_IMPORTED = "list_imported", _("List imported")
+        LIST_EXTENDED = "list_extended", _("List extended")
+        LIST_REFUSED = "list_refused", _("List generation or import refused")
+        LIST_DOWNLOADED = "list_downloaded", _("List read (download)")
+        SEED_DOWNLOADED = "seed_downloaded", _("Seed read")
+        PACKAGE_DOWNLOADED = "package_downloaded", _("Trial master file package read")
+        LIST_VERIFIED = "list_verified", _("List verified against a file")
+        RANDOMIZED = "randomized", _("Randomised")
+        REPLAYED = "replayed", _("Repeated request answered with the existing allocation")
+        REFUSED_NOT_ALLOWED = "refused_not_allowed", _("Refused: role or site")
+        REFUSED_INELIGIBLE = "refused_ineligible", _("Refused: not eligible")
+        REFUSED_NOT_CONSENTED = "refused_not_consented", _("Refused: no consent")
+        REFUSED_BASELINE = "refused_baseline", _("Refused: baseline incomplete")
+        REFUSED_DUPLICATE = "refused_duplicate", _("Refused: already randomised")
+        REFUSED_CLOSED = "refused_closed", _("Refused: participation ended")
+        REFUSED_EXHAUSTED = "refused_exhausted", _("Refused: list exhausted")
+        REFUSED_LOCKED = "refused_locked", _("Refused: database frozen or locked")
+        REFUSED_INVALID = "refused_invalid", _("Refused: invalid request")
+        EXHAUSTION_ALERT = "exhaustion_alert", _("Statisticians alerted: list exhausted")
+        CONFIRMATION_SENT = "confirmation_sent", _("Confirmation e-mail sent")
+        REPORT_VIEWED = "report_viewed", _("Unblinded report viewed")
 
     kind = models.CharField(max_length=24, choices=Kind.choices, db_index=True)
     at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -224,11 +225,11 @@ class RandomizationLogEntry(models.Model):
 
 
 class IncidentHow(models.TextChoices):
-    PARTICIPANT_TOLD = "participant_told", "The participant mentioned it"
-    STAFF_TOLD = "staff_told", "A member of staff mentioned it"
-    RECORD_SEEN = "record_seen", "Saw it in a record, letter or e-mail"
-    GROUP_CONTACT = "group_contact", "Saw or heard about IMR group activity"
-    OTHER = "other", "Other"
+    PARTICIPANT_TOLD = "participant_told", _("The participant mentioned it")
+    STAFF_TOLD = "staff_told", _("A member of staff mentioned it")
+    RECORD_SEEN = "record_seen", _("Saw it in a record, letter or e-mail")
+    GROUP_CONTACT = "group_contact", _("Saw or heard about IMR group activity")
+    OTHER = "other", _("Other")
 
 
 @pghistory.track()
@@ -271,9 +272,9 @@ class GuessTimepoint(models.TextChoices):
 
 
 class Guess(models.TextChoices):
-    IMR = "IMR", "IMR + treatment as usual"
-    TAU = "TAU", "Treatment as usual"
-    DONT_KNOW = "dont_know", "Don't know"
+    IMR = "IMR", _("IMR + treatment as usual")
+    TAU = "TAU", _("Treatment as usual")
+    DONT_KNOW = "dont_know", _("Don't know")
 
 
 @pghistory.track()

@@ -13,6 +13,8 @@ from django.conf import settings
 from django.db.models import Count, Min, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from assessments.selectors import baseline_missing
 from participants.contributions import Panel
@@ -85,10 +87,10 @@ def randomization_result(*, participant: Any, user: Viewer) -> Allocation:
     """The allocation, for the coordinator's result page: coordinators at the participant's
     site who may see allocation. NotFound when the participant is not randomised."""
     if not permissions.may_randomize(user, participant):
-        raise Forbidden("Only a coordinator at the participant's site sees this page.")
+        raise Forbidden(_("Only a coordinator at the participant's site sees this page."))
     allocation = allocation_of(participant)
     if allocation is None:
-        raise NotFound("The participant is not randomised.")
+        raise NotFound(_("The participant is not randomised."))
     return allocation
 
 
@@ -210,7 +212,7 @@ def incidents_visible_to(user: Viewer) -> QuerySet[UnblindingIncident]:
         return queryset
     if access.has_role(user, *BLINDED_ROLES):
         return queryset.filter(person_id=user.pk) | queryset.filter(reported_by_id=user.pk)
-    raise Forbidden("Your role does not give access to unblinding reports.")
+    raise Forbidden(_("Your role does not give access to unblinding reports."))
 
 
 def unblinding_dates(user_ids: Any = None) -> dict[int, date]:
@@ -271,16 +273,16 @@ def may_read_guesses(user: Viewer, participant: Any) -> bool:
 
 def blinding_guess_get(*, user: Viewer, participant: Any, timepoint: str) -> BlindingGuess:
     if not may_read_guesses(user, participant):
-        raise Forbidden("Your role does not give access to blinding guesses.")
+        raise Forbidden(_("Your role does not give access to blinding guesses."))
     if timepoint not in GuessTimepoint.values:
-        raise NotFound("Blinding guesses exist for 'post' and 'followup' only.")
+        raise NotFound(_("Blinding guesses exist for 'post' and 'followup' only."))
     guess = (
         BlindingGuess.objects.select_related("assessor")
         .filter(participant=participant, timepoint=timepoint)
         .first()
     )
     if guess is None:
-        raise NotFound("No blinding guess is recorded for this timepoint.")
+        raise NotFound(_("No blinding guess is recorded for this timepoint."))
     return guess
 
 
@@ -289,7 +291,7 @@ def blinding_index_report(*, user: Viewer, channel: str = "web") -> dict[str, An
     overall. Combines guesses with arms, so: statisticians, after lock, audited."""
     require_list_custodian(user, channel=channel)
     if lock_level() != "lock":
-        raise Conflict("The blinding index is computed only after the database is locked.")
+        raise Conflict(_("The blinding index is computed only after the database is locked."))
     rows = BlindingGuess.objects.filter(participant__allocation__isnull=False).values_list(
         "timepoint", "guess", "participant__allocation__arm"
     )
@@ -356,8 +358,8 @@ def methods_sheet(*, user: Viewer, channel: str = "web") -> dict[str, Any]:
             f"{generator.ALGORITHM} v{generator.ALGORITHM_VERSION} (docs/randomisation.md)"
         ),
         "block_sizes": list(generator.BLOCK_SIZES),
-        "block_size_rule": "uniform and independent for each block",
-        "ratio": "1:1 within every block",
+        "block_size_rule": _("uniform and independent for each block"),
+        "ratio": _("1:1 within every block"),
         "strata": [site.code for site in Site.objects.order_by("number")],
         "lists": lists,
         "generated_by": sorted(
@@ -369,7 +371,7 @@ def methods_sheet(*, user: Viewer, channel: str = "web") -> dict[str, Any]:
             }
         ),
         "enrolled_and_assigned_by": enrolled_by,
-        "concealment": (
+        "concealment": _(
             "Central web randomisation: lists stored encrypted and readable only by the "
             "statistician; the arm is revealed only after the allocation is irreversibly "
             "recorded for an eligible, consented participant with a complete baseline."
@@ -461,7 +463,9 @@ def participant_audit_sources() -> list[AuditSource]:
             "Blinding guess",
             blinded_may_see=True,
             hidden_fields=frozenset({"participant"}),
-            describe=lambda e: f"Blinding guess ({e.get_timepoint_display()})",
+            describe=lambda e: gettext("Blinding guess ({timepoint})").format(
+                timepoint=e.get_timepoint_display()
+            ),
         ),
         AuditSource(
             event_model(UnblindingIncident),
@@ -469,8 +473,8 @@ def participant_audit_sources() -> list[AuditSource]:
             "Unblinding report",
             blinded_may_see=True,
             hidden_fields=frozenset({"participant"}),
-            describe=lambda e: f"Unblinding report {e.pgh_obj_id}",
-            field_labels={"person": "Person unblinded", "learned_on": "Learned on"},
+            describe=lambda e: gettext("Unblinding report {number}").format(number=e.pgh_obj_id),
+            field_labels={"person": _("Person unblinded"), "learned_on": _("Learned on")},
             rows=_incidents_for_viewer,
         ),
     ]

@@ -11,7 +11,8 @@ from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage, get_connection
 from django.db.models import Q
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from randomization.log import Kind, log_event
 from randomization.models import Allocation, RandomizationLogEntry
@@ -59,15 +60,19 @@ def send_randomization_confirmation(allocation_id: int) -> int:
             pk=allocation_id
         )
         participant = allocation.participant
-        body = render_to_string(
-            "randomization/email/confirmation.txt",
-            {
-                "allocation": allocation,
-                "participant": participant,
-                "randomized_local": timezone.localtime(allocation.randomized_at),
-            },
-        )
-        subject = f"[IMR trial] {participant.study_id} randomised ({participant.site.code})"
+        # E-mails go out in the deployment's language (DEFAULT_LANGUAGE), whoever triggered them.
+        with translation.override(settings.LANGUAGE_CODE):
+            body = render_to_string(
+                "randomization/email/confirmation.txt",
+                {
+                    "allocation": allocation,
+                    "participant": participant,
+                    "randomized_local": timezone.localtime(allocation.randomized_at),
+                },
+            )
+            subject = _("[IMR trial] {study_id} randomised ({site})").format(
+                study_id=participant.study_id, site=participant.site.code
+            )
         recipients = confirmation_recipients(allocation)
         sent = _send(subject, body, recipients)
         if sent:
@@ -93,15 +98,15 @@ def alert_list_exhausted(log_entry_id: int) -> int:
         if site is None:
             raise ValueError(f"Log entry {log_entry_id} names no site: not a list exhaustion.")
         recipients = _holders(Role.STATISTICIAN)
-        body = render_to_string(
-            "randomization/email/exhausted.txt",
-            {"entry": entry, "at_local": timezone.localtime(entry.at)},
-        )
-        sent = _send(
-            f"[IMR trial] URGENT: allocation list exhausted at {site.name}",
-            body,
-            recipients,
-        )
+        with translation.override(settings.LANGUAGE_CODE):
+            body = render_to_string(
+                "randomization/email/exhausted.txt",
+                {"entry": entry, "at_local": timezone.localtime(entry.at)},
+            )
+            subject = _("[IMR trial] URGENT: allocation list exhausted at {site}").format(
+                site=site.name
+            )
+        sent = _send(subject, body, recipients)
         log_event(
             Kind.EXHAUSTION_ALERT,
             channel="task",

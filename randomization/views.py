@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -49,7 +50,7 @@ def statistician_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpRe
             return view(request, *args, **kwargs)
         if access.is_blinded(user):
             raise Http404
-        raise Forbidden("Only a statistician can see this page.")
+        raise Forbidden(_("Only a statistician can see this page."))
 
     return wrapped
 
@@ -63,7 +64,9 @@ def randomize(request: HttpRequest, pk: int) -> HttpResponse:
     participant = participant_selectors.participant_get(user=request.user, pk=pk)
     if not permissions.may_randomize(request.user, participant):
         raise Forbidden(
-            f"Only a coordinator at {participant.site.name} (without a blinded role) randomises."
+            _("Only a coordinator at {name} (without a blinded role) randomises.").format(
+                name=participant.site.name,
+            )
         )
     if request.method != "POST" and selectors.allocation_of(participant) is not None:
         return redirect("randomization:result", pk=participant.pk)
@@ -161,8 +164,11 @@ def generate(request: HttpRequest) -> HttpResponse:
         for allocation_list in created:
             messages.success(
                 request,
-                f"{allocation_list.site.code} v{allocation_list.version} stored; "
-                f"SHA-256 {allocation_list.sha256}",
+                _("{code} v{version} stored; SHA-256 {sha256}").format(
+                    code=allocation_list.site.code,
+                    version=allocation_list.version,
+                    sha256=allocation_list.sha256,
+                ),
             )
         return redirect("randomization:lists")
     return _lists_page(request, 400, generate_form=form)
@@ -194,8 +200,11 @@ def import_list(request: HttpRequest) -> HttpResponse:
         for allocation_list in created:
             messages.success(
                 request,
-                f"{allocation_list.site.code} v{allocation_list.version} imported; "
-                f"SHA-256 {allocation_list.sha256}",
+                _("{code} v{version} imported; SHA-256 {sha256}").format(
+                    code=allocation_list.site.code,
+                    version=allocation_list.version,
+                    sha256=allocation_list.sha256,
+                ),
             )
         return redirect("randomization:lists")
     return _lists_page(request, 400, import_form=form)
@@ -305,7 +314,7 @@ def methods(request: HttpRequest) -> HttpResponse:
 def incidents(request: HttpRequest) -> HttpResponse:
     user = request.user
     if not selectors.may_report_unblinding(user):
-        raise Forbidden("Unblinding reports are for blinded staff and the trial managers.")
+        raise Forbidden(_("Unblinding reports are for blinded staff and the trial managers."))
     for_others = access.has_role(user, *TRIAL_MANAGERS)
     participants = participant_selectors.participants_visible_to(user).order_by("study_id")
     form = forms.IncidentForm(
@@ -326,7 +335,7 @@ def incidents(request: HttpRequest) -> HttpResponse:
             _form_errors(form, error)
             status = error.status
         else:
-            messages.success(request, "Thank you: the report is recorded.")
+            messages.success(request, _("Thank you: the report is recorded."))
             return redirect("randomization:incidents")
     elif request.method == "POST":
         status = 400
@@ -413,7 +422,7 @@ def blinding_guess(request: HttpRequest, pk: int, timepoint: str) -> HttpRespons
     if timepoint not in GuessTimepoint.values:
         raise Http404
     if not access.has_role_at(request.user, participant.site_id, Role.ASSESSOR):
-        raise Forbidden("Only an assessor at the participant's site records the blinding guess.")
+        raise Forbidden(_("Only an assessor at the participant's site records the blinding guess."))
     htmx = request.headers.get("HX-Request") == "true"
     try:
         current = selectors.blinding_guess_get(

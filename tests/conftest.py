@@ -73,6 +73,13 @@ def _plain_http(settings: Any) -> None:
     settings.SECURE_SSL_REDIRECT = False
 
 
+@pytest.fixture(autouse=True)
+def _english_by_default(settings: Any) -> None:
+    # The tests read the English interface unless they choose Danish (tests/i18n); a Danish
+    # deployment's DEFAULT_LANGUAGE in .env must not change what they see.
+    settings.LANGUAGE_CODE = "en"
+
+
 # Argon2, production's hasher, is slow on purpose; tests/accounts/test_passwords.py checks that
 # production uses it. The rest of the suite hashes with MD5 (production's hashers still verify).
 FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
+from django.utils.translation import gettext_lazy as _
 
 from trial.models import Site
 from trial.roles import BLINDED_ROLES, SITE_SCOPED_ROLES, TWO_FACTOR_ROLES, UNBLINDED_ROLES, Role
@@ -102,7 +103,7 @@ def signed_in(user: Viewer) -> User:
     """The staff account behind a request that must be signed in (a page behind
     login_required, an endpoint behind IsAuthenticated): 403 for anybody else."""
     if not isinstance(user, User) or not user.is_authenticated:
-        raise PermissionDenied("Sign in first.")
+        raise PermissionDenied(_("Sign in first."))
     return user
 
 

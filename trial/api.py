@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, permissions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -33,7 +34,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         # the API's shape rather than with Django's HTML error page.
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         return Response(
-            {"detail": f"The request body is too large (at most {limit // 1024} KB)."},
+            {
+                "detail": _("The request body is too large (at most {size} KB).").format(
+                    size=limit // 1024
+                )
+            },
             status=status.HTTP_400_BAD_REQUEST,
         )
     response = drf_exception_handler(exc, context)
@@ -82,7 +87,7 @@ def role_permission(*roles: str) -> type[permissions.BasePermission]:
     happen in the selectors and services, which know the object."""
 
     class HasRole(permissions.BasePermission):
-        message = "Your role does not allow this."
+        message = _("Your role does not allow this.")
 
         def has_permission(self, request: Any, view: Any) -> bool:
             return bool(request.user and request.user.is_authenticated) and access.has_role(

@@ -1,13 +1,14 @@
 from django.apps import AppConfig
 from django.core.signals import got_request_exception
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class TrialConfig(AppConfig):
     """The trial's ground floor: sites, roles and scopes, blinding, audit, the freeze/lock."""
 
     name = "trial"
-    verbose_name = "IMR trial: sites, roles, audit and the freeze/lock"
+    verbose_name = _("IMR trial: sites, roles, audit and the freeze/lock")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

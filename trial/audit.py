@@ -11,6 +11,7 @@ from typing import Any
 
 import pghistory
 from django.db import connection, models
+from django.utils.translation import gettext as _
 from pghistory import runtime
 from pghistory.middleware import HistoryMiddleware
 from pghistory.middleware import WSGIRequest as HistoryWSGIRequest
@@ -41,7 +42,7 @@ def audit_context(*, user: Any = None, reason: str | None = None, **extra: Any) 
         # PostgreSQL cannot store the context with it: refuse the change as bad input rather
         # than fail inside the trigger.
         raise Invalid(
-            "The reason has a NUL character.",
+            _("The reason has a NUL character."),
             fields={"reason": [NUL_MESSAGE]},
         )
     if user is not None and getattr(user, "pk", None) is not None:

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from django.contrib.auth import get_user_model
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext, gettext_noop
 
 from trial import access
 from trial.access import Viewer
@@ -32,8 +33,17 @@ from trial.registry import Registry
 
 LOCAL_TIME = ZoneInfo("Europe/Copenhagen")
 EMPTY = "—"
-ENCRYPTED = "(encrypted)"
-CHANGED_ENCRYPTED = "changed (encrypted)"
+# Shown through the `translated` filter (trial_i18n) in the reader's language.
+ENCRYPTED = gettext_noop("(encrypted)")
+CHANGED_ENCRYPTED = gettext_noop("changed (encrypted)")
+ACTION_WORDS = (
+    gettext_noop("created"),
+    gettext_noop("changed"),
+    gettext_noop("deleted"),
+    gettext_noop("first recorded"),
+    gettext_noop("yes"),
+    gettext_noop("no"),
+)
 
 
 @dataclass(frozen=True)
@@ -252,10 +262,11 @@ def _compare(
 
 
 def _label(f: models.Field, source: AuditSource | None = None) -> str:
+    # Shown in the reader's language: field names are in the catalogue (trial/field_names.py).
     if source is not None and f.name in source.field_labels:
-        return source.field_labels[f.name]
+        return gettext(str(source.field_labels[f.name]))
     text = str(f.verbose_name)
-    return text[:1].upper() + text[1:]
+    return gettext(text[:1].upper() + text[1:])
 
 
 def _raw(f: models.Field, event: Any) -> Any:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 # SQLSTATEs raised by the trial's own PostgreSQL triggers.
@@ -15,10 +17,15 @@ IMMUTABLE_SQLSTATE = "IMR02"  # a row that may never change (e.g. an allocation)
 class TrialError(Exception):
     status = 400
 
-    def __init__(self, message: str, *, fields: dict[str, list[str]] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.fields = fields
+    def __init__(
+        self, message: str | Promise, *, fields: Mapping[str, Sequence[str | Promise]] | None = None
+    ) -> None:
+        # Messages are often lazy translations: they become text here, in the language of the
+        # request that raised them.
+        text = str(message)
+        super().__init__(text)
+        self.message = text
+        self.fields = {key: _texts(value) for key, value in fields.items()} if fields else None
 
     def as_response_data(self) -> dict[str, Any]:
         if self.fields:
@@ -139,3 +146,12 @@ def from_database_error(exc: BaseException) -> TrialError | None:
             )
         )
     return None
+
+
+def _texts(value: Any) -> Any:
+    """A field's messages with lazy translations made text (other shapes are left alone)."""
+    if isinstance(value, Promise):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [_texts(item) for item in value]
+    return value

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
+
 # PostgreSQL stores neither text nor jsonb with a NUL character: such input is refused as bad.
-NUL_MESSAGE = "Text cannot contain the NUL character (\\u0000)."
+NUL_MESSAGE = _("Text cannot contain the NUL character (\\u0000).")
 
 
 def digits(text: str) -> bool:

@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from trial.errors import (
     DATABASE_DOWN,
@@ -90,7 +91,7 @@ class TrialErrorMiddleware:
         return render(request, "error.html", {"message": error.message}, status=error.status)
 
 
-NUL_IN_ADDRESS = "The address contains a NUL character (%00), which no field can hold."
+NUL_IN_ADDRESS = _("The address contains a NUL character (%00), which no field can hold.")
 
 
 class RefuseNulInQueryMiddleware:

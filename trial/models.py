@@ -9,6 +9,7 @@ import pghistory
 import pgtrigger
 from django.conf import settings
 from django.db import connections, models
+from django.utils.translation import gettext_lazy as _
 
 from trial.roles import Role
 
@@ -98,9 +99,9 @@ class DatasetLock(models.Model):
     SECURITY DEFINER function trial_record_lock_level() (`DatasetLock.objects.create`)."""
 
     class Level(models.TextChoices):
-        OPEN = "open", "Open"
-        FREEZE = "freeze", "Frozen"
-        LOCK = "lock", "Locked"
+        OPEN = "open", _("Open")
+        FREEZE = "freeze", _("Frozen")
+        LOCK = "lock", _("Locked")
 
     level = models.CharField(max_length=6, choices=Level.choices)
     reason = models.TextField()

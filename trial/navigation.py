@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.urls import NoReverseMatch, reverse
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from trial import access
 from trial.access import Viewer
@@ -16,7 +18,7 @@ from trial.roles import Role
 
 @dataclass(frozen=True)
 class Entry:
-    label: str
+    label: StrOrPromise
     url_name: str
     roles: tuple[str, ...]
     unblinded_only: bool = False
@@ -24,6 +26,7 @@ class Entry:
 
 # A page's own access rule, `(user) -> bool`, when holding one of the entry's roles is not
 # enough: registered by the app that owns the page (AppConfig.ready()), keyed by its URL name.
+StrOrPromise = str | Promise
 PageRule = Callable[[Any], bool]
 page_rules: dict[str, PageRule] = {}
 
@@ -34,7 +37,7 @@ def register_page_rule(url_name: str, rule: PageRule) -> None:
 
 ENTRIES: tuple[Entry, ...] = (
     Entry(
-        "Participants",
+        _("Participants"),
         "participants:list",
         (
             Role.COORDINATOR,
@@ -47,27 +50,27 @@ ENTRIES: tuple[Entry, ...] = (
             Role.INVESTIGATOR,
         ),
     ),
-    Entry("Worklist", "assessments:worklist", (Role.ASSESSOR, Role.CLINICIAN, Role.COORDINATOR)),
+    Entry(_("Worklist"), "assessments:worklist", (Role.ASSESSOR, Role.CLINICIAN, Role.COORDINATOR)),
     Entry(
-        "Queries",
+        _("Queries"),
         "assessments:queries",
         (Role.DATA_MANAGER, Role.MONITOR, Role.COORDINATOR, Role.ASSESSOR, Role.CLINICIAN),
     ),
-    Entry("Verification", "assessments:sdv", (Role.MONITOR, Role.DATA_MANAGER)),
+    Entry(_("Verification"), "assessments:sdv", (Role.MONITOR, Role.DATA_MANAGER)),
     Entry(
-        "IMR groups",
+        _("IMR groups"),
         "fidelity:groups",
         (Role.INSTRUCTOR, Role.FIDELITY_RATER, Role.COORDINATOR, Role.STATISTICIAN),
         unblinded_only=True,
     ),
     Entry(
-        "Fidelity",
+        _("Fidelity"),
         "fidelity:ratings",
         (Role.FIDELITY_RATER, Role.STATISTICIAN),
         unblinded_only=True,
     ),
     Entry(
-        "Allocation lists",
+        _("Allocation lists"),
         "randomization:lists",
         (Role.STATISTICIAN,),
         # A statistician who also enrols (coordinator) is refused the lists: the
@@ -75,17 +78,17 @@ ENTRIES: tuple[Entry, ...] = (
         unblinded_only=True,
     ),
     Entry(
-        "Unblinding reports",
+        _("Unblinding reports"),
         "randomization:incidents",
         (Role.ASSESSOR, Role.DATA_MANAGER, Role.MONITOR, Role.STATISTICIAN),
     ),
-    Entry("Visits to sign", "casebooks:worklist", (Role.INVESTIGATOR,), unblinded_only=True),
-    Entry("Broken signatures", "casebooks:broken", (Role.DATA_MANAGER,)),
-    Entry("Register data", "assessments:register_import", (Role.DATA_MANAGER,)),
-    Entry("Freeze & lock", "exports:lock", (Role.DATA_MANAGER, Role.STATISTICIAN)),
-    Entry("Exports", "exports:list", (Role.DATA_MANAGER, Role.STATISTICIAN)),
+    Entry(_("Visits to sign"), "casebooks:worklist", (Role.INVESTIGATOR,), unblinded_only=True),
+    Entry(_("Broken signatures"), "casebooks:broken", (Role.DATA_MANAGER,)),
+    Entry(_("Register data"), "assessments:register_import", (Role.DATA_MANAGER,)),
+    Entry(_("Freeze & lock"), "exports:lock", (Role.DATA_MANAGER, Role.STATISTICIAN)),
+    Entry(_("Exports"), "exports:list", (Role.DATA_MANAGER, Role.STATISTICIAN)),
     Entry(
-        "Trial overview",
+        _("Trial overview"),
         "reports:overview",
         (
             Role.COORDINATOR,
@@ -98,7 +101,7 @@ ENTRIES: tuple[Entry, ...] = (
             Role.MONITOR,
         ),
     ),
-    Entry("Accounts", "admin:index", (Role.ADMIN,)),
+    Entry(_("Accounts"), "admin:index", (Role.ADMIN,)),
 )
 
 

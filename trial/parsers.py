@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
@@ -13,7 +15,9 @@ from trial.inputs import NUL_MESSAGE
 # No request of API.md nests deeper than a few levels ({"items": {"P1": 3}}). Deeper documents
 # would only reach code that walks them recursively (serializers, json.dumps) and fails there.
 MAX_DEPTH = 16
-TOO_DEEP = f"JSON parse error - the document is nested more than {MAX_DEPTH} levels deep."
+TOO_DEEP = format_lazy(
+    _("JSON parse error - the document is nested more than {depth} levels deep."), depth=MAX_DEPTH
+)
 
 
 def depth_and_nul(value: Any) -> tuple[int, bool]:

@@ -1,19 +1,20 @@
 """The trial's roles (DESIGN.md, "Who uses it")."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Role(models.TextChoices):
-    COORDINATOR = "coordinator", "Coordinator"
-    ASSESSOR = "assessor", "Assessor"
-    CLINICIAN = "clinician", "Clinician"
-    INSTRUCTOR = "instructor", "IMR instructor"
-    FIDELITY_RATER = "fidelity_rater", "Fidelity rater"
-    DATA_MANAGER = "data_manager", "Data manager"
-    STATISTICIAN = "statistician", "Statistician"
-    MONITOR = "monitor", "Monitor"
-    INVESTIGATOR = "investigator", "Principal investigator"
-    ADMIN = "admin", "Administrator"
+    COORDINATOR = "coordinator", _("Coordinator")
+    ASSESSOR = "assessor", _("Assessor")
+    CLINICIAN = "clinician", _("Clinician")
+    INSTRUCTOR = "instructor", _("IMR instructor")
+    FIDELITY_RATER = "fidelity_rater", _("Fidelity rater")
+    DATA_MANAGER = "data_manager", _("Data manager")
+    STATISTICIAN = "statistician", _("Statistician")
+    MONITOR = "monitor", _("Monitor")
+    INVESTIGATOR = "investigator", _("Principal investigator")
+    ADMIN = "admin", _("Administrator")
 
 
 # Anyone holding one of these is blinded, whatever else they hold ("blinded wins").

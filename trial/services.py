@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from trial.access import forget_grants
@@ -26,9 +27,9 @@ def totp_key_hex(base32_secret: str) -> str:
     try:
         raw = base64.b32decode(cleaned + "=" * (-len(cleaned) % 8))
     except (binascii.Error, ValueError):
-        raise Invalid("The TOTP secret is not valid base32.") from None
+        raise Invalid(_("The TOTP secret is not valid base32.")) from None
     if len(raw) < 10:
-        raise Invalid("The TOTP secret must be at least 80 bits (16 base32 characters).")
+        raise Invalid(_("The TOTP secret must be at least 80 bits (16 base32 characters)."))
     return raw.hex()
 
 
@@ -48,13 +49,18 @@ def staff_save(
     unknown_roles = [r for r in roles if r not in Role.values]
     if not roles or unknown_roles:
         raise Invalid(
-            f"Unknown role(s): {', '.join(unknown_roles) or '(none given)'}; "
-            f"use {', '.join(Role.values)}."
+            _("Unknown role(s): {join}; use {join2}.").format(
+                join=", ".join(unknown_roles) or "(none given)", join2=", ".join(Role.values)
+            )
         )
     sites = list(Site.objects.filter(code__in=[c.upper() for c in site_codes]))
     missing = sorted({c.upper() for c in site_codes} - {s.code for s in sites})
     if missing:
-        raise Invalid(f"Unknown site(s): {', '.join(missing)}. Run setup_trial first?")
+        raise Invalid(
+            _("Unknown site(s): {join}. Run setup_trial first?").format(
+                join=", ".join(missing),
+            )
+        )
     User = get_user_model()
     user = User.objects.filter(username=username).first() or User(username=username)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -116,5 +117,5 @@ class InstrumentDetailView(APIView):
             (i for i in reference_instruments(request.user) if i.code == code), None
         )
         if instrument is None:
-            raise NotFound(f"Unknown instrument {code!r}.")
+            raise NotFound(_("Unknown instrument {code!r}.").format(code=code))
         return Response(instrument_metadata(instrument))

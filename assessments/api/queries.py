@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import BaseParser
@@ -115,7 +116,7 @@ class QueryListView(APIView):
         participant = params.get("participant") or None
         if participant is not None and not digits(participant):
             raise Invalid(
-                "Bad participant.", fields={"participant": ["Give the participant's id."]}
+                _("Bad participant."), fields={"participant": [_("Give the participant's id.")]}
             )
         queryset = selectors.query_list(
             user=request.user,
@@ -328,7 +329,7 @@ class RegisterImportView(APIView):
         content = request.data
         if not isinstance(content, bytes):
             raise Invalid(
-                "Send the file as text/csv.", fields={"file": ["Send the file as text/csv."]}
+                _("Send the file as text/csv."), fields={"file": [_("Send the file as text/csv.")]}
             )
         record = services.register_import(
             user=request.user, content=content, note=request.query_params.get("note", "")

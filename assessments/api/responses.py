@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -204,8 +205,12 @@ def _readable(
     instrument = selectors.form_instrument(code, timepoint)
     if not permissions.may_read_values(request.user, participant.site_id, instrument):
         raise Forbidden(
-            f"{instrument.code} is rated by the participant's own clinician, who is not "
-            "blinded; blinded staff cannot read it."
+            _(
+                "{code} is rated by the participant's own clinician, who is not blinded; "
+                "blinded staff cannot read it."
+            ).format(
+                code=instrument.code,
+            )
         )
     return timepoint, instrument
 
@@ -225,7 +230,12 @@ class ResponseView(APIView):
         timepoint, form = _readable(request, participant, timepoint, instrument)
         response = selectors.response_find(participant, timepoint, form.code)
         if response is None:
-            raise NotFound(f"No {form.code} is saved at {timepoint} for this participant.")
+            raise NotFound(
+                _("No {code} is saved at {timepoint} for this participant.").format(
+                    code=form.code,
+                    timepoint=timepoint,
+                )
+            )
         return Response(with_flag(request, present(response, form, queries=True), response))
 
     @extend_schema(
@@ -277,7 +287,7 @@ class VerifyView(APIView):
         payload.is_valid(raise_exception=True)
         response = selectors.response_find(participant, timepoint, form.code)
         if response is None:
-            raise NotFound("Nothing is saved to verify.")
+            raise NotFound(_("Nothing is saved to verify."))
         verified = services.response_verify(
             user=request.user, response=response, version=payload.validated_data["version"]
         )
@@ -297,7 +307,7 @@ class HistoryView(APIView):
         timepoint, form = _readable(request, participant, timepoint, instrument)
         response = selectors.response_find(participant, timepoint, form.code)
         if response is None:
-            raise NotFound("Nothing is saved yet.")
+            raise NotFound(_("Nothing is saved yet."))
         return Response(selectors.response_history(response))
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from assessments import permissions
 from assessments.models import (
@@ -36,19 +37,26 @@ FORM_FIELDS = ("", "interview_date", "status")
 
 def _require_not_locked() -> None:
     if lock_level() == "lock":
-        raise Conflict("The trial database is locked: queries are read-only.")
+        raise Conflict(_("The trial database is locked: queries are read-only."))
 
 
 def _text(value: Any, *, field: str, required: bool) -> str:
     text = (value or "").strip() if isinstance(value, str | type(None)) else None
     if text is None or len(text) > MESSAGE_MAX_LENGTH:
         raise Invalid(
-            "Bad text.", fields={field: [f"Text of at most {MESSAGE_MAX_LENGTH} characters."]}
+            _("Bad text."),
+            fields={
+                field: [
+                    _("Text of at most {MESSAGE_MAX_LENGTH} characters.").format(
+                        MESSAGE_MAX_LENGTH=MESSAGE_MAX_LENGTH,
+                    )
+                ]
+            },
         )
     if "\x00" in text:
-        raise Invalid("Bad text.", fields={field: [NUL_MESSAGE]})
+        raise Invalid(_("Bad text."), fields={field: [NUL_MESSAGE]})
     if required and not text:
-        raise Invalid("Text is required.", fields={field: ["Write the message."]})
+        raise Invalid(_("Text is required."), fields={field: [_("Write the message.")]})
     return text
 
 
@@ -116,14 +124,19 @@ def sync_automatic_queries(
 def query_raise(*, user: Viewer, response: InstrumentResponse, item: str, message: str) -> Query:
     """A data manager's query on one field of a response."""
     if not permissions.may_manage_queries(user):
-        raise Forbidden("Data managers raise queries.")
+        raise Forbidden(_("Data managers raise queries."))
     instrument = registry.get(response.instrument)
     item = (item or "").strip()
     errors: dict[str, list[str]] = {}
     if item not in FORM_FIELDS and not instrument.has_item(item):
         errors["item"] = [
-            f"{item!r} is not a field of {instrument.code}: use an item code, "
-            "'interview_date' or leave it empty for the whole form."
+            _(
+                "{item!r} is not a field of {code}: use an item code, 'interview_date' "
+                "or leave it empty for the whole form."
+            ).format(
+                item=item,
+                code=instrument.code,
+            )
         ]
     try:
         text = _text(message, field="message", required=True)
@@ -131,7 +144,7 @@ def query_raise(*, user: Viewer, response: InstrumentResponse, item: str, messag
         errors.update(exc.fields or {})
         text = ""
     if errors:
-        raise Invalid("The query has errors.", fields=errors)
+        raise Invalid(_("The query has errors."), fields=errors)
     _require_not_locked()
     with transaction.atomic(), audit_context(user=user, reason="Query raised"):
         now = timezone.now()
@@ -166,13 +179,15 @@ def query_answer(*, user: Viewer, query: Query, text: str) -> Query:
     instrument = registry.get(response.instrument)
     site_id = response.participant.site_id
     if not permissions.may_answer_query(user, site_id, instrument):
-        raise Forbidden("Site staff (coordinator, assessor, clinician) of the site answer queries.")
+        raise Forbidden(
+            _("Site staff (coordinator, assessor, clinician) of the site answer queries.")
+        )
     body = _text(text, field="text", required=True)
     _require_not_locked()
     with transaction.atomic(), audit_context(user=user, reason="Query answered"):
         locked = _locked_query(query)
         if locked.status == QueryStatus.CLOSED:
-            raise Conflict("The query is closed; a data manager can re-open it.")
+            raise Conflict(_("The query is closed; a data manager can re-open it."))
         now = timezone.now()
         locked.status = QueryStatus.ANSWERED
         locked.answered_at = now
@@ -190,13 +205,13 @@ def query_answer(*, user: Viewer, query: Query, text: str) -> Query:
 
 def query_close(*, user: Viewer, query: Query, text: str = "") -> Query:
     if not permissions.may_manage_queries(user):
-        raise Forbidden("Data managers close queries.")
+        raise Forbidden(_("Data managers close queries."))
     body = _text(text, field="text", required=False)
     _require_not_locked()
     with transaction.atomic(), audit_context(user=user, reason=body or "Query closed"):
         locked = _locked_query(query)
         if locked.status == QueryStatus.CLOSED:
-            raise Conflict("The query is already closed.")
+            raise Conflict(_("The query is already closed."))
         now = timezone.now()
         locked.status = QueryStatus.CLOSED
         locked.closed_by = access.signed_in(user)
@@ -216,13 +231,13 @@ def query_close(*, user: Viewer, query: Query, text: str = "") -> Query:
 def query_reopen(*, user: Viewer, query: Query, text: str) -> Query:
     """A data manager re-opens a closed or answered query, saying what is still needed."""
     if not permissions.may_manage_queries(user):
-        raise Forbidden("Data managers re-open queries.")
+        raise Forbidden(_("Data managers re-open queries."))
     body = _text(text, field="text", required=True)
     _require_not_locked()
     with transaction.atomic(), audit_context(user=user, reason=body):
         locked = _locked_query(query)
         if locked.status == QueryStatus.OPEN:
-            raise Conflict("The query is open already.")
+            raise Conflict(_("The query is open already."))
         now = timezone.now()
         locked.status = QueryStatus.OPEN
         locked.closed_by = None
@@ -248,5 +263,5 @@ def response_for_query(*, participant: Any, timepoint: str, code: str) -> Instru
         .first()
     )
     if response is None:
-        raise NotFound("There is no saved form to query.")
+        raise NotFound(_("There is no saved form to query."))
     return response

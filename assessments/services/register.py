@@ -10,6 +10,7 @@ import hmac
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from assessments import permissions
 from assessments.models import RegisterImport, ServiceUsePeriod
@@ -37,25 +38,33 @@ def _owners(hash_lists: list[list[str]]) -> dict[str, int]:
 
 def register_import(*, user: Viewer, content: bytes, note: str = "") -> RegisterImport:
     if not access.has_role(user, *permissions.REGISTER_IMPORTERS):
-        raise Forbidden("Data managers import register data.")
+        raise Forbidden(_("Data managers import register data."))
     if not content:
-        raise Invalid("No file.", fields={"file": ["Choose the register file to import."]})
+        raise Invalid(_("No file."), fields={"file": [_("Choose the register file to import.")]})
     if len(content) > settings.REGISTER_IMPORT_MAX_BYTES:
         raise Invalid(
-            "The file is too large.",
-            fields={"file": [f"At most {settings.REGISTER_IMPORT_MAX_BYTES // 1024 // 1024} MB."]},
+            _("The file is too large."),
+            fields={
+                "file": [
+                    _("At most {REGISTER_IMPORT_MAX_BYTES_1024_1024} MB.").format(
+                        REGISTER_IMPORT_MAX_BYTES_1024_1024=settings.REGISTER_IMPORT_MAX_BYTES
+                        // 1024
+                        // 1024,
+                    )
+                ]
+            },
         )
     note = (note or "").strip()
     if "\x00" in note:
         raise Invalid(
-            "The note has a NUL character.",
+            _("The note has a NUL character."),
             fields={"note": [NUL_MESSAGE]},
         )
     if lock_level() != "open":
-        raise Conflict("The trial database is frozen or locked: register data cannot change.")
+        raise Conflict(_("The trial database is frozen or locked: register data cannot change."))
     parsed = parse(content, hashes_to_participant=_owners)
     if parsed.errors:
-        raise Invalid("The file was not imported.", fields={"file": parsed.errors})
+        raise Invalid(_("The file was not imported."), fields={"file": parsed.errors})
     previous = RegisterImport.objects.select_for_update().filter(superseded_by__isnull=True)
     with transaction.atomic(), audit_context(user=user, reason=note or "Register data import"):
         current = list(previous)

@@ -17,6 +17,7 @@ from typing import Any
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from assessments import permissions, windows
 from assessments.models import (
@@ -56,24 +57,33 @@ def require_entry_allowed(user: Viewer, participant: Participant, instrument: In
     if not access.has_role_at(
         user, participant.site_id, *permissions.READERS, *instrument.entered_by
     ):
-        raise NotFound("No such participant at your sites.")
+        raise NotFound(_("No such participant at your sites."))
     if permissions.may_enter(user, participant.site, instrument):
         return
     if not instrument.blinded_readable and access.is_blinded(user):
         raise Forbidden(
-            f"{instrument.code} is rated by the participant's own clinician, who is not "
-            "blinded; blinded staff may neither enter nor read it."
+            _(
+                "{code} is rated by the participant's own clinician, who is not blinded; "
+                "blinded staff may neither enter nor read it."
+            ).format(
+                code=instrument.code,
+            )
         )
     roles = ", ".join(str(r) for r in instrument.entered_by)
-    raise Forbidden(f"{instrument.code} is entered by: {roles}. Your role does not allow it.")
+    raise Forbidden(
+        _("{code} is entered by: {roles}. Your role does not allow it.").format(
+            code=instrument.code,
+            roles=roles,
+        )
+    )
 
 
 def require_data_entry_open() -> None:
     level = lock_level()
     if level == "lock":
-        raise Conflict("The trial database is locked: nothing can be changed.")
+        raise Conflict(_("The trial database is locked: nothing can be changed."))
     if level == "freeze":
-        raise Conflict("The trial database is frozen: no data entry (queries can be answered).")
+        raise Conflict(_("The trial database is frozen: no data entry (queries can be answered)."))
 
 
 def _check_participant(
@@ -81,12 +91,19 @@ def _check_participant(
 ) -> None:
     if participant.consent_date is None:
         raise Invalid(
-            "No informed consent is recorded for this participant: assessments start after consent."
+            _(
+                "No informed consent is recorded for this participant: assessments start "
+                "after consent."
+            )
         )
     if timepoint != Timepoint.BASELINE and randomized_on is None:
         raise Invalid(
-            f"The participant is not randomised: {Timepoint(timepoint).label.lower()} "
-            "assessments open after randomisation."
+            _(
+                "The participant is not randomised: {Timepoint} assessments open after "
+                "randomisation."
+            ).format(
+                Timepoint=Timepoint(timepoint).label.lower(),
+            )
         )
 
 
@@ -168,18 +185,20 @@ def _check_request(*, status: str, reason: str, version: Any) -> None:
     errors: dict[str, list[str]] = {}
     if status not in ENTRY_STATUSES:
         errors["status"] = [
-            "Use 'draft' or 'complete'; a monitor or data manager marks a form verified."
+            _("Use 'draft' or 'complete'; a monitor or data manager marks a form verified.")
             if status == ResponseStatus.VERIFIED
-            else "Use 'draft' or 'complete'."
+            else _("Use 'draft' or 'complete'.")
         ]
     if len(reason) > REASON_MAX_LENGTH:
-        errors["reason"] = [f"At most {REASON_MAX_LENGTH} characters."]
+        errors["reason"] = [
+            _("At most {REASON_MAX_LENGTH} characters.").format(REASON_MAX_LENGTH=REASON_MAX_LENGTH)
+        ]
     if version is not None and (
         isinstance(version, bool) or not isinstance(version, int) or version < 0
     ):
-        errors["version"] = ["The version is a whole number (0 or absent for a new form)."]
+        errors["version"] = [_("The version is a whole number (0 or absent for a new form).")]
     if errors:
-        raise Invalid("The form has errors.", fields=errors)
+        raise Invalid(_("The form has errors."), fields=errors)
 
 
 def _clean(
@@ -213,7 +232,7 @@ def _clean(
         )
         errors = _merge(errors, [f for f in date_findings if f.action == Action.ERROR])
     if errors or entry is None:
-        raise Invalid("The form has errors.", fields=errors)
+        raise Invalid(_("The form has errors."), fields=errors)
     return entry, date_findings
 
 
@@ -224,7 +243,7 @@ def _date_findings(context: CheckContext, interview_day: date) -> list[Finding]:
     )
     date_errors = [f for f in findings if f.action == Action.ERROR]
     if date_errors:
-        raise Invalid("The form has errors.", fields=_merge({}, date_errors))
+        raise Invalid(_("The form has errors."), fields=_merge({}, date_errors))
     return findings
 
 
@@ -264,8 +283,12 @@ def _response_to_change(
     if existing is None:
         if version not in (None, 0, 1):
             raise Conflict(
-                f"There is no version {version} of this form yet: send version 0 (or "
-                "leave it out) to create it."
+                _(
+                    "There is no version {version} of this form yet: send version 0 (or "
+                    "leave it out) to create it."
+                ).format(
+                    version=version,
+                )
             )
         new = InstrumentResponse(
             participant=participant, timepoint=timepoint, instrument=instrument.code
@@ -273,14 +296,21 @@ def _response_to_change(
         return new, True
     if version is None:
         raise Conflict(
-            f"This form exists already (version {existing.version}): send the "
-            "version you are changing."
+            _(
+                "This form exists already (version {version}): send the version you are changing."
+            ).format(
+                version=existing.version,
+            )
         )
     if version != existing.version:
         raise Conflict(
-            f"The form was changed since you read it: it is now version "
-            f"{existing.version}, you sent version {version}. Reload it and apply "
-            "your change again."
+            _(
+                "The form was changed since you read it: it is now version {version}, "
+                "you sent version {version2}. Reload it and apply your change again."
+            ).format(
+                version=existing.version,
+                version2=version,
+            )
         )
     existing.participant = participant  # already loaded: no second read
     return existing, False
@@ -305,12 +335,15 @@ def _unchanged(
 def _require_reason_once_completed(response: InstrumentResponse, reason: str) -> None:
     if response.first_completed_at is not None and not reason:
         raise Invalid(
-            "A completed form changes only with a reason.",
+            _("A completed form changes only with a reason."),
             fields={
                 "reason": [
-                    "This form was completed on "
-                    f"{timezone.localtime(response.first_completed_at):%Y-%m-%d}: give "
-                    "the reason for the change."
+                    _(
+                        "This form was completed on {localtime:%Y-%m-%d}: give the reason for "
+                        "the change."
+                    ).format(
+                        localtime=timezone.localtime(response.first_completed_at),
+                    )
                 ]
             },
         )
@@ -350,7 +383,7 @@ def _database_refusals() -> Iterator[None]:
     except IntegrityError as exc:
         if "one_response_per_instrument_and_timepoint" in str(exc):
             raise Conflict(
-                "Someone else created this form at the same moment: reload it."
+                _("Someone else created this form at the same moment: reload it.")
             ) from None
         raise
     except DatabaseError as exc:
@@ -366,20 +399,23 @@ def response_verify(
     while the database is frozen; any later change of the form clears it."""
     instrument = registry.get(response.instrument)
     if not permissions.may_verify(user, instrument):
-        raise Forbidden("Source-data verification is done by monitors and data managers.")
+        raise Forbidden(_("Source-data verification is done by monitors and data managers."))
     if lock_level() == "lock":
-        raise Conflict("The trial database is locked: nothing can be changed.")
+        raise Conflict(_("The trial database is locked: nothing can be changed."))
     with transaction.atomic(), audit_context(user=user, reason="Source-data verification"):
         locked = InstrumentResponse.objects.select_for_update().get(pk=response.pk)
         if version is None or version != locked.version:
             raise Conflict(
-                f"The form is now version {locked.version}; verify the version you checked."
+                _("The form is now version {version}; verify the version you checked.").format(
+                    version=locked.version,
+                )
             )
         if locked.status == ResponseStatus.VERIFIED:
-            raise Conflict("This version of the form is already verified.")
+            raise Conflict(_("This version of the form is already verified."))
         if locked.status != ResponseStatus.COMPLETE:
             raise Invalid(
-                "Only a complete form can be verified.", fields={"status": ["The form is a draft."]}
+                _("Only a complete form can be verified."),
+                fields={"status": [_("The form is a draft.")]},
             )
         locked.status = ResponseStatus.VERIFIED
         locked.verified_by = access.signed_in(user)

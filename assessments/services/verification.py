@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from assessments import permissions
 from assessments.models import FieldVerification, InstrumentResponse, ResponseStatus
@@ -37,18 +38,26 @@ def response_verify_fields(
     verified on this version stay as they are. Returns the new marks."""
     instrument = registry.get(response.instrument)
     if not permissions.may_verify(user, instrument):
-        raise Forbidden("Source-data verification is done by monitors and data managers.")
+        raise Forbidden(_("Source-data verification is done by monitors and data managers."))
     allowed = verifiable_fields(response)
     unknown = [str(f) for f in fields if not isinstance(f, str) or f not in allowed]
     if unknown:
         raise Invalid(
-            "Unknown fields.",
-            fields={"fields": [f"{', '.join(unknown)}: not a field of {instrument.code}."]},
+            _("Unknown fields."),
+            fields={
+                "fields": [
+                    _("{join}: not a field of {code}.").format(
+                        join=", ".join(unknown), code=instrument.code
+                    )
+                ]
+            },
         )
     if not fields:
-        raise Invalid("Nothing chosen.", fields={"fields": ["Choose the fields you checked."]})
+        raise Invalid(
+            _("Nothing chosen."), fields={"fields": [_("Choose the fields you checked.")]}
+        )
     if lock_level() == "lock":
-        raise Conflict("The trial database is locked: nothing can be changed.")
+        raise Conflict(_("The trial database is locked: nothing can be changed."))
     with (
         transaction.atomic(),
         audit_context(user=user, reason="Source-data verification of fields"),
@@ -56,11 +65,14 @@ def response_verify_fields(
         locked = InstrumentResponse.objects.select_for_update().get(pk=response.pk)
         if version is None or version != locked.version:
             raise Conflict(
-                f"The form is now version {locked.version}; verify the version you checked."
+                _("The form is now version {version}; verify the version you checked.").format(
+                    version=locked.version,
+                )
             )
         if locked.status not in (ResponseStatus.COMPLETE, ResponseStatus.VERIFIED):
             raise Invalid(
-                "Only a complete form can be verified.", fields={"status": ["The form is a draft."]}
+                _("Only a complete form can be verified."),
+                fields={"status": [_("The form is a draft.")]},
             )
         done = set(
             FieldVerification.objects.filter(response=locked, version=locked.version).values_list(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.permissions import SAFE_METHODS, BasePermission
@@ -418,7 +419,7 @@ class RatingListView(FidelityAPIView):
         data = payload.validated_data
         group = selectors.groups_visible_to(request.user).filter(pk=data["group"]).first()
         if group is None:
-            raise Invalid("Unknown group.", fields={"group": ["No IMR group with this id."]})
+            raise Invalid(_("Unknown group."), fields={"group": [_("No IMR group with this id.")]})
         rating = services.rating_submit(
             user=request.user,
             group=group,
@@ -507,7 +508,9 @@ class InstructorListView(FidelityAPIView):
         sites = selectors.sites_for_groups(request.user, permissions.GROUP_MANAGERS)
         site = next((x for x in sites if x.code == code), None)
         if site is None:
-            raise Invalid("Unknown site.", fields={"site": ["Give one of your sites' codes."]})
+            raise Invalid(
+                _("Unknown site."), fields={"site": [_("Give one of your sites' codes.")]}
+            )
         return Response(s.StaffSerializer(selectors.instructors_at(site), many=True).data)
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from fidelity import exposure, permissions
 from fidelity.models import (
@@ -88,7 +89,7 @@ def exposure_rows(
     """One row per participant randomised to IMR at the user's sites (ITT: also those in no
     group, with 0 sessions; only after the lock), or per member of `group` (any time). For
     exports too (DEVELOPERS.md)."""
-    permissions.require_role(user, permissions.MEMBER_READERS, "see IMR attendance")
+    permissions.require_role(user, permissions.MEMBER_READERS, _("see IMR attendance"))
     allocations = _imr_allocations(user, site)
     if group is not None:
         members = GroupMembership.objects.filter(group=group).values("participant_id")
@@ -111,7 +112,7 @@ class ExposureReport:
 
 
 def exposure_report(*, user: Viewer, site: str | None = None) -> ExposureReport:
-    permissions.require_role(user, permissions.MEMBER_READERS, "see IMR attendance")
+    permissions.require_role(user, permissions.MEMBER_READERS, _("see IMR attendance"))
     locked = itt_available()
     allocations = _imr_allocations(user, site)
     if not locked:

@@ -12,6 +12,9 @@ from django.db.models import Count, Exists, IntegerField, Min, OuterRef, Q, Quer
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from fidelity import permissions
 from fidelity.models import (
@@ -55,7 +58,7 @@ def _count_of(rows: QuerySet[Any]) -> Coalesce:
 
 
 def group_list(*, user: Viewer, site: str | None = None) -> QuerySet[ImrGroup]:
-    permissions.require_role(user, permissions.GROUP_READERS, "see IMR groups")
+    permissions.require_role(user, permissions.GROUP_READERS, _("see IMR groups"))
     # Each count is its own subquery: counting over a join of members and sessions would
     # build members x sessions rows per group before counting.
     queryset = groups_visible_to(user).annotate(
@@ -71,7 +74,7 @@ def group_list(*, user: Viewer, site: str | None = None) -> QuerySet[ImrGroup]:
 
 def group_get(*, user: Viewer, pk: Any) -> ImrGroup:
     """The group, or 404 when unknown, outside the user's sites, or the user is blinded."""
-    permissions.require_role(user, permissions.GROUP_READERS, "see IMR groups")
+    permissions.require_role(user, permissions.GROUP_READERS, _("see IMR groups"))
     try:
         return group_list(user=user).get(pk=int(pk))
     except (ImrGroup.DoesNotExist, ValueError, TypeError):
@@ -163,7 +166,7 @@ def sessions_visible_to(user: Viewer) -> QuerySet[GroupSession]:
 
 
 def session_get(*, user: Viewer, pk: Any) -> GroupSession:
-    permissions.require_role(user, permissions.GROUP_READERS, "see IMR sessions")
+    permissions.require_role(user, permissions.GROUP_READERS, _("see IMR sessions"))
     try:
         return sessions_visible_to(user).prefetch_related("instructors_present").get(pk=int(pk))
     except (GroupSession.DoesNotExist, ValueError, TypeError):
@@ -277,8 +280,10 @@ def participant_timeline(participant: Any, user: Viewer) -> list[TimelineEntry]:
         entries.append(
             TimelineEntry(
                 when=membership.joined_on,
-                title=f"Joined IMR group {membership.group.name}",
-                detail=f"Group started {membership.group.start_date:%Y-%m-%d}",
+                title=gettext("Joined IMR group {name}").format(name=membership.group.name),
+                detail=gettext("Group started {date}").format(
+                    date=date_format(membership.group.start_date, "SHORT_DATE_FORMAT")
+                ),
                 url=reverse("fidelity:group", args=[membership.group_id]),
             )
         )
@@ -293,8 +298,10 @@ def participant_timeline(participant: Any, user: Viewer) -> list[TimelineEntry]:
         entries.append(
             TimelineEntry(
                 when=session.date,
-                title=f"IMR session attended ({number})",
-                detail=f"Module {session.module}: {session.module_name}",
+                title=gettext("IMR session attended ({number})").format(number=number),
+                detail=gettext("Module {number}: {name}").format(
+                    number=session.module, name=session.module_name
+                ),
                 url=reverse("fidelity:session", args=[session.pk]),
             )
         )
@@ -312,8 +319,8 @@ def participant_audit_sources() -> list[AuditSource]:
             "IMR group membership",
             blinded_may_see=False,
             hidden_fields=frozenset({"participant"}),
-            describe=lambda e: f"IMR group membership ({e.group.name})",
-            field_labels={"joined_on": "Joined on"},
+            describe=lambda e: gettext("IMR group membership ({name})").format(name=e.group.name),
+            field_labels={"joined_on": _("Joined on")},
             related=("group",),
         ),
         AuditSource(

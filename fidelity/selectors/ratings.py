@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from fidelity import exposure, permissions, scale
 from fidelity.models import (
@@ -54,7 +55,7 @@ def ratings_visible_to(user: Viewer) -> QuerySet[FidelityRating]:
 def rating_list(
     *, user: Viewer, group: Any = None, timepoint: str | None = None, rater_kind: str | None = None
 ) -> QuerySet[FidelityRating]:
-    permissions.require_role(user, permissions.FIDELITY_READERS, "see fidelity ratings")
+    permissions.require_role(user, permissions.FIDELITY_READERS, _("see fidelity ratings"))
     queryset = ratings_visible_to(user)
     if group not in (None, ""):
         try:
@@ -70,7 +71,7 @@ def rating_list(
 
 def rating_get(*, user: Viewer, pk: Any) -> FidelityRating:
     """404 for a rating the user may not see, including the other rater's before both are in."""
-    permissions.require_role(user, permissions.FIDELITY_READERS, "see fidelity ratings")
+    permissions.require_role(user, permissions.FIDELITY_READERS, _("see fidelity ratings"))
     try:
         return ratings_visible_to(user).get(pk=int(pk))
     except (FidelityRating.DoesNotExist, ValueError, TypeError):
@@ -120,7 +121,7 @@ def fidelity_assessments(
     """Per group and timepoint: which ratings exist (existence only: a rater needs to know
     whether the other slot is taken), the ones this user may see, and the discrepant items
     once both are in. Two queries however many groups."""
-    permissions.require_role(user, permissions.FIDELITY_READERS, "see fidelity ratings")
+    permissions.require_role(user, permissions.FIDELITY_READERS, _("see fidelity ratings"))
     groups = list(groups)
     existing: dict[tuple[int, str], dict[str, FidelityRating]] = {}
     for rating in FidelityRating.objects.filter(group__in=groups):
@@ -280,7 +281,7 @@ class FidelitySummary:
 def fidelity_summary(*, user: Viewer) -> FidelitySummary:
     """Consensus scores per group and timepoint, and per site the mean and SD (n − 1) of its
     groups' scores (paper: "CMHC 1: 4.3 (SD 0.9)")."""
-    permissions.require_role(user, permissions.FIDELITY_READERS, "see fidelity scores")
+    permissions.require_role(user, permissions.FIDELITY_READERS, _("see fidelity scores"))
     consensus = {
         (r.group_id, r.timepoint): r
         for r in ratings_visible_to(user).filter(rater_kind=RaterKind.CONSENSUS)

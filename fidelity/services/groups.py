@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from fidelity import permissions, selectors
 from fidelity.models import (
@@ -126,7 +127,7 @@ def group_create(
     instructors: Sequence[Any] = (),
 ) -> ImrGroup:
     """A new IMR group at `site_code`. Instructors may be assigned now (two or three) or later."""
-    permissions.require_role(user, permissions.GROUP_MANAGERS, "create IMR groups")
+    permissions.require_role(user, permissions.GROUP_MANAGERS, _("create IMR groups"))
     given = str(site_code or "").strip()
     # The site's code, as everywhere in the API; its id is understood too.
     lookup = Q(code=given.upper())
@@ -135,11 +136,20 @@ def group_create(
     site = Site.objects.filter(lookup).first()
     if site is None:
         raise Invalid(
-            "Unknown site.", fields={"site": [f"Unknown site {site_code!r}; use BAL, GLA or FRB."]}
+            _("Unknown site."),
+            fields={
+                "site": [
+                    _("Unknown site {site_code!r}; use BAL, GLA or FRB.").format(
+                        site_code=site_code,
+                    )
+                ]
+            },
         )
     if not access.has_role_at(user, site, *permissions.GROUP_MANAGERS):
         raise Forbidden(
-            f"Only a coordinator or an instructor at {site.name} can create its groups."
+            _("Only a coordinator or an instructor at {name} can create its groups.").format(
+                name=site.name,
+            )
         )
     name = (name or "").strip()
     capacity = 10 if capacity is None else capacity
@@ -154,7 +164,7 @@ def group_create(
     if instructor_errors:
         errors["instructors"] = instructor_errors
     if errors:
-        raise Invalid("The group has errors.", fields=errors)
+        raise Invalid(_("The group has errors."), fields=errors)
 
     with transaction.atomic(), audit_context(user=user, reason="IMR group created"):
         group = ImrGroup.objects.create(
@@ -181,7 +191,9 @@ def group_update(
 ) -> ImrGroup:
     """Change what is given. The schedule is not moved with the start date: sessions are
     edited one by one, or regenerated while none has been held."""
-    permissions.require_role_at(user, group.site, permissions.GROUP_MANAGERS, "change IMR groups")
+    permissions.require_role_at(
+        user, group.site, permissions.GROUP_MANAGERS, _("change IMR groups")
+    )
     errors: dict[str, list[str]] = {}
     changes: dict[str, Any] = {}
     if name is not UNSET:
@@ -205,7 +217,7 @@ def group_update(
         if instructor_errors:
             errors["instructors"] = instructor_errors
     if errors:
-        raise Invalid("The changes have errors.", fields=errors)
+        raise Invalid(_("The changes have errors."), fields=errors)
 
     with transaction.atomic(), audit_context(user=user, reason=reason or "IMR group changed"):
         locked = ImrGroup.objects.select_for_update().get(pk=group.pk)
@@ -213,8 +225,12 @@ def group_update(
         members = GroupMembership.objects.filter(group=locked).count()
         if "capacity" in changes and changes["capacity"] < members:
             raise Invalid(
-                "The capacity is below the members.",
-                fields={"capacity": [f"The group already has {members} members."]},
+                _("The capacity is below the members."),
+                fields={
+                    "capacity": [
+                        _("The group already has {members} members.").format(members=members)
+                    ]
+                },
             )
         for key, value in changes.items():
             setattr(locked, key, value)
@@ -236,8 +252,8 @@ def _participant_for(user: Viewer, participant_id: Any) -> Participant:
         return visible.get(study_id=given.upper())
     except Participant.DoesNotExist:
         raise Invalid(
-            "Unknown participant.",
-            fields={"participant": ["No participant with this id at your sites."]},
+            _("Unknown participant."),
+            fields={"participant": [_("No participant with this id at your sites.")]},
         ) from None
 
 
@@ -280,7 +296,7 @@ def membership_add(*, user: Viewer, group: ImrGroup, participant_id: Any) -> Gro
         )
         if current is not None:
             where = "this group" if current.group_id == locked.pk else f"{current.group.name}"
-            raise Conflict(f"{sid} is already a member of {where}.")
+            raise Conflict(_("{sid} is already a member of {where}.").format(sid=sid, where=where))
         members = GroupMembership.objects.filter(group=locked).count()
         if locked.enrolment_closed:
             problem = f"Enrolment to {locked.name} is closed."
@@ -303,7 +319,9 @@ def membership_remove(*, user: Viewer, group: ImrGroup, participant_id: Any, rea
         user, group.site, permissions.GROUP_MANAGERS, "remove members from IMR groups"
     )
     if not (reason or "").strip():
-        raise Invalid("Give the reason.", fields={"reason": ["Give the reason for removing."]})
+        raise Invalid(
+            _("Give the reason."), fields={"reason": [_("Give the reason for removing.")]}
+        )
     membership = (
         GroupMembership.objects.filter(group=group, participant_id=_as_int(participant_id))
         .select_related("participant")
@@ -318,8 +336,12 @@ def membership_remove(*, user: Viewer, group: ImrGroup, participant_id: Any, rea
         ).count()
         if attended:
             raise Invalid(
-                f"{membership.participant.study_id} attended {attended} session(s) of this "
-                "group and stays a member."
+                _(
+                    "{study_id} attended {attended} session(s) of this group and stays a member."
+                ).format(
+                    study_id=membership.participant.study_id,
+                    attended=attended,
+                )
             )
         Attendance.objects.filter(
             session__group=group, participant_id=membership.participant_id

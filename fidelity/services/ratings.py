@@ -7,6 +7,7 @@ from typing import Any, cast
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from fidelity import permissions, scale
 from fidelity.models import (
@@ -29,13 +30,13 @@ def _clean(items: Any, rated_on: date | None) -> tuple[dict[str, int], dict[str,
     # per item at the top level, as API.md's field errors and the assessment forms have them.
     errors: dict[str, Any] = dict(item_errors)
     if rated_on is not None and rated_on > timezone.localdate():
-        errors["rated_on"] = ["The assessment date cannot be in the future."]
+        errors["rated_on"] = [_("The assessment date cannot be in the future.")]
     return cleaned, errors
 
 
 def _raise(errors: dict[str, Any]) -> None:
     if errors:
-        raise Invalid("The rating has errors.", fields=cast(dict[str, list[str]], errors))
+        raise Invalid(_("The rating has errors."), fields=cast(dict[str, list[str]], errors))
 
 
 def rating_submit(
@@ -52,12 +53,12 @@ def rating_submit(
 
     The answers never contain the other rater's values: a refusal says only that a slot is
     taken or that the consensus must wait, which the rater needs to know anyway."""
-    permissions.require_role(user, permissions.RATERS, "enter fidelity ratings")
+    permissions.require_role(user, permissions.RATERS, _("enter fidelity ratings"))
     errors: dict[str, Any] = {}
     if timepoint not in FidelityTimepoint.values:
-        errors["timepoint"] = ["Use 'midway' or 'end'."]
+        errors["timepoint"] = [_("Use 'midway' or 'end'.")]
     if rater_kind not in RaterKind.values:
-        errors["rater_kind"] = ["Use 'rater1', 'rater2' or 'consensus'."]
+        errors["rater_kind"] = [_("Use 'rater1', 'rater2' or 'consensus'.")]
     cleaned, item_errors = _clean(items, rated_on)
     errors.update(item_errors)
     _raise(errors)
@@ -78,23 +79,39 @@ def rating_submit(
             )
             if mine == rater_kind:
                 raise Conflict(
-                    f"You have already submitted your rating of {group.name} ({when}); "
-                    "correct it instead."
+                    _(
+                        "You have already submitted your rating of {name} ({when}); correct it "
+                        "instead."
+                    ).format(
+                        name=group.name,
+                        when=when,
+                    )
                 )
             if mine is not None:
                 raise Invalid(
-                    "The two independent ratings come from two different raters.",
+                    _("The two independent ratings come from two different raters."),
                     fields={
                         "rater_kind": [
-                            f"You are {RaterKind(mine).label.lower()} for {group.name} "
-                            f"({when}); the other rating must come from another rater."
+                            _(
+                                "You are {RaterKind} for {name} ({when}); the other rating must "
+                                "come from another rater."
+                            ).format(
+                                RaterKind=RaterKind(mine).label.lower(),
+                                name=group.name,
+                                when=when,
+                            )
                         ]
                     },
                 )
             if rater_kind in existing:
                 raise Conflict(
-                    f"{RaterKind(rater_kind).label} has already rated {group.name} ({when}); "
-                    "submit as the other rater."
+                    _(
+                        "{RaterKind} has already rated {name} ({when}); submit as the other rater."
+                    ).format(
+                        RaterKind=RaterKind(rater_kind).label,
+                        name=group.name,
+                        when=when,
+                    )
                 )
         else:
             if not all(kind in existing for kind in INDEPENDENT_KINDS):
@@ -105,7 +122,12 @@ def rating_submit(
                 )
                 raise Invalid(message, fields={"rater_kind": [message]})
             if RaterKind.CONSENSUS in existing:
-                raise Conflict(f"The consensus for {group.name} ({when}) is already entered.")
+                raise Conflict(
+                    _("The consensus for {name} ({when}) is already entered.").format(
+                        name=group.name,
+                        when=when,
+                    )
+                )
         return FidelityRating.objects.create(
             group=group,
             timepoint=timepoint,
@@ -129,10 +151,10 @@ def rating_correct(
     """Correct a submitted rating, with a reason. An independent rating can be corrected only
     by its author and only while the other independent rating is not in (after that, the
     raters' differences are resolved in the consensus); the consensus by any fidelity rater."""
-    permissions.require_role(user, permissions.RATERS, "correct fidelity ratings")
+    permissions.require_role(user, permissions.RATERS, _("correct fidelity ratings"))
     errors: dict[str, Any] = {}
     if not (reason or "").strip():
-        errors["reason"] = ["A submitted rating is changed only with a reason."]
+        errors["reason"] = [_("A submitted rating is changed only with a reason.")]
     cleaned: dict[str, int] | None = None
     if items is not UNSET:
         cleaned, item_errors = _clean(items, rated_on if rated_on is not UNSET else None)
@@ -147,14 +169,14 @@ def rating_correct(
         if locked.rater_kind in INDEPENDENT_KINDS:
             if locked.rater_id != user.pk:
                 raise Forbidden(
-                    "Only the rater who submitted an independent rating can correct it."
+                    _("Only the rater who submitted an independent rating can correct it.")
                 )
             other = RaterKind.RATER2 if locked.rater_kind == RaterKind.RATER1 else RaterKind.RATER1
             if FidelityRating.objects.filter(
                 group_id=locked.group_id, timepoint=locked.timepoint, rater_kind=other
             ).exists():
                 raise Invalid(
-                    "Both independent ratings are in; differences are settled in the consensus."
+                    _("Both independent ratings are in; differences are settled in the consensus.")
                 )
         fields = []
         if cleaned is not None and cleaned != locked.items:

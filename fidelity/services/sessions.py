@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from fidelity import permissions
 from fidelity.models import (
@@ -62,7 +63,12 @@ def _same_day_conflict(group: ImrGroup, day: date, *, exclude: int | None = None
     if exclude is not None:
         clash = clash.exclude(pk=exclude)
     if clash.exists():
-        raise Conflict(f"{group.name} already has a session on {day:%Y-%m-%d}.")
+        raise Conflict(
+            _("{name} already has a session on {day:%Y-%m-%d}.").format(
+                name=group.name,
+                day=day,
+            )
+        )
 
 
 def session_add(
@@ -74,7 +80,7 @@ def session_add(
     instructors_present: Sequence[Any] = (),
 ) -> GroupSession:
     """One session added to the schedule (an extra week, or a session moved into a gap)."""
-    permissions.require_role_at(user, group.site, permissions.SESSION_PLANNERS, "plan sessions")
+    permissions.require_role_at(user, group.site, permissions.SESSION_PLANNERS, _("plan sessions"))
     errors: dict[str, list[str]] = {}
     if date_errors := check_date(date):
         errors["date"] = date_errors
@@ -86,7 +92,7 @@ def session_add(
     if instructor_errors:
         errors["instructors_present"] = instructor_errors
     if errors:
-        raise Invalid("The session has errors.", fields=errors)
+        raise Invalid(_("The session has errors."), fields=errors)
     with transaction.atomic(), audit_context(user=user, reason="IMR session added"):
         ImrGroup.objects.select_for_update().get(pk=group.pk)
         _same_day_conflict(group, date)
@@ -108,13 +114,16 @@ def schedule_generate(
     """The weekly schedule over nine months from the group's start date (or `first_date`).
     A group that already has a schedule keeps it unless `replace` is given, and a schedule with
     a held session is never replaced: it is edited session by session."""
-    permissions.require_role_at(user, group.site, permissions.SESSION_PLANNERS, "plan sessions")
+    permissions.require_role_at(user, group.site, permissions.SESSION_PLANNERS, _("plan sessions"))
     if weeks is not None and (
         isinstance(weeks, bool) or not isinstance(weeks, int) or not 1 <= weeks <= MAX_WEEKS
     ):
-        raise Invalid("Bad number of weeks.", fields={"weeks": [f"Give 1–{MAX_WEEKS} weeks."]})
+        raise Invalid(
+            _("Bad number of weeks."),
+            fields={"weeks": [_("Give 1–{MAX_WEEKS} weeks.").format(MAX_WEEKS=MAX_WEEKS)]},
+        )
     if first_date is not None and (date_errors := check_date(first_date)):
-        raise Invalid("Bad first date.", fields={"first_date": date_errors})
+        raise Invalid(_("Bad first date."), fields={"first_date": date_errors})
     plan = weekly_plan(first_date or group.start_date, weeks)
     with (
         transaction.atomic(),
@@ -126,13 +135,15 @@ def schedule_generate(
         existing = GroupSession.objects.filter(group=group)
         if existing.filter(status=SessionStatus.HELD).exists():
             raise Conflict(
-                "Sessions of this group have been held; edit, add or cancel sessions instead."
+                _("Sessions of this group have been held; edit, add or cancel sessions instead.")
             )
         if existing.exists():
             if not replace:
                 raise Conflict(
-                    "The group already has a schedule; ask to replace it (no session has "
-                    "been held yet)."
+                    _(
+                        "The group already has a schedule; ask to replace it (no session has "
+                        "been held yet)."
+                    )
                 )
             SessionInstructor.objects.filter(session__group=group).delete()
             existing.delete()
@@ -155,7 +166,9 @@ def session_update(
 ) -> GroupSession:
     """Move a session, change its module or record who ran it."""
     group = session.group
-    permissions.require_role_at(user, group.site, permissions.SESSION_PLANNERS, "change sessions")
+    permissions.require_role_at(
+        user, group.site, permissions.SESSION_PLANNERS, _("change sessions")
+    )
     errors: dict[str, list[str]] = {}
     if date is not UNSET and (date_errors := check_date(date)):
         errors["date"] = date_errors
@@ -169,17 +182,17 @@ def session_update(
         if instructor_errors:
             errors["instructors_present"] = instructor_errors
     if errors:
-        raise Invalid("The changes have errors.", fields=errors)
+        raise Invalid(_("The changes have errors."), fields=errors)
     with transaction.atomic(), audit_context(user=user, reason=reason or "IMR session changed"):
         locked = GroupSession.objects.select_for_update().get(pk=session.pk)
         if locked.status == SessionStatus.CANCELLED:
-            raise Invalid("The session is cancelled; add a new session instead.")
+            raise Invalid(_("The session is cancelled; add a new session instead."))
         fields: list[str] = []
         if date is not UNSET and date != locked.date:
             if locked.status == SessionStatus.HELD and date > timezone.localdate():
                 raise Invalid(
-                    "Attendance is recorded for this session.",
-                    fields={"date": ["A session that has been held cannot move to the future."]},
+                    _("Attendance is recorded for this session."),
+                    fields={"date": [_("A session that has been held cannot move to the future.")]},
                 )
             _same_day_conflict(group, date, exclude=locked.pk)
             locked.date = date
@@ -204,11 +217,13 @@ def session_cancel(*, user: Viewer, session: GroupSession, reason: str = "") -> 
     with transaction.atomic(), audit_context(user=user, reason=reason or "IMR session cancelled"):
         locked = GroupSession.objects.select_for_update().get(pk=session.pk)
         if locked.status == SessionStatus.CANCELLED:
-            raise Conflict("The session is already cancelled.")
+            raise Conflict(_("The session is already cancelled."))
         if locked.status == SessionStatus.HELD:
             raise Invalid(
-                "Attendance is recorded for this session, so it took place: correct the "
-                "attendance or the date instead."
+                _(
+                    "Attendance is recorded for this session, so it took place: correct the "
+                    "attendance or the date instead."
+                )
             )
         locked.status = SessionStatus.CANCELLED
         locked.cancel_reason = reason
@@ -235,11 +250,13 @@ def _require_reason_for_corrections(
     )
     if any(pid in recorded and recorded[pid] != (pid in wanted) for pid in members):
         raise Invalid(
-            "A correction of recorded attendance needs a reason.",
+            _("A correction of recorded attendance needs a reason."),
             fields={
                 "reason": [
-                    'Say why the attendance recorded before was wrong (e.g. "arrived '
-                    'late, signed the list").'
+                    _(
+                        'Say why the attendance recorded before was wrong (e.g. "arrived late, '
+                        'signed the list").'
+                    )
                 ]
             },
         )
@@ -334,21 +351,26 @@ def attendance_record(
         if instructor_errors:
             errors["instructors_present"] = instructor_errors
     if errors:
-        raise Invalid("The attendance has errors.", fields=errors)
+        raise Invalid(_("The attendance has errors."), fields=errors)
     if session.date > timezone.localdate():
         raise Invalid(
-            f"The session is on {session.date:%Y-%m-%d}; attendance can be recorded from that "
-            "day on."
+            _(
+                "The session is on {date:%Y-%m-%d}; attendance can be recorded from that day on."
+            ).format(
+                date=session.date,
+            )
         )
 
     with transaction.atomic():
         locked = GroupSession.objects.select_for_update().get(pk=session.pk)
         if locked.status == SessionStatus.CANCELLED:
-            raise Invalid("The session is cancelled; it has no attendance.")
+            raise Invalid(_("The session is cancelled; it has no attendance."))
         if version is not None and version != locked.attendance_version:
             raise Conflict(
-                "Someone saved this session's attendance after you opened it; reload to see "
-                "the latest and save again."
+                _(
+                    "Someone saved this session's attendance after you opened it; reload to "
+                    "see the latest and save again."
+                )
             )
         _require_reason_for_corrections(locked, members=members, wanted=wanted, reason=reason)
         label = reason.strip() or "Attendance recorded"

@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from fidelity import exposure, forms, permissions, selectors, services
@@ -56,7 +57,7 @@ def _instructor_choices(sites: list[Any]) -> Any:
 def group_create(request: HttpRequest) -> HttpResponse:
     sites = selectors.sites_for_groups(request.user, permissions.GROUP_MANAGERS)
     if not sites:
-        raise Forbidden("Only coordinators and instructors create IMR groups.")
+        raise Forbidden(_("Only coordinators and instructors create IMR groups."))
     form = forms.GroupForm(
         request.POST or None, sites=sites, instructors=_instructor_choices(sites)
     )
@@ -76,7 +77,7 @@ def group_create(request: HttpRequest) -> HttpResponse:
                 ),
             )
             if done:
-                messages.success(request, f"Group {group.name} created.")
+                messages.success(request, _("Group {name} created.").format(name=group.name))
                 return redirect("fidelity:group", pk=group.pk)
         status = 400
     return render(
@@ -163,7 +164,7 @@ def group_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             data = form.cleaned_data
-            done, _ = run_for_form(
+            done, _outcome = run_for_form(
                 form,
                 lambda: services.group_update(
                     user=request.user,
@@ -177,7 +178,7 @@ def group_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 ),
             )
             if done:
-                messages.success(request, "Group saved.")
+                messages.success(request, _("Group saved."))
                 return redirect("fidelity:group", pk=group.pk)
         status = 400
     return render(
@@ -201,7 +202,12 @@ def member_add(request: HttpRequest, pk: int) -> HttpResponse:
             ),
         )
         if done:
-            messages.success(request, f"{membership.participant.study_id} joined {group.name}.")
+            messages.success(
+                request,
+                _("{study_id} joined {name}.").format(
+                    study_id=membership.participant.study_id, name=group.name
+                ),
+            )
             return redirect("fidelity:group", pk=group.pk)
     return _render_detail(request, group, member_form=form, status=400)
 

@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from fidelity import forms, permissions, scale, selectors, services
 from fidelity.models import INDEPENDENT_KINDS, FidelityTimepoint, RaterKind
@@ -19,7 +20,7 @@ from trial import paging
 
 @unblinded_page
 def rating_overview(request: HttpRequest) -> HttpResponse:
-    permissions.require_role(request.user, permissions.FIDELITY_READERS, "see fidelity ratings")
+    permissions.require_role(request.user, permissions.FIDELITY_READERS, _("see fidelity ratings"))
     summary = selectors.fidelity_summary(user=request.user)
     # The groups' rows a page at a time (the per-site figures above them cover every group).
     page, pager = paging.paginate(request, summary.groups)
@@ -54,7 +55,7 @@ def rating_form(request: HttpRequest, pk: int, timepoint: str) -> HttpResponse:
     if timepoint not in FidelityTimepoint.values:
         raise Http404
     user = request.user
-    permissions.require_role(user, permissions.FIDELITY_READERS, "see fidelity ratings")
+    permissions.require_role(user, permissions.FIDELITY_READERS, _("see fidelity ratings"))
     group = selectors.group_get(user=user, pk=pk)
     assessment = selectors.fidelity_assessment(user=user, group=group, timepoint=timepoint)
     mine = assessment.visible.get(assessment.my_kind) if assessment.my_kind else None
@@ -124,9 +125,9 @@ def rating_form(request: HttpRequest, pk: int, timepoint: str) -> HttpResponse:
                     notes=data["notes"],
                 )
 
-            done, _ = run_for_form(form, save)
+            done, _outcome = run_for_form(form, save)
             if done:
-                messages.success(request, "Rating saved.")
+                messages.success(request, _("Rating saved."))
                 return redirect("fidelity:rating", pk=group.pk, timepoint=timepoint)
         status = 400
     elif request.method == "POST":

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
@@ -43,7 +44,9 @@ def session_add(request: HttpRequest, pk: int) -> HttpResponse:
             ),
         )
         if done:
-            messages.success(request, f"Session on {session.date:%Y-%m-%d} added.")
+            messages.success(
+                request, _("Session on {date:%Y-%m-%d} added.").format(date=session.date)
+            )
             return redirect("fidelity:group", pk=group.pk)
     return _render_detail(request, group, session_form=form, status=400)
 
@@ -139,7 +142,7 @@ def session_attendance(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method != "POST":
         return render(request, template, _attendance_context(request, session))
     if not permissions.may_record_attendance(request.user, session.group.site_id):
-        raise Forbidden("Only the site's IMR instructors record attendance.")
+        raise Forbidden(_("Only the site's IMR instructors record attendance."))
 
     member_ids = [line.participant.pk for line in selectors.attendance_sheet(session)]
     chosen = {
@@ -196,7 +199,9 @@ def session_attendance(request: HttpRequest, pk: int) -> HttpResponse:
 def session_edit(request: HttpRequest, pk: int) -> HttpResponse:
     session = selectors.session_get(user=request.user, pk=pk)
     site = session.group.site
-    permissions.require_role_at(request.user, site, permissions.SESSION_PLANNERS, "edit sessions")
+    permissions.require_role_at(
+        request.user, site, permissions.SESSION_PLANNERS, _("edit sessions")
+    )
     instructors = selectors.instructors_at(site)
     initial = {
         "date": session.date,
@@ -208,7 +213,7 @@ def session_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             data = form.cleaned_data
-            done, _ = run_for_form(
+            done, _outcome = run_for_form(
                 form,
                 lambda: services.session_update(
                     user=request.user,
@@ -222,7 +227,7 @@ def session_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 ),
             )
             if done:
-                messages.success(request, "Session saved.")
+                messages.success(request, _("Session saved."))
                 return redirect("fidelity:group", pk=session.group_id)
         status = 400
     return render(

@@ -27,6 +27,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from assessments.selectors import baseline_missing
 from participants.models import Participant, Status
@@ -202,7 +203,7 @@ def _randomize_locked(*, participant: Participant, user: Viewer, key: str, chann
             randomized_by=access.signed_in(user),
             idempotency_key=key,
         )
-        _, username, request_id = actor_and_context(user, channel)
+        _actor, username, request_id = actor_and_context(user, channel)
         detail = {
             **confirmed,
             "stratum": locked.site.code,
@@ -346,7 +347,7 @@ def _randomize_with_retry(
                 raise
             translated.log_kind = Kind.REFUSED_LOCKED  # type: ignore[attr-defined]
             raise translated from exc
-    raise Conflict("Randomisation could not be completed; please try again.")
+    raise Conflict(_("Randomisation could not be completed; please try again."))
 
 
 def participant_randomize(

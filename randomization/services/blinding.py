@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from participants.models import Participant
 from randomization.models import (
@@ -47,26 +48,28 @@ def unblinding_incident_report(
     staff report for themselves; a trial manager may record a report for a blinded person."""
     target = person or user
     if target.pk != user.pk and not access.has_role(user, *TRIAL_MANAGERS):
-        raise Forbidden("Only the statistician or a data manager can report for someone else.")
+        raise Forbidden(_("Only the statistician or a data manager can report for someone else."))
     errors: dict[str, list[str]] = {}
     if not holds_blinded_role(target):
         errors["person" if target.pk != user.pk else "detail"] = [
-            "Unblinding is reported for people who must stay blinded (assessors, data "
-            "managers, monitors)."
+            _(
+                "Unblinding is reported for people who must stay blinded (assessors, "
+                "data managers, monitors)."
+            )
         ]
     if learned_on > timezone.localdate():
-        errors["learned_on"] = ["The date cannot be in the future."]
+        errors["learned_on"] = [_("The date cannot be in the future.")]
     if how not in IncidentHow.values:
-        errors["how"] = [f"Choose one of: {', '.join(IncidentHow.values)}."]
+        errors["how"] = [_("Choose one of: {join}.").format(join=", ".join(IncidentHow.values))]
     description = (description or "").strip()
     if how == IncidentHow.OTHER and not description:
-        errors["description"] = ["Describe how the allocation became known."]
+        errors["description"] = [_("Describe how the allocation became known.")]
     if len(description) > 4000:
-        errors["description"] = ["At most 4000 characters."]
+        errors["description"] = [_("At most 4000 characters.")]
     if errors:
         if list(errors) == ["detail"]:
             raise Forbidden(errors["detail"][0])
-        raise Invalid("The report has errors.", fields=errors)
+        raise Invalid(_("The report has errors."), fields=errors)
     with transaction.atomic(), audit_context(user=user, reason="Unblinding reported"):
         return UnblindingIncident.objects.create(
             person=access.signed_in(target),
@@ -83,7 +86,10 @@ def resolve_person(username: str | None) -> Any:
         return None
     person = get_user_model().objects.filter(username=username, is_active=True).first()
     if person is None:
-        raise Invalid("Unknown person.", fields={"person": [f"No active user {username!r}."]})
+        raise Invalid(
+            _("Unknown person."),
+            fields={"person": [_("No active user {username!r}.").format(username=username)]},
+        )
     return person
 
 
@@ -93,19 +99,21 @@ def blinding_guess_record(
     """Record (or, with a reason, correct) the assessor's guess of the arm at a post-
     intervention or follow-up assessment. Returns the guess and whether it was created."""
     if not access.has_role_at(user, participant.site_id, Role.ASSESSOR):
-        raise Forbidden("Only an assessor at the participant's site records the blinding guess.")
+        raise Forbidden(_("Only an assessor at the participant's site records the blinding guess."))
     errors: dict[str, list[str]] = {}
     if timepoint not in GuessTimepoint.values:
-        errors["timepoint"] = ["The guess is recorded at 'post' or 'followup'."]
+        errors["timepoint"] = [_("The guess is recorded at 'post' or 'followup'.")]
     if guess not in Guess.values:
-        errors["guess"] = ["Guess 'IMR', 'TAU' or 'dont_know'."]
+        errors["guess"] = [_("Guess 'IMR', 'TAU' or 'dont_know'.")]
     if errors:
-        raise Invalid("The blinding guess has errors.", fields=errors)
+        raise Invalid(_("The blinding guess has errors."), fields=errors)
     # Whether someone is randomised is arm-free (every role sees the status).
     if not Allocation.objects.filter(participant=participant).exists():
         raise Invalid(
-            "The participant is not randomised: a blinding guess belongs to a post-"
-            "intervention or follow-up assessment."
+            _(
+                "The participant is not randomised: a blinding guess belongs to a "
+                "post-intervention or follow-up assessment."
+            )
         )
     reason = (reason or "").strip()
     try:
@@ -131,8 +139,8 @@ def blinding_guess_record(
                 return existing, False
             if not reason:
                 raise Invalid(
-                    "A recorded guess can only be changed with a reason.",
-                    fields={"reason": ["Give the reason for changing the recorded guess."]},
+                    _("A recorded guess can only be changed with a reason."),
+                    fields={"reason": [_("Give the reason for changing the recorded guess.")]},
                 )
             existing.guess = guess
             existing.assessor = access.signed_in(user)
@@ -140,4 +148,4 @@ def blinding_guess_record(
             existing.save(update_fields=["guess", "assessor", "recorded_at"])
             return existing, False
     except IntegrityError:
-        raise Conflict("The guess was recorded at the same moment by someone else.") from None
+        raise Conflict(_("The guess was recorded at the same moment by someone else.")) from None

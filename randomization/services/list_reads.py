@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from randomization import generator, listfile
 from randomization.generator import Slot
@@ -43,8 +44,13 @@ def _checked_csv(allocation_list: AllocationList) -> bytes:
     data = generator.canonical_csv(stored_slots(allocation_list))
     if hashlib.sha256(data).hexdigest() != allocation_list.sha256:
         raise Conflict(
-            f"The stored list {allocation_list.site.code} v{allocation_list.version} does not "
-            "match its recorded SHA-256. Stop randomising and contact the trial unit."
+            _(
+                "The stored list {code} v{version} does not match its recorded SHA-256. "
+                "Stop randomising and contact the trial unit."
+            ).format(
+                code=allocation_list.site.code,
+                version=allocation_list.version,
+            )
         )
     return data
 
@@ -54,7 +60,7 @@ def allocation_list_get(*, user: Viewer, pk: Any, channel: str) -> AllocationLis
     try:
         return AllocationList.objects.select_related("site", "created_by").get(pk=int(pk))
     except (AllocationList.DoesNotExist, ValueError, TypeError):
-        raise NotFound("No such allocation list.") from None
+        raise NotFound(_("No such allocation list.")) from None
 
 
 def allocation_list_csv(*, allocation_list: AllocationList, user: Viewer, channel: str) -> bytes:
@@ -77,7 +83,7 @@ def allocation_list_seed(*, allocation_list: AllocationList, user: Viewer, chann
     """The generator seed (32 hex digits) of a generated list version. Audited."""
     require_list_custodian(user, channel=channel)
     if not allocation_list.seed_sealed:
-        raise NotFound("This list was imported: the EDC holds no seed for it.")
+        raise NotFound(_("This list was imported: the EDC holds no seed for it."))
     seed_hex = unseal("seed", allocation_list.seed_sealed)
     log_event(
         Kind.SEED_DOWNLOADED,
@@ -107,7 +113,7 @@ def trial_master_file_package(*, user: Viewer, channel: str) -> bytes:
         )
     )
     if not lists:
-        raise NotFound("There are no allocation lists yet.")
+        raise NotFound(_("There are no allocation lists yet."))
     manifest: dict[str, Any] = {
         "generated_at": timezone.now().isoformat(),
         "generated_for": actor_name(user),

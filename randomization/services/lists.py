@@ -14,6 +14,8 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Max
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from randomization import generator, listfile
 from randomization.generator import Slot
@@ -47,24 +49,33 @@ def require_list_custodian(user: Viewer | None, *, channel: str) -> None:
     if user is None and channel == "cli":
         return
     if user is None or not access.has_role(user, Role.STATISTICIAN):
-        raise Forbidden("Only a statistician can work with allocation lists.")
+        raise Forbidden(_("Only a statistician can work with allocation lists."))
     if not access.may_see_allocation(user):
         raise Forbidden(
-            "You hold a blinded role as well as the statistician role, so you cannot work "
-            "with allocation lists."
+            _(
+                "You hold a blinded role as well as the statistician role, so you cannot "
+                "work with allocation lists."
+            )
         )
     if access.has_role(user, Role.COORDINATOR):
         raise Forbidden(
-            "You also hold the coordinator role: the list custodian does not enrol, so you "
-            "cannot work with allocation lists."
+            _(
+                "You also hold the coordinator role: the list custodian does not enrol, "
+                "so you cannot work with allocation lists."
+            )
         )
 
 
 def _refuse_unless_open(action: str) -> None:
     level = lock_level()
     if level != "open":
-        state = "locked" if level == "lock" else "frozen"
-        raise Conflict(f"The trial database is {state}: allocation lists cannot be {action}.")
+        state = _("locked") if level == "lock" else _("frozen")
+        raise Conflict(
+            _("The trial database is {state}: allocation lists cannot be {action}.").format(
+                state=state,
+                action=action,
+            )
+        )
 
 
 def _resolve_sites(codes: Iterable[str] | None) -> tuple[list[Site], list[str]]:
@@ -186,19 +197,25 @@ def allocation_lists_generate(
     try:
         errors: dict[str, list[str]] = {}
         if isinstance(per_site, bool) or not isinstance(per_site, int) or per_site < 1:
-            errors["per_site"] = ["Give the number of slots per site as a positive whole number."]
+            errors["per_site"] = [
+                _("Give the number of slots per site as a positive whole number.")
+            ]
         elif per_site > MAX_PER_SITE:
-            errors["per_site"] = [f"At most {MAX_PER_SITE} slots per site at a time."]
+            errors["per_site"] = [
+                _("At most {MAX_PER_SITE} slots per site at a time.").format(
+                    MAX_PER_SITE=MAX_PER_SITE,
+                )
+            ]
         sites, unknown = _resolve_sites(site_codes)
         if unknown:
-            errors["sites"] = [f"Unknown site(s): {', '.join(unknown)}."]
+            errors["sites"] = [_("Unknown site(s): {join}.").format(join=", ".join(unknown))]
         elif not sites:
-            errors["sites"] = ["Name at least one site."]
+            errors["sites"] = [_("Name at least one site.")]
         if extend and not reason:
-            errors["reason"] = ["Extending a list needs a reason (e.g. the list ran out)."]
+            errors["reason"] = [_("Extending a list needs a reason (e.g. the list ran out).")]
         if errors:
-            raise Invalid("The request to generate lists has errors.", fields=errors)
-        _refuse_unless_open("generated")
+            raise Invalid(_("The request to generate lists has errors."), fields=errors)
+        _refuse_unless_open(_("generated"))
         with (
             transaction.atomic(),
             audit_context(user=user, reason=reason or "Allocation lists generated"),
@@ -208,17 +225,27 @@ def allocation_lists_generate(
             existing = [s.code for s in sites if states[s.code].has_list]
             if existing and not extend:
                 raise Conflict(
-                    f"{', '.join(existing)} already "
-                    f"{'has' if len(existing) == 1 else 'have'} an allocation list; generating "
-                    "again would overwrite it. Nothing was written. To append complete blocks, "
-                    "extend the list explicitly (with a reason)."
+                    ngettext(
+                        "{sites} already has an allocation list; generating again would "
+                        "overwrite it. Nothing was written. To append complete blocks, extend "
+                        "the list explicitly (with a reason).",
+                        "{sites} already have allocation lists; generating again would "
+                        "overwrite them. Nothing was written. To append complete blocks, extend "
+                        "the lists explicitly (with a reason).",
+                        len(existing),
+                    ).format(sites=", ".join(existing))
                 )
             empty = [s.code for s in sites if not states[s.code].has_list]
             if extend and empty:
                 raise Invalid(
-                    f"{', '.join(empty)} {'has' if len(empty) == 1 else 'have'} no allocation "
-                    "list to extend.",
-                    fields={"sites": [f"No list to extend at {', '.join(empty)}."]},
+                    ngettext(
+                        "{sites} has no allocation list to extend.",
+                        "{sites} have no allocation list to extend.",
+                        len(empty),
+                    ).format(sites=", ".join(empty)),
+                    fields={
+                        "sites": [_("No list to extend at {join}.").format(join=", ".join(empty))]
+                    },
                 )
             seed = generator.draw_seed(randbits)
             run = str(uuid.uuid4())
@@ -302,14 +329,16 @@ def allocation_list_import(
     try:
         if extend and not reason:
             raise Invalid(
-                "Extending a list needs a reason.",
-                fields={"reason": ["Extending a list needs a reason (e.g. the list ran out)."]},
+                _("Extending a list needs a reason."),
+                fields={"reason": [_("Extending a list needs a reason (e.g. the list ran out).")]},
             )
         try:
             rows = listfile.parse(raw)
         except listfile.ListFileRefused as refused:
-            raise Invalid("The list file was refused.", fields={"file": refused.errors}) from None
-        _refuse_unless_open("imported")
+            raise Invalid(
+                _("The list file was refused."), fields={"file": refused.errors}
+            ) from None
+        _refuse_unless_open(_("imported"))
         grouped = listfile.by_site(rows)
         with transaction.atomic(), audit_context(user=user, reason=reason or "List imported"):
             sites = list(Site.objects.filter(code__in=list(grouped)).order_by("number"))
@@ -323,7 +352,7 @@ def allocation_list_import(
                 )
             except listfile.ListFileRefused as refused:
                 raise Invalid(
-                    "The list file was refused; nothing was imported.",
+                    _("The list file was refused; nothing was imported."),
                     fields={"file": refused.errors},
                 ) from None
             file_sha256 = hashlib.sha256(raw).hexdigest()

@@ -50,6 +50,8 @@ NOT_LOCKED = {
     "trial.RoleAssignment": "accounts, not trial data",
     "accounts.AuthEvent": "logins happen after the lock",
     "accounts.ApiToken": "credentials, not trial data",
+    "accounts.AccountPreference": "a member of staff's own choice of language, not trial data; "
+    "it stays open after lock",
     "accounts.PasswordChangeDemand": "accounts, not trial data: a user changes a password "
     "after the lock too",
     "assessments.VisitProgress": "derived: written only by the responses' trigger, after their "

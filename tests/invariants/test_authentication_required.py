@@ -20,6 +20,7 @@ LOGIN = "/accounts/login/"
 # Open to anonymous callers on purpose.
 PUBLIC = {
     "login": "the login page",
+    "set_language": "the login page's language switch (sets the language cookie)",
     "logout": "logging out needs no login (anonymous: a redirect to the login page, or 405)",
     "favicon.ico": "a redirect to a static file",
     "api-token": "the API's login: username, password and code give a token",
