@@ -247,6 +247,11 @@ def ensure_runtime_role(cursor: Any, *, role: str, password: str) -> bool:
     # Several processes may do this at once (pytest-xdist workers): PostgreSQL refuses
     # concurrent changes of one role ("tuple concurrently updated"), so take turns. The lock
     # is released when the caller's transaction (or, in autocommit, this statement) ends.
+    cursor.execute("SELECT current_user")
+    (connected_as,) = cursor.fetchone()
+    if role == connected_as:
+        # Making the connecting (owner) role the runtime role would take its own rights away.
+        raise ValueError(f"The runtime role {role} is the role this connection uses.")
     cursor.execute("SELECT pg_advisory_xact_lock(hashtext('imrtrial.ensure_runtime_role'))")
     cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
     exists = cursor.fetchone() is not None

@@ -238,3 +238,14 @@ def test_a_working_day_needs_nothing_more_than_the_runtime_role(
     assert lock_level() == "freeze"
     dataset_unlock(user=dm, reason="Interim analysis done")
     assert lock_level() == "open"
+
+
+def test_the_owner_is_never_made_the_runtime_role(db: None) -> None:
+    # `ensure_database` run as the owner once stripped the owner's own rights: refused now.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user")
+        (owner, was_superuser) = cursor.fetchone()
+        with pytest.raises(ValueError, match="is the role this connection uses"):
+            dbroles.ensure_runtime_role(cursor, role=owner, password="x")
+        cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = %s", [owner])
+        assert cursor.fetchone() == (was_superuser,)

@@ -17,7 +17,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         owner = settings.DATABASES[OWNER_ALIAS]
-        runtime = settings.DATABASES["default"]
+        # The runtime role as configured, whichever role this process itself connects as
+        # (DATABASE_ROLE=owner must never make the owner "the runtime role" and strip it).
+        runtime = settings.DATABASE_ROLES.runtime
         with psycopg.connect(
             host=owner["HOST"],
             port=owner["PORT"] or 5432,
