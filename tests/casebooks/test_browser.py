@@ -29,7 +29,7 @@ def test_the_investigator_signs_a_verified_visit_from_the_worklist(
     investigator.save()
     log_in(investigator)
 
-    page.get_by_role("link", name="Visits to sign").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Visits to sign").click()
     row = page.locator(f'tr[data-visit="{participant.study_id}-baseline"]')
     row.wait_for()
     assert page.locator(f'tr[data-visit="{unfinished.study_id}-baseline"]').count() == 0

@@ -63,10 +63,13 @@ def test_a_blank_crf_lists_each_items_anchors_and_fills_in_the_study_id_and_visi
     lines = _item_lines(text)
     for item in instrument.entered_items:
         assert item.code in lines
-        # One box per allowed value, after the item's question.
-        after = text[text.index(str(item.label).split()[0]) :].splitlines()[:4]
-        choices = " ".join(str(v) for v in item.allowed_values() or [])
-        assert choices in after, (item.code, after)
+        # One box per allowed value, with its anchor where the module has one, after the
+        # item's question (lines joined: a long anchor wraps).
+        after = " ".join(text[text.index(str(item.label).split()[0]) :].split())[:1500]
+        for value in item.allowed_values() or []:
+            label = item.option_label(value)
+            choice = f"{value} – {label}" if label and label != str(value) else str(value)
+            assert " ".join(choice.split()) in after, (item.code, choice)
     from_participant = client.get(f"/casebooks/participants/{participant.pk}/baseline/HAMD6.pdf")
     text = pdf_text(from_participant.content)
     assert participant.study_id in text
