@@ -6,6 +6,7 @@ import mimetypes
 from typing import Any
 
 from django.http import FileResponse, HttpResponse
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
@@ -458,6 +459,8 @@ def dictionary_response(request: Any, *, attachment: bool) -> HttpResponse:
         user=request.user,
         kind=request.GET.get("as", "html"),
         language=request.GET.get("language", ExportLanguage.ENGLISH),
+        # Shown in the browser under the site's CSP: a stylesheet, never inline style.
+        stylesheet=None if attachment else static("css/codebook.css"),
     )
     response = HttpResponse(found.content, content_type=found.content_type)
     disposition = "attachment" if attachment or found.filename.endswith(".csv") else "inline"

@@ -36,7 +36,9 @@ class Dictionary:
     filename: str
 
 
-def data_dictionary(*, user: Viewer, kind: str = "html", language: str = "en") -> Dictionary:
+def data_dictionary(
+    *, user: Viewer, kind: str = "html", language: str = "en", stylesheet: str | None = None
+) -> Dictionary:
     """The dictionary as the user may see it, in CSV or HTML, labels in `language`."""
     if not selectors.may_export(user):
         raise Forbidden("Only data managers and statisticians download the data dictionary.")
@@ -73,6 +75,7 @@ def data_dictionary(*, user: Viewer, kind: str = "html", language: str = "en") -
             withheld=() if blinded else context.withheld,
             allocation_withheld=context.withholds_allocation,
             title=gettext("Data dictionary: analysis datasets"),
+            stylesheet=stylesheet,
         )
         return Dictionary(
             text.encode("utf-8"), "text/html; charset=utf-8", f"data-dictionary-{language}.html"

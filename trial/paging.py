@@ -17,6 +17,8 @@ from rest_framework.views import APIView
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
+# No list has a million pages; a larger ?page= would overflow SQL's OFFSET (bigint).
+MAX_PAGE_NUMBER = 1_000_000
 
 
 class TrialPagination(PageNumberPagination):
@@ -79,7 +81,7 @@ def api_page_request(request: Request) -> tuple[int, int]:
     """(offset, limit) of the page a `paginated` answer will show, to fetch it ahead."""
     size = TrialPagination().get_page_size(request) or PAGE_SIZE
     try:
-        number = max(1, int(request.query_params.get("page", "1")))
+        number = min(max(1, int(request.query_params.get("page", "1"))), MAX_PAGE_NUMBER)
     except ValueError:
         number = 1
     return (number - 1) * size, size
@@ -88,7 +90,7 @@ def api_page_request(request: Request) -> tuple[int, int]:
 def page_number(request: HttpRequest) -> int:
     """`?page=` as a number from 1; anything else is the first page."""
     try:
-        return max(1, int(request.GET.get("page", "1")))
+        return min(max(1, int(request.GET.get("page", "1"))), MAX_PAGE_NUMBER)
     except ValueError:
         return 1
 

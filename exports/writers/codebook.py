@@ -116,16 +116,22 @@ def html_text(
     withheld: Sequence[Withheld] = (),
     allocation_withheld: bool = False,
     title: str | None = None,
+    stylesheet: str | None = None,
 ) -> str:
     """The codebook as one HTML page: per dataset (and its row count, when it describes
-    written files) a table of its variables."""
+    written files) a table of its variables. Styled inline as a file; a page served under the
+    site's CSP links `stylesheet` instead (no inline style there)."""
     title = title or gettext("Codebook: analysis datasets")
     language = translation.get_language() or "en"
     parts = [
         "<!doctype html>",
         f'<html lang="{escape(language)}"><head><meta charset="utf-8">',
         f"<title>{escape(title)}</title>",
-        f"<style>{_STYLE}</style></head><body>",
+        (
+            f'<link rel="stylesheet" href="{escape(stylesheet)}"></head><body>'
+            if stylesheet
+            else f"<style>{_STYLE}</style></head><body>"
+        ),
         f"<h1>{escape(title)}</h1>",
         "<p>"
         + escape(_allocation_text(blinded=blinded, allocation_withheld=allocation_withheld))
