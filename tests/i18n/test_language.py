@@ -47,10 +47,11 @@ def test_an_account_chooses_its_language_and_keeps_it_at_the_next_login(
     assert "Your account" in client.get("/accounts/").content.decode()
 
     client.post("/accounts/", {"language": "da"})
-    assert AccountPreference.objects.get(user=coordinator).language == "da"
+    preference = AccountPreference.objects.get(user=coordinator)
+    assert preference.language == "da"
     assert "Din konto" in client.get("/accounts/").content.decode()
-    event = AccountPreference.pgh_event_model.objects.filter(pgh_obj_id=coordinator.pk).last()
-    assert event.language == "da"  # audited
+    event = AccountPreference.pgh_event_model.objects.filter(pgh_obj_id=preference.pk).last()
+    assert event is not None and event.language == "da"  # audited
 
     client.post("/accounts/logout/")
     fresh = Client()
