@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import trans_real
 
 from accounts.models import AccountPreference, Language
 from trial.audit import audit_context
@@ -62,7 +63,7 @@ def remember(request: HttpRequest, language: str) -> None:
 
 def _from_accept_language(request: HttpRequest) -> str | None:
     header = request.META.get("HTTP_ACCEPT_LANGUAGE", "")
-    for code, _quality in translation.trans_real.parse_accept_lang_header(header):
+    for code, _quality in trans_real.parse_accept_lang_header(header):
         if code == "*":
             break
         found = supported(code)

@@ -17,10 +17,11 @@ from django.core.mail import send_mail
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 
-def lockout_message(request: HttpRequest | None = None) -> str:
+def lockout_message(request: HttpRequest | None = None) -> str | Promise:
     cool_off = get_cool_off(request)
     minutes = int(cool_off.total_seconds() // 60) if cool_off else None
     if minutes:

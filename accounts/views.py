@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.decorators import method_decorator
+from django.utils.functional import Promise
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
@@ -190,7 +191,7 @@ def _role_rows(user: Viewer) -> list[dict[str, Any]]:
     rows = []
     for role, site_ids in sorted(access.grants(user).sites_by_role.items()):
         if role not in SITE_SCOPED_ROLES or set(site_ids) >= set(codes):
-            where = _("all sites")
+            where: str | Promise = _("all sites")
         else:
             where = ", ".join(sorted(codes[i] for i in site_ids))
         rows.append({"label": Role(role).label, "where": where})

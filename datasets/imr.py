@@ -314,7 +314,7 @@ class FidelityBuilder:
                 item.code,
                 f"Fidelity item {item.number}: {item.label} (consensus)",
                 T.INTEGER,
-                value_labels=tuple(ANCHORS.items()),
+                value_labels=tuple((score, str(text)) for score, text in ANCHORS.items()),
                 minimum=ITEM_MIN,
                 maximum=ITEM_MAX,
                 instrument=INSTRUMENT_CODE,

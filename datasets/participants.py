@@ -43,7 +43,7 @@ def status_codes() -> dict[str, int]:
 
 
 def status_labels() -> tuple[tuple[int, str], ...]:
-    return tuple((number, label) for number, (_, label) in enumerate(Status.choices, start=1))
+    return tuple((number, str(label)) for number, (_, label) in enumerate(Status.choices, start=1))
 
 
 def diagnosis_codes() -> dict[str, int]:
@@ -51,7 +51,9 @@ def diagnosis_codes() -> dict[str, int]:
 
 
 def diagnosis_labels() -> tuple[tuple[int, str], ...]:
-    return tuple((number, label) for number, (_, label) in enumerate(Diagnosis.choices, start=1))
+    return tuple(
+        (number, str(label)) for number, (_, label) in enumerate(Diagnosis.choices, start=1)
+    )
 
 
 class ParticipantsBuilder:

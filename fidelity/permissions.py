@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from trial import access
@@ -51,13 +52,13 @@ def require_unblinded(user: Viewer) -> None:
         raise NotFound(NOT_FOUND)
 
 
-def require_role(user: Viewer, roles: tuple[str, ...], doing: str) -> None:
+def require_role(user: Viewer, roles: tuple[str, ...], doing: str | Promise) -> None:
     require_unblinded(user)
     if not access.has_role(user, *roles):
         raise Forbidden(_("Your role does not allow you to {doing}.").format(doing=doing))
 
 
-def require_role_at(user: Viewer, site: Any, roles: tuple[str, ...], doing: str) -> None:
+def require_role_at(user: Viewer, site: Any, roles: tuple[str, ...], doing: str | Promise) -> None:
     """The role at this site: 403 for a role that never may, 404 for a site outside the user's
     reach (they must not learn the object exists)."""
     require_role(user, roles, doing)

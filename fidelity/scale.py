@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
+
+if TYPE_CHECKING:
+    # The type Django's form fields take for a label (plain or lazy text).
+    from django_stubs_ext import StrOrPromise
 
 INSTRUMENT_CODE = "IMR_FID"
 INSTRUMENT_NAME = "IMR Fidelity Scale (SAMHSA IMR toolkit; rev. 3-24-05), 13 items"
@@ -24,10 +28,10 @@ ITEM_MAX = 5
 @dataclass(frozen=True)
 class Item:
     number: int
-    label: str | Promise
+    label: StrOrPromise
     # What the item looks at, shown on demand on the rating page (paraphrased from the
     # SAMHSA toolkit's protocol).
-    definition: str | Promise = ""
+    definition: StrOrPromise = ""
 
     @property
     def code(self) -> str:
@@ -152,7 +156,7 @@ def module_name(number: int) -> str:
     return str(Module(number).label)
 
 
-def clean_items(raw: Any) -> tuple[dict[str, int], dict[str, list[str]]]:
+def clean_items(raw: Any) -> tuple[dict[str, int], dict[str, list[str | Promise]]]:
     """Validate a rating's items: every one of the 13 items, each an integer 1–5.
 
     Keys may be the item codes (`FID_3`) or the bare item numbers (`3`, as printed on the
@@ -163,7 +167,7 @@ def clean_items(raw: Any) -> tuple[dict[str, int], dict[str, list[str]]]:
     if not isinstance(raw, Mapping):
         return {}, {"items": ['Give the 13 item scores as an object, e.g. {"FID_1": 4, ...}.']}
     cleaned: dict[str, int] = {}
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[str | Promise]] = {}
     for key, value in raw.items():
         code = f"FID_{key}" if str(key).isdigit() else str(key).upper()
         if code not in ITEMS_BY_CODE:

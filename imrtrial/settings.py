@@ -4,6 +4,7 @@ environment leaves unset, so `make run` and `pytest` work without exporting anyt
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -293,7 +294,8 @@ if LANGUAGE_CODE not in dict(LANGUAGES):
 LOCALE_PATHS = [BASE_DIR / "locale"]
 # Danish dates as dd-mm-åååå, in text and typed into date fields (imrtrial/formats/da).
 FORMAT_MODULE_PATH = ["imrtrial.formats"]
-LANGUAGE_COOKIE_SAMESITE = "Lax"
+# Typed as set_cookie(samesite=...) takes it (accounts.views passes it on).
+LANGUAGE_COOKIE_SAMESITE: Literal["Lax", "Strict", "None", False] | None = "Lax"
 LANGUAGE_COOKIE_HTTPONLY = True
 TIME_ZONE = "Europe/Copenhagen"
 USE_I18N = True

@@ -4,10 +4,14 @@ screening form, the API and the CONSORT counts all use the same wording."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
+
+if TYPE_CHECKING:
+    # The type Django's form fields take for a label (plain or lazy text).
+    from django_stubs_ext import StrOrPromise
 
 ANSWER_FIELDS = (
     "diagnosis",
@@ -25,7 +29,7 @@ ANSWER_FIELDS = (
 @dataclass(frozen=True)
 class Criterion:
     field: str
-    question: str | Promise
+    question: StrOrPromise
     required_answer: bool  # inclusion criteria need True, exclusion criteria need False
     # Shown when the answer excludes the person; kept in English with the screening and shown
     # in the reader's language (the `translated` filter).

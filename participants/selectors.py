@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.urls import reverse
+from django.utils.functional import Promise
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -114,7 +115,7 @@ def participant_get(*, user: Viewer, pk: Any) -> Participant:
 
 
 def participant_for_action(
-    *, user: Viewer, pk: Any, roles: tuple[str, ...], what: str
+    *, user: Viewer, pk: Any, roles: tuple[str, ...], what: str | Promise
 ) -> Participant:
     """The participant a user wants to act on: 403 when none of the user's roles allows the
     action anywhere, 404 when the participant is unknown or outside the user's sites, 403 when
@@ -164,15 +165,15 @@ def participant_timeline(participant: Participant, user: Viewer) -> list[Timelin
     entries = [
         TimelineEntry(
             participant.registered_at,
-            _("Registered"),
+            gettext("Registered"),
             _("at {site} by {user}").format(site=participant.site.name, user=registered_by),
         )
     ]
     for screening in screenings_of(participant):
         if screening.eligible:
-            title, detail = _("Screened: eligible"), ""
+            title, detail = gettext("Screened: eligible"), ""
         else:
-            title = _("Screened: not eligible")
+            title = gettext("Screened: not eligible")
             detail = " ".join(gettext(reason) for reason in screening.reasons)
         who = screening.screened_by.get_username()
         entries.append(
@@ -205,7 +206,9 @@ def participant_timeline(participant: Participant, user: Viewer) -> list[Timelin
             entries.append(
                 TimelineEntry(
                     event.consent_date,
-                    _("Consent date corrected") if corrected else _("Written informed consent"),
+                    gettext("Consent date corrected")
+                    if corrected
+                    else gettext("Written informed consent"),
                     _("recorded by {user}").format(user=who) if who else "",
                     consent_url,
                     recorded_at=event.pgh_created_at,
@@ -217,7 +220,7 @@ def participant_timeline(participant: Participant, user: Viewer) -> list[Timelin
             entries.append(
                 TimelineEntry(
                     event.status_date or event.pgh_created_at,
-                    Status(event.status).label,
+                    str(Status(event.status).label),
                     event.status_reason,
                     recorded_at=event.pgh_created_at,
                 )

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
@@ -40,7 +41,7 @@ def _require_coordinator_at(user: Viewer, site: Site) -> None:
         )
 
 
-def _require_not_future(value: date, field: str, label: str) -> None:
+def _require_not_future(value: date, field: str, label: str | Promise) -> None:
     if value > timezone.localdate():
         raise Invalid(
             _("{label} cannot be in the future.").format(label=label),
@@ -51,7 +52,7 @@ def _require_not_future(value: date, field: str, label: str) -> None:
 # Error reports (the technical 500 page, mails to administrators) must not show the number.
 @sensitive_variables("cpr", "parsed")
 def participant_register(*, user: Viewer, site_code: str, cpr: str, sex: str) -> Participant:
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[str | Promise]] = {}
     site = Site.objects.filter(code=(site_code or "").strip().upper()).first()
     if site is None:
         errors["site"] = [
@@ -101,7 +102,7 @@ def participant_screen(
     """Record a screening. Re-screening is allowed until randomisation; every screening is
     kept and the latest one decides the status."""
     _require_coordinator_at(user, participant.site)
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[str | Promise]] = {}
     if answers.get("diagnosis") not in ("F20", "F31", "other"):
         errors["diagnosis"] = [_("Diagnosis must be 'F20', 'F31' or 'other'.")]
     for field in eligibility.ANSWER_FIELDS[1:]:
@@ -207,7 +208,7 @@ def participant_close(
     )
     if not access.has_role_at(user, participant.site, *allowed):
         raise Forbidden(_("Your role does not allow changing this participant's status."))
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[str | Promise]] = {}
     if not (reason or "").strip():
         errors["reason"] = [_("Give the reason.")]
     if on > timezone.localdate():

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from trial.models import Site
@@ -107,5 +108,5 @@ def signed_in(user: Viewer) -> User:
     return user
 
 
-def role_labels(roles: Iterable[str]) -> list[str]:
+def role_labels(roles: Iterable[str]) -> list[str | Promise]:
     return [Role(role).label for role in sorted(roles)]

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from django.contrib.auth import get_user_model
 from django.db import models
 from django.db.models import Q
+from django.utils.functional import Promise
 from django.utils.translation import gettext, gettext_noop
 
 from trial import access
@@ -76,14 +77,14 @@ class AuditSource:
 
     event_model: type[models.Model]
     participant_field: str | Callable[[Any], Q]
-    record: str
+    record: str | Promise
     blinded_may_see: bool
     encrypted_fields: frozenset[str] = frozenset()
     hidden_fields: frozenset[str] = frozenset()
     describe: Callable[[Any], str] | None = None
-    field_labels: Mapping[str, str] = field(default_factory=dict)
+    field_labels: Mapping[str, str | Promise] = field(default_factory=dict)
     rows: Callable[[Any], Q | None] | None = None
-    reason_withheld: str = ""
+    reason_withheld: str | Promise = ""
     related: tuple[str, ...] = ()
 
     def of_participant(self, participant_id: Any) -> Q:
@@ -202,7 +203,7 @@ def _entries(source: AuditSource, events: list[Any], index: int) -> Iterable[Aud
             record=source.describe(event) if source.describe else f"{source.record} {key}",
             action=action,
             changes=tuple(changes),
-            reason=source.reason_withheld or str(context.get("reason", "")),
+            reason=str(source.reason_withheld or context.get("reason", "")),
             via=str(context.get("url") or context.get("task") or ""),
             order=(event.pgh_created_at, index, event.pgh_id),
         )

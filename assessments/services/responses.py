@@ -17,6 +17,7 @@ from typing import Any
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from assessments import permissions, windows
@@ -182,7 +183,7 @@ def response_save(
 
 def _check_request(*, status: str, reason: str, version: Any) -> None:
     """The request's own fields, before anything is read: 400 with every problem."""
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[str | Promise]] = {}
     if status not in ENTRY_STATUSES:
         errors["status"] = [
             _("Use 'draft' or 'complete'; a monitor or data manager marks a form verified.")

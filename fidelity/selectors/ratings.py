@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from fidelity import exposure, permissions, scale
@@ -81,7 +82,7 @@ def rating_get(*, user: Viewer, pk: Any) -> FidelityRating:
 @dataclass(frozen=True)
 class Discrepancy:
     item: str
-    label: str
+    label: str | Promise
     rater1: int
     rater2: int
 

@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from participants.models import Participant
@@ -49,7 +50,7 @@ def unblinding_incident_report(
     target = person or user
     if target.pk != user.pk and not access.has_role(user, *TRIAL_MANAGERS):
         raise Forbidden(_("Only the statistician or a data manager can report for someone else."))
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[str | Promise]] = {}
     if not holds_blinded_role(target):
         errors["person" if target.pk != user.pk else "detail"] = [
             _(
@@ -100,7 +101,7 @@ def blinding_guess_record(
     intervention or follow-up assessment. Returns the guess and whether it was created."""
     if not access.has_role_at(user, participant.site_id, Role.ASSESSOR):
         raise Forbidden(_("Only an assessor at the participant's site records the blinding guess."))
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[str | Promise]] = {}
     if timepoint not in GuessTimepoint.values:
         errors["timepoint"] = [_("The guess is recorded at 'post' or 'followup'.")]
     if guess not in Guess.values:

@@ -14,6 +14,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Max
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -66,7 +67,7 @@ def require_list_custodian(user: Viewer | None, *, channel: str) -> None:
         )
 
 
-def _refuse_unless_open(action: str) -> None:
+def _refuse_unless_open(action: str | Promise) -> None:
     level = lock_level()
     if level != "open":
         state = _("locked") if level == "lock" else _("frozen")
@@ -195,7 +196,7 @@ def allocation_lists_generate(
     require_list_custodian(user, channel=channel)
     reason = (reason or "").strip()
     try:
-        errors: dict[str, list[str]] = {}
+        errors: dict[str, list[str | Promise]] = {}
         if isinstance(per_site, bool) or not isinstance(per_site, int) or per_site < 1:
             errors["per_site"] = [
                 _("Give the number of slots per site as a positive whole number.")

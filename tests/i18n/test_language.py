@@ -16,6 +16,7 @@ from django.utils import translation
 
 from accounts.models import AccountPreference
 from tests.factories import PASSWORD, give_password, make_staff
+from trial.audit import event_model
 from trial.roles import Role
 
 
@@ -50,7 +51,7 @@ def test_an_account_chooses_its_language_and_keeps_it_at_the_next_login(
     preference = AccountPreference.objects.get(user=coordinator)
     assert preference.language == "da"
     assert "Din konto" in client.get("/accounts/").content.decode()
-    event = AccountPreference.pgh_event_model.objects.filter(pgh_obj_id=preference.pk).last()
+    event = event_model(AccountPreference).objects.filter(pgh_obj_id=preference.pk).last()
     assert event is not None and event.language == "da"  # audited
 
     client.post("/accounts/logout/")
