@@ -36,6 +36,8 @@ PAGES: dict[str, list[tuple[str, Args]]] = {
     "home": [(Role.COORDINATOR, NONE)],
     "account": [(Role.COORDINATOR, NONE)],
     "login": [(ANONYMOUS, NONE)],
+    # Django's set_language: public, the language switch below the login page posts to it.
+    "set_language": [(ANONYMOUS, NONE), (Role.COORDINATOR, NONE)],
     "logout": [(Role.COORDINATOR, NONE)],
     "otp_verify": [("unverified", NONE)],
     "otp_enrol": [("unenrolled", NONE)],
