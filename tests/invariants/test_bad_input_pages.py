@@ -36,6 +36,7 @@ PAGES: dict[str, list[tuple[str, Args]]] = {
     "home": [(Role.COORDINATOR, NONE)],
     "account": [(Role.COORDINATOR, NONE)],
     "login": [(ANONYMOUS, NONE)],
+    "set_language": [(ANONYMOUS, NONE)],
     "logout": [(Role.COORDINATOR, NONE)],
     "otp_verify": [("unverified", NONE)],
     "otp_enrol": [("unenrolled", NONE)],
