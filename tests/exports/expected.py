@@ -15,6 +15,8 @@ from django.utils import timezone
 
 from assessments.models import InstrumentResponse, Query, ServiceUsePeriod
 from assessments.windows import service_use_windows
+from casebooks import canonical
+from casebooks.models import Meaning, Signature
 from fidelity.models import Attendance, FidelityRating, GroupMembership, GroupSession
 from instruments import metadata, registry
 from participants.models import Participant
@@ -235,6 +237,32 @@ def query_rows(blinded: bool) -> list[dict[str, Any]]:
                 "DAYS_TO_CLOSE": (closed - raised).days if closed else None,
                 "MESSAGES": len(messages),
                 "REOPENED": sum(1 for m in messages if m.action == "reopened"),
+            }
+        )
+    return rows
+
+
+def signatures_rows() -> list[dict[str, Any]]:
+    """Visit signatures: the signer's role and the meaning numbered in their choices' order,
+    intact when the visit's forms hash as they did when signed."""
+    roles = {"investigator": 1, "data_manager": 2, "statistician": 3}
+    meanings = {value: n for n, (value, _) in enumerate(Meaning.choices, start=1)}
+    signatures = Signature.objects.filter(subject="visit").select_related("participant__site")
+    rows = []
+    for s in sorted(signatures, key=lambda s: (str(s.participant), s.signed_at, s.pk)):
+        p = s.participant
+        assert p is not None  # a visit's signature has its participant
+        now = canonical.sha256_of(canonical.visit_content(p, s.timepoint))
+        rows.append(
+            {
+                "SIGNATURE_ID": s.pk,
+                "STUDY_ID": p.study_id,
+                "SITE": p.site.number,
+                "TIMEPOINT": TIMEPOINT[s.timepoint],
+                "SIGNER_ROLE": roles[s.signer_role],
+                "MEANING": meanings[s.meaning],
+                "SIGNED_DAY": days(p, timezone.localdate(s.signed_at)),
+                "INTACT": int(now == s.content_sha256),
             }
         )
     return rows

@@ -25,6 +25,7 @@ BLINDED_DATASETS = [
     "responses_wide",
     "service_use",
     "queries",
+    "signatures",
 ]
 UNBLINDED_DATASETS = [
     "participants",
@@ -32,6 +33,7 @@ UNBLINDED_DATASETS = [
     "responses_wide",
     "service_use",
     "queries",
+    "signatures",
     "attendance",
     "exposure",
     "fidelity",

@@ -30,6 +30,8 @@ from django.utils import timezone
 from assessments.models import InstrumentResponse, Query, QueryKind, ResponseStatus
 from assessments.services import queries as query_services
 from assessments.services.register import register_import
+from casebooks import canonical
+from casebooks.models import Meaning, Signature, Subject
 from exports.assembly.runner import run_job
 from exports.models import ExportJob
 from fidelity.models import (
@@ -189,6 +191,7 @@ def build_trial() -> Trial:
         reason="Died",
     )
     _forms(trial)
+    _signatures(trial)
     _groups(trial)
     _register(trial)
     _queries(trial)
@@ -267,6 +270,26 @@ def _forms(trial: Trial) -> None:
             missing = {"MHRM_25": "not_answered"} if code == "MHRM" and seed == 1 else {}
             respond(participant, timepoint, code, valid_items(code, seed, skip=tuple(missing)),
                     missing, day=day + timedelta(offset), rater=assessor)  # fmt: skip
+
+
+def _signatures(trial: Trial) -> None:
+    """The BAL investigator's signature of BAL2's baseline, the day after its forms."""
+    investigator = make_staff("investigator-bal", Role.INVESTIGATOR, sites=["BAL"])
+    trial.staff["investigator"] = investigator
+    bal2 = trial.randomized["BAL2"]
+    content = canonical.visit_content(bal2, "baseline")
+    Signature.objects.create(
+        subject=Subject.VISIT,
+        participant=bal2,
+        timepoint="baseline",
+        signer=investigator,
+        signer_name="BAL investigator",
+        signer_role=Role.INVESTIGATOR,
+        meaning=Meaning.REVIEWED,
+        signed_at=moment(RANDOMIZED["BAL2"][3] + timedelta(days=BASELINE_OFFSET + 1)),
+        content_sha256=canonical.sha256_of(content),
+        manifest={"forms": canonical.visit_manifest(content)},
+    )
 
 
 def _sessions(group: ImrGroup, first: date, count: int, user: Any) -> list[GroupSession]:

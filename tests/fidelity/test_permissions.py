@@ -69,7 +69,8 @@ ENDPOINTS: dict[str, Request] = {
     "record attendance": (
         "put",
         lambda w: f"/api/v1/sessions/{w.held.pk}/attendance/",
-        lambda w: {"present": [w.members[1].pk]},
+        # The held session's attendance is recorded: this changes it, a correction (reasoned).
+        lambda w: {"present": [w.members[1].pk], "reason": "Arrived late, signed the list"},
     ),
     "exposure": ("get", lambda w: "/api/v1/exposure/", _none),
     "group exposure": ("get", lambda w: f"/api/v1/groups/{w.group.pk}/exposure/", _none),
