@@ -18,7 +18,7 @@ export PIP_ROOT_USER_ACTION := ignore
 # later command (`.venv/bin/python manage.py demo_totp ...`) uses the same database.
 PERSISTED_SETTINGS := DATABASE_URL DATABASE_OWNER_URL REDIS_URL
 
-.PHONY: help run dev test test-fast install pdf-libraries services database demo worker lint messages
+.PHONY: help run dev test test-all test-fast install pdf-libraries services database demo worker lint messages
 
 help:
 	@echo "make run   install, prepare the database, create demo users and data, serve on :$(PORT)"
@@ -87,9 +87,15 @@ run: demo
 dev: demo
 	$(call serve,$(DEV_SERVER))
 
-# One worker per core (pytest-xdist); each worker has its own test database, made afresh.
+# Three workers (much of a test's time is spent waiting on PostgreSQL, Celery or chromium),
+# each with its own test database, made afresh. Tests marked `slow` (the whole-trial role and
+# blinding walks, the Danish/English browser walks, sixty clients against gunicorn) take
+# longer than the rest together: `make test-all` runs them as well.
 test: services
-	.venv/bin/pytest -n auto --create-db
+	.venv/bin/pytest -n 3 --create-db -m "not slow" --durations=15
+
+test-all: services
+	.venv/bin/pytest -n 3 --create-db --durations=25
 
 # The quick loop while working (docs/testing.md): no browser, worker or slow tests, test
 # databases kept from the last run. Narrow it further: make test-fast ARGS=tests/assessments

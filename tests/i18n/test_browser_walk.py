@@ -34,7 +34,8 @@ from accounts.models import AccountPreference
 from tests.conftest import TrialClient
 from trial.roles import Role
 
-pytestmark = pytest.mark.browser
+# Every page of every role in a real browser, twice: minutes of work (make test-all).
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PO = Path(settings.BASE_DIR) / "locale" / "da" / "LC_MESSAGES" / "django.po"
 PER_ROUTE = 1
