@@ -12,5 +12,6 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         # Login, logout, failed login and lockout events are written by receivers of Django's
         # and axes' own signals: those libraries give no other hook. (Imported here, once the
-        # models are loaded: the receivers write accounts.AuthEvent.)
-        from accounts import authlog  # noqa: F401
+        # models are loaded: the receivers write accounts.AuthEvent.) The language module's
+        # receiver keeps the account's language in the new session at login.
+        from accounts import authlog, language  # noqa: F401

@@ -12,7 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.signals import user_logged_in
 from django.db import transaction
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
@@ -59,6 +61,15 @@ def remember(request: HttpRequest, language: str) -> None:
     request.session[SESSION_KEY] = language
     translation.activate(language)
     request.LANGUAGE_CODE = language
+
+
+@receiver(user_logged_in)
+def remember_at_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    """The account's language is read once, at login, into the new session: every page after
+    it, the first one too, costs the same queries."""
+    session = getattr(request, "session", None)
+    if session is not None:
+        session[SESSION_KEY] = account_language(user) or ""
 
 
 def _from_accept_language(request: HttpRequest) -> str | None:

@@ -6,7 +6,8 @@ an event row in the same transaction as every insert, update and delete, so any 
 it), the lock state, today's date (visit windows move with the calendar) and the database's
 identity. A transaction that has written something but not committed adds its own id: what it
 sees is nobody else's business. The key also holds the report's scope: the sites and whether
-the caller sees arms, so users with a different blinding or site scope never share an entry."""
+the caller sees arms, so users with a different blinding or site scope never share an entry,
+and the language, since a report holds translated text."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from django.utils import translation
 
 from reports.selectors.scope import Scope, today
 
@@ -67,7 +69,9 @@ def fingerprint(holder: Any = None) -> str:
 
 def remember(name: str, scope: Scope, build: Callable[[], T]) -> T:
     """The cached value of report `name` for `scope` at the current data, or `build()`."""
-    key = f"reports:{name}:{scope.key}:{fingerprint(scope.holder)}"
+    # A report holds translated text (titles, labels): its language is part of the key.
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    key = f"reports:{name}:{language}:{scope.key}:{fingerprint(scope.holder)}"
     found = cache.get(key)
     if found is not None:
         return found

@@ -37,15 +37,16 @@ from trial.selectors import lock_level
 DONE = (ResponseStatus.COMPLETE, ResponseStatus.VERIFIED)
 POOLED = "all"
 
-# (instrument, score code, label): the paper's outcome measures.
-SCORES: tuple[tuple[str, str, str], ...] = (
+# (instrument, score code, label): the paper's outcome measures. A label of None is the
+# instrument's short name and the score's own (translated) name: "PANSS: Positive subscale".
+SCORES: tuple[tuple[str, str, str | None], ...] = (
     ("GAF", "GAF_F", "GAF-F"),
     ("GAF", "GAF_S", "GAF-S"),
     ("PSP", "PSP_TOTAL", "PSP"),
     ("PANSS", "PANSS_TOTAL", "PANSS total"),
-    ("PANSS", "PANSS_P", "PANSS positive"),
-    ("PANSS", "PANSS_N", "PANSS negative"),
-    ("PANSS", "PANSS_G", "PANSS general"),
+    ("PANSS", "PANSS_P", None),
+    ("PANSS", "PANSS_N", None),
+    ("PANSS", "PANSS_G", None),
     ("HAMD6", "HAMD6_TOTAL", "HAM-D6"),
     ("YMRS", "YMRS_TOTAL", "YMRS"),
     ("IMRS_P", "IMRS_P_TOTAL", "IMRS (patient)"),
@@ -142,7 +143,8 @@ def _score_rows(
             value = (found.scores or {}).get(score) if found else None
             if value is not None:
                 values[groups[person.pk]].append(float(value))
-        rows.append((label, *(mean_sd(values[c]) for c in columns)))
+        name = label or f"{instrument.short_name}: {instrument.score(score).label}"
+        rows.append((name, *(mean_sd(values[c]) for c in columns)))
     return rows
 
 
