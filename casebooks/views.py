@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
@@ -136,7 +136,11 @@ def casebook(request: HttpRequest, pk: int) -> HttpResponse:
 # -- signatures ----------------------------------------------------------------------------------
 @login_required
 def worklist(request: HttpRequest) -> HttpResponse:
-    """The investigator's visits to sign: complete and verified, no intact signature."""
+    """The investigator's visits to sign: complete and verified, no intact signature. Only
+    unblinded users are offered it (trial.navigation): for blinded ones (and admins, who hold
+    no trial role) the page does not exist (404), as for the other unblinded-only pages."""
+    if access.is_blinded(request.user):
+        raise Http404
     if not permissions.may_sign_visits_anywhere(request.user):
         raise Forbidden(_("The signing worklist is the principal investigator's."))
     return render(

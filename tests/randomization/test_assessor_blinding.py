@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from io import StringIO
+from io import BytesIO, StringIO
 from typing import Any
 
 import pytest
@@ -36,6 +36,7 @@ from django.test.utils import override_settings
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.resolvers import RoutePattern
 from django.utils import timezone
+from pypdf import PdfReader
 
 from assessments.models import Query, Timepoint
 from participants import services as participant_services
@@ -210,9 +211,24 @@ def build_world(arms: tuple[str, str], coordinator: Any, assessor: Any) -> list[
     return participants
 
 
+def pdf_contents(content: bytes) -> str:
+    """What a reader of a PDF gets: its document information (title, author, dates...) and
+    the text of every page. The bytes themselves cannot be compared once times are blanked:
+    the page streams are compressed, and the file's /ID is a digest of the whole file."""
+    reader = PdfReader(BytesIO(content))
+    info = sorted((str(k), str(v)) for k, v in (reader.metadata or {}).items())
+    pages = [page.extract_text() for page in reader.pages]
+    return "\n".join([repr(info), f"{len(pages)} pages", *pages])
+
+
 def answer(client: Client, url: str) -> tuple[int, str, str, str]:
     response = client.get(url)
-    body = response.content.decode(errors="replace") if hasattr(response, "content") else ""
+    if not hasattr(response, "content"):
+        body = ""
+    elif response.get("Content-Type", "") == "application/pdf" and response.status_code == 200:
+        body = pdf_contents(response.content)
+    else:
+        body = response.content.decode(errors="replace")
     return (
         response.status_code,
         response.get("Content-Type", ""),
