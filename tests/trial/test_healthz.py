@@ -5,11 +5,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 from django.core.cache import cache
 from django.test import Client
 
 from trial import health
 from trial.tasks import heartbeat
+
+# One heartbeat key in the shared Redis: these cases write it, so they run on one worker.
+pytestmark = pytest.mark.xdist_group("healthz")
 
 
 def test_it_answers_ok_when_the_database_redis_and_a_worker_are_there(db: None) -> None:
