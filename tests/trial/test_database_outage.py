@@ -104,7 +104,8 @@ def cluster(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Cluster]:
     made = Cluster()
     try:
         made.start()
-        made.psql(f'CREATE ROLE "{source["USER"]}" SUPERUSER LOGIN')
+        if source["USER"] != "postgres":  # initdb made `postgres` already
+            made.psql(f'CREATE ROLE "{source["USER"]}" SUPERUSER LOGIN')
         made.psql(f'CREATE ROLE "{RUNTIME}" LOGIN NOSUPERUSER')
         made.psql(f'CREATE DATABASE {OUTAGE_DB} OWNER "{source["USER"]}"')
         dump = made.root / "copy.dump"
