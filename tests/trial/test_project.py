@@ -113,8 +113,14 @@ def test_docker_compose_accepts_the_file(tmp_path: Path) -> None:
     accepted = subprocess.run(config, env=env, capture_output=True, text=True)
     assert accepted.returncode == 0, accepted.stderr
     # Without a secret it refuses to start rather than run with a blank.
-    for secret in ("SECRET_KEY", "CPR_KEYS", "POSTGRES_PASSWORD", "REDIS_PASSWORD",
-                   "DATABASE_OWNER_PASSWORD", "DATABASE_APP_PASSWORD"):
+    for secret in (
+        "SECRET_KEY",
+        "CPR_KEYS",
+        "POSTGRES_PASSWORD",
+        "REDIS_PASSWORD",
+        "DATABASE_OWNER_PASSWORD",
+        "DATABASE_APP_PASSWORD",
+    ):
         missing = {k: v for k, v in env.items() if k != secret}
         refused = subprocess.run(config, env=missing, capture_output=True, text=True)
         assert refused.returncode != 0, secret
