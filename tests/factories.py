@@ -34,11 +34,12 @@ def api_client(user: Any | None = None) -> APIClient:
     return client
 
 
-def unique_cpr(*, born: date | None = None) -> str:
-    """A valid, unique CPR number (born in the 1900s: seventh digit 0–3)."""
+def unique_cpr(*, born: date | None = None, sex: str = "female") -> str:
+    """A valid, unique CPR number (born in the 1900s: seventh digit 0–3) whose last digit
+    agrees with `sex` (even: female), so that a registration page raises no sex warning."""
     n = next(_counter)
     birth = born or date(1960, 1, 1) + timedelta(days=(n * 37) % 12000)
-    serial = f"{(n // 1000) % 4}{n % 1000:03d}"
+    serial = f"{(n // 500) % 4}{(n % 500) * 2 + (sex == 'male'):03d}"
     return f"{birth:%d%m%y}-{serial}"
 
 
@@ -54,7 +55,7 @@ def make_participant(
     ineligible or consented."""
     coordinator = user or coordinator_for(site)
     participant = services.participant_register(
-        user=coordinator, site_code=site, cpr=unique_cpr(), sex=sex
+        user=coordinator, site_code=site, cpr=unique_cpr(sex=sex), sex=sex
     )
     if stage == "registered":
         return participant
