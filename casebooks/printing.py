@@ -9,7 +9,7 @@ is rendered: a form whose values the user may not read is never part of the docu
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,18 @@ class PrintedVisit:
     label: str
     forms: list[PrintedForm]
     signatures: list[SignatureState] = field(default_factory=list)
+    # Forms of the visit with nothing saved, named rather than printed blank (casebooks).
+    not_entered: list[Instrument] = field(default_factory=list)
+
+    def entered_only(self) -> PrintedVisit:
+        """The visit with its saved forms only: a casebook is the record of what was
+        collected; a blank CRF for every form never entered would bury it (and take WeasyPrint
+        many pages to draw)."""
+        return replace(
+            self,
+            forms=[form for form in self.forms if not form.blank],
+            not_entered=[form.instrument for form in self.forms if form.blank],
+        )
 
 
 def printed_form(

@@ -107,10 +107,11 @@ def participant_form(request: HttpRequest, pk: int, timepoint: str, code: str) -
 @login_required
 @require_GET
 def participant_visit(request: HttpRequest, pk: int, timepoint: str) -> HttpResponse:
-    """Every form of one visit the user may read, filled where saved, with its signatures."""
+    """The saved forms of one visit the user may read, with its signatures; the forms not
+    entered are named (their blank CRFs are printed one by one)."""
     participant = _participant(request, pk)
     timepoint = assessment_selectors.parse_timepoint(timepoint)
-    visit = printing.visit(request.user, participant, timepoint, filled=True)
+    visit = printing.visit(request.user, participant, timepoint, filled=True).entered_only()
     title = f"{participant.study_id} · {visit.label}"
     data = printing.context(title=title, visits=[visit], user=request.user, participant=participant)
     return _pdf(request, data, f"{participant.study_id}-{timepoint}.pdf")
@@ -125,7 +126,7 @@ def casebook(request: HttpRequest, pk: int) -> HttpResponse:
     if not permissions.may_read_casebook(request.user, participant.site_id):
         raise Forbidden(_("Casebooks are printed by data managers, monitors and investigators."))
     visits = [
-        printing.visit(request.user, participant, timepoint, filled=True)
+        printing.visit(request.user, participant, timepoint, filled=True).entered_only()
         for timepoint in Timepoint.values
     ]
     title = f"{participant.study_id} · {_('casebook')}"
