@@ -90,6 +90,33 @@ def _fast_password_hashing(settings: Any) -> None:
     settings.PASSWORD_HASHERS = [*FAST_HASHERS, *settings.PASSWORD_HASHERS]
 
 
+DEAD_BROKER = "redis://127.0.0.1:1/0"  # nothing listens there: Redis is "down"
+
+
+@pytest.fixture
+def redis_down(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], None]]:
+    """Point Celery at a broker that refuses connections; the fixture's value brings Redis
+    "back" (the real broker again; requests of this process still skip it for a while, as
+    they would). At the end the outbox forgets the failure, so later tests send after commit
+    as usual."""
+    from imrtrial.celery import app as celery_app
+    from trial import outbox
+
+    real = celery_app.conf.broker_url
+    monkeypatch.setattr(celery_app.conf, "broker_url", DEAD_BROKER)
+    # Forget the connections earlier tests opened to the real broker.
+    monkeypatch.setattr(celery_app, "_pool", None)
+    monkeypatch.setattr(celery_app.amqp, "_producer_pool", None)
+
+    def back() -> None:
+        celery_app.conf.broker_url = real
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
+
+    yield back
+    outbox._Pause.clear()
+
+
 @pytest.fixture
 def sites(db: None) -> dict[str, Site]:
     call_command("setup_trial", stdout=open("/dev/null", "w"))  # noqa: SIM115
