@@ -65,8 +65,9 @@ def _second_step(user: Viewer, next_url: str) -> str:
 
 
 class LoginView(auth_views.LoginView):
-    """The password step. For two-factor roles the session is then logged in but not
-    verified: accounts.middleware keeps every other page closed until the code."""
+    """Password and, for the two-factor roles, the code, on one page (accounts.forms.LoginForm).
+    A two-factor role without an authenticator is then logged in but not verified, and
+    enrols one next: accounts.middleware keeps every other page closed until then."""
 
     template_name = "registration/login.html"
     authentication_form = LoginForm
@@ -76,7 +77,17 @@ class LoginView(auth_views.LoginView):
         user = form.get_user()
         response = super().form_valid(form)
         _apply_account_language(self.request, response, user)
-        if access.needs_two_factor(user):
+        device = form.verified_device
+        if device is not None:
+            # The code came with the password (accounts.forms.LoginForm): a complete login.
+            otp_login(self.request, device)
+            record(
+                AuthEvent.Kind.OTP_VERIFIED,
+                username=user.get_username(),
+                request=self.request,
+                user=user,
+            )
+        elif access.needs_two_factor(user):
             return redirect(_second_step(user, self.get_success_url()))
         lockout.failures_reset(user.get_username())
         return response

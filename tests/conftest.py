@@ -238,7 +238,7 @@ def page(browser: Any, live_server: Any, settings: Any) -> Iterator[Any]:
 @pytest.fixture
 def log_in(page: Any) -> Callable[..., None]:
     """`log_in(user)`: log in through the real login page, as a person would: username and
-    password, then for the two-factor roles the code from the authenticator app (the user's
+    password, and for the two-factor roles the code from the authenticator app (the user's
     confirmed device; one with tests.factories.TEST_TOTP_SECRET is enrolled if there is
     none). The user's password is set to `password`. Ends on the home page."""
 
@@ -256,10 +256,9 @@ def log_in(page: Any) -> Callable[..., None]:
         page.goto("/accounts/login/")
         page.get_by_label("Username").fill(user.get_username())
         page.get_by_label("Password").fill(password or PASSWORD)
-        page.locator("main form button[type=submit]").click()
         if two_factor:
             page.get_by_label("Code from your authenticator app").fill(fresh_totp_code(user))
-            page.get_by_role("button", name="Confirm").click()
+        page.locator("main form button[type=submit]").click()
         name = user.get_full_name() or user.get_username()
         page.get_by_role("heading", name=f"Welcome, {name}").wait_for()
 
