@@ -15,7 +15,7 @@ from accounts.models import AuthEvent
 from trial.access import needs_two_factor
 
 
-def _ip(request: Any) -> str | None:
+def client_ip(request: Any) -> str | None:
     return request.META.get("REMOTE_ADDR") if request is not None else None
 
 
@@ -35,7 +35,7 @@ def record(
         kind=kind,
         username=username[:150],
         user=user if user is not None and getattr(user, "pk", None) else None,
-        ip_address=_ip(request),
+        ip_address=client_ip(request),
         channel=_channel(request),
         detail=detail[:200],
     )
@@ -102,4 +102,4 @@ def _locked_out(sender: Any, request: Any, username: str | None = None, **kwargs
         detail="Too many failed logins" if first else "Attempt while locked out",
     )
     if first and user is not None:
-        lockout.notify_owner(user, ip_address=_ip(request))
+        lockout.notify_owner(user, ip_address=client_ip(request))

@@ -23,7 +23,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 
-from accounts import language, lockout, tokens, twofactor
+from accounts import backoff, language, lockout, tokens, twofactor
 from accounts.authlog import record
 from accounts.forms import LoginForm, OtpForm
 from accounts.models import ApiToken, AuthEvent, Language, PasswordChangeDemand
@@ -73,6 +73,14 @@ class LoginView(auth_views.LoginView):
     authentication_form = LoginForm
     redirect_authenticated_user = True
 
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # The address's back-off (accounts.backoff) comes before the password is checked.
+        username = str(request.POST.get("username", ""))
+        wait = backoff.wait_seconds(request, username)
+        if wait:
+            return backoff.refusal(request, username, wait)
+        return super().post(request, *args, **kwargs)
+
     def form_valid(self, form: Any) -> HttpResponse:
         user = form.get_user()
         response = super().form_valid(form)
@@ -111,6 +119,10 @@ def otp_verify(request: HttpRequest) -> HttpResponseBase:
         if lockout.is_locked_out(request, username):
             logout(request)
             return lockout.lockout_response(request)
+        wait = backoff.wait_seconds(request, username)
+        if wait:
+            logout(request)
+            return backoff.refusal(request, username, wait)
         if twofactor.code_is_valid(device, form.cleaned_data["otp"]):
             otp_login(request, device)
             lockout.failures_reset(username)
