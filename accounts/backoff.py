@@ -54,8 +54,8 @@ def first_wait() -> timedelta:
 def wait_seconds(request: HttpRequest, username: str) -> int:
     """How long this address must still wait before trying `username` again (0: it may)."""
     address = client_ip(request)
-    if not address or not username:
-        return 0
+    if not address or not username or "\x00" in username:
+        return 0  # nothing to look up (the form refuses a NUL character itself)
     now = timezone.now()
     name = username[:150]
     since = now - WINDOW
