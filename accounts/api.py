@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import lockout, tokens, twofactor
+from accounts import backoff, lockout, tokens, twofactor
 from accounts.authlog import record
 from accounts.models import ApiToken, AuthEvent, PasswordChangeDemand
 from trial import access
@@ -91,6 +91,9 @@ class TokenView(APIView):
         # The Django request, so that axes sees (and counts) this attempt exactly as it sees
         # the login page's, and can flag a lockout on it.
         django_request = request._request
+        wait = backoff.wait_seconds(django_request, username)
+        if wait:
+            return backoff.refusal(django_request, username, wait)
         user = authenticate(
             request=django_request, username=username, password=payload.validated_data["password"]
         )

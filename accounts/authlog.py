@@ -8,13 +8,14 @@ from axes.signals import user_locked_out
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import lockout
 from accounts.models import AuthEvent
 from trial.access import needs_two_factor
 
 
-def _ip(request: Any) -> str | None:
+def client_ip(request: Any) -> str | None:
     return request.META.get("REMOTE_ADDR") if request is not None else None
 
 
@@ -34,7 +35,7 @@ def record(
         kind=kind,
         username=username[:150],
         user=user if user is not None and getattr(user, "pk", None) else None,
-        ip_address=_ip(request),
+        ip_address=client_ip(request),
         channel=_channel(request),
         detail=detail[:200],
     )
@@ -47,8 +48,18 @@ def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
         username=user.get_username(),
         request=request,
         user=user,
-        detail="password accepted; second factor next" if needs_two_factor(user) else "",
+        detail=_login_detail(user),
     )
+
+
+def _login_detail(user: Any) -> str:
+    if not needs_two_factor(user):
+        return ""
+    # The login page checks the code with the password (accounts.forms.LoginForm); without an
+    # authenticator the user enrols one next.
+    if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        return "password and second factor accepted"
+    return "password accepted; authenticator enrolment next"
 
 
 @receiver(user_logged_out)
@@ -91,4 +102,4 @@ def _locked_out(sender: Any, request: Any, username: str | None = None, **kwargs
         detail="Too many failed logins" if first else "Attempt while locked out",
     )
     if first and user is not None:
-        lockout.notify_owner(user, ip_address=_ip(request))
+        lockout.notify_owner(user, ip_address=client_ip(request))

@@ -13,7 +13,7 @@ from django.contrib.auth import authenticate
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
-from accounts import lockout, twofactor
+from accounts import backoff, lockout, twofactor
 from trial import access
 from trial.errors import Invalid, TrialError
 
@@ -31,6 +31,9 @@ def reauthenticate(*, request: HttpRequest, user: Any, password: str, otp: str =
     username = user.get_username()
     if lockout.is_locked_out(request, username):
         raise LockedOut(lockout.lockout_message(request))
+    wait = backoff.wait_seconds(request, username)
+    if wait:
+        raise LockedOut(backoff.message(wait))
     checked = authenticate(request=request, username=username, password=password or "")
     if getattr(request, "axes_locked_out", False):
         raise LockedOut(lockout.lockout_message(request))

@@ -23,7 +23,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 
-from accounts import language, lockout, tokens, twofactor
+from accounts import backoff, language, lockout, tokens, twofactor
 from accounts.authlog import record
 from accounts.forms import LoginForm, OtpForm
 from accounts.models import ApiToken, AuthEvent, Language, PasswordChangeDemand
@@ -65,18 +65,37 @@ def _second_step(user: Viewer, next_url: str) -> str:
 
 
 class LoginView(auth_views.LoginView):
-    """The password step. For two-factor roles the session is then logged in but not
-    verified: accounts.middleware keeps every other page closed until the code."""
+    """Password and, for the two-factor roles, the code, on one page (accounts.forms.LoginForm).
+    A two-factor role without an authenticator is then logged in but not verified, and
+    enrols one next: accounts.middleware keeps every other page closed until then."""
 
     template_name = "registration/login.html"
     authentication_form = LoginForm
     redirect_authenticated_user = True
 
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # The address's back-off (accounts.backoff) comes before the password is checked.
+        username = str(request.POST.get("username", ""))
+        wait = backoff.wait_seconds(request, username)
+        if wait:
+            return backoff.refusal(request, username, wait)
+        return super().post(request, *args, **kwargs)
+
     def form_valid(self, form: Any) -> HttpResponse:
         user = form.get_user()
         response = super().form_valid(form)
         _apply_account_language(self.request, response, user)
-        if access.needs_two_factor(user):
+        device = form.verified_device
+        if device is not None:
+            # The code came with the password (accounts.forms.LoginForm): a complete login.
+            otp_login(self.request, device)
+            record(
+                AuthEvent.Kind.OTP_VERIFIED,
+                username=user.get_username(),
+                request=self.request,
+                user=user,
+            )
+        elif access.needs_two_factor(user):
             return redirect(_second_step(user, self.get_success_url()))
         lockout.failures_reset(user.get_username())
         return response
@@ -100,6 +119,10 @@ def otp_verify(request: HttpRequest) -> HttpResponseBase:
         if lockout.is_locked_out(request, username):
             logout(request)
             return lockout.lockout_response(request)
+        wait = backoff.wait_seconds(request, username)
+        if wait:
+            logout(request)
+            return backoff.refusal(request, username, wait)
         if twofactor.code_is_valid(device, form.cleaned_data["otp"]):
             otp_login(request, device)
             lockout.failures_reset(username)

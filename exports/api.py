@@ -356,8 +356,9 @@ class ExportListView(APIView):
                 "an unblinded statistician"
             ),
             409: OpenApiResponse(description="Unblinded while the database is not locked"),
-            503: OpenApiResponse(description="The task queue is down; nothing was saved"),
         },
+        description="Accepted also while Redis (the task queue) is down: the job stays "
+        "`queued` and its build waits in the outbox until Redis is back.",
         summary="Start an export job (blinded: data managers and statisticians; unblinded: "
         "the statistician after lock)",
     )

@@ -6,8 +6,8 @@
        └──retry_later────┤
        └──requeue────────┘   (the watchdog: the builder died, or the message was lost)
 
-A queued job whose message could not be sent fails at once (`fail_unsent`); a job started
-too often, or past its time limit, fails (`fail_exhausted`). Each transition is one UPDATE
+A queued job waits in the outbox (trial.outbox) until its message reaches the broker; a job
+started too often, or past its time limit, fails (`fail_exhausted`). Each transition is one UPDATE
 conditioned on the state it leaves, so two workers (a redelivered message, the watchdog) can
 never both move one job. The Celery tasks (exports.tasks) only call these and
 exports.assembly.runner, which builds the files."""
@@ -21,12 +21,14 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import DatabaseError
-from django.db.models import F, Q, QuerySet
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, TextField
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, Coalesce, Greatest
 from django.utils import timezone
 
 from exports.models import ExportJob
-from trial.models import DatasetLock
+from exports.queue import BUILD_TASK
+from trial.models import DatasetLock, OutboxMessage
 
 logger = logging.getLogger(__name__)
 Status = ExportJob.Status
@@ -47,18 +49,6 @@ def create(
     """A new job, queued (the caller sends its message after commit)."""
     return ExportJob.objects.create(
         requested_by=user, formats=list(formats), blinded=blinded, options=dict(options or {})
-    )
-
-
-def record_task(job_id: Any, task_id: str) -> None:
-    ExportJob.objects.filter(pk=job_id, task_id="").update(task_id=task_id)
-
-
-def fail_unsent(job_id: Any, message: str) -> None:
-    """queued → failed: the message that would start it could not be sent. The job must not
-    wait for a message that never comes."""
-    ExportJob.objects.filter(pk=job_id, status=Status.QUEUED).update(
-        status=Status.FAILED, error=message, finished_at=timezone.now()
     )
 
 
@@ -131,11 +121,23 @@ def fail_exhausted(job_id: Any, message: str) -> None:
 
 
 def stale_candidates(now: datetime) -> QuerySet[ExportJob]:
-    """Jobs the watchdog looks at: running (is their builder alive?) or queued for long."""
+    """Jobs the watchdog looks at: running (is their builder alive?) or queued for long. A
+    queued job whose build message still waits in the outbox (Redis is down), or left it less
+    than QUEUED_GRACE ago, has not lost its message."""
     touched = Greatest("requested_at", Coalesce("heartbeat_at", "requested_at"))
+    message_pending = Exists(
+        OutboxMessage.objects.annotate(job=KT("args__0")).filter(
+            Q(sent_at__isnull=True) | Q(sent_at__gte=now - QUEUED_GRACE),
+            task=BUILD_TASK,
+            job=Cast(OuterRef("pk"), TextField()),
+        )
+    )
     return (
         ExportJob.objects.annotate(touched=touched)
-        .filter(Q(status=Status.RUNNING) | Q(status=Status.QUEUED, touched__lt=now - QUEUED_GRACE))
+        .filter(
+            Q(status=Status.RUNNING)
+            | Q(status=Status.QUEUED, touched__lt=now - QUEUED_GRACE) & ~message_pending
+        )
         .order_by("requested_at")
     )
 

@@ -1,44 +1,30 @@
-"""Handing export jobs to Celery. The broker is asked once before a job is written, so that a
-request made while Redis is down gets a clear 503 and leaves no job behind.
+"""Handing export builds to Celery. A request's build goes through the outbox
+(trial.outbox.enqueue with BUILD_TASK, in the job's own transaction), so an export asked for
+while Redis is down is accepted, stays queued and is built once Redis is back. Only the
+watchdog, which runs on a worker, publishes directly (`send_build`).
 
 Builds are sent by the task's published name ("exports.build_export"), not by importing
 exports.tasks: the tasks send builds through this module (the watchdog), so importing them
-here would make a circle."""
+here would make a circle, and the web process need not import the builders."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from celery import current_app as celery_app
-from kombu.exceptions import KombuError
 
 from trial.errors import Unavailable
+from trial.outbox import BROKER_ERRORS, CONNECT_TIMEOUT
 
 BUILD_TASK = "exports.build_export"
 
-QUEUE_DOWN = (
-    "The task queue (Redis) cannot be reached, so the export was not started and nothing was "
-    "saved. Try again in a few minutes; tell the system administrator if it persists."
-)
-
-# Errors that mean "the broker is not there": kombu wraps most, but a refused socket can
-# surface as a plain OSError from the Redis client.
-BROKER_ERRORS: tuple[type[BaseException], ...] = (KombuError, OSError, ConnectionError)
+QUEUE_DOWN = "The task queue (Redis) cannot be reached."
 
 
 def _connection() -> Any:
     # A fresh connection from the current configuration (not the app's cached pool), so a
     # broker that went away is noticed now rather than on the next pooled publish.
-    return celery_app.connection_for_write(connect_timeout=3)
-
-
-def ensure_broker() -> None:
-    """Raise Unavailable (503) unless the broker answers."""
-    try:
-        with _connection() as connection:
-            connection.ensure_connection(max_retries=0, timeout=5)
-    except BROKER_ERRORS:
-        raise Unavailable(QUEUE_DOWN) from None
+    return celery_app.connection_for_write(connect_timeout=CONNECT_TIMEOUT)
 
 
 def send_build(job_id: str) -> str:

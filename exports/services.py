@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Iterable, Sequence
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +31,10 @@ from randomization.models import Arm
 from trial import access
 from trial.access import Viewer
 from trial.audit import audit_context
-from trial.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable, sqlstate_of
+from trial.errors import Conflict, Forbidden, Invalid, NotFound, sqlstate_of
 from trial.lock import serialize_lock_changes, wait_for_writers
 from trial.models import DatasetLock
+from trial.outbox import enqueue
 from trial.sealing import seal, unseal
 from trial.selectors import current_lock, lock_level
 
@@ -229,8 +229,6 @@ def export_request(
                     state=_STATE_WORDS[Level(level)]
                 )
             )
-    # Ask the broker first: a request made while Redis is down leaves nothing behind.
-    queue.ensure_broker()
     if blinded:
         masking_key_get_or_create()
     with transaction.atomic(), audit_context(user=user, reason="Export requested"):
@@ -240,21 +238,11 @@ def export_request(
             blinded=blinded,
             options={"language": str(language), "odm_audit_records": bool(odm_audit_records)},
         )
-        transaction.on_commit(partial(_enqueue, job.pk))
+        # The build goes to the outbox in the job's own transaction: sent after the commit,
+        # or by the worker once Redis is back; the job stays queued meanwhile, never lost.
+        enqueue(queue.BUILD_TASK, str(job.pk))
     job.refresh_from_db()
     return job
-
-
-def _enqueue(job_id: Any) -> None:
-    try:
-        task_id = queue.send_build(str(job_id))
-    except Unavailable:
-        # Redis went away between the check and the commit. The job must not wait forever for
-        # a message that was never sent: it fails with the reason, and the caller gets 503.
-        with audit_context(reason="Task queue unavailable"):
-            lifecycle.fail_unsent(job_id, queue.QUEUE_DOWN)
-        raise
-    lifecycle.record_task(job_id, task_id)
 
 
 def export_root() -> Path:

@@ -344,4 +344,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     # /healthz reports the worker down when no worker has run this for a minute.
     "trial-heartbeat": {"task": "trial.heartbeat", "schedule": 20.0},
+    # Hands the outbox's due tasks (e-mails, export builds) to the broker (trial.outbox): what
+    # a request could not send while Redis was down goes out once it is back.
+    "trial-drain-outbox": {"task": "trial.drain_outbox", "schedule": 10.0},
 }

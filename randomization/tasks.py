@@ -1,5 +1,9 @@
 """E-mails about randomisation, sent by Celery after the transaction that caused them has
-committed (so nothing is announced that could still roll back)."""
+committed (so nothing is announced that could still roll back). They reach the broker through
+the outbox (trial.outbox), which may, rarely, hand one over twice: each task first looks in the
+randomisation log for its own record of having been sent, and sends nothing a second time.
+Names are given explicitly: outbox rows name their task, and must still find it after a
+refactoring."""
 
 from __future__ import annotations
 
@@ -53,13 +57,22 @@ def _send(subject: str, body: str, recipients: list[Any]) -> int:
     return get_connection().send_messages(messages) or 0
 
 
-@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+@shared_task(
+    name="randomization.tasks.send_randomization_confirmation",
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    max_retries=5,
+)
 def send_randomization_confirmation(allocation_id: int) -> int:
     with task_context("send_randomisation_confirmation", None, allocation=allocation_id):
         allocation = Allocation.objects.select_related("participant__site", "randomized_by").get(
             pk=allocation_id
         )
         participant = allocation.participant
+        if RandomizationLogEntry.objects.filter(
+            kind=Kind.CONFIRMATION_SENT, participant=participant
+        ).exists():
+            return 0  # sent already (a participant is randomised once)
         # E-mails go out in the deployment's language (DEFAULT_LANGUAGE), whoever triggered them.
         with translation.override(settings.LANGUAGE_CODE):
             body = render_to_string(
@@ -88,12 +101,21 @@ def send_randomization_confirmation(allocation_id: int) -> int:
         return sent
 
 
-@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+@shared_task(
+    name="randomization.tasks.alert_list_exhausted",
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    max_retries=5,
+)
 def alert_list_exhausted(log_entry_id: int) -> int:
     with task_context("alert_list_exhausted", None, log_entry=log_entry_id):
         entry = RandomizationLogEntry.objects.select_related("site", "participant").get(
             pk=log_entry_id
         )
+        if RandomizationLogEntry.objects.filter(
+            kind=Kind.EXHAUSTION_ALERT, detail__refusal=log_entry_id
+        ).exists():
+            return 0  # alerted already
         site = entry.site
         if site is None:
             raise ValueError(f"Log entry {log_entry_id} names no site: not a list exhaustion.")

@@ -90,6 +90,33 @@ def _fast_password_hashing(settings: Any) -> None:
     settings.PASSWORD_HASHERS = [*FAST_HASHERS, *settings.PASSWORD_HASHERS]
 
 
+DEAD_BROKER = "redis://127.0.0.1:1/0"  # nothing listens there: Redis is "down"
+
+
+@pytest.fixture
+def redis_down(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], None]]:
+    """Point Celery at a broker that refuses connections; the fixture's value brings Redis
+    "back" (the real broker again; requests of this process still skip it for a while, as
+    they would). At the end the outbox forgets the failure, so later tests send after commit
+    as usual."""
+    from imrtrial.celery import app as celery_app
+    from trial import outbox
+
+    real = celery_app.conf.broker_url
+    monkeypatch.setattr(celery_app.conf, "broker_url", DEAD_BROKER)
+    # Forget the connections earlier tests opened to the real broker.
+    monkeypatch.setattr(celery_app, "_pool", None)
+    monkeypatch.setattr(celery_app.amqp, "_producer_pool", None)
+
+    def back() -> None:
+        celery_app.conf.broker_url = real
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
+
+    yield back
+    outbox._Pause.clear()
+
+
 @pytest.fixture
 def sites(db: None) -> dict[str, Site]:
     call_command("setup_trial", stdout=open("/dev/null", "w"))  # noqa: SIM115
@@ -229,7 +256,7 @@ def page(browser: Any, live_server: Any, settings: Any) -> Iterator[Any]:
 @pytest.fixture
 def log_in(page: Any) -> Callable[..., None]:
     """`log_in(user)`: log in through the real login page, as a person would: username and
-    password, then for the two-factor roles the code from the authenticator app (the user's
+    password, and for the two-factor roles the code from the authenticator app (the user's
     confirmed device; one with tests.factories.TEST_TOTP_SECRET is enrolled if there is
     none). The user's password is set to `password`. Ends on the home page."""
 
@@ -247,10 +274,9 @@ def log_in(page: Any) -> Callable[..., None]:
         page.goto("/accounts/login/")
         page.get_by_label("Username").fill(user.get_username())
         page.get_by_label("Password").fill(password or PASSWORD)
-        page.locator("main form button[type=submit]").click()
         if two_factor:
             page.get_by_label("Code from your authenticator app").fill(fresh_totp_code(user))
-            page.get_by_role("button", name="Confirm").click()
+        page.locator("main form button[type=submit]").click()
         name = user.get_full_name() or user.get_username()
         page.get_by_role("heading", name=f"Welcome, {name}").wait_for()
 

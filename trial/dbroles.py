@@ -46,6 +46,9 @@ DECLARED: dict[str, Access] = {
     # A site's next allocation position: taken with UPDATE ... + 1 (its trigger refuses rewinds,
     # skips and deletes); a row is inserted when a site's first list is written.
     "randomization.SiteSequence": Access.ADVANCE,
+    # The outbox (trial.outbox): rows are written and marked sent, never deleted, so a task
+    # cannot vanish before it reached the broker.
+    "trial.OutboxMessage": Access.ADVANCE,
     # Written by the owner's post_migrate only.
     "contenttypes.ContentType": Access.READ,
     "auth.Permission": Access.READ,

@@ -1,5 +1,6 @@
-"""The ground floor of the trial: its sites, who holds which role where, and the freeze/lock
-log that every trial-data table's trigger reads (trial.lock.refuse_when_locked)."""
+"""The ground floor of the trial: its sites, who holds which role where, the freeze/lock
+log that every trial-data table's trigger reads (trial.lock.refuse_when_locked), and the
+outbox of Celery tasks (trial.outbox)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pghistory
 import pgtrigger
 from django.conf import settings
 from django.db import connections, models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from trial.roles import Role
@@ -141,3 +143,32 @@ class DatasetLock(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_level_display()} since {self.set_at:%Y-%m-%d %H:%M}"
+
+
+class OutboxMessage(models.Model):
+    """A Celery task to send, written in the transaction of the change it belongs to
+    (trial.outbox): it exists exactly when that change committed, and a broker outage only
+    delays it. Not trial data: the change it announces is audited itself."""
+
+    task = models.CharField(max_length=200)
+    args = models.JSONField(default=list)
+    created_at = models.DateTimeField(default=timezone.now)
+    # Not tried again before this time (a back-off after the broker refused it).
+    due_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # The Celery task id the broker was given.
+    task_id = models.CharField(max_length=64, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["due_at"], condition=models.Q(sent_at__isnull=True), name="outbox_unsent"
+            )
+        ]
+
+    def __str__(self) -> str:
+        state = f"sent {self.sent_at:%Y-%m-%d %H:%M:%S}" if self.sent_at else "unsent"
+        return f"{self.task}{tuple(self.args)} ({state})"

@@ -41,7 +41,7 @@ from trial.access import Viewer
 from trial.audit import audit_context
 from trial.errors import Conflict, Invalid, TrialError, Unavailable, from_database_error
 from trial.lock import is_lock_refusal
-from trial.queue import send_after_commit
+from trial.outbox import enqueue
 from trial.sealing import unseal
 from trial.selectors import lock_level
 
@@ -241,7 +241,9 @@ def _randomize_locked(*, participant: Participant, user: Viewer, key: str, chann
         allocation._state.db = connection.alias
         participant_mark_randomized(participant=locked, randomized_at=allocation.randomized_at)
         allocation_id = allocation.pk
-        send_after_commit(send_randomization_confirmation, allocation_id)
+        # In the outbox, in this transaction: sent after the commit, or later by the worker
+        # if Redis is down; the request never waits for the broker.
+        enqueue(send_randomization_confirmation.name, allocation_id)
         return Outcome(allocation, created=True)
 
 
@@ -273,7 +275,7 @@ def _record_refusal(
         )
         if alert:
             entry_id = entry.pk
-            send_after_commit(alert_list_exhausted, entry_id)
+            enqueue(alert_list_exhausted.name, entry_id)
 
 
 def randomize(

@@ -21,11 +21,19 @@ def statistician(sites: Any) -> Any:
     return user
 
 
-def ask_for_token(username: str, password: str, otp: str | None = None) -> Any:
+def ask_for_token(
+    username: str, password: str, otp: str | None = None, address: str = "127.0.0.1"
+) -> Any:
     body = {"username": username, "password": password}
     if otp is not None:
         body["otp"] = otp
-    return APIClient().post("/api/v1/auth/token/", body, format="json")
+    return APIClient(REMOTE_ADDR=address).post("/api/v1/auth/token/", body, format="json")
+
+
+def addresses(count: int) -> list[str]:
+    """`count` different client addresses: the account-wide lockout needs failures from more
+    than one (accounts.backoff holds back an address one failure before it)."""
+    return [f"10.0.0.{n + 1}" for n in range(count)]
 
 
 @pytest.fixture(autouse=True)

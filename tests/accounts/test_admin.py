@@ -12,7 +12,14 @@ from django.test import Client
 
 from accounts.models import AuthEvent, StaffAccount
 from tests.accounts.test_lockout import page_login
-from tests.factories import PASSWORD, enrol_totp, give_password, make_staff, page_client
+from tests.factories import (
+    PASSWORD,
+    enrol_totp,
+    give_password,
+    make_staff,
+    page_client,
+    totp_code,
+)
 from trial.audit import event_model, events_of
 from trial.models import RoleAssignment, Site
 from trial.roles import Role
@@ -204,8 +211,11 @@ def test_administrators_log_in_through_the_trial_login_with_their_code(sites: An
     client = Client()
     response = client.get("/admin/", follow=True)
     assert response.redirect_chain[-1][0] == "/accounts/login/?next=/admin/"
-    page_login(client, "root-admin", PASSWORD)
-    assert client.get("/admin/")["Location"].startswith("/accounts/verify/")
+    assert page_login(client, "root-admin", PASSWORD).status_code == 200  # no code: no login
+    assert client.get("/admin/")["Location"].startswith("/admin/login/")
+    device = user.totpdevice_set.get()
+    assert page_login(client, "root-admin", PASSWORD, otp=totp_code(device)).status_code == 302
+    assert client.get("/admin/").status_code == 200
 
 
 def test_an_administrator_removes_a_lost_authenticator_and_lifts_a_lockout(

@@ -19,11 +19,21 @@ from tests.factories import PASSWORD, give_password, make_staff, totp_code, wron
 from trial.roles import Role
 
 
-def login(client: Client, username: str, password: str = PASSWORD, next_url: str = "") -> Any:
+def login(
+    client: Client, username: str, password: str = PASSWORD, next_url: str = "", otp: str = ""
+) -> Any:
     data = {"username": username, "password": password}
     if next_url:
         data["next"] = next_url
+    if otp:
+        data["otp"] = otp
     return client.post("/accounts/login/", data)
+
+
+def without_csrf(response: Any) -> str:
+    """The page as the user sees it, less the per-request CSRF tokens."""
+    html = response.content.decode()
+    return re.sub(r"\b[A-Za-z0-9]{64}\b", "<csrf>", html)
 
 
 def test_a_coordinator_logs_in_with_the_password_and_reaches_the_participants(
@@ -47,64 +57,84 @@ def test_a_wrong_password_keeps_the_username_and_says_so(coordinator: Any) -> No
 
 
 @pytest.mark.parametrize("path", ["/", "/participants/", "/accounts/", "/admin/"])
-def test_a_two_factor_role_sees_no_page_before_the_code(statistician: Any, path: str) -> None:
+def test_a_two_factor_role_sees_no_page_without_the_code(statistician: Any, path: str) -> None:
     client = Client()
-    assert login(client, "stig")["Location"] == "/accounts/verify/?next=%2F"
+    assert login(client, "stig").status_code == 200  # the password alone is not a login
     response = client.get(path)
     assert response.status_code == 302
-    assert response["Location"].startswith("/accounts/verify/?next=")
+    assert response["Location"].split("?")[0] in ("/accounts/login/", "/admin/login/")
 
 
 def test_a_half_logged_in_session_gets_no_api_access(statistician: Any) -> None:
     client = Client()
-    login(client, "stig")
+    client.force_login(statistician)  # logged in, second factor not verified
     assert client.get("/api/v1/participants/").status_code == 401
     assert client.get("/api/v1/auth/me/").status_code == 401
 
 
-def test_the_code_completes_the_login(statistician: Any) -> None:
+def test_the_code_with_the_password_completes_the_login(statistician: Any) -> None:
     device = statistician.totpdevice_set.get()
     client = Client()
-    login(client, "stig", next_url="/participants/")
-    response = client.post(
-        "/accounts/verify/", {"otp": totp_code(device), "next": "/participants/"}
-    )
+    response = login(client, "stig", next_url="/participants/", otp=totp_code(device))
     assert response.status_code == 302
     assert response["Location"] == "/participants/"
     assert client.get("/participants/").status_code == 200
     assert client.get("/api/v1/auth/me/").json()["username"] == "stig"
     assert AuthEvent.objects.filter(kind="otp_verified", username="stig").exists()
     login_event = AuthEvent.objects.get(kind="login", username="stig")
-    assert login_event.detail == "password accepted; second factor next"
+    assert login_event.detail == "password and second factor accepted"
 
 
 def test_the_code_may_be_typed_with_a_space(statistician: Any) -> None:
     device = statistician.totpdevice_set.get()
     client = Client()
-    login(client, "stig")
     code = totp_code(device)
-    assert client.post("/accounts/verify/", {"otp": f"{code[:3]} {code[3:]}"}).status_code == 302
+    assert login(client, "stig", otp=f"{code[:3]} {code[3:]}").status_code == 302
     assert client.get("/").status_code == 200
 
 
-def test_a_wrong_code_is_refused_with_a_message(statistician: Any) -> None:
+@pytest.mark.parametrize("code", ["wrong", "missing"])
+def test_the_right_password_with_a_wrong_code_answers_exactly_like_a_wrong_password(
+    statistician: Any, code: str
+) -> None:
     device = statistician.totpdevice_set.get()
-    client = Client()
-    login(client, "stig")
-    response = client.post("/accounts/verify/", {"otp": wrong_code(device)})
-    assert response.status_code == 200
-    assert b"wrong or has already been used" in response.content
-    assert client.get("/").status_code == 302
+    otp = wrong_code(device) if code == "wrong" else ""
+    wrong_password = login(Client(), "stig", "not-the-password", otp=totp_code(device))
+    right_password = login(Client(), "stig", PASSWORD, otp=otp)
+    assert wrong_password.status_code == right_password.status_code == 200
+    assert without_csrf(right_password) == without_csrf(wrong_password)
+    assert "correct username and password" in without_csrf(right_password)
+    kinds = AuthEvent.objects.filter(username="stig").values_list("kind", flat=True)
+    assert sorted(kinds) == ["login_failed", "otp_failed"]  # both count towards the lockout
+
+
+def test_a_code_that_was_used_once_does_not_log_in_again(statistician: Any) -> None:
+    device = statistician.totpdevice_set.get()
+    code = totp_code(device)
+    assert login(Client(), "stig", otp=code).status_code == 302
+    assert login(Client(), "stig", otp=code).status_code == 200
+
+
+def test_a_coordinator_needs_no_code_and_a_typed_one_is_ignored(coordinator: Any) -> None:
+    assert login(Client(), "anna", otp="123456").status_code == 302
 
 
 def test_the_next_page_cannot_be_on_another_site(statistician: Any) -> None:
     device = statistician.totpdevice_set.get()
-    client = Client()
-    login(client, "stig")
-    response = client.post(
-        "/accounts/verify/", {"otp": totp_code(device), "next": "https://evil.example/"}
-    )
+    response = login(Client(), "stig", next_url="https://evil.example/", otp=totp_code(device))
     assert response["Location"] == "/"
+
+
+def test_a_session_without_the_code_can_still_confirm_it_on_the_code_page(
+    statistician: Any,
+) -> None:
+    device = statistician.totpdevice_set.get()
+    client = Client()
+    client.force_login(statistician)
+    assert client.get("/participants/")["Location"].startswith("/accounts/verify/")
+    assert client.post("/accounts/verify/", {"otp": wrong_code(device)}).status_code == 200
+    assert client.post("/accounts/verify/", {"otp": totp_code(device)}).status_code == 302
+    assert client.get("/participants/").status_code == 200
 
 
 def test_a_new_data_manager_enrols_an_authenticator_at_the_first_login(sites: Any) -> None:
@@ -140,7 +170,7 @@ def test_a_new_data_manager_enrols_an_authenticator_at_the_first_login(sites: An
 
 def test_someone_with_an_authenticator_cannot_enrol_another(statistician: Any) -> None:
     client = Client()
-    login(client, "stig")
+    client.force_login(statistician)
     response = client.get("/accounts/enrol/")
     assert response["Location"].startswith("/accounts/verify/")
     assert TOTPDevice.objects.filter(user=statistician).count() == 1
@@ -228,7 +258,7 @@ def test_the_account_page_lists_roles_tokens_and_revokes_a_token(coordinator: An
 
 def test_the_code_page_shows_no_menu_before_the_code(statistician: Any) -> None:
     client = Client()
-    login(client, "stig")
+    client.force_login(statistician)
     html = client.get("/accounts/verify/").content.decode()
     assert 'aria-label="Main"' in html  # the header is there...
     assert "/participants/" not in html and "Allocation lists" not in html  # ...its menu is not

@@ -9,13 +9,12 @@ import pytest
 
 from exports import queue, services
 from exports.models import ExportFormat, ExportJob, MaskingKey
-from imrtrial.celery import app as celery_app
 from tests.factories import api_client, make_staff
 from trial.audit import events_of
+from trial.models import OutboxMessage
 from trial.roles import Role
 
 ALL = ["csv", "sav", "dta", "parquet", "odm"]
-DEAD_BROKER = "redis://127.0.0.1:1/0"  # nothing listens there: Redis is "down"
 
 
 def ask(user: Any, **body: Any) -> Any:
@@ -36,6 +35,8 @@ def test_a_data_manager_starts_a_blinded_export_sent_after_the_commit(
     job = ExportJob.objects.get(pk=body["id"])
     assert (job.requested_by, job.blinded, job.formats) == (dm, True, ALL)
     assert len(callbacks) == 1  # the task is sent only once the job is committed
+    (message,) = OutboxMessage.objects.all()  # written with the job, in its transaction
+    assert (message.task, message.args) == (queue.BUILD_TASK, [str(job.pk)])
     assert MaskingKey.objects.count() == 1
     event = events_of(job).get(pgh_label="insert")
     assert event.pgh_context["user"] == dm.pk
@@ -126,29 +127,23 @@ def test_the_statistician_starts_an_unblinded_export_after_the_lock(
     assert ExportJob.objects.get().blinded is False
 
 
-def test_when_redis_is_down_a_new_export_gets_503_and_nothing_is_saved(
-    dm: Any, monkeypatch: pytest.MonkeyPatch
+def test_when_redis_is_down_an_export_is_accepted_and_its_build_waits_in_the_outbox(
+    dm: Any, redis_down: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    monkeypatch.setattr(celery_app.conf, "broker_url", DEAD_BROKER)
-    response = ask(dm, formats=["csv"])
-    assert response.status_code == 503
-    assert "task queue" in response.json()["detail"]
-    assert not ExportJob.objects.exists()
-    assert not MaskingKey.objects.exists()
-
-
-@pytest.mark.django_db(transaction=True)
-def test_when_redis_fails_after_the_commit_the_job_fails_with_the_reason_and_the_caller_gets_503(
-    dm: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(queue, "ensure_broker", lambda: None)  # Redis answers the check...
-    monkeypatch.setattr(celery_app.conf, "broker_url", DEAD_BROKER)  # ...then goes away
-    response = ask(dm, formats=["csv"])
-    assert response.status_code == 503
-    job = ExportJob.objects.get()
-    assert job.status == "failed"
-    assert "task queue" in job.error
-    assert job.files == []
+    with django_capture_on_commit_callbacks(execute=True):
+        response = ask(dm, formats=["csv"])
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert body["status"] == "queued"
+    job = ExportJob.objects.get(pk=body["id"])
+    assert (job.status, job.error, job.task_id) == ("queued", "", "")
+    (message,) = OutboxMessage.objects.all()
+    assert (message.task, message.args, message.sent_at) == (
+        queue.BUILD_TASK,
+        [str(job.pk)],
+        None,
+    )
+    assert api_client(dm).get(body["url"]).json()["status"] == "queued"
 
 
 def test_the_owner_reads_the_status_of_a_queued_job(dm: Any) -> None:

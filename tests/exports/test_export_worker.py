@@ -22,6 +22,7 @@ from tests.exports.conftest import forget_queue
 from tests.exports.trial import build_trial
 from tests.factories import api_client
 from trial.audit import events_of
+from trial.models import OutboxMessage
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -71,6 +72,23 @@ def test_a_real_worker_builds_an_export_asked_for_over_the_api(
     assert hashlib.sha256(response.getvalue()).hexdigest() == archive["sha256"]
     events = [e.pgh_context.get("task") for e in events_of(job).order_by("pgh_id")]
     assert "exports.build_export" in events  # status changes are audited with the task
+
+
+def test_an_export_asked_for_while_redis_is_down_is_built_once_redis_is_back(
+    dm: Any, export_root: Path, celery_worker: Any, redis_down: Any
+) -> None:
+    build_trial()
+    job_id = start_export(dm, formats=["csv"])  # accepted: 202, queued
+    time.sleep(1)
+    assert ExportJob.objects.get(pk=job_id).status == "queued"
+    assert OutboxMessage.objects.get(args=[job_id]).sent_at is None
+    redis_down()  # Redis is back
+    celery_app.send_task("trial.drain_outbox")  # what beat sends every ten seconds
+    wait_until(finished(job_id))
+    job = ExportJob.objects.get(pk=job_id)
+    assert_complete(job, export_root)
+    assert job.attempts == 1
+    assert OutboxMessage.objects.get(args=[job_id]).sent_at is not None
 
 
 @pytest.fixture

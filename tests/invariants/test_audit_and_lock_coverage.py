@@ -32,6 +32,8 @@ UNTRACKED = {
     "accounts.ApiToken": "credentials, not trial data; an event row would copy token digests",
     "assessments.VisitProgress": "derived from the (tracked) responses by their trigger in the "
     "same statement; it holds form codes only",
+    "trial.OutboxMessage": "delivery bookkeeping of Celery tasks (task name, ids, when sent), not "
+    "trial data; the change each row announces is audited itself",
 }
 
 # Models without the lock trigger (trial.lock.refuse_when_locked), and why.
@@ -56,6 +58,8 @@ NOT_LOCKED = {
     "after the lock too",
     "assessments.VisitProgress": "derived: written only by the responses' trigger, after their "
     "own lock trigger has let the change through (verification while frozen included)",
+    "trial.OutboxMessage": "exports are asked for after the lock and their builds go through "
+    "the outbox",
 }
 
 ROW, BEFORE, INSERT, DELETE, UPDATE = 1, 2, 4, 8, 16

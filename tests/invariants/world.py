@@ -57,6 +57,9 @@ LOGS_OF_REFUSALS = {
     # Failed logins and wrong codes are security events (docs/reference.md, "Accounts and
     # security").
     "accounts.AuthEvent",
+    # An exhausted allocation list is a refusal that alerts the statisticians: the alert's task
+    # is written to the outbox with the log entry (randomization.services.allocation).
+    "trial.OutboxMessage",
     # django-axes counts failed logins (the lockout).
     "axes.AccessAttempt",
     "axes.AccessFailureLog",

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -43,10 +44,19 @@ def ready_participant(site: str = "BAL", **kwargs: Any) -> Participant:
     return participant
 
 
-@pytest.fixture
-def eager_celery() -> Iterator[None]:
+@contextmanager
+def eager() -> Iterator[None]:
     """Run Celery tasks in-process (e-mails land in django.core.mail.outbox)."""
     previous = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = previous
+    try:
+        yield
+    finally:
+        celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def eager_celery() -> Iterator[None]:
+    """Run Celery tasks in-process (e-mails land in django.core.mail.outbox)."""
+    with eager():
+        yield

@@ -5,9 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.core import mail
+from django.utils import timezone
 
+from randomization.tasks import send_randomization_confirmation
 from tests.factories import api_client, make_staff, page_client
-from tests.randomization.conftest import ready_participant
+from tests.randomization.conftest import eager, ready_participant
+from trial import outbox
+from trial.models import OutboxMessage
 from trial.roles import Role
 
 
@@ -78,24 +82,55 @@ def test_a_repeated_request_sends_no_second_e_mail(
     assert len(mail.outbox) == 1
 
 
-def test_with_redis_down_the_randomization_stands_and_the_confirmation_is_still_sent(
-    lists: list, monkeypatch: Any, django_capture_on_commit_callbacks: Any
+def test_with_redis_down_the_randomization_stands_and_the_confirmation_is_sent_once_it_is_back(
+    lists: list, redis_down: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    from imrtrial.celery import app as celery_app
-
     coordinator = staff("coord", Role.COORDINATOR, sites=["BAL"])
     participant = ready_participant("BAL", user=coordinator)
-    monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")  # nobody there
-    # Forget the connections earlier tests opened to the real broker.
-    monkeypatch.setattr(celery_app, "_pool", None)
-    monkeypatch.setattr(celery_app.amqp, "_producer_pool", None)
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
         response = api_client(coordinator).post(
             f"/api/v1/participants/{participant.pk}/randomize/", {}, format="json"
         )
     assert response.status_code == 201
-    assert [message.to for message in mail.outbox] == [["coord@example.org"]]
+    assert mail.outbox == []
+    (message,) = OutboxMessage.objects.all()
+    assert (message.task, message.args) == (
+        "randomization.tasks.send_randomization_confirmation",
+        [participant.allocation.pk],
+    )
+    assert message.sent_at is None
+    # While Redis stays down the worker's drain sends nothing (and loses nothing).
+    assert outbox.drain() == 0
+    message.refresh_from_db()
+    assert message.sent_at is None and message.attempts == 1
+    assert "127.0.0.1:1" in message.last_error
+    assert message.due_at > timezone.now()  # tried again after a back-off
+
+    redis_down()  # Redis is back
+    with eager():  # the worker runs the task: here, in-process
+        OutboxMessage.objects.update(due_at=timezone.now())
+        assert outbox.drain() == 1
+        assert outbox.drain() == 0  # sent once: the next drains find nothing to send
+    assert [m.to for m in mail.outbox] == [["coord@example.org"]]
+    message = OutboxMessage.objects.get()
+    assert message.sent_at is not None and message.attempts == 2 and message.task_id
+
+
+def test_a_confirmation_handed_over_twice_is_sent_once(
+    lists: list, eager_celery: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    coordinator = staff("coord", Role.COORDINATOR, sites=["BAL"])
+    participant = ready_participant("BAL", user=coordinator)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        api_client(coordinator).post(
+            f"/api/v1/participants/{participant.pk}/randomize/", {}, format="json"
+        )
+    assert len(mail.outbox) == 1
+    # The broker took the message but the commit that marked it sent was lost: it goes again.
+    assert send_randomization_confirmation(participant.allocation.pk) == 0
+    assert len(mail.outbox) == 1
 
 
 def test_the_result_page_says_an_e_mail_was_sent_only_when_it_was_and_to_whom(

@@ -10,7 +10,9 @@ from django.core import mail
 from randomization import services
 from randomization.models import Allocation, AllocationList, RandomizationLogEntry, SiteSequence
 from tests.factories import api_client, coordinator_for, make_staff
-from tests.randomization.conftest import fixed_seed, ready_participant
+from tests.randomization.conftest import eager, fixed_seed, ready_participant
+from trial import outbox
+from trial.models import OutboxMessage
 from trial.roles import Role
 
 Kind = RandomizationLogEntry.Kind
@@ -109,3 +111,27 @@ def test_an_extension_continues_the_list_without_a_gap(statistician: Any) -> Non
     assert waiting.allocation.slot.allocation_list == extension
     used = sorted(Allocation.objects.values_list("slot__sequence", flat=True))
     assert used == list(range(1, first.length + 2))
+
+
+def test_with_redis_down_the_statisticians_are_alerted_once_it_is_back(
+    statistician: Any, redis_down: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    allocation_list = short_list(statistician)
+    for _ in range(allocation_list.length):
+        assert randomize(ready_participant("GLA")).status_code == 201
+    waiting = ready_participant("GLA")
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert randomize(waiting).status_code == 503
+    assert mail.outbox == []
+    refusal = RandomizationLogEntry.objects.get(kind=Kind.REFUSED_EXHAUSTED)
+    alert = OutboxMessage.objects.get(task="randomization.tasks.alert_list_exhausted")
+    assert (alert.args, alert.sent_at) == ([refusal.pk], None)
+    redis_down()  # Redis is back; a worker drains the outbox
+    with eager():
+        assert outbox.drain() >= 1
+        assert outbox.drain() == 0
+    alerts = [m.to for m in mail.outbox if "exhausted" in m.subject]
+    assert alerts == [["statistician@example.org"]]
+    assert RandomizationLogEntry.objects.filter(kind=Kind.EXHAUSTION_ALERT).count() == 1
+    assert not OutboxMessage.objects.filter(sent_at__isnull=True).exists()

@@ -1,0 +1,42 @@
+"""A web worker loads at start what its first request would otherwise wait for (imrtrial.warmup,
+called by imrtrial.wsgi): every view module, the Celery publishing machinery, the catalogues.
+Measured by bench/bench_first_export.py (docs/benchmarks.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Imported on a first request before the warm-up: the charts (matplotlib), the casebook PDFs
+# (WeasyPrint), the Redis transport of kombu, the URL configuration itself.
+FIRST_REQUEST_IMPORTS = [
+    "imrtrial.urls",
+    "reports.pictures",
+    "matplotlib.figure",
+    "casebooks.printing",
+    "weasyprint",
+    "kombu.transport.redis",
+]
+
+
+def test_loading_the_wsgi_application_imports_what_the_first_request_needs() -> None:
+    script = (
+        "import json, sys; import imrtrial.wsgi; "
+        f"print(json.dumps([m for m in {FIRST_REQUEST_IMPORTS!r} if m not in sys.modules]))"
+    )
+    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "imrtrial.settings"}
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
