@@ -99,6 +99,7 @@ ENTRIES: tuple[Entry, ...] = (
             Role.DATA_MANAGER,
             Role.STATISTICIAN,
             Role.MONITOR,
+            Role.INVESTIGATOR,
         ),
     ),
     Entry(_("Accounts"), "admin:index", (Role.ADMIN,)),
