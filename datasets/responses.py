@@ -18,23 +18,19 @@ analysis data and are left out (the manifest counts them)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import json
+from collections.abc import Iterable, Iterator
 from functools import partial
 from typing import Any
 
+import pyarrow as pa
 from django.db import connection
 
 from assessments.models import InstrumentResponse, Timepoint
-from datasets.base import Column, Dataset, OdmBinding, OdmEvent, Row
+from datasets.base import ARROW_TYPES, Column, Columns, Dataset, OdmBinding, OdmEvent
 from datasets.base import VarType as T
 from datasets.context import NO_YES, ExportContext
-from datasets.forms import (
-    ExportDataError,
-    FormDecoder,
-    FormRef,
-    as_dict,
-    variable_column,
-)
+from datasets.forms import ExportDataError, FormDecoder, FormRef, variable_column
 from datasets.instruments import TIMEPOINT_NAMES, TIMEPOINT_NUMBERS, InstrumentMeta
 from instruments.metadata import Variable
 from participants.models import Participant
@@ -144,7 +140,7 @@ class ResponsesLongBuilder:
                 description=f"{meta.name}. One row per participant and timepoint ({span}) "
                 "with a complete or verified form.",
                 columns=columns,
-                chunks=partial(self._chunks, context, meta, FormDecoder(meta, variables)),
+                chunks=partial(self._chunks, context, meta, FormDecoder(meta, variables), columns),
                 odm=OdmBinding(
                     form_oid=f"F.{meta.code}",
                     form_name=meta.name,
@@ -161,33 +157,44 @@ class ResponsesLongBuilder:
         return (InstrumentResponse,)
 
     def _chunks(
-        self, context: ExportContext, meta: InstrumentMeta, decoder: FormDecoder
-    ) -> Iterator[Sequence[Row]]:
+        self,
+        context: ExportContext,
+        meta: InstrumentMeta,
+        decoder: FormDecoder,
+        columns: list[Column],
+    ) -> Iterator[Columns]:
+        types = [ARROW_TYPES[column.type] for column in columns]
         for rows in responses_of(meta.code):
-            chunk: list[Row] = []
-            for participant_id, timepoint, status, interview, items, missing, scores in rows:
-                facts = context.participants[participant_id]
-                values = decoder.decode(
-                    as_dict(items),
-                    as_dict(missing),
-                    as_dict(scores),
-                    where=FormRef(meta.code, facts.study_id, timepoint),
-                    randomized_on=facts.randomized_on,
-                    redactions=context.redactions,
-                )
-                chunk.append(
-                    (
-                        facts.study_id,
-                        facts.site_number,
-                        context.allocation_value(facts),
-                        meta.code,
-                        TIMEPOINT_NUMBERS[timepoint],
-                        context.days_from_randomization(facts, interview),
-                        int(status == "verified"),
-                        *values,
-                    )
-                )
-            yield chunk
+            people = [context.participants[row[0]] for row in rows]
+            # One json.loads per chunk: [[items, missing, scores], ...] of every form in it.
+            forms = json.loads("[" + ",".join(row[4] for row in rows) + "]")
+            values = decoder.decode_columns(
+                forms,
+                where=[
+                    FormRef(meta.code, facts.study_id, row[1])
+                    for facts, row in zip(people, rows, strict=True)
+                ],
+                randomized_on=[facts.randomized_on for facts in people],
+                redactions=context.redactions,
+            )
+            keys = [
+                [facts.study_id for facts in people],
+                [facts.site_number for facts in people],
+                [context.allocation_value(facts) for facts in people],
+                [meta.code] * len(rows),
+                [TIMEPOINT_NUMBERS[row[1]] for row in rows],
+                [
+                    context.days_from_randomization(facts, row[3])
+                    for facts, row in zip(people, rows, strict=True)
+                ],
+                [int(row[2] == "verified") for row in rows],
+            ]
+            yield Columns(
+                [
+                    pa.array(column, type=kind)
+                    for column, kind in zip(keys + values, types, strict=True)
+                ]
+            )
 
 
 def responses_of(instrument: str) -> Iterator[list[tuple[Any, ...]]]:
@@ -197,7 +204,8 @@ def responses_of(instrument: str) -> Iterator[list[tuple[Any, ...]]]:
     ranks = " ".join(f"WHEN %s THEN {rank}" for rank in TIMEPOINT_NUMBERS.values())
     sql = (
         "SELECT r.participant_id, r.timepoint, r.status, r.interview_date, "  # noqa: S608
-        "r.items, r.missing, r.scores "
+        # The form's three JSON objects as one array of text, decoded once per chunk.
+        "jsonb_build_array(r.items, r.missing, r.scores)::text "
         f"FROM {InstrumentResponse._meta.db_table} r "
         f"JOIN {Participant._meta.db_table} p ON p.id = r.participant_id "
         "WHERE r.instrument = %s AND r.status IN (%s, %s) "
