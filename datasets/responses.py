@@ -199,8 +199,10 @@ class ResponsesLongBuilder:
 
 def responses_of(instrument: str) -> Iterator[list[tuple[Any, ...]]]:
     """The complete and verified forms of one instrument, in chunks, ordered by study ID (C
-    collation) and timepoint: plain SQL on a server-side cursor, so the rows stream and the
-    JSON is decoded once by psycopg without the ORM's per-row work (this is the hot path)."""
+    collation) and timepoint: plain SQL on a server-side cursor, so the rows stream without the
+    ORM's per-row work (this is the hot path). The last value of a row is the form's
+    [items, missing, scores] as JSON text, which `_chunks` decodes with one json.loads for the
+    whole chunk."""
     ranks = " ".join(f"WHEN %s THEN {rank}" for rank in TIMEPOINT_NUMBERS.values())
     sql = (
         "SELECT r.participant_id, r.timepoint, r.status, r.interview_date, "  # noqa: S608

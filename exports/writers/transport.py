@@ -97,7 +97,7 @@ def write_xpt(
         else:
             data[short[column.name]] = _numbers(array)
     frame = pd.DataFrame(data, index=pd.RangeIndex(table.num_rows))
-    del table
+    del table, data  # the frame holds a copy
     pyreadstat.write_xport(
         frame,
         str(directory / name),
