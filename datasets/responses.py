@@ -36,6 +36,7 @@ from instruments.metadata import Variable
 from participants.models import Participant
 
 CHUNK = 5000
+DECODE_FORMS = 1000
 DONE_STATUSES = ("complete", "verified")
 
 
@@ -166,17 +167,24 @@ class ResponsesLongBuilder:
         types = [ARROW_TYPES[column.type] for column in columns]
         for rows in responses_of(meta.code):
             people = [context.participants[row[0]] for row in rows]
-            # One json.loads per chunk: [[items, missing, scores], ...] of every form in it.
-            forms = json.loads("[" + ",".join(row[4] for row in rows) + "]")
-            values = decoder.decode_columns(
-                forms,
-                where=[
-                    FormRef(meta.code, facts.study_id, row[1])
-                    for facts, row in zip(people, rows, strict=True)
-                ],
-                randomized_on=[facts.randomized_on for facts in people],
-                redactions=context.redactions,
-            )
+            values: list[list[Any]] = [[] for _ in decoder.variables]
+            for start in range(0, len(rows), DECODE_FORMS):
+                part = slice(start, start + DECODE_FORMS)
+                # One json.loads for many forms: [[items, missing, scores], ...]. Not for the
+                # whole chunk at once: the decoded objects weigh far more than their values.
+                forms = json.loads("[" + ",".join(row[4] for row in rows[part]) + "]")
+                decoded = decoder.decode_columns(
+                    forms,
+                    where=[
+                        FormRef(meta.code, facts.study_id, row[1])
+                        for facts, row in zip(people[part], rows[part], strict=True)
+                    ],
+                    randomized_on=[facts.randomized_on for facts in people[part]],
+                    redactions=context.redactions,
+                )
+                del forms
+                for column, more in zip(values, decoded, strict=True):
+                    column.extend(more)
             keys = [
                 [facts.study_id for facts in people],
                 [facts.site_number for facts in people],
