@@ -35,7 +35,5 @@ def test_the_wide_file_built_in_small_blocks_is_the_wide_file(
     table = wide_table(blocks, export_root)
     assert table.num_rows > 4  # several blocks
     assert table.equals(wide_table(whole, export_root))
-    _, rows, _ = readback.read_parquet(
-        export_root / blocks.directory / "responses_wide.parquet"
-    )
+    _, rows, _ = readback.read_parquet(export_root / blocks.directory / "responses_wide.parquet")
     assert rows == expected.wide_rows(None, [i.code for i in registry.forms()])
