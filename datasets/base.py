@@ -30,6 +30,14 @@ class VarType(StrEnum):
     TEXT = "text"
 
 
+# The Arrow type of each variable type: the staged Parquet files and the columnar chunks.
+ARROW_TYPES = {
+    VarType.INTEGER: pa.int64(),
+    VarType.DECIMAL: pa.float64(),
+    VarType.TEXT: pa.string(),
+}
+
+
 # --- missing values -------------------------------------------------------------------------
 # The reasons and their codes are the assessments app's (datasets.instruments.missing_reasons):
 # forms, API and exports speak of the same reasons with the same numbers. The codes are

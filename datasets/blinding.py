@@ -132,26 +132,27 @@ class BlindingBuilder:
             key = (recorded["participant_id"], TIMEPOINT_NUMBERS[recorded["timepoint"]])
             guesses[key] = dict(recorded)
         forms: dict[tuple[int, int], list[tuple[str, bool]]] = defaultdict(list)
-        responses = InstrumentResponse.objects.filter(
+        done_forms = InstrumentResponse.objects.filter(
             status__in=DONE_STATUSES, timepoint__in=["post", "followup"]
-        ).values_list(
-            "participant_id",
-            "timepoint",
-            "instrument",
-            "rater_id",
-            "interview_date",
-            "first_completed_at",
-            "created_at",
         )
-        for pid, when, code, rater_id, interview, completed, created in responses:
+        # Only a form rated by someone who reported being unblinded can be flagged: the dates
+        # response_is_flagged() weighs are read for those forms alone.
+        flagged_ids: set[int] = set()
+        for pk, rater_id, interview, completed, created in done_forms.filter(
+            rater_id__in=list(unblinded)
+        ).values_list("pk", "rater_id", "interview_date", "first_completed_at", "created_at"):
             response = SimpleNamespace(
                 rater_id=rater_id,
                 interview_date=interview,
                 first_completed_at=completed,
                 created_at=created,
             )
-            is_flagged = response_is_flagged(response, unblinded=unblinded)
-            forms[(pid, TIMEPOINT_NUMBERS[when])].append((code, is_flagged))
+            if response_is_flagged(response, unblinded=unblinded):
+                flagged_ids.add(pk)
+        for pk, pid, when, code in done_forms.values_list(
+            "pk", "participant_id", "timepoint", "instrument"
+        ):
+            forms[(pid, TIMEPOINT_NUMBERS[when])].append((code, pk in flagged_ids))
         chunk: list[Row] = []
         for facts in context.participants.values():  # ordered by study ID
             if facts.randomized_on is None or facts.arm is None:

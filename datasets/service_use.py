@@ -12,20 +12,22 @@ participant was alive (SPEC §11: for death, record the days at risk and flag th
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import date
 
 from django.utils import timezone
 
 from assessments.models import RegisterImport, ServiceUsePeriod
-from assessments.selectors import current_register_import, service_use_by_window
+from assessments.selectors import WindowCounts, current_register_import, service_use_by_window
 from datasets.base import Column, Dataset, OdmBinding, OdmEvent, Row
 from datasets.base import VarType as T
-from datasets.context import NO_YES, ExportContext
+from datasets.context import NO_YES, ExportContext, ParticipantFacts
 from datasets.forms import describe_notes
 from instruments.service_use import WINDOW_LABELS, WINDOWS
 from participants.models import Participant, Status
 from randomization.models import Allocation
 
 SERVICE_USE = "SERVICE_USE"
+CHUNK = 1250  # participants per chunk: 5,000 rows (four windows each)
 REGISTER_EVENT = OdmEvent("SE.REGISTER", "National register follow-up", 5)
 LINK_STATUSES = {"ok": 1, "not_linked": 2, "crosses_boundary": 3}
 LINK_LABELS = (
@@ -145,12 +147,24 @@ class ServiceUseBuilder:
     def _chunks(self, context: ExportContext) -> Iterator[Sequence[Row]]:
         current = current_register_import()
         imported_on = timezone.localdate(current.imported_at) if current else None
-        counts = service_use_by_window()
+        randomised = [f for f in context.participants.values() if f.randomized_on is not None]
+        for start in range(0, len(randomised), CHUNK):
+            people = randomised[start : start + CHUNK]  # ordered by study ID
+            # The counts of these people only: memory stays flat at any size.
+            counts = service_use_by_window([facts.id for facts in people])
+            yield self._rows(context, people, counts, imported_on)
+
+    def _rows(
+        self,
+        context: ExportContext,
+        people: list[ParticipantFacts],
+        counts: dict[int, dict[str, WindowCounts]],
+        imported_on: date | None,
+    ) -> list[Row]:
         chunk: list[Row] = []
-        for facts in context.participants.values():  # ordered by study ID
+        for facts in people:
             day0 = facts.randomized_on
-            if day0 is None:
-                continue
+            assert day0 is not None
             died_on = facts.status_date if facts.status == Status.DECEASED else None
             windows = counts[facts.id]
             for number, code in enumerate(WINDOWS, start=1):
@@ -181,7 +195,4 @@ class ServiceUseBuilder:
                         int(imported_on is not None and window.end < imported_on),
                     )
                 )
-            if len(chunk) >= 5000:
-                yield chunk
-                chunk = []
-        yield chunk
+        return chunk

@@ -15,11 +15,13 @@ codebook's `source` column always gives the instrument's own code."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from assessments.models import InstrumentResponse
@@ -30,7 +32,8 @@ from datasets.instruments import TIMEPOINT_NAMES, TIMEPOINT_NUMBERS
 from datasets.responses import dataset_name, exported_variables
 
 NAME_LIMIT = 32  # Stata; SPSS allows 64 bytes
-BATCH = 2000
+BATCH = 2000  # participants per block (and rows per batch of the staged file)
+BATCH_ROWS = 5000  # rows of a long file read at a time
 
 
 def shorten(stem: str, suffix: str, taken: set[str]) -> str:
@@ -120,35 +123,45 @@ class ResponsesWideBuilder:
     def _batches(
         self, context: ExportContext, columns: list[Column], plan: dict[str, list[Placement]]
     ) -> Iterator[Columns]:
+        """A block of participants at a time, so that memory stays flat at any size: the staged
+        long files are read alongside, in step (both are ordered by study ID)."""
         people = list(context.participants.values())  # ordered by study ID (C collation)
-        count = len(people)
-        row_of = {facts.study_id: row for row, facts in enumerate(people)}
-        data: list[np.ndarray] = [
-            np.full(count, None, dtype=object)
-            if column.type == VarType.TEXT
-            else np.full(count, np.nan)
-            for column in columns
-        ]
-        data[0][:] = [facts.study_id for facts in people]
-        data[1][:] = [facts.site_number for facts in people]
-        data[2][:] = [context.allocation_value(facts) for facts in people]
-        for code, placements in plan.items():
-            self._place(context, code, placements, row_of, data)
-        arrays = [_arrow(column, values) for column, values in zip(columns, data, strict=True)]
-        del data
-        for start in range(0, max(count, 1), BATCH):
-            yield Columns([array.slice(start, BATCH) for array in arrays])
+        readers = {
+            code: LongRows(
+                context.staged[dataset_name(code)],
+                sorted({p.long_column for p in placements} | {"STUDY_ID", "TIMEPOINT"}),
+            )
+            for code, placements in plan.items()
+        }
+        try:
+            for start in range(0, max(len(people), 1), BATCH):
+                block = people[start : start + BATCH]
+                data: list[np.ndarray] = [
+                    np.full(len(block), None, dtype=object)
+                    if column.type == VarType.TEXT
+                    else np.full(len(block), np.nan)
+                    for column in columns
+                ]
+                data[0][:] = [facts.study_id for facts in block]
+                data[1][:] = [facts.site_number for facts in block]
+                data[2][:] = [context.allocation_value(facts) for facts in block]
+                row_of = {facts.study_id: row for row, facts in enumerate(block)}
+                for code, placements in plan.items():
+                    self._place(readers[code].take(row_of.keys()), placements, row_of, data)
+                yield Columns(
+                    [_arrow(column, values) for column, values in zip(columns, data, strict=True)]
+                )
+        finally:
+            for reader in readers.values():
+                reader.close()
 
     @staticmethod
     def _place(
-        context: ExportContext,
-        code: str,
+        table: pa.Table,
         placements: list[Placement],
         row_of: dict[str, int],
         data: list[np.ndarray],
     ) -> None:
-        wanted = sorted({p.long_column for p in placements} | {"STUDY_ID", "TIMEPOINT"})
-        table = pq.read_table(context.staged[dataset_name(code)], columns=wanted)
         rows = np.array([row_of[s] for s in table.column("STUDY_ID").to_pylist()], dtype=np.int64)
         timepoints = table.column("TIMEPOINT").to_numpy()
         masks = {tp: timepoints == tp for tp in set(timepoints.tolist())}
@@ -162,6 +175,39 @@ class ResponsesWideBuilder:
             else:
                 values = source.cast(pa.float64()).to_numpy(zero_copy_only=False)
             data[placement.wide_index][rows[mask]] = values[mask]
+
+
+class LongRows:
+    """The rows of one staged long file, handed out a block of participants at a time in the
+    file's order (study ID, as the participants): only one Parquet batch is held ahead."""
+
+    def __init__(self, path: Path, columns: list[str]) -> None:
+        self.file = pq.ParquetFile(path)
+        self.batches = self.file.iter_batches(batch_size=BATCH_ROWS, columns=columns)
+        self.pending = self.file.schema_arrow.empty_table().select(columns)
+
+    def take(self, study_ids: Collection[str]) -> pa.Table:
+        """The next rows, as long as they belong to `study_ids` (the next block of people)."""
+        wanted = pa.array(list(study_ids), type=pa.string())
+        parts = []
+        while True:
+            if self.pending.num_rows == 0:
+                batch = next(self.batches, None)
+                if batch is None:
+                    break
+                self.pending = pa.Table.from_batches([batch])
+            inside = pc.is_in(self.pending.column("STUDY_ID"), value_set=wanted)
+            count = pc.sum(inside).as_py() or 0
+            if count and not pc.all(inside.slice(0, count)).as_py():
+                raise ValueError("The staged long file is not in the participants' order.")
+            parts.append(self.pending.slice(0, count))
+            self.pending = self.pending.slice(count)
+            if self.pending.num_rows:
+                break  # the rest belongs to later blocks
+        return pa.concat_tables(parts) if parts else self.pending
+
+    def close(self) -> None:
+        self.file.close()
 
 
 def _arrow(column: Column, values: np.ndarray) -> pa.Array:

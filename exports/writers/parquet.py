@@ -11,14 +11,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from datasets.base import Column, Columns, Dataset, VarType
+from datasets.base import ARROW_TYPES, Column, Columns, Dataset
 from exports.writers.base import Progress, StagedDataset
-
-ARROW_TYPES = {
-    VarType.INTEGER: pa.int64(),
-    VarType.DECIMAL: pa.float64(),
-    VarType.TEXT: pa.string(),
-}
 
 
 def _value_key(value: int | float) -> str:

@@ -129,6 +129,7 @@ def write_dta(staged: StagedDataset, directory: Path, progress: Progress) -> Wri
         else:
             data[column.name] = _stata_values(column, array)
     frame = pd.DataFrame(data, index=pd.RangeIndex(table.num_rows))
+    del table, data  # only the frame is held while ReadStat writes it
     pyreadstat.write_dta(
         frame,
         str(directory / name),

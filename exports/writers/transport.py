@@ -33,6 +33,7 @@ from exports.writers.base import Progress, StagedDataset, WrittenFile
 SAS_NAME_MAX = 8
 SAS_LABEL_MAX = 40
 SAS_TEXT_MAX = 200
+RDS_GZIP_LEVEL = 6
 
 
 def _shorten(name: str, taken: set[str]) -> str:
@@ -96,7 +97,7 @@ def write_xpt(
         else:
             data[short[column.name]] = _numbers(array)
     frame = pd.DataFrame(data, index=pd.RangeIndex(table.num_rows))
-    del table
+    del table, data  # the frame holds a copy
     pyreadstat.write_xport(
         frame,
         str(directory / name),
@@ -177,12 +178,16 @@ def write_rds(staged: StagedDataset, directory: Path, progress: Progress) -> Wri
     plain = directory / f".{name}.uncompressed"
     pyreadr.write_rds(str(plain), frame)
     del frame
-    # gzip as R's saveRDS does, but with no time or file name in the header (pyreadr's own
-    # gzip writes both): the same data gives the same bytes.
+    # gzip as R's saveRDS does (level 6, R's default), but with no time or file name in the
+    # header (pyreadr's own gzip writes both): the same data gives the same bytes. Not level 9
+    # (gzip's default): on these files, long runs of NA, it took twenty times as long (939 s
+    # of a 10,000-participant export) for files 10 % smaller.
     with (
         open(plain, "rb") as source,
         open(directory / name, "wb") as target,
-        gzip.GzipFile(filename="", mode="wb", fileobj=target, mtime=0) as packed,
+        gzip.GzipFile(
+            filename="", mode="wb", fileobj=target, mtime=0, compresslevel=RDS_GZIP_LEVEL
+        ) as packed,
     ):
         shutil.copyfileobj(source, packed, 1 << 20)
     plain.unlink()
