@@ -58,7 +58,7 @@ def _section(request: HttpRequest, role: str) -> dict[str, Any]:
         return {
             "completeness": home.completeness_summary(rows),
             "queries": home.queries_by_age(user, scope),
-            "age_bands": [label for label, _low, _high in home.AGE_BANDS],
+            "age_bands": [_(label) for label, _low, _high in home.AGE_BANDS],
             "retention": pictures.page_picture(user, "retention", holder=request),
         }
     if role == Role.MONITOR:

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from assessments import selectors as assessment_selectors
 from assessments.models import UNRESOLVED_QUERY_STATUSES, InstrumentResponse, ResponseStatus
@@ -170,7 +171,12 @@ def completeness_summary(rows: list[Any]) -> list[CompletenessSummary]:
     ]
 
 
-AGE_BANDS = (("0–7 days", 0, 7), ("8–30 days", 8, 30), ("> 30 days", 31, None))
+# Labels marked for the catalogue; the page shows them in the reader's language.
+AGE_BANDS = (
+    (gettext_noop("0–7 days"), 0, 7),
+    (gettext_noop("8–30 days"), 8, 30),
+    (gettext_noop("> 30 days"), 31, None),
+)
 
 
 def queries_by_age(user: Any, scope: Scope) -> list[dict[str, Any]]:
