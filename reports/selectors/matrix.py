@@ -23,14 +23,20 @@ from html import escape
 from typing import Any, overload
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
 from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 from assessments import permissions as assessment_permissions
 from assessments import windows
-from assessments.models import UNRESOLVED_QUERY_STATUSES, InstrumentResponse, Query, Timepoint
+from assessments.models import (
+    UNRESOLVED_QUERY_STATUSES,
+    InstrumentResponse,
+    Query,
+    Timepoint,
+    visit_name,
+)
 from instruments import registry
 from instruments.base import Instrument
 from participants.models import CLOSED_STATUSES, Participant, Status
@@ -239,13 +245,19 @@ def matrix(
     responses: dict[tuple[int, str, str], str] = {}
     found_forms = (
         InstrumentResponse.objects.filter(participant_id__in=[p.pk for p in people])
-        .annotate(queried=Exists(unresolved))
-        .values_list("participant_id", "timepoint", "instrument", "status", "missing", "queried")
+        .annotate(
+            queried=Exists(unresolved),
+            # Whether any item is missing with a reason, said by the database: no JSON to parse.
+            has_missing=ExpressionWrapper(~Q(missing={}), output_field=BooleanField()),
+        )
+        .values_list(
+            "participant_id", "timepoint", "instrument", "status", "has_missing", "queried"
+        )
     )
     if timepoint:
         found_forms = found_forms.filter(timepoint=timepoint)
-    for pid, tp, code, form_status, missing, queried in found_forms:
-        responses[(pid, tp, code)] = _response_state(form_status, bool(missing), queried)
+    for pid, tp, code, form_status, has_missing, queried in found_forms:
+        responses[(pid, tp, code)] = _response_state(form_status, has_missing, queried)
     labels = {state: str(label) for state, label in state_labels().items()}
     timepoint_names = {value: str(label) for value, label in timepoint_labels().items()}
     # Per column and state: (markup without a link, markup before the address, after it).
@@ -292,9 +304,12 @@ def matrix(
             else:
                 parts.append(plain)
         rows.append(Row(participant, "".join(parts)))
+    # The headings over each visit's columns give the visit's one name, with its timing; the
+    # cells' own text keeps the short name and code (T0–T2), said ~1,500 times a page.
+    visit_names = {tp: visit_name(tp) for tp in timepoints}
     groups: list[tuple[str, int]] = []
     for column in columns:
-        name = timepoint_names[column.timepoint]
+        name = visit_names[column.timepoint]
         if groups and groups[-1][0] == name:
             groups[-1] = (name, groups[-1][1] + 1)
         else:
