@@ -189,10 +189,10 @@ class StaffAdmin(ReasonAuditMixin, UserAdmin):
     add_form = StaffCreationForm
     fieldsets = (
         (None, {"fields": ("username", "password")}),
-        ("Person", {"fields": ("first_name", "last_name", "email")}),
-        ("Access", {"fields": ("is_active",)}),
-        ("Dates", {"fields": ("last_login", "date_joined")}),
-        ("Reason", {"fields": ("change_reason",)}),
+        (_("Person"), {"fields": ("first_name", "last_name", "email")}),
+        (_("Access"), {"fields": ("is_active",)}),
+        (_("Dates"), {"fields": ("last_login", "date_joined")}),
+        (_("Reason"), {"fields": ("change_reason",)}),
     )
     add_fieldsets = (
         (
@@ -347,6 +347,20 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+@admin.display(description=_("Status"))
+def _axes_status(modeladmin: Any, obj: Any) -> str:
+    # axes' own column has no translatable heading (its method's name is shown).
+    return str(AccessAttemptAdmin.status(modeladmin, obj))
+
+
+@admin.display(description=_("Expires"))
+def _axes_expiration(modeladmin: Any, obj: Any) -> Any:
+    return AccessAttemptAdmin.expiration(modeladmin, obj)
+
+
+_AXES_COLUMNS = {"status": _axes_status, "expiration": _axes_expiration}
+
+
 # django-axes' lists of login attempts stay visible but cannot be edited or deleted here:
 # deleting an attempt would lift a lockout without the audited "Lift a lockout" action above
 # (an UNLOCKED security event), and deleting the logs would remove evidence of logins.
@@ -357,7 +371,14 @@ for _model, _base in (
 ):
     if admin.site.is_registered(_model):
         admin.site.unregister(_model)
-        admin.site.register(_model, type(f"ReadOnly{_base.__name__}", (ReadOnlyAdmin, _base), {}))
+        admin.site.register(
+            _model,
+            type(
+                f"ReadOnly{_base.__name__}",
+                (ReadOnlyAdmin, _base),
+                dict(_AXES_COLUMNS) if _model is AccessAttempt else {},
+            ),
+        )
 
 
 @admin.register(AuthEvent)

@@ -39,7 +39,7 @@ class RegistrationForm(forms.Form):
             }
         ),
     )
-    sex = forms.ChoiceField(choices=Sex.choices, widget=forms.RadioSelect)
+    sex = forms.ChoiceField(label=_("Sex"), choices=Sex.choices, widget=forms.RadioSelect)
     # Shown only after a warning: the sex chosen differs from the one the CPR number gives.
     sex_confirmed = forms.BooleanField(
         required=False,
