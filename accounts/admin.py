@@ -111,10 +111,12 @@ class StaffCreationForm(UserCreationForm):
         super().__init__(*args, **kwargs)
         # Asked on the first page: confirmation e-mails (randomisation) need an address.
         self.fields["email"].required = True
-        self.fields["email"].help_text = "The person's work address: confirmation e-mails go there."
-        self.fields[
-            "password1"
-        ].help_text = "The person must change it at the first login: you know this one."
+        self.fields["email"].help_text = _(
+            "The person's work address: confirmation e-mails go there."
+        )
+        self.fields["password1"].help_text = _(
+            "The person must change it at the first login: you know this one."
+        )
 
 
 @admin.action(description=_("Remove the two-factor device (the user enrols a new one)"))

@@ -15,7 +15,7 @@ from django.utils import timezone
 from accounts.models import AccountPreference, ApiToken, AuthEvent
 from accounts.third_party_labels import AXES_STRINGS
 from tests.factories import make_staff, page_client
-from tests.i18n.test_browser_walk import catalogue_words, data_words, words
+from tests.i18n.test_browser_walk import catalogue_words, data_words, django_danish_words, words
 from trial.models import Site
 from trial.roles import Role
 
@@ -60,10 +60,12 @@ def test_the_admin_speaks_danish(danish_admin: Any) -> None:
         "/admin/axes/accesslog/": ["Tidspunkt for log ud", "Sti"],
         "/admin/axes/accessfailurelog/": ["Adgang spærret"],
         "/admin/auth/user/": ["Roller"],
-        f"/admin/auth/user/{danish_admin.pk}/change/": ["Rolle", "Tildelt"],
+        f"/admin/auth/user/{danish_admin.pk}/change/": ["Rolle", "Tildelt", "Datoer"],
+        "/admin/auth/user/add/": ["arbejdsadresse"],
+        f"/admin/auth/user/{danish_admin.pk}/password/": ["Adgangskode"],
     }
     english, danish = catalogue_words()
-    foreign = english - danish
+    foreign = english - danish - django_danish_words()
     found: list[str] = []
     bodies = {}
     for url in pages:
