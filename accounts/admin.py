@@ -16,11 +16,18 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
-from django.contrib.auth.forms import UserChangeForm, UserCreationForm, UsernameField
+from django.contrib.auth.forms import (
+    AdminPasswordChangeForm,
+    SetUnusablePasswordMixin,
+    UserChangeForm,
+    UserCreationForm,
+    UsernameField,
+)
 from django.contrib.auth.models import Group
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils.text import format_lazy
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -119,6 +126,23 @@ class StaffCreationForm(UserCreationForm):
         )
 
 
+class StaffPasswordChangeForm(AdminPasswordChangeForm):
+    """Django builds the help text of `usable_password` (for a user who has a password) by
+    adding a plain string to a lazy one in the class body, which fixes it at import in the
+    language active then (the deployment's default): an English page showed it in Danish.
+    Built per form here, in the reader's language, its warning translated too."""
+
+    def __init__(self, user: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(user, *args, **kwargs)
+        if "usable_password" in self.fields and user.has_usable_password():
+            self.fields["usable_password"].help_text = format_lazy(
+                '{}<ul id="id_unusable_warning" class="messagelist"><li class="warning">{}'
+                "</li></ul>",
+                SetUnusablePasswordMixin.usable_password_help_text,
+                _("If disabled, the current password for this user will be lost."),
+            )
+
+
 @admin.action(description=_("Remove the two-factor device (the user enrols a new one)"))
 def reset_two_factor(modeladmin: Any, request: HttpRequest, queryset: QuerySet) -> None:
     for user in queryset:
@@ -189,6 +213,7 @@ if admin.site.is_registered(User):
 class StaffAdmin(ReasonAuditMixin, UserAdmin):
     form = StaffChangeForm
     add_form = StaffCreationForm
+    change_password_form = StaffPasswordChangeForm
     fieldsets = (
         (None, {"fields": ("username", "password")}),
         (_("Person"), {"fields": ("first_name", "last_name", "email")}),

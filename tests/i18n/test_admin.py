@@ -96,3 +96,18 @@ def test_every_axes_string_is_named_for_the_catalogue() -> None:
         used |= set(re.findall(r'\b_\("([^"]+)"\)', (root / module).read_text()))
     # "Yes" and "No" are Django's own words, translated by Django.
     assert used - {"Yes", "No"} <= set(AXES_STRINGS)
+
+
+def test_the_password_page_follows_the_language_not_the_default(danish_admin: Any) -> None:
+    """Django fixes one help text of the admin's password form at import, in the default
+    language (Danish here): an English reader must get it in English."""
+    danish_admin.set_password("a long enough password 1")
+    danish_admin.save()
+    for language, expected, absent in (
+        ("en", "authenticate using a password", "logge ind med adgangskode"),
+        ("da", "logge ind med adgangskode", "authenticate using a password"),
+    ):
+        AccountPreference.objects.filter(user=danish_admin).update(language=language)
+        client = page_client(danish_admin)
+        body = client.get(f"/admin/auth/user/{danish_admin.pk}/password/").content.decode()
+        assert expected in body and absent not in body, language
