@@ -16,11 +16,18 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
-from django.contrib.auth.forms import UserChangeForm, UserCreationForm, UsernameField
+from django.contrib.auth.forms import (
+    AdminPasswordChangeForm,
+    SetUnusablePasswordMixin,
+    UserChangeForm,
+    UserCreationForm,
+    UsernameField,
+)
 from django.contrib.auth.models import Group
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils.text import format_lazy
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -111,10 +118,29 @@ class StaffCreationForm(UserCreationForm):
         super().__init__(*args, **kwargs)
         # Asked on the first page: confirmation e-mails (randomisation) need an address.
         self.fields["email"].required = True
-        self.fields["email"].help_text = "The person's work address: confirmation e-mails go there."
-        self.fields[
-            "password1"
-        ].help_text = "The person must change it at the first login: you know this one."
+        self.fields["email"].help_text = _(
+            "The person's work address: confirmation e-mails go there."
+        )
+        self.fields["password1"].help_text = _(
+            "The person must change it at the first login: you know this one."
+        )
+
+
+class StaffPasswordChangeForm(AdminPasswordChangeForm):
+    """Django builds the help text of `usable_password` (for a user who has a password) by
+    adding a plain string to a lazy one in the class body, which fixes it at import in the
+    language active then (the deployment's default): an English page showed it in Danish.
+    Built per form here, in the reader's language, its warning translated too."""
+
+    def __init__(self, user: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(user, *args, **kwargs)
+        if "usable_password" in self.fields and user.has_usable_password():
+            self.fields["usable_password"].help_text = format_lazy(
+                '{}<ul id="id_unusable_warning" class="messagelist"><li class="warning">{}'
+                "</li></ul>",
+                SetUnusablePasswordMixin.usable_password_help_text,
+                _("If disabled, the current password for this user will be lost."),
+            )
 
 
 @admin.action(description=_("Remove the two-factor device (the user enrols a new one)"))
@@ -187,12 +213,13 @@ if admin.site.is_registered(User):
 class StaffAdmin(ReasonAuditMixin, UserAdmin):
     form = StaffChangeForm
     add_form = StaffCreationForm
+    change_password_form = StaffPasswordChangeForm
     fieldsets = (
         (None, {"fields": ("username", "password")}),
-        ("Person", {"fields": ("first_name", "last_name", "email")}),
-        ("Access", {"fields": ("is_active",)}),
-        ("Dates", {"fields": ("last_login", "date_joined")}),
-        ("Reason", {"fields": ("change_reason",)}),
+        (_("Person"), {"fields": ("first_name", "last_name", "email")}),
+        (_("Access"), {"fields": ("is_active",)}),
+        (_("Dates"), {"fields": ("last_login", "date_joined")}),
+        (_("Reason"), {"fields": ("change_reason",)}),
     )
     add_fieldsets = (
         (
@@ -347,6 +374,20 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+@admin.display(description=_("Status"))
+def _axes_status(modeladmin: Any, obj: Any) -> str:
+    # axes' own column has no translatable heading (its method's name is shown).
+    return str(AccessAttemptAdmin.status(modeladmin, obj))
+
+
+@admin.display(description=_("Expires"))
+def _axes_expiration(modeladmin: Any, obj: Any) -> Any:
+    return AccessAttemptAdmin.expiration(modeladmin, obj)
+
+
+_AXES_COLUMNS = {"status": _axes_status, "expiration": _axes_expiration}
+
+
 # django-axes' lists of login attempts stay visible but cannot be edited or deleted here:
 # deleting an attempt would lift a lockout without the audited "Lift a lockout" action above
 # (an UNLOCKED security event), and deleting the logs would remove evidence of logins.
@@ -357,7 +398,14 @@ for _model, _base in (
 ):
     if admin.site.is_registered(_model):
         admin.site.unregister(_model)
-        admin.site.register(_model, type(f"ReadOnly{_base.__name__}", (ReadOnlyAdmin, _base), {}))
+        admin.site.register(
+            _model,
+            type(
+                f"ReadOnly{_base.__name__}",
+                (ReadOnlyAdmin, _base),
+                dict(_AXES_COLUMNS) if _model is AccessAttempt else {},
+            ),
+        )
 
 
 @admin.register(AuthEvent)

@@ -23,18 +23,26 @@ class AuthEvent(models.Model):
         PASSWORD_CHANGED = "password_changed", _("Password changed")
         UNLOCKED = "unlocked", _("Lockout lifted by an administrator")
 
-    kind = models.CharField(max_length=20, choices=Kind.choices)
-    username = models.CharField(max_length=150)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    username = models.CharField(_("username"), max_length=150)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("user"),
     )
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
-    ip_address = models.GenericIPAddressField(null=True, blank=True)
-    channel = models.CharField(max_length=20, default="web")  # web | api | admin | cli
-    detail = models.CharField(max_length=200, blank=True)
+    at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    # web | api | admin | cli
+    channel = models.CharField(_("channel"), max_length=20, default="web")
+    detail = models.CharField(_("detail"), max_length=200, blank=True)
 
     class Meta:
         ordering = ["-at"]
+        verbose_name = _("security event")
+        verbose_name_plural = _("security events")
         triggers = [
             pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete)
         ]
@@ -53,19 +61,24 @@ class ApiToken(models.Model):
     password or is deactivated."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
+        verbose_name=_("user"),
     )
-    digest = models.CharField(max_length=64, unique=True)
+    digest = models.CharField(_("digest"), max_length=64, unique=True)
     prefix = models.CharField(
-        max_length=8, help_text="First characters of the key, to recognise it"
+        _("prefix"), max_length=8, help_text=_("First characters of the key, to recognise it")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField()
-    last_used_at = models.DateTimeField()
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires at"))
+    last_used_at = models.DateTimeField(_("last used at"))
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
         indexes = [models.Index(fields=["user", "revoked_at"], name="token_user_revoked")]
 
     def __str__(self) -> str:

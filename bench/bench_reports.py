@@ -7,7 +7,7 @@ in one run and alternating so that drift on a shared machine hits all alike, req
 
 - `GET /api/v1/sites/` (the trivial endpoint every ratio is taken against);
 - the home page `/` of each role (coordinator, assessor, clinician, data manager, monitor,
-  statistician, instructor);
+  statistician, instructor, investigator);
 - the record status matrix, first page, all sites (data manager);
 - `GET /api/v1/reports/consort/` (data manager).
 
@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import bench_export  # noqa: E402  (the synthetic trial is built the same way as there)
 
 ROLES = ("coordinator", "assessor", "clinician", "data_manager", "monitor", "statistician",
-         "instructor")  # fmt: skip
+         "instructor", "investigator")  # fmt: skip
 
 
 def staff() -> dict[str, Any]:
@@ -57,7 +57,7 @@ def staff() -> dict[str, Any]:
     cookies = {}
     for role in ROLES:
         user = get_user_model().objects.create_user(f"bench-report-{role}", password=None)
-        scoped = role in ("coordinator", "assessor", "clinician", "instructor")
+        scoped = role in ("coordinator", "assessor", "clinician", "instructor", "investigator")
         RoleAssignment.objects.create(user=user, role=role, site=bal if scoped else None)
         client = Client()
         client.force_login(user)

@@ -77,7 +77,10 @@ ConsortSerializer = inline_serializer(
         "followup": StageSerializer,
         "analysed": serializers.IntegerField(),
         "sites": serializers.ListField(child=serializers.CharField()),
-        "arms": inline_serializer("ConsortArms", {"IMR": ArmSerializer, "TAU": ArmSerializer}),
+        # Only for callers who may see allocation, and only after lock (API.md).
+        "arms": inline_serializer(
+            "ConsortArms", {"IMR": ArmSerializer, "TAU": ArmSerializer}, required=False
+        ),
     },
 )
 

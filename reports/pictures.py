@@ -4,6 +4,7 @@ and that scope (reports.cache), in every format it is asked for."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 from matplotlib.figure import Figure
 
+from assessments.models import visit_name
 from reports import cache, permissions
 from reports.charts import consort as consort_chart
 from reports.charts import plots, render
@@ -104,17 +106,14 @@ def _funnel(scope: Scope) -> Picture:
 
 
 def timepoint_labels() -> dict[str, str]:
-    return {
-        "baseline": _("Baseline"),
-        "post": _("Post-intervention"),
-        "followup": _("One-year follow-up"),
-    }
+    """The visits' one name, with their timing (assessments.models.visit_name)."""
+    return {tp: visit_name(tp) for tp in ("baseline", "post", "followup")}
 
 
 def _retention(scope: Scope) -> Picture:
     found = home.retention(scope)
     names = timepoint_labels()
-    labels = [names[r.timepoint] for r in found]
+    labels = [textwrap.fill(names[r.timepoint], 32) for r in found]
     values = [r.percent or 0.0 for r in found]
     return Picture(
         name="retention",

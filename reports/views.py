@@ -58,7 +58,7 @@ def _section(request: HttpRequest, role: str) -> dict[str, Any]:
         return {
             "completeness": home.completeness_summary(rows),
             "queries": home.queries_by_age(user, scope),
-            "age_bands": [_(label) for label, _low, _high in home.AGE_BANDS],
+            "age_bands": [str(label) for label, _low, _high in home.AGE_BANDS],
             "retention": pictures.page_picture(user, "retention", holder=request),
         }
     if role == Role.MONITOR:
@@ -72,6 +72,24 @@ def _section(request: HttpRequest, role: str) -> dict[str, Any]:
             "capacity": home.list_capacity(user),
             "lock": home.lock_state(),
             "exports": home.recent_exports(user),
+        }
+    if role == Role.INVESTIGATOR:
+        # The principal investigator's view of their sites: recruitment against the target,
+        # the flow so far and retention, pooled (per-arm figures only on the CONSORT page
+        # after lock). A picture another section of the page already shows is not repeated.
+        scope = scope_for(user, roles=(Role.INVESTIGATOR,), holder=request)
+        held = access.roles_of(user)
+        flow = cache.remember("consort", scope, lambda: consort.consort(scope))
+        return {
+            "projection": home.projection(scope, site_count=Site.objects.count()),
+            "flow": flow,
+            "sites": scope.sites,
+            "recruitment": None
+            if Role.COORDINATOR in held
+            else pictures.page_picture(user, "recruitment", holder=request),
+            "retention": None
+            if Role.DATA_MANAGER in held
+            else pictures.page_picture(user, "retention", holder=request),
         }
     if role == Role.INSTRUCTOR:
         scope = scope_for(user, roles=(Role.INSTRUCTOR,), holder=request)

@@ -11,6 +11,7 @@ import pgtrigger
 from django.conf import settings
 from django.db import connections, models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from trial.roles import Role
@@ -25,14 +26,18 @@ LOCK_WRITER_SETTING = "imr.lock_writer"
 class Site(models.Model):
     """A community mental health centre: the randomisation stratum."""
 
-    code = models.CharField(max_length=3, unique=True)
-    name = models.CharField(max_length=100)
-    number = models.PositiveSmallIntegerField(unique=True, help_text="SITE code in datasets")
+    code = models.CharField(_("code"), max_length=3, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    number = models.PositiveSmallIntegerField(
+        _("number"), unique=True, help_text=_("SITE code in datasets")
+    )
     # The next participant number at this site; taken under a row lock at registration.
-    next_participant_number = models.PositiveIntegerField(default=1)
+    next_participant_number = models.PositiveIntegerField(_("next participant number"), default=1)
 
     class Meta:
         ordering = ["number"]
+        verbose_name = _("site")
+        verbose_name_plural = _("sites")
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
@@ -43,15 +48,25 @@ class RoleAssignment(models.Model):
     """A role held by a user, at one site or (site empty) at every site."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="role_assignments"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="role_assignments",
+        verbose_name=_("user"),
     )
-    role = models.CharField(max_length=20, choices=Role.choices)
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices)
     site = models.ForeignKey(
-        Site, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        Site,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("site"),
     )
-    granted_at = models.DateTimeField(auto_now_add=True)
+    granted_at = models.DateTimeField(_("granted at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("role assignment")
+        verbose_name_plural = _("role assignments")
         constraints = [
             models.UniqueConstraint(
                 fields=["user", "role", "site"],
@@ -62,7 +77,7 @@ class RoleAssignment(models.Model):
         ordering = ["user_id", "role", "site_id"]
 
     def __str__(self) -> str:
-        where = self.site.code if self.site else "all sites"
+        where = self.site.code if self.site else gettext("all sites")
         return f"{self.user} — {self.get_role_display()} ({where})"
 
 

@@ -222,7 +222,9 @@ def attendance_sheet(session: GroupSession) -> list[AttendanceLine]:
         if session.date < randomized_on:
             # Soft check: the session predates this participant's randomisation. Usually a
             # wrong session date; shown to the instructor rather than refused.
-            warning = f"randomised {randomized_on:%Y-%m-%d}, after this session"
+            warning = gettext("randomised %(date)s, after this session") % {
+                "date": date_format(randomized_on, "SHORT_DATE_FORMAT")
+            }
         lines.append(AttendanceLine(participant, recorded.get(participant.pk), warning))
     return lines
 

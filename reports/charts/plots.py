@@ -78,8 +78,9 @@ def bar_chart(
     ylabel: str,
     percent: bool = False,
 ) -> Figure:
-    """Horizontal bars, the first label on top, each bar labelled with its value."""
-    height = 1.2 + 0.35 * max(len(labels), 1)
+    """Horizontal bars, the first label on top, each bar labelled with its value. Labels may
+    hold line breaks (long visit names are wrapped): the figure grows with their lines."""
+    height = 1.2 + 0.35 * max(sum(label.count("\n") + 1 for label in labels), 1)
     figure = render.new_figure(7, height)
     with render.settings():
         axes = figure.add_subplot(1, 1, 1)

@@ -11,10 +11,15 @@ from typing import Any
 
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_lazy
 
 from assessments import selectors as assessment_selectors
-from assessments.models import UNRESOLVED_QUERY_STATUSES, InstrumentResponse, ResponseStatus
+from assessments.models import (
+    UNRESOLVED_QUERY_STATUSES,
+    InstrumentResponse,
+    ResponseStatus,
+    visit_name,
+)
 from exports.models import ExportJob
 from exports.selectors import export_jobs_visible_to
 from fidelity.models import GroupSession, SessionStatus
@@ -156,6 +161,11 @@ class CompletenessSummary:
     missing: int
     with_missing_items: int
 
+    @property
+    def visit(self) -> str:
+        """The visit's one name, with its timing (assessments.models.visit_name)."""
+        return visit_name(self.timepoint)
+
 
 def completeness_summary(rows: list[Any]) -> list[CompletenessSummary]:
     """Forms summed over the instruments of each site and timepoint."""
@@ -171,11 +181,10 @@ def completeness_summary(rows: list[Any]) -> list[CompletenessSummary]:
     ]
 
 
-# Labels marked for the catalogue; the page shows them in the reader's language.
 AGE_BANDS = (
-    (gettext_noop("0–7 days"), 0, 7),
-    (gettext_noop("8–30 days"), 8, 30),
-    (gettext_noop("> 30 days"), 31, None),
+    (gettext_lazy("0–7 days"), 0, 7),
+    (gettext_lazy("8–30 days"), 8, 30),
+    (gettext_lazy("> 30 days"), 31, None),
 )
 
 
@@ -307,6 +316,7 @@ SECTION_ROLES = (
     Role.DATA_MANAGER,
     Role.MONITOR,
     Role.STATISTICIAN,
+    Role.INVESTIGATOR,
 )
 
 

@@ -50,7 +50,7 @@ def scope_for(
     input (400); a site outside the caller's sites is not found (404), as everywhere."""
     permissions.require_reader(user, roles)
     allowed = permissions.site_ids(user, roles)
-    sites = list(Site.objects.order_by("number"))
+    sites = _all_sites(holder)
     code = (site or "").strip().upper()
     if code:
         chosen = [s for s in sites if s.code == code]
@@ -68,6 +68,17 @@ def scope_for(
         blinded=access.is_blinded(user),
         holder=holder,
     )
+
+
+def _all_sites(holder: Any) -> list[Site]:
+    """Every site, ordered by number; read once per request (kept on `holder`) when a page
+    builds more than one scope."""
+    kept = getattr(holder, "_reports_sites", None)
+    if kept is None:
+        kept = list(Site.objects.order_by("number"))
+        if holder is not None:
+            holder._reports_sites = kept
+    return list(kept)
 
 
 def randomized_plus_months(months: int) -> RawSQL:

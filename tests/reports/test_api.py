@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -187,9 +188,41 @@ def test_completeness_counts_forms_per_site_timepoint_and_instrument(
 
 def test_administrators_and_anonymous_callers_get_no_report(sites: dict) -> None:
     admin = make_staff(None, Role.ADMIN)
-    for url in ("/api/v1/reports/consort/", "/api/v1/reports/recruitment/"):
+    for url in (
+        "/api/v1/reports/consort/",
+        "/api/v1/reports/recruitment/",
+        "/api/v1/reports/completeness/",
+    ):
         assert api_client(admin).get(url).status_code == 403
         assert api_client().get(url).status_code == 401
+
+
+def test_site_scoped_callers_get_rows_of_their_sites_only(report_trial: ReportTrial) -> None:
+    """API.md: site-scoped callers see their sites only; another site is 404, an unknown
+    one 400, for the row endpoints as for the flow."""
+    coordinator = make_staff(None, Role.COORDINATOR, sites=["GLA"])
+    for url in ("/api/v1/reports/recruitment/", "/api/v1/reports/completeness/"):
+        rows = get(coordinator, url + "?page_size=100")["results"]
+        assert rows and {row["site"] for row in rows} == {"GLA"}, url
+        assert api_client(coordinator).get(url + "?site=BAL").status_code == 404
+        assert api_client(coordinator).get(url + "?site=XYZ").status_code == 400
+    recruitment = get(coordinator, "/api/v1/reports/recruitment/?page_size=100")["results"]
+    assert sum(row["randomised"] for row in recruitment) == 1
+    assert recruitment[-1]["cumulative_randomised"] == 1
+
+
+def test_report_rows_keep_the_collection_rules(report_trial: ReportTrial) -> None:
+    """At most 100 rows a page whatever is asked; a page past the last is 404."""
+    person = make_participant("FRB", stage="ineligible")
+    screening = person.screenings.get()
+    screening.screened_at -= timedelta(days=4 * 365)  # four years before the others
+    screening.save()
+    user = make_staff(None, Role.STATISTICIAN)
+    data = get(user, "/api/v1/reports/recruitment/?page_size=500")
+    assert data["count"] > 100 and len(data["results"]) == 100
+    assert data["results"][0]["site"] == "BAL" and data["results"][2]["screened"] == 1
+    assert api_client(user).get("/api/v1/reports/recruitment/?page=99").status_code == 404
+    assert api_client(user).get("/api/v1/reports/completeness/?page=99").status_code == 404
 
 
 def test_a_cached_report_follows_the_data(report_trial: ReportTrial) -> None:
@@ -197,3 +230,23 @@ def test_a_cached_report_follows_the_data(report_trial: ReportTrial) -> None:
     assert get(user, "/api/v1/reports/consort/")["assessed"] == 11
     make_participant("FRB", stage="ineligible")
     assert get(user, "/api/v1/reports/consort/")["assessed"] == 12
+
+
+def test_the_schema_says_arms_are_optional() -> None:
+    """`arms` is left out for everyone who may not see it: the schema must not promise it."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    consort = schema["components"]["schemas"]["Consort"]
+    assert "arms" in consort["properties"]
+    assert "arms" not in consort["required"]
+    assert {"assessed", "excluded", "randomised", "followup"} <= set(consort["required"])
+    row = schema["components"]["schemas"]["RecruitmentRow"]
+    assert set(row["required"]) >= {
+        "month",
+        "site",
+        "screened",
+        "consented",
+        "randomised",
+        "cumulative_randomised",
+    }

@@ -24,8 +24,9 @@ SECTIONS: dict[str, str] = {
     Role.STATISTICIAN: "Allocation list capacity",
     Role.INSTRUCTOR: "This week's IMR sessions",
     Role.FIDELITY_RATER: "Your ratings",
+    Role.INVESTIGATOR: "Assessed for eligibility",
 }
-PICTURES: dict[str, int] = {Role.COORDINATOR: 2, Role.DATA_MANAGER: 1}
+PICTURES: dict[str, int] = {Role.COORDINATOR: 2, Role.DATA_MANAGER: 1, Role.INVESTIGATOR: 2}
 
 
 @pytest.mark.parametrize("role", list(SECTIONS))

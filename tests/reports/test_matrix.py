@@ -115,3 +115,44 @@ def test_the_matrix_is_paginated_by_50(sites: dict) -> None:
     assert first.count('<th scope="row">') == 50 and "page 1 of 2" in first
     second = client.get("/reports/matrix/?page=2").content.decode()
     assert second.count('<th scope="row">') == 2
+
+
+def test_pages_run_in_site_order_across_sites(sites: dict) -> None:
+    """Pages are read site by site (BAL, GLA, FRB by site number), then by participant
+    number: a page that spans two sites holds the end of one and the start of the next."""
+    frb = [make_participant("FRB") for _n in range(30)]
+    bal = [make_participant("BAL") for _n in range(30)]
+    make_participant("GLA", stage="eligible")  # no consent: no row
+    client = page_client(make_staff(None, Role.DATA_MANAGER))
+    order = [p.study_id for p in bal + frb]
+    first = client.get("/reports/matrix/").content.decode()
+    second = client.get("/reports/matrix/?page=2").content.decode()
+    rows = re.findall(r'<th scope="row"><a [^>]*>([^<]+)</a></th>', first + second)
+    assert rows == order
+    assert "60 participants" in first and "page 2 of 2" in second
+    # Past the last page: the last page; not a number: the first.
+    assert (
+        re.findall(
+            r'<th scope="row"><a [^>]*>([^<]+)</a>',
+            client.get("/reports/matrix/?page=9").content.decode(),
+        )
+        == order[50:]
+    )
+    assert order[0] in client.get("/reports/matrix/?page=x").content.decode()
+
+
+def test_the_forms_of_a_page_are_read_in_one_query(report_trial: ReportTrial) -> None:
+    """The cells come from one query of the page's forms (each with whether it has an
+    unresolved query), never one per participant or cell."""
+    client = page_client(make_staff(None, Role.DATA_MANAGER))
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get("/reports/matrix/").status_code == 200
+    forms = [
+        q["sql"]
+        for q in captured.captured_queries
+        if "assessments_instrumentresponse" in q["sql"] or "assessments_query" in q["sql"]
+    ]
+    assert len(forms) == 1, forms
+    people = [q["sql"] for q in captured.captured_queries if "participants_participant" in q["sql"]]
+    # The count per site, then each site's part of the page (BAL and GLA hold rows here).
+    assert len(people) == 3, people

@@ -39,6 +39,7 @@ def test_each_role_gets_its_own_section(report_trial: ReportTrial) -> None:
         Role.MONITOR: ["home-monitor", "source-data verification"],
         Role.STATISTICIAN: ["home-statistician", "Allocation list capacity", "Recent exports"],
         Role.INSTRUCTOR: ["home-instructor", "This week's IMR sessions"],
+        Role.INVESTIGATOR: ["home-investigator", "Assessed for eligibility", "Retention"],
     }
     for role, texts in expectations.items():
         user = make_staff(None, role, sites=["BAL"])
@@ -63,6 +64,31 @@ def test_the_coordinator_sees_their_sites_only(report_trial: ReportTrial) -> Non
     assert report_trial.people["c"].study_id not in body  # BAL's consented participant
     assert "Younger than 18." in body
     assert "<strong>1</strong> of 66 randomised" in body
+
+
+def test_the_investigator_sees_the_pooled_flow_of_their_sites(report_trial: ReportTrial) -> None:
+    """The principal investigator at Gladsaxe: that site's recruitment, flow and retention,
+    with no per-arm figure on the home page, before or after lock."""
+    client = page_client(make_staff(None, Role.INVESTIGATOR, sites=["GLA"]))
+    for locked in (False, True):
+        if locked:
+            trial.lock()
+        body = get(client, "/").content.decode()
+        section = body[body.index('id="home-investigator"') :]
+        assert "GLA Gladsaxe" in section and "BAL" not in section
+        assert "<strong>1</strong> of 66 randomised" in section
+        flow = dict(re.findall(r'<th scope="row">([^<]+)</th><td>(\d+)</td>', section))
+        assert flow == {
+            "Assessed for eligibility": "2",
+            "Excluded": "1",
+            "Screened, not yet randomised": "0",
+            "Randomised": "1",
+        }
+        assert 'id="picture-recruitment"' in section and 'id="picture-retention"' in section
+        assert not ARM_WORDS.search(section), ARM_WORDS.search(section)
+    # Held together with the coordinator role: the recruitment picture is shown once.
+    both = page_client(make_staff(None, Role.INVESTIGATOR, Role.COORDINATOR, sites=["GLA"]))
+    assert get(both, "/").content.decode().count('id="picture-recruitment"') == 1
 
 
 def test_blinded_users_see_no_arm_on_any_report_page_even_after_lock(

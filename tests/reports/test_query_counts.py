@@ -24,6 +24,7 @@ PAGES: dict[str, Any] = {
     Role.MONITOR: ["/", "/reports/matrix/?timepoint=post"],
     Role.STATISTICIAN: ["/", "/reports/pictures/consort.svg", "/reports/tables/baseline.csv"],
     Role.INSTRUCTOR: ["/"],
+    Role.INVESTIGATOR: ["/"],
 }
 ENDPOINTS = [
     "/api/v1/reports/consort/",
