@@ -554,15 +554,23 @@ def sdv_worklist(request: HttpRequest) -> HttpResponse:
     verified, per site, oldest first."""
     _require(request, *permissions.VERIFIERS)
     site = request.GET.get("site", "")
-    rows = selectors.sdv_worklist(user=request.user, site=site)
-    every_site = selectors.sdv_worklist(user=request.user) if site else rows
-    per_site: dict[str, int] = {}
-    for row in every_site:
-        per_site[row.site] = per_site.get(row.site, 0) + 1
+    # The counts per site are one aggregate, which also gives the list's length; a page of
+    # forms is one sliced SELECT.
+    per_site = selectors.sdv_waiting_per_site(user=request.user)
+    count = per_site.get(site, 0) if site else sum(per_site.values())
+    pager = paging.pager(request, number=paging.page_number(request), count=count)
+    start = (pager.number - 1) * paging.PAGE_SIZE
+    responses = selectors.sdv_responses(user=request.user, site=site)
     return render(
         request,
         "assessments/sdv.html",
-        {"rows": rows[:500], "total": len(rows), "per_site": per_site, "site": site},
+        {
+            "rows": selectors.sdv_rows(responses[start : start + paging.PAGE_SIZE]),
+            "total": count,
+            "pager": pager,
+            "per_site": per_site,
+            "site": site,
+        },
     )
 
 
