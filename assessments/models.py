@@ -160,6 +160,14 @@ class InstrumentResponse(models.Model):
                 condition=models.Q(instrument="MHRM", missing__has_any_keys=MHRM_SPIRITUALITY),
                 name="response_mhrm_skip",
             ),
+            # The SDV worklist (complete forms, oldest first): a page walks this index in
+            # order, and the counts per site read it without the forms' rows.
+            models.Index(
+                fields=["updated_at", "id"],
+                include=["instrument", "participant"],
+                condition=models.Q(status="complete"),
+                name="response_waiting_sdv",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -163,13 +164,11 @@ class SdvRow:
         )
 
 
-def sdv_worklist(*, user: Viewer, site: str = "") -> list[SdvRow]:
-    """Complete forms not yet source-verified at the sites where the user verifies, oldest
-    first (the time the current version was saved), with how many of their fields are
-    already verified. Forms a blinded user may not read (IMRS_C) are left out. The SDV
-    worklist page and the reports read this."""
+def _sdv_waiting(*, user: Viewer, site: str = "") -> QuerySet[InstrumentResponse]:
+    """Complete forms not yet source-verified at the sites where the user verifies. Forms a
+    blinded user may not read (IMRS_C) are left out."""
     if not access.has_role(user, *permissions.VERIFIERS):
-        return []
+        return InstrumentResponse.objects.none()
     readable = [i.code for i in registry.forms() if permissions.may_verify(user, i)]
     responses = InstrumentResponse.objects.filter(
         status=ResponseStatus.COMPLETE,
@@ -178,16 +177,43 @@ def sdv_worklist(*, user: Viewer, site: str = "") -> list[SdvRow]:
     )
     if site:
         responses = responses.filter(participant__site__code=site)
-    responses = (
-        responses.select_related("participant__site", "rater")
-        .annotate(
-            fields_verified=Count(
-                "field_verifications",
-                filter=Q(field_verifications__version=F("version")),
-            )
-        )
+    return responses
+
+
+def sdv_responses(*, user: Viewer, site: str = "") -> QuerySet[InstrumentResponse]:
+    """The SDV worklist, oldest first (the time the current version was saved), with how many
+    fields of each form's current version are verified. A queryset: a page of it is one
+    sliced SELECT, without the forms' values; the count is a subquery per row of the page."""
+    verified = (
+        FieldVerification.objects.filter(response=OuterRef("pk"), version=OuterRef("version"))
+        .order_by()
+        .values("response")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return (
+        _sdv_waiting(user=user, site=site)
+        .select_related("participant__site")
+        .defer("items", "missing", "comments", "scores")
+        .annotate(fields_verified=Coalesce(Subquery(verified, output_field=IntegerField()), 0))
         .order_by("updated_at", "id")
     )
+
+
+def sdv_waiting_per_site(*, user: Viewer) -> dict[str, int]:
+    """Forms waiting for verification per site code, in site order: one aggregate."""
+    rows = (
+        _sdv_waiting(user=user)
+        .order_by()
+        .values("participant__site__code", "participant__site__number")
+        .annotate(n=Count("id"))
+        .order_by("participant__site__number")
+    )
+    return {row["participant__site__code"]: row["n"] for row in rows}
+
+
+def sdv_rows(responses: Any) -> list[SdvRow]:
+    """Rows of (a page of) `sdv_responses`."""
     return [
         SdvRow(
             response=r,
@@ -198,6 +224,11 @@ def sdv_worklist(*, user: Viewer, site: str = "") -> list[SdvRow]:
         )
         for r in responses
     ]
+
+
+def sdv_worklist(*, user: Viewer, site: str = "") -> list[SdvRow]:
+    """Every row of the SDV worklist (the page shows one page of `sdv_responses`)."""
+    return sdv_rows(sdv_responses(user=user, site=site))
 
 
 def unblinding_flags(responses: Any) -> dict[int, bool]:

@@ -118,21 +118,19 @@ def _visits_sql(forms: list[tuple[int, str, str]], today: date) -> tuple[str, li
     tz = settings.TIME_ZONE
     params += [tz, tz, sorted({s for s, _ in needed}), list(ACTIVE_STATUSES), today, today]
     participants = Participant._meta.db_table
-    sites = Site._meta.db_table
     progress = VisitProgress._meta.db_table
     sql = f"""
     WITH needed (site_id, timepoint, codes) AS (VALUES {needed_values}),
     rules (timepoint, closes_after, due_from, overdue_before) AS (VALUES {rule_values}),
     people AS (
-        SELECT p.id, p.study_id, p.site_id, s.code AS site_code,
+        SELECT p.id, p.study_id, p.site_id,
                coalesce(p.consent_date, (p.registered_at AT TIME ZONE %s)::date) AS start,
                (p.randomized_at AT TIME ZONE %s)::date AS randomized_on
-        FROM {participants} p JOIN {sites} s ON s.id = p.site_id
+        FROM {participants} p
         WHERE p.site_id = ANY(%s) AND p.status = ANY(%s)
     ),
     visits AS (
-        SELECT people.id, people.study_id, people.site_id, people.site_code, needed.timepoint,
-               people.start, people.randomized_on,
+        SELECT people.id, people.study_id, needed.timepoint,
                CASE WHEN needed.codes <@ coalesce(progress.done, '{{}}') THEN 'completed'
                     WHEN needed.timepoint = 'baseline' THEN
                          CASE WHEN %s < people.start THEN 'due'
@@ -189,17 +187,24 @@ def worklist_page(
     sql = f"""{visits},
     counts AS (SELECT state, count(*) AS n FROM visits GROUP BY state),
     page AS (
-        SELECT id, study_id, site_id, site_code, timepoint, start, randomized_on, closes, state
+        SELECT id, study_id, timepoint, closes, state, CASE timepoint {order} END AS rank
         FROM visits
         WHERE state = ANY(%s)
-        ORDER BY closes ASC NULLS LAST, study_id, CASE timepoint {order} END{window}
+        ORDER BY closes ASC NULLS LAST, study_id, rank{window}
     )
-    SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, state, n FROM counts
+    SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, state, n, NULL FROM counts
     UNION ALL
-    SELECT page.*, NULL FROM page"""  # noqa: S608 (fixed text; every value is a parameter)
+    SELECT page.id, page.study_id, p.site_id, s.code, page.timepoint,
+           coalesce(p.consent_date, (p.registered_at AT TIME ZONE %s)::date),
+           (p.randomized_at AT TIME ZONE %s)::date, page.closes, page.state, NULL, page.rank
+    FROM page
+    JOIN {Participant._meta.db_table} p ON p.id = page.id
+    JOIN {Site._meta.db_table} s ON s.id = p.site_id
+    ORDER BY 8 NULLS LAST, 2, 11"""  # noqa: S608 (fixed text; every value is a parameter)
     params += [wanted]
     if limit is not None:
         params += [limit, offset]
+    params += [settings.TIME_ZONE, settings.TIME_ZONE]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         fetched = cursor.fetchall()

@@ -330,6 +330,9 @@ def build_trial(n: int) -> tuple[Any, Any]:
         }])  # fmt: skip
         loaded["register periods"] = _copy(cursor, am.ServiceUsePeriod, periods)
         cursor.execute("SET session_replication_role = origin")
+        # The load bypassed the trigger that keeps each visit's progress (the worklist's
+        # source): fill it from the responses, as a trigger-kept database would have it.
+        cursor.execute(am.REBUILD_VISIT_PROGRESS_SQL)
         for model in (Participant, EligibilityScreening, rm.AllocationList, rm.AllocationSlot,
                       rm.Allocation, am.InstrumentResponse, am.Query, am.QueryMessage,
                       rm.BlindingGuess, rm.UnblindingIncident, fm.ImrGroup, fm.GroupMembership,

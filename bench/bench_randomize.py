@@ -74,9 +74,14 @@ def prepare(env: dict[str, str], participants: int) -> dict[str, Any]:
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{config["NAME"]}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{config["NAME"]}"')
-    manage(env, "migrate", "--no-input")
-    manage(env, "setup_trial")
-    os.environ.update(env)
+    # The server connects as the least-privilege runtime role, which ensure_database creates;
+    # this process migrates and builds as the owner role (trial/dbconfig.py), as
+    # bench_pages.py does.
+    manage(env, "ensure_database")
+    owner = {**env, "DATABASE_ROLE": "owner"}
+    manage(owner, "migrate", "--no-input")
+    manage(owner, "setup_trial")
+    os.environ.update(owner)
     import django
 
     django.setup()

@@ -124,6 +124,52 @@ class ExposureSummary:
         return self.categories.get("1-10", 0)
 
 
+@dataclass(frozen=True)
+class Figures:
+    """What a summary is made of, as SQL aggregates it (fidelity.selectors.exposure): counts,
+    means and sample SDs over one scope's rows, without the rows."""
+
+    participants: int
+    placed_in_group: int
+    mean_sessions: float | None
+    sd_sessions: float | None
+    attended_none: int
+    one_to_ten: int
+    eleven_to_twenty: int
+    more_than_20: int
+    with_first_session: int
+    mean_days_to_first_session: float | None
+    sd_days_to_first_session: float | None
+
+
+def summary_of(scope: str, figures: Figures) -> ExposureSummary:
+    """The summary of `figures` (the same as `summarise` of the rows they were taken from)."""
+    n = figures.participants
+    over_10 = figures.eleven_to_twenty + figures.more_than_20
+    return ExposureSummary(
+        scope=scope,
+        participants=n,
+        placed_in_group=figures.placed_in_group,
+        mean_sessions=figures.mean_sessions,
+        sd_sessions=figures.sd_sessions,
+        attended_none=figures.attended_none,
+        share_none=_share(figures.attended_none, n),
+        more_than_10=over_10,
+        share_more_than_10=_share(over_10, n),
+        more_than_20=figures.more_than_20,
+        share_more_than_20=_share(figures.more_than_20, n),
+        categories={
+            "0": figures.attended_none,
+            "1-10": figures.one_to_ten,
+            "11-20": figures.eleven_to_twenty,
+            ">20": figures.more_than_20,
+        },
+        with_first_session=figures.with_first_session,
+        mean_days_to_first_session=figures.mean_days_to_first_session,
+        sd_days_to_first_session=figures.sd_days_to_first_session,
+    )
+
+
 def summarise(scope: str, rows: Sequence[ExposureRow]) -> ExposureSummary:
     sessions = [row.sessions_attended for row in rows]
     days = [row.days_to_first_session for row in rows if row.days_to_first_session is not None]

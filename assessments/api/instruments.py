@@ -3,8 +3,10 @@ items with label and allowed values, scores), for clients and for building forms
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -101,8 +103,19 @@ class InstrumentListView(APIView):
         summary="Every instrument: items, allowed values, scores, rater and timepoints",
     )
     def get(self, request: Request) -> Response:
-        listed = (*registry.all(), *reference_instruments(request.user))
-        return Response([instrument_metadata(i) for i in listed])
+        return Response(
+            _all_metadata(get_language() or "", access.may_see_allocation(request.user))
+        )
+
+
+@functools.cache
+def _all_metadata(language: str, with_reference: bool) -> list[dict[str, Any]]:
+    """The instruments are code, not data: their metadata in one language is the same on
+    every request, so it is built once per language (and whether the IMR Fidelity Scale is
+    listed) rather than from ~1,500 lazy translations per request. `language` is the active
+    one, which the strings are translated into."""
+    listed = (*registry.all(), *(registry.reference_instruments if with_reference else ()))
+    return [instrument_metadata(i) for i in listed]
 
 
 class InstrumentDetailView(APIView):

@@ -298,18 +298,29 @@ class ExposureSummarySerializer(serializers.Serializer):
     sd_days_to_first_session = serializers.FloatField(allow_null=True)
 
 
-class ExposureReportSerializer(serializers.Serializer):
+class ExposureGroupsPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = ExposureSummarySerializer(many=True)
+
+
+class ExposurePageSerializer(serializers.Serializer):
+    """The schema of GET /api/v1/exposure/: a page of participants' rows (`?page=`) with the
+    figures of everyone, and a page of the groups' figures (`?groups_page=`)."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = ExposureRowSerializer(
+        many=True, help_text="Everyone randomised to IMR after the lock; before it, group members"
+    )
     itt_available = serializers.BooleanField(
         help_text="False before the database lock: no per-site counts by arm until then"
     )
     overall = ExposureSummarySerializer(allow_null=True, help_text="ITT, after the lock")
     sites = ExposureSummarySerializer(many=True, help_text="ITT per site, after the lock")
-    groups = ExposureSummarySerializer(many=True)
-    participants = ExposureRowSerializer(
-        many=True,
-        source="rows",
-        help_text="Everyone randomised to IMR after the lock; before it, group members",
-    )
+    groups = ExposureGroupsPageSerializer(help_text="A page of the groups' figures")
 
 
 class GroupExposureSerializer(serializers.Serializer):
@@ -444,6 +455,12 @@ class SiteFidelitySerializer(serializers.Serializer):
     band = serializers.CharField(allow_null=True)
 
 
-class FidelitySummarySerializer(serializers.Serializer):
-    groups = GroupScoresSerializer(many=True)
-    sites = SiteFidelitySerializer(many=True)
+class FidelitySummaryPageSerializer(serializers.Serializer):
+    """The schema of GET /api/v1/fidelity-summary/: a page of groups (`results`) and the
+    per-site figures over every group."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = GroupScoresSerializer(many=True)
+    sites = SiteFidelitySerializer(many=True, help_text="Over every group, whatever the page")

@@ -5,7 +5,7 @@ role (403); selectors and services check the site (404) and the rules."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -354,16 +354,44 @@ class AttendanceView(FidelityAPIView):
 
 class ExposureView(FidelityAPIView):
     read_roles = permissions.MEMBER_READERS
+    pagination_class = TrialPagination
 
     @extend_schema(
-        parameters=[SITE_PARAM],
-        responses=s.ExposureReportSerializer,
+        parameters=[
+            SITE_PARAM,
+            OpenApiParameter("groups_page", int, description="Page of `groups` (from 1)"),
+        ],
+        responses=s.ExposurePageSerializer,
         summary="Exposure (ITT: everyone randomised to IMR): overall, per site, per group, "
         "per participant",
     )
     def get(self, request: Request) -> Response:
         report = selectors.exposure_report(user=request.user, site=request.query_params.get("site"))
-        return Response(s.ExposureReportSerializer(report).data)
+        # The participants' rows are the page (`results`); the groups' figures a page of
+        # their own (`?groups_page=`); the ITT figures cover everyone.
+        response = paginated(
+            self,
+            request,
+            report.rows,
+            lambda page: s.ExposureRowSerializer(page, many=True).data,
+        )
+        groups = TrialPagination()
+        groups.page_query_param = "groups_page"
+        # A Window pages like a queryset (count() and slices), which the stubs do not know.
+        page: Any = groups.paginate_queryset(cast(Any, report.groups), request, view=self)
+        response.data.update(
+            {
+                "itt_available": report.itt_available,
+                "overall": s.ExposureSummarySerializer(report.overall).data
+                if report.overall
+                else None,
+                "sites": s.ExposureSummarySerializer(report.sites, many=True).data,
+                "groups": groups.get_paginated_response(
+                    s.ExposureSummarySerializer(page or [], many=True).data
+                ).data,
+            }
+        )
+        return response
 
 
 class GroupExposureView(FidelityAPIView):
@@ -481,15 +509,23 @@ class GroupFidelityView(FidelityAPIView):
 
 class FidelitySummaryView(FidelityAPIView):
     read_roles = permissions.FIDELITY_READERS
+    pagination_class = TrialPagination
 
     @extend_schema(
-        responses=s.FidelitySummarySerializer,
-        summary="Consensus fidelity per group; per site mean and SD at midway and end",
+        responses=s.FidelitySummaryPageSerializer,
+        summary="Consensus fidelity per group (a page of groups); per site mean and SD at "
+        "midway and end (over every group)",
     )
     def get(self, request: Request) -> Response:
-        return Response(
-            s.FidelitySummarySerializer(selectors.fidelity_summary(user=request.user)).data
+        summary = selectors.fidelity_summary(user=request.user)
+        response = paginated(
+            self,
+            request,
+            summary.groups,
+            lambda page: s.GroupScoresSerializer(page, many=True).data,
         )
+        response.data["sites"] = s.SiteFidelitySerializer(summary.sites, many=True).data
+        return response
 
 
 # ---------------------------------------------------------------------------- reference

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -19,12 +21,15 @@ from trial import access
 from trial.access import Viewer
 from trial.errors import Conflict
 from trial.models import DatasetLock
+from trial.paging import Window
 from trial.selectors import lock_level
 
 
-def _exposure_rows(allocations: QuerySet[Allocation]) -> list[exposure.ExposureRow]:
+def _exposure_rows(
+    allocations: QuerySet[Allocation], window: tuple[int, int] | None = None
+) -> list[exposure.ExposureRow]:
     """The rows from plain values (no model instance per participant): three queries for any
-    number of participants."""
+    number of participants; `window` (offset, limit) cuts one page in SQL."""
     found = allocations.order_by("participant__site__number", "participant__number").values_list(
         "participant_id",
         "participant__study_id",
@@ -32,6 +37,9 @@ def _exposure_rows(allocations: QuerySet[Allocation]) -> list[exposure.ExposureR
         "participant__status",
         "randomized_at",
     )
+    if window is not None:
+        offset, limit = window
+        found = found[offset : offset + limit]
     people = list(found)
     ids = [row[0] for row in people]
     groups = dict(
@@ -99,19 +107,76 @@ def exposure_rows(
     return _exposure_rows(allocations)
 
 
+# The figures of a scope's rows, in the order of exposure.Figures. `r` is one row per
+# participant: sessions attended (0 when none), first session, randomisation day, group.
+_FIGURES = """
+    count(*), count(r.group_id), avg(r.attended)::float8, stddev_samp(r.attended)::float8,
+    count(*) FILTER (WHERE r.attended = 0),
+    count(*) FILTER (WHERE r.attended BETWEEN 1 AND 10),
+    count(*) FILTER (WHERE r.attended BETWEEN 11 AND 20),
+    count(*) FILTER (WHERE r.attended > 20),
+    count(r.first_on),
+    avg(r.first_on - r.randomized_on)::float8,
+    stddev_samp(r.first_on - r.randomized_on)::float8
+"""
+# One row per participant of `allocations` (their ids, read first: the planner then reads
+# only their rows by index): the attendance is counted in one grouped pass.
+_PEOPLE = """
+    SELECT a.participant_id, s.code AS site, s.number AS site_number, m.group_id,
+           (a.randomized_at AT TIME ZONE %(zone)s)::date AS randomized_on,
+           COALESCE(t.attended, 0) AS attended, t.first_on
+    FROM randomization_allocation a
+    JOIN participants_participant p ON p.id = a.participant_id
+    JOIN trial_site s ON s.id = p.site_id
+    LEFT JOIN fidelity_groupmembership m ON m.participant_id = a.participant_id
+    LEFT JOIN (
+        SELECT at.participant_id, count(*) AS attended, min(gs.date) AS first_on
+        FROM fidelity_attendance at
+        JOIN fidelity_groupsession gs ON gs.id = at.session_id
+        WHERE at.present AND gs.status <> 'cancelled' AND at.participant_id = ANY(%(ids)s)
+        GROUP BY at.participant_id
+    ) t ON t.participant_id = a.participant_id
+    WHERE a.participant_id = ANY(%(ids)s)
+"""
+
+
+# The key of each summary, its GROUP BY and ORDER BY over the row `r`. Per site, with the
+# grouping set () for everyone (its key is NULL); per group.
+_BY = {
+    "site": ("r.site", "GROUPING SETS ((r.site, r.site_number), ())", "r.site_number NULLS LAST"),
+    "group": ("r.group_id", "r.group_id", "r.group_id"),
+}
+
+
+def _figures(allocations: QuerySet[Allocation], *, by: str) -> list[tuple[Any, exposure.Figures]]:
+    """(key, figures) of each site or group (`by`) of the allocations' rows."""
+    ids = list(allocations.values_list("participant_id", flat=True))
+    if not ids:
+        return []
+    key, grouping, order = _BY[by]
+    sql = f"SELECT {key}, {_FIGURES} FROM ({_PEOPLE}) r GROUP BY {grouping} ORDER BY {order}"  # noqa: S608 (constants; the values are parameters)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"ids": ids, "zone": timezone.get_current_timezone_name()})
+        found = cursor.fetchall()
+    return [(row[0], exposure.Figures(*row[1:])) for row in found]
+
+
 @dataclass(frozen=True)
 class ExposureReport:
-    """`overall` and `sites` (ITT) only after the lock; `groups` always; `rows` are everyone
-    randomised to IMR after the lock and the groups' members before it."""
+    """`overall` and `sites` (ITT) only after the lock; `groups` (a summary per group) and
+    `rows` (everyone randomised to IMR after the lock, the groups' members before it) are
+    fetched a page at a time when sliced (Django's paginator, `trial.paging`)."""
 
     itt_available: bool
     overall: exposure.ExposureSummary | None
     sites: list[exposure.ExposureSummary]
-    groups: list[exposure.ExposureSummary]
-    rows: list[exposure.ExposureRow] = field(default_factory=list)
+    groups: Window
+    rows: Window
 
 
 def exposure_report(*, user: Viewer, site: str | None = None) -> ExposureReport:
+    """The figures come from SQL aggregates (three statements whatever the number of
+    participants); a page of groups or rows costs one to three more."""
     permissions.require_role(user, permissions.MEMBER_READERS, _("see IMR attendance"))
     locked = itt_available()
     allocations = _imr_allocations(user, site)
@@ -119,32 +184,53 @@ def exposure_report(*, user: Viewer, site: str | None = None) -> ExposureReport:
         allocations = allocations.filter(
             participant_id__in=GroupMembership.objects.values("participant_id")
         )
-    rows = _exposure_rows(allocations)
-    groups = {
-        g.pk: g
-        for g in groups_visible_to(user).filter(
-            pk__in={row.group_id for row in rows if row.group_id}
+    overall: exposure.Figures | None = None
+    per_site: list[tuple[str, exposure.Figures]] = []
+    if locked:
+        # Per site, and for everyone (the grouping set () gives the NULL key): one grouped
+        # scan of the attendance, only once the figures may be shown.
+        by_site = _figures(allocations, by="site")
+        overall = next((f for code, f in by_site if code is None), None)
+        per_site = [(code, f) for code, f in by_site if code is not None]
+        count = overall.participants if overall else 0
+    else:
+        count = allocations.count()
+    members_in_scope = GroupMembership.objects.filter(
+        group=OuterRef("pk"), participant_id__in=allocations.values("participant_id")
+    )
+    groups = (
+        groups_visible_to(user)
+        .filter(Exists(members_in_scope))
+        .order_by("site__code", "name", "pk")
+    )
+
+    def group_page(offset: int, limit: int) -> list[exposure.ExposureSummary]:
+        page = list(groups[offset : offset + limit])
+        if not page:
+            return []
+        figures = dict(
+            _figures(
+                allocations.filter(
+                    participant_id__in=GroupMembership.objects.filter(group__in=page).values(
+                        "participant_id"
+                    )
+                ),
+                by="group",
+            )
         )
-    }
-    by_group: dict[int, list[exposure.ExposureRow]] = {}
-    for row in rows:
-        if row.group_id is not None:
-            by_group.setdefault(row.group_id, []).append(row)
-    site_codes = list(dict.fromkeys(row.site for row in rows))
+        return [
+            exposure.summary_of(f"{g.site.code} {g.name}", figures[g.pk])
+            for g in page
+            if g.pk in figures
+        ]
+
+    def row_page(offset: int, limit: int) -> list[exposure.ExposureRow]:
+        return _exposure_rows(allocations, window=(offset, limit))
+
     return ExposureReport(
         itt_available=locked,
-        overall=exposure.summarise("all", rows) if locked else None,
-        sites=[
-            exposure.summarise(code, [row for row in rows if row.site == code])
-            for code in site_codes
-        ]
-        if locked
-        else [],
-        groups=[
-            exposure.summarise(f"{groups[gid].site.code} {groups[gid].name}", members)
-            for gid, members in sorted(
-                by_group.items(), key=lambda item: (item[1][0].site, groups[item[0]].name)
-            )
-        ],
-        rows=rows,
+        overall=exposure.summary_of("all", overall) if overall else None,
+        sites=[exposure.summary_of(code, f) for code, f in per_site],
+        groups=Window([], count=groups.count(), offset=-1, fetch=group_page),
+        rows=Window([], count=count, offset=-1, fetch=row_page),
     )

@@ -7,11 +7,24 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import (
+    Avg,
+    Count,
+    Exists,
+    FloatField,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    StdDev,
+    Value,
+)
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from fidelity import exposure, permissions, scale
+from fidelity import permissions, scale
 from fidelity.models import (
     INDEPENDENT_KINDS,
     FidelityRating,
@@ -24,6 +37,7 @@ from trial import access
 from trial.access import Viewer
 from trial.errors import NotFound
 from trial.models import Site
+from trial.paging import Window
 from trial.roles import Role
 
 
@@ -275,42 +289,78 @@ class GroupFidelity:
 
 @dataclass(frozen=True)
 class FidelitySummary:
-    groups: list[GroupFidelity]
+    """`groups` is fetched a page at a time when sliced (Django's paginator,
+    `trial.paging`); `sites` covers every group."""
+
+    groups: Window
     sites: list[SiteFidelity]
 
 
-def fidelity_summary(*, user: Viewer) -> FidelitySummary:
-    """Consensus scores per group and timepoint, and per site the mean and SD (n − 1) of its
-    groups' scores (paper: "CMHC 1: 4.3 (SD 0.9)")."""
-    permissions.require_role(user, permissions.FIDELITY_READERS, _("see fidelity scores"))
-    consensus = {
-        (r.group_id, r.timepoint): r
-        for r in ratings_visible_to(user).filter(rater_kind=RaterKind.CONSENSUS)
+def _consensus_score() -> Any:
+    """FID_MEAN of a rating in SQL: the mean of its 13 items (the table's check constraint
+    holds every rating to all 13, each 1–5)."""
+    total: Any = Value(0)
+    for code in scale.ITEM_CODES:
+        total = total + Cast(KT(f"items__{code}"), IntegerField())
+    return Cast(total, FloatField()) / Value(float(len(scale.ITEM_CODES)))
+
+
+def site_fidelity(*, user: Viewer) -> list[SiteFidelity]:
+    """Per site (of the user's groups) and timepoint, the mean and SD (n − 1) of its groups'
+    consensus scores (paper: "CMHC 1: 4.3 (SD 0.9)"), aggregated in SQL."""
+    score = _consensus_score()
+    found: dict[tuple[int, str], dict[str, Any]] = {
+        (row["group__site_id"], row["timepoint"]): dict(row)
+        for row in ratings_visible_to(user)
+        .filter(rater_kind=RaterKind.CONSENSUS)
+        .order_by()
+        .values("group__site_id", "timepoint")
+        .annotate(
+            n=Count("id"),
+            mean=Avg(score, output_field=FloatField()),
+            sd=StdDev(score, sample=True, output_field=FloatField()),
+        )
     }
-    groups = list(groups_visible_to(user))
-    per_group = [
-        GroupFidelity(g, {t: consensus.get((g.pk, t)) for t in FidelityTimepoint.values})
-        for g in groups
-    ]
     sites: list[SiteFidelity] = []
-    for site in Site.objects.filter(pk__in={g.site_id for g in groups}).order_by("number"):
+    visible = groups_visible_to(user).order_by().values("site_id")
+    for site in Site.objects.filter(pk__in=visible).order_by("number"):
         for timepoint in FidelityTimepoint.values:
-            scores = [
-                r.score
-                for (gid, t), r in consensus.items()
-                if t == timepoint and r.group.site_id == site.pk and r.score is not None
-            ]
-            mean = exposure.mean_of(scores)
+            row = found.get((site.pk, timepoint), {})
+            mean = row.get("mean")
             band = scale.band_of_mean(mean)
             sites.append(
                 SiteFidelity(
                     site=site.code,
                     site_name=site.name,
                     timepoint=timepoint,
-                    groups=len(scores),
+                    groups=row.get("n", 0),
                     mean=mean,
-                    sd=exposure.sd_of(scores),
+                    # stddev_samp of one score is NULL, as exposure.sd_of says.
+                    sd=row.get("sd"),
                     band=band.value if band else None,
                 )
             )
-    return FidelitySummary(groups=per_group, sites=sites)
+    return sites
+
+
+def fidelity_summary(*, user: Viewer) -> FidelitySummary:
+    """Consensus scores per group and timepoint (a page of groups at a time), and per site the
+    mean and SD of its groups' scores."""
+    permissions.require_role(user, permissions.FIDELITY_READERS, _("see fidelity scores"))
+    groups = groups_visible_to(user)
+
+    def group_page(offset: int, limit: int) -> list[GroupFidelity]:
+        page = list(groups[offset : offset + limit])
+        consensus = {
+            (r.group_id, r.timepoint): r
+            for r in ratings_visible_to(user).filter(rater_kind=RaterKind.CONSENSUS, group__in=page)
+        }
+        return [
+            GroupFidelity(g, {t: consensus.get((g.pk, t)) for t in FidelityTimepoint.values})
+            for g in page
+        ]
+
+    return FidelitySummary(
+        groups=Window([], count=groups.count(), offset=-1, fetch=group_page),
+        sites=site_fidelity(user=user),
+    )
