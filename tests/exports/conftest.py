@@ -201,10 +201,17 @@ class LockedExports:
 
 @pytest.fixture(scope="module")
 def locked_exports(
-    django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    django_db_setup: Any,
+    django_db_blocker: Any,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[LockedExports]:
     """Made once per module; the tests only read (their own writes are rolled back), and the
-    database is emptied again at the end of the module."""
+    database is emptied again at the end of the module. One export of each kind unless the
+    module asks for more (`EXPORTS_PER_KIND = 2`: the byte-identity checks) or for the audited
+    ODM export (`AUDITED_ODM = True`): each export in every format takes seconds."""
+    per_kind = getattr(request.module, "EXPORTS_PER_KIND", 1)
+    with_audit = getattr(request.module, "AUDITED_ODM", False)
     from exports.models import ExportFormat, ExportJob
     from exports.services import masking_key_get_or_create, masking_mapping
     from tests.exports.trial import build_trial, lock, new_job, run_inline
@@ -218,19 +225,23 @@ def locked_exports(
         trial = build_trial()
         lock(dm)
         every = list(ExportFormat.values)
-        blinded = [run_inline(new_job(dm, formats=every)) for _ in range(2)]
+        blinded = [run_inline(new_job(dm, formats=every)) for _ in range(per_kind)]
         unblinded = [
-            run_inline(new_job(statistician, blinded=False, formats=every)) for _ in range(2)
+            run_inline(new_job(statistician, blinded=False, formats=every)) for _ in range(per_kind)
         ]
-        audited = run_inline(
-            ExportJob.objects.create(
-                requested_by=statistician,
-                blinded=False,
-                formats=["odm"],
-                options={"language": "en", "odm_audit_records": True},
+        audited = (
+            run_inline(
+                ExportJob.objects.create(
+                    requested_by=statistician,
+                    blinded=False,
+                    formats=["odm"],
+                    options={"language": "en", "odm_audit_records": True},
+                )
             )
+            if with_audit
+            else None
         )
-        for job in [*blinded, *unblinded, audited]:
+        for job in [*blinded, *unblinded, *([audited] if audited else [])]:
             assert job.status == "done", job.error
         yield LockedExports(
             root=root,

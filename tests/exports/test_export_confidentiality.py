@@ -18,6 +18,8 @@ from tests.exports import readback
 from tests.exports.conftest import LockedExports
 
 pytestmark = pytest.mark.django_db
+# Two exports of each kind (tests/exports/conftest.py): the byte-identity check compares them.
+EXPORTS_PER_KIND = 2
 
 ARM_REVEALING = ("attendance", "exposure", "fidelity", "blinding", "responses_long_imrs_c")
 

@@ -14,6 +14,8 @@ from tests.exports.readback import attr, one, text
 from tests.exports.test_export_odm import schema_errors
 
 pytestmark = pytest.mark.django_db
+# tests/exports/conftest.py builds the audited ODM export for this module.
+AUDITED_ODM = True
 
 ODM = readback.ODM
 
