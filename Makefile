@@ -71,11 +71,15 @@ WEB_SERVER = .venv/bin/gunicorn imrtrial.wsgi:application --bind 127.0.0.1:$(POR
   --workers $(WEB_CONCURRENCY) --timeout 60 --graceful-timeout 10 --access-logfile -
 DEV_SERVER = $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
+# Development containers run everything as root, the only user there: Celery's warning about it
+# is one a new user cannot act on (the Dockerfile runs the worker as the user `edc`).
+WORKER_WARNINGS := ignore:You're running the worker with superuser privileges
+
 # The worker and the web server share make's process group, so Ctrl-C (or a TERM to the
 # group) reaches both; the EXIT trap also stops the worker when the server ends on its own.
 define serve
 	@echo "Starting a Celery worker (with beat: the export watchdog, the heartbeat) and the web server on http://127.0.0.1:$(PORT) (Ctrl-C stops both)"
-	@mkdir -p var; .venv/bin/celery -A imrtrial worker --beat --schedule var/celerybeat-schedule --loglevel=INFO --concurrency=2 & worker=$$!; \
+	@mkdir -p var; PYTHONWARNINGS="$(WORKER_WARNINGS)" .venv/bin/celery -A imrtrial worker --beat --schedule var/celerybeat-schedule --loglevel=INFO --concurrency=2 & worker=$$!; \
 	  trap 'kill -TERM $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
 	  trap 'exit 130' INT TERM; \
 	  PORT=$(PORT) $(1)
