@@ -16,6 +16,8 @@ import pytest
 import yaml
 from django.core.management import call_command
 
+from trial.dbconfig import OWNER_ALIAS
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 APP_SERVICES = ("migrate", "web", "worker", "beat")
@@ -132,7 +134,9 @@ def check_services(monkeypatch: Any, database: dict[str, Any], redis_url: str) -
     must exit with 1)."""
     from trial.management.commands import check_services as command
 
-    configured = SimpleNamespace(DATABASES={"default": database}, REDIS_URL=redis_url)
+    configured = SimpleNamespace(
+        DATABASES={"default": database, OWNER_ALIAS: database}, REDIS_URL=redis_url
+    )
     monkeypatch.setattr(command, "settings", configured)
     err = io.StringIO()
     with pytest.raises(SystemExit) as stopped:
@@ -149,6 +153,24 @@ def test_an_unreachable_database_is_named_in_one_line_with_how_to_start_it(
     assert len(lines) == 1
     assert lines[0].startswith("PostgreSQL is not reachable at 127.0.0.1:1. Start it with: ")
     assert "pg_ctlcluster" in lines[0]
+
+
+def test_a_fresh_machine_passes_before_the_runtime_role_exists(
+    monkeypatch: Any, settings: Any
+) -> None:
+    """`make run` checks the services before `ensure_database` creates the runtime role: the
+    check connects as the owner, so a runtime role that does not exist yet is no outage."""
+    from trial.management.commands import check_services as command
+
+    owner = settings.DATABASES[OWNER_ALIAS]
+    runtime = dict(owner, USER="imr_role_not_made_yet", PASSWORD="x")
+    configured = SimpleNamespace(
+        DATABASES={"default": runtime, OWNER_ALIAS: owner}, REDIS_URL=settings.REDIS_URL
+    )
+    monkeypatch.setattr(command, "settings", configured)
+    out = io.StringIO()
+    call_command("check_services", stdout=out, stderr=io.StringIO())
+    assert "PostgreSQL and Redis are reachable." in out.getvalue()
 
 
 def test_an_unreachable_redis_is_named_in_one_line_with_how_to_start_it(

@@ -9,6 +9,8 @@ from django.core.management.base import BaseCommand
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from trial.dbconfig import OWNER_ALIAS
+
 PG_START = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
 
 
@@ -23,7 +25,9 @@ class Command(BaseCommand):
     help = "Check that PostgreSQL and Redis answer; say in one line how to start them if not."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        db = settings.DATABASES["default"]
+        # As the owner: on a fresh machine the runtime role does not exist until
+        # `ensure_database` (the next step of `make database`) creates it.
+        db = settings.DATABASES[OWNER_ALIAS]
         where = f"{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}"
         try:
             psycopg.connect(
