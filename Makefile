@@ -65,10 +65,13 @@ demo: database
 
 # The web server as in production: gunicorn, several worker processes (WEB_CONCURRENCY),
 # each with a small pool of database connections (DATABASE_POOL_SIZE), static files through
-# WhiteNoise. `make dev` serves with Django's autoreloading runserver instead.
+# WhiteNoise. `make dev` serves with Django's autoreloading runserver instead. No control socket:
+# gunicorn's default is one path per user (~/.gunicorn/gunicorn.ctl), which several checkouts
+# serving on one machine would share.
 WEB_CONCURRENCY ?= 4
 WEB_SERVER = .venv/bin/gunicorn imrtrial.wsgi:application --bind 127.0.0.1:$(PORT) \
-  --workers $(WEB_CONCURRENCY) --timeout 60 --graceful-timeout 10 --access-logfile -
+  --workers $(WEB_CONCURRENCY) --timeout 60 --graceful-timeout 10 --access-logfile - \
+  --no-control-socket
 DEV_SERVER = $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # Development containers run everything as root, the only user there: Celery's warning about it
