@@ -2,6 +2,7 @@
 
     make run                              # in one terminal: the demo trial on :8000
     .venv/bin/python docs/screenshots.py  # in another (BASE_URL=http://127.0.0.1:8001 for :8001)
+    .venv/bin/python docs/screenshots.py 24 28  # only the pictures whose names start so
 
 It logs in as the demo users through the real login page (with the demo TOTP secret for the
 two-factor roles), opens the main pages and writes PNGs to docs/screenshots/. It only reads:
@@ -15,12 +16,13 @@ import hashlib
 import hmac
 import os
 import struct
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-from playwright.sync_api import Page, ViewportSize, sync_playwright
+from playwright.sync_api import BrowserContext, Page, ViewportSize, sync_playwright
 
 BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 # The demo accounts' published credentials (demo_data, DEBUG machines only).
@@ -29,6 +31,9 @@ DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # noqa: S105
 OUT = Path(__file__).resolve().parent / "screenshots"
 DESKTOP: ViewportSize = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
+# Names (or their starts, e.g. "24") given on the command line retake only those pictures,
+# so adding one does not rewrite the others' bytes.
+ONLY = tuple(sys.argv[1:])
 
 
 def totp(secret: str, step: int) -> str:
@@ -53,18 +58,19 @@ def log_in(page: Page, username: str, *, two_factor: bool = False) -> None:
     page.goto(f"{BASE_URL}/accounts/login/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
-    page.locator("main form button[type=submit]").click()
     if two_factor:
-        # Each demo account has its own device, and a device accepts a code once: a fresh
-        # account per login keeps this simple.
+        # The code goes with the password. Each demo account has its own device, and a device
+        # accepts a code once: a fresh account per login keeps this simple.
         page.get_by_label("Code from your authenticator app").fill(
             totp(DEMO_TOTP_SECRET, int(time.time()) // 30)
         )
-        page.get_by_role("button", name="Confirm").click()
+    page.locator("main form button[type=submit]").click()
     page.wait_for_load_state("networkidle")
 
 
 def shoot(page: Page, path: str, name: str) -> None:
+    if ONLY and not name.startswith(ONLY):
+        return
     page.goto(f"{BASE_URL}{path}")
     page.wait_for_load_state("networkidle")
     page.screenshot(path=OUT / f"{name}.png", full_page=False)
@@ -86,13 +92,19 @@ def main() -> None:
             executable_path="/usr/bin/chromium", headless=True, args=["--no-sandbox"]
         )
 
-        def as_user(username: str, *, two_factor: bool = False, viewport: Any = DESKTOP) -> Page:
+        def english(viewport: Any) -> BrowserContext:
+            # The guide is in English; the demo speaks the deployment's DEFAULT_LANGUAGE (da)
+            # unless the language cookie says otherwise, as a chosen language does.
             context = browser.new_context(viewport=viewport)
-            page = context.new_page()
+            context.add_cookies([{"name": "django_language", "value": "en", "url": BASE_URL}])
+            return context
+
+        def as_user(username: str, *, two_factor: bool = False, viewport: Any = DESKTOP) -> Page:
+            page = english(viewport).new_page()
             log_in(page, username, two_factor=two_factor)
             return page
 
-        anonymous = browser.new_context(viewport=DESKTOP).new_page()
+        anonymous = english(DESKTOP).new_page()
         shoot(anonymous, "/accounts/login/", "01-login")
 
         page = as_user("demo-coordinator")
@@ -142,6 +154,14 @@ def main() -> None:
         page = as_user("demo-assessor")
         shoot(page, "/", "19-assessor-home")
         page.context.close()
+
+        # The other roles' home pages (the monitor is blinded; the rest may see allocation).
+        for number, role in enumerate(
+            ["monitor", "clinician", "instructor", "fidelity-rater", "investigator"], start=24
+        ):
+            page = as_user(f"demo-{role}")
+            shoot(page, "/", f"{number}-{role}-home")
+            page.context.close()
         browser.close()
 
 
