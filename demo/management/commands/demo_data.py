@@ -6,6 +6,7 @@ from celery import current_app as celery_app
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.test.utils import override_settings
+from django.utils import translation
 
 from demo.trial import build_demo_trial, existing_trial
 from trial.audit import task_context
@@ -99,6 +100,9 @@ class Command(BaseCommand):
             celery_app.conf.task_always_eager = eager
             task_log.setLevel(level)
         self.stdout.write("Demo trial created through the trial's own services:")
-        for line in summary.lines():
-            self.stdout.write(f"  {line}")
+        # The summary is English, whatever the deployment's default language (statuses and
+        # visit names come from translated labels).
+        with translation.override("en"):
+            for line in summary.lines():
+                self.stdout.write(f"  {line}")
         self.stdout.write("")
