@@ -5,7 +5,7 @@ CPR number."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -419,7 +419,7 @@ def test_an_english_reader_sees_the_audit_page_in_the_english_formats(
 
 
 def test_change_values_are_shown_in_the_readers_format() -> None:
-    moment = timezone.make_aware(timezone.datetime(2026, 7, 1, 10, 30), UTC)
+    moment = datetime(2026, 7, 1, 10, 30, tzinfo=UTC)
     day = audit_trail.Change("Date", "2026-03-04", "—", old_value=date(2026, 3, 4))
     number = audit_trail.Change("Score", "2.5", "3.25", Decimal("2.5"), 3.25)
     when = audit_trail.Change("At", "—", "2026-07-01 10:30:00 UTC", new_value=moment)
