@@ -5,6 +5,7 @@ here through the same signal, so all of them count towards one limit."""
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from axes.backends import AxesStandaloneBackend
@@ -16,7 +17,7 @@ from django.contrib.auth.signals import user_login_failed
 from django.core.mail import send_mail
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -109,7 +110,7 @@ def notify_owner(user: Any, *, ip_address: str | None) -> None:
         )
         % {
             "username": user.get_username(),
-            "when": timezone.now().strftime("%Y-%m-%d %H:%M"),
+            "when": formats.date_format(timezone.now().astimezone(UTC), "SHORT_DATETIME_FORMAT"),
             "ip": ip_address or "?",
             "minutes": minutes,
         },

@@ -607,9 +607,11 @@ def participant_audit_sources() -> list[AuditSource]:
             "Register data",
             blinded_may_see=True,
             hidden_fields=frozenset({"participant"}),
-            describe=lambda e: (
-                f"Register data {e.period_start:%Y-%m-%d} – {e.period_end:%Y-%m-%d} "
-                f"(import {e.register_import_id}, line {e.line})"
+            # The dates' format is the translation's (dd-mm-åååå in Danish).
+            describe=lambda e: gettext(
+                "Register data {start:%Y-%m-%d} – {end:%Y-%m-%d} (import {number}, line {line})"
+            ).format(
+                start=e.period_start, end=e.period_end, number=e.register_import_id, line=e.line
             ),
             field_labels={"register_import": _("Import"), "line": _("Line in the file")},
         ),

@@ -10,13 +10,18 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from assessments.models import Timepoint
 from instruments.base import Action, Finding
 from participants.models import Participant
+
+
+def _day(day: date) -> str:
+    """A date in a message, in the reader's format (dd-mm-åååå in Danish)."""
+    return formats.date_format(day, "SHORT_DATE_FORMAT")
 
 
 def add_months(day: date, months: int) -> date:
@@ -109,7 +114,7 @@ def interview_date_findings(
                 "interview_date",
                 "before_consent",
                 _("The interview date is before the consent date (%s).")
-                % participant.consent_date.isoformat(),
+                % _day(participant.consent_date),
                 Action.ERROR,
             )
         )
@@ -129,7 +134,7 @@ def interview_date_findings(
                 _("The interview date is after the participant's %(status)s date (%(date)s).")
                 % {
                     "status": participant.get_status_display().lower(),
-                    "date": participant.status_date,
+                    "date": _day(participant.status_date),
                 },
                 Action.ERROR,
             )
@@ -141,7 +146,7 @@ def interview_date_findings(
                     "interview_date",
                     "window",
                     _("The baseline interview (%(date)s) is after randomisation (%(rand)s).")
-                    % {"date": interview_date.isoformat(), "rand": randomized_on.isoformat()},
+                    % {"date": _day(interview_date), "rand": _day(randomized_on)},
                 )
             )
         return found
@@ -153,7 +158,7 @@ def interview_date_findings(
                 _("A %(timepoint)s interview cannot be before randomisation (%(rand)s).")
                 % {
                     "timepoint": Timepoint(timepoint).label.lower(),
-                    "rand": randomized_on.isoformat(),
+                    "rand": _day(randomized_on),
                 },
                 Action.ERROR,
             )
@@ -170,10 +175,10 @@ def interview_date_findings(
                     "%(opens)s – %(closes)s."
                 )
                 % {
-                    "date": interview_date.isoformat(),
+                    "date": _day(interview_date),
                     "timepoint": Timepoint(timepoint).label.lower(),
-                    "opens": visit.opens.isoformat(),
-                    "closes": visit.closes.isoformat() if visit.closes else "",
+                    "opens": _day(visit.opens),
+                    "closes": _day(visit.closes) if visit.closes else "",
                 },
             )
         )

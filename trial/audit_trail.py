@@ -16,15 +16,18 @@ docs/reference.md, "The audit history (contract)"."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
 from django.db import models
 from django.db.models import Q
+from django.utils import formats
 from django.utils.functional import Promise
 from django.utils.translation import gettext, gettext_noop
 
@@ -108,9 +111,24 @@ class AuditSource:
 
 @dataclass(frozen=True)
 class Change:
+    """`old`/`new` are the language-neutral text the API gives (ISO dates, UTC times, a point
+    as decimal mark); `old_value`/`new_value` keep the typed value (a date, a time, a number)
+    so that a page can show it in its reader's format (`old_shown`/`new_shown`)."""
+
     field: str
     old: str
     new: str
+    # (dataclasses.field: the class's own `field` hides the plain name here)
+    old_value: Any = dataclasses.field(default=None, compare=False)
+    new_value: Any = dataclasses.field(default=None, compare=False)
+
+    @property
+    def old_shown(self) -> str:
+        return shown_value(self.old, self.old_value)
+
+    @property
+    def new_shown(self) -> str:
+        return shown_value(self.new, self.new_value)
 
 
 @dataclass(frozen=True)
@@ -129,6 +147,8 @@ class AuditEntry:
         return self.at.astimezone(LOCAL_TIME)
 
     # Formatted here, not in templates: the `date` filter would turn UTC into local time.
+    # The *_text forms are the API's (ISO, with seconds); the *_shown forms are the pages',
+    # in the reader's language format (Danish dd-mm-åååå HH:MM).
     @property
     def utc_text(self) -> str:
         return self.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -136,6 +156,32 @@ class AuditEntry:
     @property
     def local_text(self) -> str:
         return self.at_local.strftime("%Y-%m-%d %H:%M:%S %Z")
+
+    @property
+    def utc_shown(self) -> str:
+        return shown_time(self.at.astimezone(UTC))
+
+    @property
+    def local_shown(self) -> str:
+        return shown_time(self.at_local)
+
+
+def shown_time(moment: datetime) -> str:
+    """A moment in the active language's short format, in its own zone, zone named
+    ("07-12-2026 16:05 CET" in Danish, "2026-12-07 16:05 CET" in English)."""
+    return f"{formats.date_format(moment, 'SHORT_DATETIME_FORMAT')} {moment.tzname()}"
+
+
+def shown_value(text: str, value: Any) -> str:
+    """An old or new value for a page: a date, a time or a number in the reader's format;
+    anything else as text, words the code keeps untranslated in the reader's language."""
+    if isinstance(value, datetime):
+        return shown_time(value.astimezone(LOCAL_TIME))
+    if isinstance(value, date):
+        return formats.date_format(value, "DATE_FORMAT")
+    if isinstance(value, Decimal | float):
+        return formats.number_format(value)
+    return gettext(text) if text else text
 
 
 # Each app's `participant_audit_sources`, registered in its AppConfig.ready().
@@ -215,7 +261,12 @@ def _compare(
     label = event.pgh_label
     if label == "delete":
         return [
-            Change(_label(f, source), _value(source, f, labels, event), EMPTY)
+            Change(
+                _label(f, source),
+                _value(source, f, labels, event),
+                EMPTY,
+                old_value=_typed(source, f, _raw(f, event)),
+            )
             for f in fields
             if _raw(f, event) not in (None, "", [], {})
         ], "deleted"
@@ -228,10 +279,18 @@ def _compare(
                 continue
             if isinstance(raw, dict):
                 changes.extend(
-                    Change(f"{_label(f, source)}: {k}", EMPTY, _text(v)) for k, v in raw.items()
+                    Change(f"{_label(f, source)}: {k}", EMPTY, _text(v), new_value=_typed_item(v))
+                    for k, v in raw.items()
                 )
             else:
-                changes.append(Change(_label(f, source), EMPTY, _value(source, f, labels, event)))
+                changes.append(
+                    Change(
+                        _label(f, source),
+                        EMPTY,
+                        _value(source, f, labels, event),
+                        new_value=_typed(source, f, raw),
+                    )
+                )
         # Anything else: tracking began after the object existed.
         return changes, "created" if label == "insert" else "first recorded"
     changes = []
@@ -249,6 +308,8 @@ def _compare(
                             f"{_label(f, source)}: {k}",
                             _text(old_raw.get(k)),
                             _text(new_raw.get(k)),
+                            old_value=_typed_item(old_raw.get(k)),
+                            new_value=_typed_item(new_raw.get(k)),
                         )
                     )
         else:
@@ -257,6 +318,8 @@ def _compare(
                     _label(f, source),
                     _value(source, f, labels, before),
                     _value(source, f, labels, event),
+                    old_value=_typed(source, f, old_raw),
+                    new_value=_typed(source, f, new_raw),
                 )
             )
     return changes, "changed" if label in ("update", "insert") else label
@@ -285,6 +348,30 @@ def _value(source: AuditSource, f: models.Field, labels: _RelatedLabels, event: 
     if f.choices:
         return str(dict(f.flatchoices).get(raw, raw))
     return _text(raw)
+
+
+def _typed(source: AuditSource, f: models.Field, raw: Any) -> Any:
+    """The value a page formats for its reader (a date, a time, a number with decimals), or
+    None when the text is shown as it is (a choice's label, a related name, an encrypted field,
+    text, whole numbers)."""
+    if f.name in source.encrypted_fields or f.is_relation or f.choices:
+        return None
+    if isinstance(raw, datetime | date | Decimal | float):
+        return raw
+    return None
+
+
+def _typed_item(value: Any) -> Any:
+    """The same for a value inside a JSON field (a form's item): numbers with decimals, and
+    dates, which JSON keeps as ISO text."""
+    if isinstance(value, float):
+        return value
+    if isinstance(value, str) and len(value) == 10 and value[4] == value[7] == "-":
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
 
 
 def _text(value: Any) -> str:

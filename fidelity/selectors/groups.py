@@ -331,8 +331,9 @@ def participant_audit_sources() -> list[AuditSource]:
             "IMR attendance",
             blinded_may_see=False,
             hidden_fields=frozenset({"participant", "session"}),
-            describe=lambda e: (
-                f"IMR attendance, {e.session.group.name} session {e.session.date:%Y-%m-%d}"
+            # The date's format is the translation's (dd-mm-åååå in Danish).
+            describe=lambda e: gettext("IMR attendance, {group} session {date:%Y-%m-%d}").format(
+                group=e.session.group.name, date=e.session.date
             ),
             related=("session__group",),
         ),

@@ -63,7 +63,12 @@ def schedule_generate(request: HttpRequest, pk: int) -> HttpResponse:
         lambda: services.schedule_generate(
             user=request.user, group=group, replace=bool(form.cleaned_data.get("replace"))
         ),
-        f"{weeks} weekly sessions planned from {group.start_date:%Y-%m-%d}.",
+        # The date's format is the translation's (dd-mm-åååå in Danish).
+        ngettext(
+            "{weeks} weekly session planned from {date:%Y-%m-%d}.",
+            "{weeks} weekly sessions planned from {date:%Y-%m-%d}.",
+            weeks,
+        ).format(weeks=weeks, date=group.start_date),
     )
     return redirect("fidelity:group", pk=group.pk)
 
@@ -252,7 +257,7 @@ def session_cancel(request: HttpRequest, pk: int) -> HttpResponse:
         lambda: services.session_cancel(
             user=request.user, session=session, reason=form.cleaned_data.get("reason", "")
         ),
-        f"Session on {session.date:%Y-%m-%d} cancelled.",
+        str(_("Session on {date:%Y-%m-%d} cancelled.")).format(date=session.date),
     )
     return redirect("fidelity:group", pk=session.group_id)
 

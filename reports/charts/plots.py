@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
+from django.utils import formats
 from django.utils.translation import gettext as _
 from matplotlib.figure import Figure
 
@@ -57,7 +58,8 @@ def recruitment_chart(
             axes.text(
                 0.01,
                 0.97,
-                _("Projected completion: %(date)s") % {"date": completion.isoformat()},
+                _("Projected completion: %(date)s")
+                % {"date": formats.date_format(completion, "SHORT_DATE_FORMAT")},
                 transform=axes.transAxes,
                 va="top",
             )

@@ -15,8 +15,10 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
+from django.utils import formats
 from django.utils.translation import gettext as _
 
 from assessments.models import InstrumentResponse, ResponseStatus, Timepoint
@@ -71,12 +73,19 @@ class PaperTable:
         return (_("Characteristic"), *self.groups)
 
 
+def one_decimal(value: float) -> str:
+    """A number rounded to one decimal in the reader's format (decimal comma in Danish).
+    Rounded first: number_format would cut a float's further digits off, not round them."""
+    return formats.number_format(Decimal(f"{value:.1f}"))
+
+
 def mean_sd(values: list[float]) -> str:
     if not values:
         return "–"
     if len(values) == 1:
-        return f"{values[0]:.1f} (–), n = 1"
-    return f"{statistics.fmean(values):.1f} ({statistics.stdev(values):.1f}), n = {len(values)}"
+        return f"{one_decimal(values[0])} (–), n = 1"
+    mean, sd = statistics.fmean(values), statistics.stdev(values)
+    return f"{one_decimal(mean)} ({one_decimal(sd)}), n = {len(values)}"
 
 
 def n_percent(count: int, total: int) -> str:
@@ -311,7 +320,7 @@ def exposure(user: Any, scope: Scope) -> PaperTable:
 def _fmt(mean: float | None, sd: float | None) -> str:
     if mean is None:
         return "–"
-    return f"{mean:.1f} ({sd:.1f})" if sd is not None else f"{mean:.1f}"
+    return f"{one_decimal(mean)} ({one_decimal(sd)})" if sd is not None else one_decimal(mean)
 
 
 TABLES = ("baseline", "outcomes", "exposure")

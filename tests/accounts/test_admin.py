@@ -3,14 +3,16 @@ reason and the acting administrator in the audit trail; no trial data."""
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from accounts.models import AuthEvent, StaffAccount
+from accounts.models import AccountPreference, AuthEvent, StaffAccount
 from tests.accounts.test_lockout import page_login
 from tests.factories import (
     PASSWORD,
@@ -174,6 +176,28 @@ def test_the_account_history_shows_who_changed_what_and_why(
     assert "root-admin" in html
     assert "Covers Gladsaxe" in html
     assert "GLA Gladsaxe" in html
+
+
+def test_the_account_history_reads_in_the_administrators_date_format(
+    administrator: Any, sites: dict[str, Site]
+) -> None:
+    user = make_staff("karen", Role.ASSESSOR, sites=["BAL"])
+    created = event_model(StaffAccount).objects.filter(pgh_obj_id=user.pk).earliest("pgh_id")
+    utc = created.pgh_created_at.astimezone(UTC)
+    local = utc.astimezone(ZoneInfo("Europe/Copenhagen"))
+    joined = user.date_joined.astimezone(ZoneInfo("Europe/Copenhagen"))
+    # (the account's language applies from its next login)
+    AccountPreference.objects.create(user=administrator, language="da")
+    html = page_client(administrator).get(f"/admin/auth/user/{user.pk}/history/").content.decode()
+    # dd-mm-åååå HH:MM, UTC and Copenhagen time; the account's date joined (a time among the
+    # changes) in Copenhagen time too; no ISO date.
+    assert f"{utc:%d-%m-%Y %H:%M} UTC" in html
+    assert f"{local:%d-%m-%Y %H:%M %Z}" in html
+    assert f"{joined:%d-%m-%Y %H:%M %Z}" in html
+    assert f"{utc:%Y-%m-%d}" not in html
+    AccountPreference.objects.filter(user=administrator).update(language="en")
+    html = page_client(administrator).get(f"/admin/auth/user/{user.pk}/history/").content.decode()
+    assert f"{utc:%Y-%m-%d %H:%M} UTC" in html and f"{utc:%d-%m-%Y}" not in html
 
 
 def test_site_names_change_with_a_reason_but_codes_never(

@@ -3,13 +3,14 @@ automatic queries they open and close."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
+from types import SimpleNamespace
 from typing import Any
 
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from assessments import windows
-from assessments.models import Query, QueryKind, QueryStatus
+from assessments.models import Query, QueryKind, QueryStatus, Timepoint
 from tests.assessments.helpers import put_form, randomize_days_ago, typical_items
 
 DOMAINS_41 = {"PSP_A": 4, "PSP_B": 4, "PSP_C": 1, "PSP_D": 1}
@@ -244,3 +245,18 @@ def test_an_accepted_automatic_query_is_not_raised_again_by_the_next_save(
         status="complete",
     )
     assert Query.objects.count() == 1
+
+
+def test_the_window_messages_give_dates_in_the_readers_format() -> None:
+    consented = SimpleNamespace(consent_date=date(2026, 3, 4), status="active", status_date=None)
+
+    def messages() -> list[str]:
+        found = windows.interview_date_findings(
+            consented, Timepoint.BASELINE, date(2026, 3, 2), randomized_on=None
+        )
+        return [str(f.message) for f in found]
+
+    with translation.override("da"):
+        assert messages() == ["Interviewdatoen ligger før samtykkedatoen (04-03-2026)."]
+    with translation.override("en"):
+        assert messages() == ["The interview date is before the consent date (2026-03-04)."]

@@ -305,3 +305,21 @@ def test_a_locked_database_is_explained_in_place_on_the_attendance_form(
     html = response.content.decode()
     assert "locked" in html and 'id="attendance"' in html
     assert not Attendance.objects.exists()
+
+
+@time_machine.travel(datetime(2026, 2, 2, 9, 0, tzinfo=ZoneInfo("Europe/Copenhagen")), tick=False)
+def test_a_danish_instructor_reads_the_schedules_dates_as_dd_mm_yyyy(staff) -> None:
+    from accounts.models import AccountPreference
+
+    AccountPreference.objects.create(user=staff.instructor, language="da")
+    group = make_imr_group("BAL", start_date=timezone.localdate())
+    client = _login(staff.instructor)
+    page = client.post(f"/imr/groups/{group.pk}/schedule/", follow=True).content.decode()
+    assert "39 ugentlige sessioner planlagt fra 02-02-2026." in page
+    assert "man 02-02-2026" in page  # the session list: weekday and dd-mm-åååå
+    assert "2026-02-09" not in page  # no ISO date in the text
+    third = GroupSession.objects.filter(group=group).order_by("date")[2]
+    page = client.post(
+        f"/imr/sessions/{third.pk}/cancel/", {"reason": "Syg"}, follow=True
+    ).content.decode()
+    assert "Sessionen den 16-02-2026 er aflyst." in page

@@ -5,16 +5,17 @@ CPR number."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pghistory.models
 import pytest
 from django.apps import apps
 from django.db import DatabaseError, connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
-from accounts.models import AuthEvent
+from accounts.models import AccountPreference, AuthEvent
 from participants import services
 from participants.models import EligibilityScreening, Participant
 from randomization.models import Allocation
@@ -270,7 +271,7 @@ def test_the_audit_page_says_who_when_what_old_new_and_why(
     assert newest.local_text.endswith(("CET", "CEST"))
     html = audit_page(page_client(data_manager), participant)
     assert "Does not want more interviews" in html
-    assert newest.utc_text in html and newest.local_text in html
+    assert newest.utc_shown in html and newest.local_shown in html
     # Every write since registration is there.
     assert {"Registration", "Eligibility screening", "Consent recorded"} <= {
         e.reason for e in entries
@@ -360,3 +361,78 @@ def test_screenings_appear_in_the_history_with_their_answers(
     assert fields["Danish fluent"] == "no"
     assert fields["Eligible"] == "no"
     assert "Does not speak" in fields["Reasons"]
+
+
+def _closed_on(coordinator: Any, day: date) -> Participant:
+    participant = make_participant("BAL", stage="consented", user=coordinator)
+    services.participant_close(
+        user=coordinator, participant=participant, status="withdrawn", on=day, reason="Moved"
+    )
+    return participant
+
+
+def test_a_danish_reader_sees_the_audit_page_in_danish_formats(
+    coordinator: Any, data_manager: Any
+) -> None:
+    AccountPreference.objects.create(user=data_manager, language="da")
+    today = timezone.localdate()  # (registration is today; the withdrawal cannot be earlier)
+    participant = _closed_on(coordinator, today)
+    entry = next(
+        e
+        for e in audit_trail.participant_trail(participant=participant, user=data_manager)
+        if e.reason == "Moved"
+    )
+    html = audit_page(page_client(data_manager), participant)
+    assert '<html lang="da">' in html
+    # The withdrawal date, a date value among the changes: dd-mm-åååå, never ISO.
+    assert f"{today:%d-%m-%Y}" in html and f"{today:%Y-%m-%d}" not in html
+    # When: UTC and Copenhagen time, dd-mm-åååå HH:MM.
+    utc = entry.at.astimezone(UTC)
+    local = entry.at_local
+    assert f"{utc:%d-%m-%Y %H:%M} UTC" in html
+    assert f"{local:%d-%m-%Y %H:%M} {local:%Z}" in html
+    assert local.tzname() in ("CET", "CEST")
+    assert f"{utc:%Y-%m-%d}" not in html
+    # The API keeps its language-neutral text.
+    assert entry.local_text == f"{local:%Y-%m-%d %H:%M:%S %Z}"
+
+
+def test_an_english_reader_sees_the_audit_page_in_the_english_formats(
+    coordinator: Any, data_manager: Any, settings: Any
+) -> None:
+    AccountPreference.objects.create(user=data_manager, language="en")
+    today = timezone.localdate()
+    participant = _closed_on(coordinator, today)
+    entry = next(
+        e
+        for e in audit_trail.participant_trail(participant=participant, user=data_manager)
+        if e.reason == "Moved"
+    )
+    html = audit_page(page_client(data_manager), participant)
+    assert '<html lang="en">' in html
+    # imrtrial/formats/en: ISO dates (Y-m-d), short times H:i.
+    assert settings.FORMAT_MODULE_PATH == ["imrtrial.formats"]
+    assert f"{today:%Y-%m-%d}" in html and f"{today:%d-%m-%Y}" not in html
+    utc = entry.at.astimezone(UTC)
+    assert f"{utc:%Y-%m-%d %H:%M} UTC" in html
+    assert f"{entry.at_local:%Y-%m-%d %H:%M %Z}" in html
+
+
+def test_change_values_are_shown_in_the_readers_format() -> None:
+    moment = datetime(2026, 7, 1, 10, 30, tzinfo=UTC)
+    day = audit_trail.Change("Date", "2026-03-04", "—", old_value=date(2026, 3, 4))
+    number = audit_trail.Change("Score", "2.5", "3.25", Decimal("2.5"), 3.25)
+    when = audit_trail.Change("At", "—", "2026-07-01 10:30:00 UTC", new_value=moment)
+    word = audit_trail.Change("Eligible", "no", "yes")
+    with translation.override("da"):
+        assert day.old_shown == "04-03-2026"
+        assert (number.old_shown, number.new_shown) == ("2,5", "3,25")
+        assert when.new_shown == "01-07-2026 12:30 CEST"  # Copenhagen summer time
+        assert (word.old_shown, word.new_shown) == ("nej", "ja")
+    with translation.override("en"):
+        assert day.old_shown == "2026-03-04"
+        assert (number.old_shown, number.new_shown) == ("2.5", "3.25")
+        assert when.new_shown == "2026-07-01 12:30 CEST"
+        assert word.new_shown == "yes"
+    # Equal however the typed value was kept: the API compares and shows the text.
+    assert day == audit_trail.Change("Date", "2026-03-04", "—")

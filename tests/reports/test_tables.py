@@ -75,6 +75,15 @@ def test_the_pooled_baseline_table_counts_everyone_randomised(filled: ReportTria
     assert header == ["Characteristic", "All"]
 
 
+def test_a_danish_reader_gets_the_table_with_decimal_commas(filled: ReportTrial) -> None:
+    from accounts.models import AccountPreference
+
+    reader = make_staff(None, Role.DATA_MANAGER)
+    AccountPreference.objects.create(user=reader, language="da")
+    rows = rows_of(page_client(reader).get("/reports/tables/baseline/").content.decode())
+    assert rows["GAF-F"] == ["50,0 (14,1), n = 2"]
+
+
 def test_the_statistician_gets_arms_only_after_lock(filled: ReportTrial) -> None:
     client = page_client(make_staff(None, Role.STATISTICIAN))
     before = rows_of(client.get("/reports/tables/baseline/").content.decode())

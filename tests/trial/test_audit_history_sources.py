@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from assessments import services as assessment_services
 from fidelity import services as fidelity_services
@@ -186,6 +186,10 @@ def test_register_data_and_its_supersession_appear_on_the_participants_history(
         (c.field, c.old, c.new) for e in periods for c in e.changes
     }
     assert {e.reason for e in periods} == {"First extraction", "Corrected extraction"}
+    assert periods[0].record.startswith("Register data 2024-01-01 – 2024-06-30 (import ")
+    with translation.override("da"):  # the period as dd-mm-åååå in Danish
+        danish = {e.record for e in trail_of(participant, people["data_manager"])}
+    assert f"Registerdata 01-01-2024 – 30-06-2024 (import {first.pk}, linje 2)" in danish
     superseded = [
         e for e in entries if e.record == f"Register import {first.pk}" and e.action == "changed"
     ]
@@ -357,6 +361,10 @@ def test_group_membership_and_attendance_are_shown_only_to_viewers_who_may_see_a
     assert [e.action for e in attendance] == ["changed", "created"]
     assert ("Present", "yes", "no") in {(c.field, c.old, c.new) for c in attendance[0].changes}
     assert attendance[0].reason == "Left before the start"
+    assert attendance[0].record == f"IMR attendance, Tuesday group session {session.date:%Y-%m-%d}"
+    with translation.override("da"):  # the session's date as dd-mm-åååå in Danish
+        records = {e.record for e in trail_of(participant, people["statistician"])}
+    assert f"IMR-fremmøde, Tuesday group, session {session.date:%d-%m-%Y}" in records
 
 
 def test_complete_baseline_and_every_declared_source_filter_by_participant(people: dict) -> None:
