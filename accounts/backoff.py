@@ -22,11 +22,11 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import Count, Max, Q
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts import lockout
 from accounts.authlog import client_ip, record
 from accounts.models import AuthEvent
 
@@ -90,11 +90,4 @@ def message(seconds: int) -> str:
 def refusal(request: HttpRequest, username: str, seconds: int) -> HttpResponse:
     """The answer while the address waits: 429 with Retry-After, as for a lockout; logged."""
     record(AuthEvent.Kind.LOGIN_FAILED, username=username, request=request, detail=REFUSED_DETAIL)
-    text = message(seconds)
-    response: HttpResponse
-    if request.path.startswith("/api/"):
-        response = JsonResponse({"detail": text}, status=429)
-    else:
-        response = render(request, "registration/locked_out.html", {"message": text}, status=429)
-    response["Retry-After"] = str(seconds)
-    return response
+    return lockout.too_many_failures(request, message(seconds), seconds)

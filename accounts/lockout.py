@@ -40,15 +40,24 @@ def lockout_response(
 ) -> HttpResponse:
     """axes' AXES_LOCKOUT_CALLABLE: JSON for API clients, the lockout page for browsers; 429
     with Retry-After on both."""
-    message = lockout_message(request)
+    cool_off = get_cool_off(request)
+    return too_many_failures(
+        request, lockout_message(request), int(cool_off.total_seconds()) if cool_off else None
+    )
+
+
+def too_many_failures(
+    request: HttpRequest, message: str | Promise, retry_after: int | None
+) -> HttpResponse:
+    """429 for a lockout or a back-off (accounts.backoff): JSON for API clients, the lockout
+    page for browsers, with Retry-After when the wait is known."""
     response: HttpResponse
     if request.path.startswith("/api/"):
         response = JsonResponse({"detail": message}, status=429)
     else:
         response = render(request, "registration/locked_out.html", {"message": message}, status=429)
-    cool_off = get_cool_off(request)
-    if cool_off:
-        response["Retry-After"] = str(int(cool_off.total_seconds()))
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
     return response
 
 
