@@ -34,7 +34,7 @@ from assessments.models import (
 from instruments import registry
 from instruments.base import Instrument
 from instruments.service_use import WINDOWS
-from participants.models import Participant, Status
+from participants.models import Participant, Status, randomization_day
 from trial import access
 from trial.access import Viewer
 from trial.audit import event_model, events_of
@@ -411,8 +411,7 @@ def service_use_by_window(participants: Any = None) -> dict[int, dict[str, Windo
             own[pid].append(tuple(period))  # type: ignore[arg-type]
     result: dict[int, dict[str, WindowCounts]] = {}
     for pk, randomized_at in people.order_by().values_list("pk", "randomized_at"):
-        # Participant.randomized_on (which windows.randomization_date() reads), from the field.
-        randomized_on = timezone.localdate(randomized_at) if randomized_at else None
+        randomized_on = randomization_day(randomized_at)
         if randomized_on is None:
             result[pk] = {w: WindowCounts(w, None, None, "not_randomised") for w in WINDOWS}
             continue

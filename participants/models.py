@@ -1,4 +1,4 @@
-from datetime import date
+from datetime import date, datetime
 
 import pghistory
 from django.conf import settings
@@ -28,6 +28,12 @@ CLOSED_STATUSES = frozenset({Status.WITHDRAWN, Status.LOST_TO_FOLLOW_UP, Status.
 class Sex(models.TextChoices):
     FEMALE = "female", _("Female")
     MALE = "male", _("Male")
+
+
+def randomization_day(randomized_at: datetime | None) -> date | None:
+    """The randomisation date (Copenhagen) of a randomisation time, None before it: what
+    `Participant.randomized_on` gives, for code that reads the bare column."""
+    return timezone.localdate(randomized_at) if randomized_at else None
 
 
 @pghistory.track()
@@ -75,7 +81,7 @@ class Participant(models.Model):
     @property
     def randomized_on(self) -> date | None:
         """The randomisation date (Copenhagen), or None before randomisation."""
-        return timezone.localdate(self.randomized_at) if self.randomized_at else None
+        return randomization_day(self.randomized_at)
 
     @property
     def registered_on(self) -> date:
