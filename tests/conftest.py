@@ -156,16 +156,21 @@ BROWSER_FIXTURES = frozenset({"browser", "page"})
 WORKER_FIXTURES = frozenset({"celery_worker", "worker_factory"})
 
 
-def _builds_a_module_world(item: Any) -> bool:
-    """Whether the test uses a module-scoped fixture that fills the database (a locked trial
-    and its exports, a throwaway cluster): such a module is built once per worker it runs on."""
+def _world_group(item: Any) -> str | None:
+    """The xdist group of a test that uses a module- or package-scoped fixture that fills the
+    database (a locked trial and its exports, a throwaway cluster): the module or package
+    whose tests share that world, which is built once per worker it runs on."""
     info = getattr(item, "_fixtureinfo", None)
     definitions = info.name2fixturedefs.values() if info is not None else ()
-    return any(
-        definition.scope == "module" and "django_db_setup" in definition.argnames
+    scopes = {
+        definition.scope: definition.baseid
         for chain in definitions
         for definition in chain
-    )
+        if definition.scope in ("module", "package") and "django_db_setup" in definition.argnames
+    }
+    if "package" in scopes:
+        return scopes["package"]
+    return item.module.__name__ if "module" in scopes else None
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks
@@ -176,17 +181,18 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     as running in this thread from the moment the (session-wide) browser starts, and Django
     refuses ORM calls inside a running loop unless DJANGO_ALLOW_ASYNC_UNSAFE is set: so the
     browser starts only after every other test has run, and that setting never reaches them.
-    The cases of a module that builds its world once (a module-scoped database fixture) stay on
-    one xdist worker (--dist loadgroup), so the world is built once rather than once per
-    worker."""
+    The cases of a module or package that builds its world once (a module- or package-scoped
+    database fixture) stay on one xdist worker (--dist loadgroup), so the world is built once
+    rather than once per worker."""
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
         if fixtures & BROWSER_FIXTURES:
             item.add_marker(pytest.mark.browser)
         if fixtures & WORKER_FIXTURES:
             item.add_marker(pytest.mark.worker)
-        if not any(item.iter_markers("xdist_group")) and _builds_a_module_world(item):
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+        group = _world_group(item)
+        if group is not None and not any(item.iter_markers("xdist_group")):
+            item.add_marker(pytest.mark.xdist_group(group))
     items.sort(key=lambda item: bool(BROWSER_FIXTURES & set(getattr(item, "fixturenames", ()))))
 
 

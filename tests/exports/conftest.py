@@ -15,17 +15,13 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 from django.conf import settings
-from django.core.management import call_command
 from django.db import connection
-from django.test import override_settings
 
 from imrtrial.celery import app as celery_app
 from tests.factories import make_staff
@@ -178,79 +174,3 @@ def worker_factory(django_db_blocker: Any, export_dir: Path, tmp_path: Path) -> 
 @pytest.fixture
 def redis_client() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL)
-
-
-@dataclass
-class LockedExports:
-    """One trial (tests/exports/trial.py), locked, and two blinded and two unblinded exports of
-    it in every format (ExportFormat): what the read-back, ODM and hand-checked tests look at."""
-
-    root: Path
-    trial: Any
-    dm: Any
-    statistician: Any
-    blinded: list[Any]
-    unblinded: list[Any]
-    masking: dict[str, str]
-    # An unblinded ODM export with the odm_audit_records option.
-    audited: Any = None
-
-    def folder(self, job: Any) -> Path:
-        return self.root / job.directory
-
-
-@pytest.fixture(scope="module")
-def locked_exports(
-    request: pytest.FixtureRequest,
-    django_db_setup: Any,
-    django_db_blocker: Any,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[LockedExports]:
-    """Made once per module; the tests only read (their own writes are rolled back), and the
-    database is emptied again at the end of the module. One export of each kind unless the
-    module asks for more (`EXPORTS_PER_KIND = 2`: the byte-identity checks) or for the audited
-    ODM export (`AUDITED_ODM = True`): each export in every format takes seconds."""
-    per_kind = getattr(request.module, "EXPORTS_PER_KIND", 1)
-    with_audit = getattr(request.module, "AUDITED_ODM", False)
-    from exports.models import ExportFormat, ExportJob
-    from exports.services import masking_key_get_or_create, masking_mapping
-    from tests.exports.trial import build_trial, lock, new_job, run_inline
-
-    root = tmp_path_factory.mktemp("locked")
-    with django_db_blocker.unblock(), override_settings(EXPORT_ROOT=root):
-        assert connection.settings_dict["NAME"].startswith("test_")
-        call_command("setup_trial", stdout=StringIO())
-        dm = make_staff("dm", Role.DATA_MANAGER)
-        statistician = make_staff("stat", Role.STATISTICIAN)
-        trial = build_trial()
-        lock(dm)
-        every = list(ExportFormat.values)
-        blinded = [run_inline(new_job(dm, formats=every)) for _ in range(per_kind)]
-        unblinded = [
-            run_inline(new_job(statistician, blinded=False, formats=every)) for _ in range(per_kind)
-        ]
-        audited = (
-            run_inline(
-                ExportJob.objects.create(
-                    requested_by=statistician,
-                    blinded=False,
-                    formats=["odm"],
-                    options={"language": "en", "odm_audit_records": True},
-                )
-            )
-            if with_audit
-            else None
-        )
-        for job in [*blinded, *unblinded, *([audited] if audited else [])]:
-            assert job.status == "done", job.error
-        yield LockedExports(
-            root=root,
-            trial=trial,
-            dm=dm,
-            statistician=statistician,
-            blinded=blinded,
-            unblinded=unblinded,
-            masking=masking_mapping(masking_key_get_or_create()),
-            audited=audited,
-        )
-        call_command("flush", interactive=False, verbosity=0)

@@ -18,7 +18,7 @@ from lxml import etree
 
 from instruments import metadata, registry
 from tests.exports import readback
-from tests.exports.conftest import LockedExports
+from tests.exports.locked.conftest import LockedExports
 from tests.exports.readback import attr, one, text
 
 pytestmark = pytest.mark.django_db

@@ -9,13 +9,11 @@ from typing import Any
 import pytest
 
 from tests.exports import readback
-from tests.exports.conftest import LockedExports
+from tests.exports.locked.conftest import LockedExports
+from tests.exports.locked.test_export_odm import schema_errors
 from tests.exports.readback import attr, one, text
-from tests.exports.test_export_odm import schema_errors
 
 pytestmark = pytest.mark.django_db
-# tests/exports/conftest.py builds the audited ODM export for this module.
-AUDITED_ODM = True
 
 ODM = readback.ODM
 

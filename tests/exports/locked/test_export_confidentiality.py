@@ -15,11 +15,9 @@ from exports.models import ExportJob
 from instruments import registry
 from randomization.models import Allocation, AllocationList, AllocationSlot
 from tests.exports import readback
-from tests.exports.conftest import LockedExports
+from tests.exports.locked.conftest import LockedExports
 
 pytestmark = pytest.mark.django_db
-# Two exports of each kind (tests/exports/conftest.py): the byte-identity check compares them.
-EXPORTS_PER_KIND = 2
 
 ARM_REVEALING = ("attendance", "exposure", "fidelity", "blinding", "responses_long_imrs_c")
 

@@ -14,7 +14,7 @@ import pytest
 
 from instruments import metadata, registry
 from tests.exports import expected, readback
-from tests.exports.conftest import LockedExports
+from tests.exports.locked.conftest import LockedExports
 
 pytestmark = pytest.mark.django_db
 

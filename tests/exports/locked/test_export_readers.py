@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.exports.conftest import LockedExports
+from tests.exports.locked.conftest import LockedExports
 
 pytestmark = [pytest.mark.django_db, pytest.mark.readers]
 

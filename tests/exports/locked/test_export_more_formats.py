@@ -19,8 +19,8 @@ import pytest
 
 from exports.writers.transport import sas_members, sas_names
 from tests.exports import readback
-from tests.exports.conftest import LockedExports
-from tests.exports.test_export_formats import CASES, codebook, job_of, normalised, wanted
+from tests.exports.locked.conftest import LockedExports
+from tests.exports.locked.test_export_formats import CASES, codebook, job_of, normalised, wanted
 
 pytestmark = pytest.mark.django_db
 
