@@ -14,7 +14,7 @@ the status each must answer. Each app states its table and runs it with `assert_
 
 with the fixture made available in the app's tests/<app>/conftest.py:
 
-    from tests.matrix import world  # noqa: F401
+    from tests.matrix import matrix_staff, world  # noqa: F401
 
 Every role gets one user: the site-scoped roles (coordinator, assessor, clinician,
 instructor) work at OWN_SITE only, the others cover every site. "own" runs the request
@@ -24,11 +24,13 @@ one cell of the table into the next and the objects are built once per test."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from io import StringIO
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from django.db import transaction
 from django.test import Client
 from rest_framework.test import APIClient
@@ -124,9 +126,20 @@ def build_world() -> World:
     return world
 
 
+@pytest.fixture(scope="module")
+def matrix_staff(django_db_setup: Any, django_db_blocker: Any) -> Iterator[World]:
+    """The users and their logged-in clients, made once per module in a transaction that is
+    rolled back at its end (each test runs in a savepoint inside it)."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        call_command("setup_trial", stdout=StringIO())
+        yield build_world()
+        transaction.set_rollback(True)
+
+
 @pytest.fixture
-def world(sites: Any) -> World:
-    return build_world()
+def world(matrix_staff: World, db: None) -> World:
+    """The module's users and clients, with objects of this test's own (rolled back with it)."""
+    return replace(matrix_staff, _objects={})
 
 
 def run_cell(case: Case, world: World, role: str, where: str) -> int:

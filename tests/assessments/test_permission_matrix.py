@@ -3,15 +3,21 @@ credentials, 403 for a role that may not act, 404 outside the user's sites)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from io import StringIO
 from typing import Any
 
 import pytest
+from django.core.management import call_command
+from django.db import transaction
 from django.test import Client
 from rest_framework.test import APIClient
 
 from tests.assessments.helpers import form_url, put_form, typical_items
 from tests.factories import api_client, make_participant, make_staff, page_client
 from trial.roles import Role
+
+pytestmark = pytest.mark.django_db
 
 ROLES = {
     "coordinator": (Role.COORDINATOR, ["BAL"]),
@@ -27,8 +33,17 @@ ROLES = {
 }
 
 
-@pytest.fixture
-def world(sites: dict) -> dict[str, Any]:
+@pytest.fixture(scope="module")
+def world(django_db_setup: Any, django_db_blocker: Any) -> Iterator[dict[str, Any]]:
+    """Built once for the module's ~180 cases (each runs in a savepoint of this transaction,
+    rolled back after it); the transaction is rolled back at the end of the module."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        call_command("setup_trial", stdout=StringIO())
+        yield _build_world()
+        transaction.set_rollback(True)
+
+
+def _build_world() -> dict[str, Any]:
     participant = make_participant("BAL")
     users = {
         name: make_staff(f"u-{name}", role, sites=where) for name, (role, where) in ROLES.items()

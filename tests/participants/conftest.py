@@ -1,2 +1,2 @@
 # The permission matrix's `world` fixture (tests/matrix.py).
-from tests.matrix import world  # noqa: F401
+from tests.matrix import matrix_staff, world  # noqa: F401
