@@ -14,6 +14,11 @@ export UV_PYTHON_DOWNLOADS := never
 # not warn about running as root (containers do).
 export PIP_CONFIG_FILE := /dev/null
 export PIP_ROOT_USER_ACTION := ignore
+# Container images often set PYTHONDONTWRITEBYTECODE: every Python process then compiles every
+# module it imports from source (some 7 s of CPU for Django and the app), and the suite starts
+# dozens (xdist workers, Celery workers, gunicorn, manage.py). `install` compiles the
+# dependencies once (--compile-bytecode); the tests may cache the app's own modules.
+PYTEST := env -u PYTHONDONTWRITEBYTECODE .venv/bin/pytest
 # Settings given for one run (`DATABASE_URL=... make run`) are kept in .env, so that every
 # later command (`.venv/bin/python manage.py demo_totp ...`) uses the same database.
 PERSISTED_SETTINGS := DATABASE_URL DATABASE_OWNER_URL REDIS_URL
@@ -39,7 +44,7 @@ install: $(if $(findstring .tools,$(UV)),.tools/bin/uv) .env pdf-libraries
 	  if [ -n "$$value" ] && ! grep -qxF "$$name=$$value" .env; then \
 	    grep -v "^$$name=" .env > .env.new; echo "$$name=$$value" >> .env.new; mv .env.new .env; \
 	    echo "Kept $$name in .env for the commands that follow."; fi; done
-	@$(UV) sync --frozen --python $(PYTHON) --quiet
+	@$(UV) sync --frozen --python $(PYTHON) --quiet --compile-bytecode
 
 # Printed CRFs (WeasyPrint) need Pango and Debian's DejaVu fonts from the system.
 PDF_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
@@ -99,15 +104,15 @@ dev: demo
 # blinding walks, the Danish/English browser walks, sixty clients against gunicorn) take
 # longer than the rest together: `make test-all` runs them as well.
 test: services
-	.venv/bin/pytest -n 3 --create-db -m "not slow" --durations=15
+	$(PYTEST) -n 3 --create-db -m "not slow" --durations=15
 
 test-all: services
-	.venv/bin/pytest -n 3 --create-db --durations=25
+	$(PYTEST) -n 3 --create-db --durations=25
 
 # The quick loop while working (docs/testing.md): no browser, worker or slow tests, test
 # databases kept from the last run. Narrow it further: make test-fast ARGS=tests/assessments
 test-fast: services
-	.venv/bin/pytest -n 2 -m "not slow and not browser and not worker" $(ARGS)
+	$(PYTEST) -n 2 -m "not slow and not browser and not worker" $(ARGS)
 
 # What CI checks before the tests (.ci/run): style, format, types.
 lint: install
