@@ -17,6 +17,8 @@ from datetime import date
 from types import SimpleNamespace
 from typing import Any
 
+from django.db.models import Case, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from assessments.models import InstrumentResponse
@@ -138,14 +140,22 @@ class BlindingBuilder:
         # Only a form rated by someone who reported being unblinded can be flagged: the dates
         # response_is_flagged() weighs are read for those forms alone.
         flagged_ids: set[int] = set()
-        for pk, rater_id, interview, completed, created in done_forms.filter(
-            rater_id__in=list(unblinded)
-        ).values_list("pk", "rater_id", "interview_date", "first_completed_at", "created_at"):
+        # The completion time only where there is no interview date (assessment_day() reads it
+        # only then): a timestamp read is dear, and most forms have the date.
+        moment = Case(
+            When(interview_date__isnull=True, then=Coalesce("first_completed_at", "created_at")),
+            default=None,
+        )
+        for pk, rater_id, interview, completed in (
+            done_forms.filter(rater_id__in=list(unblinded))
+            .annotate(moment=moment)
+            .values_list("pk", "rater_id", "interview_date", "moment")
+        ):
             response = SimpleNamespace(
                 rater_id=rater_id,
                 interview_date=interview,
                 first_completed_at=completed,
-                created_at=created,
+                created_at=None,
             )
             if response_is_flagged(response, unblinded=unblinded):
                 flagged_ids.add(pk)
