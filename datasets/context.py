@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from django.contrib.auth.models import AnonymousUser
 from django.db.models.functions import Collate
 from django.utils import timezone
@@ -70,6 +71,12 @@ class ParticipantArrays:
         if len(ids) and (rows.max() >= len(self.ids) or not np.array_equal(self.ids[rows], ids)):
             raise ValueError("A row refers to a participant outside the snapshot's index.")
         return rows
+
+    def days_from_randomization(self, rows: np.ndarray, days: pa.Array) -> pa.Array:
+        """`ExportContext.days_from_randomization` for the participants at `rows` and the
+        dates `days` (date32): null where either is missing."""
+        day0 = pa.array(self.day0[rows], mask=~self.randomised[rows])
+        return pc.subtract(days.cast(pa.int32()).cast(pa.int64()), day0)
 
 
 @dataclass(frozen=True)

@@ -18,22 +18,21 @@ analysis data and are left out (the manifest counts them)."""
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Generator, Iterable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from functools import partial
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from django.db import connection
-from pyarrow import csv
 
 from assessments.models import InstrumentResponse, Timepoint
 from datasets.base import ARROW_TYPES, Column, Columns, Dataset, OdmBinding, OdmEvent
 from datasets.base import VarType as T
 from datasets.context import NO_YES, ExportContext, ParticipantArrays
+from datasets.copy import copy_batches, rebatched
 from datasets.forms import ExportDataError, FormDecoder, FormRef, SqlDecode, variable_column
 from datasets.instruments import TIMEPOINT_NAMES, TIMEPOINT_NUMBERS, InstrumentMeta
 from instruments.metadata import Variable
@@ -247,25 +246,21 @@ class ResponsesLongBuilder:
         first bad form, as if all had been decoded there)."""
         people = context.arrays()
         code = pa.scalar(meta.code, type=pa.string())
-        pending: pa.Table | None = None
-        with decoded_responses(meta.code, decode) as batches:
-            for batch in batches:
-                table = pa.Table.from_batches([batch])
-                pending = table if pending is None else pa.concat_tables([pending, table])
-                while pending.num_rows >= CHUNK:
-                    chunk = self._typed_chunk(pending.slice(0, CHUNK), decoder, people, code)
-                    yield chunk
-                    if chunk is None:
-                        return
-                    pending = pending.slice(CHUNK)
-            if pending is not None and pending.num_rows:
-                yield self._typed_chunk(pending, decoder, people, code)
+        sql, params = decoded_responses(meta.code, decode)
+        types = [pa.int64(), pa.int64(), pa.int64(), pa.date32(), pa.bool_()]
+        # Text: a form that is not ok may hold anything (typed_values parses the ok ones).
+        types += [pa.string()] * len(decode.columns)
+        with copy_batches(sql, params, types) as batches:
+            for arrays in rebatched(batches, CHUNK):
+                chunk = self._typed_chunk(arrays, decoder, people, code)
+                yield chunk
+                if chunk is None:
+                    return
 
     @staticmethod
     def _typed_chunk(
-        table: pa.Table, decoder: FormDecoder, people: ParticipantArrays, code: pa.Scalar
+        arrays: list[pa.Array], decoder: FormDecoder, people: ParticipantArrays, code: pa.Scalar
     ) -> Columns | None:
-        arrays = [pa.concat_arrays(column.chunks) for column in table.columns]
         participant, timepoint, verified, day, ok, *stored = arrays
         if not pc.all(ok).as_py():
             return None
@@ -273,90 +268,35 @@ class ResponsesLongBuilder:
         if values is None:
             return None
         rows = people.rows(participant.to_numpy())
-        day0 = pa.array(people.day0[rows], mask=~people.randomised[rows])
         keys = [
             people.study_id.take(pa.array(rows)),
             pa.array(people.site[rows]),
             pa.array(people.allocation[rows]),
-            pa.repeat(code, len(table)),
+            pa.repeat(code, len(participant)),
             timepoint,
-            pc.subtract(day.cast(pa.int32()).cast(pa.int64()), day0),
+            people.days_from_randomization(rows, day),
             verified,
         ]
         return Columns(keys + values)
 
 
-class _CopyStream(io.RawIOBase):
-    """A COPY ... TO STDOUT read as a file (for Arrow's CSV reader)."""
-
-    def __init__(self, copy: Any) -> None:
-        self.copy = copy
-        self.pending = memoryview(b"")
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        while not self.pending:
-            block = self.copy.read()
-            if not block:
-                return 0
-            self.pending = memoryview(block)
-        size = min(len(buffer), len(self.pending))
-        buffer[:size] = self.pending[:size]
-        self.pending = self.pending[size:]
-        return size
-
-
-@contextmanager
-def decoded_responses(instrument: str, decode: SqlDecode) -> Iterator[Iterator[pa.RecordBatch]]:
-    """The complete and verified forms of one instrument as PostgreSQL decodes them, in the
-    order of `responses_of`: participant id, TIMEPOINT, VERIFIED, the interview date, whether
-    the form is ok (`SqlDecode.ok`) and the columns of `SqlDecode`; streamed by COPY as CSV and
-    parsed by Arrow (no Python object per value). Whatever the caller leaves unread is read
-    to the end on leaving, so that the connection is free again."""
+def decoded_responses(instrument: str, decode: SqlDecode) -> tuple[str, list[Any]]:
+    """The query of the complete and verified forms of one instrument as PostgreSQL decodes
+    them, in the order of `responses_of`: participant id, TIMEPOINT, VERIFIED, the interview
+    date, whether the form is ok (`SqlDecode.ok`) and the columns of `SqlDecode`."""
     ranks = " ".join(f"WHEN %s THEN {rank}" for rank in TIMEPOINT_NUMBERS.values())
     table = InstrumentResponse._meta.db_table
     sql = (
-        "COPY (SELECT r.participant_id, "  # noqa: S608
+        "SELECT r.participant_id, "  # noqa: S608
         f"CASE r.timepoint {ranks} END, (r.status = %s)::int, r.interview_date, "
-        f"(({decode.ok}) IS TRUE)::int, "
+        f"({decode.ok}) IS TRUE, "
         + ", ".join(decode.columns)
         + f" FROM {table} r JOIN {Participant._meta.db_table} p ON p.id = r.participant_id "
         "WHERE r.instrument = %s AND r.status IN (%s, %s) "
         f'ORDER BY p.study_id COLLATE "C", CASE r.timepoint {ranks} END, r.id'
-        ") TO STDOUT (FORMAT csv)"
     )
     params = [*TIMEPOINT_NUMBERS, "verified", *decode.ok_params, *decode.params, instrument]
-    params += [*DONE_STATUSES, *TIMEPOINT_NUMBERS]
-    names = ["participant", "timepoint", "verified", "day", "ok"]
-    names += [f"c{index}" for index in range(len(decode.columns))]
-    types = [pa.int64(), pa.int64(), pa.int64(), pa.date32(), pa.bool_()]
-    # Text: a form that is not ok may hold anything (typed_values parses the ok ones).
-    types += [pa.string()] * len(decode.columns)
-    with connection.cursor() as cursor, cursor.cursor.copy(sql, params) as copy:
-        stream = io.BufferedReader(_CopyStream(copy), 1 << 20)
-        if not stream.peek(1):
-            yield iter(())  # no forms (Arrow refuses an empty CSV file)
-            return
-        reader = csv.open_csv(
-            stream,
-            read_options=csv.ReadOptions(column_names=names, block_size=1 << 20, use_threads=False),
-            parse_options=csv.ParseOptions(newlines_in_values=True),
-            convert_options=csv.ConvertOptions(
-                column_types=dict(zip(names, types, strict=True)),
-                null_values=[""],
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=False,
-                true_values=["1"],
-                false_values=["0"],
-            ),
-        )
-        try:
-            yield reader
-        finally:
-            while copy.read():
-                pass
+    return sql, [*params, *DONE_STATUSES, *TIMEPOINT_NUMBERS]
 
 
 def responses_of(instrument: str, *, offset: int = 0) -> Iterator[list[tuple[Any, ...]]]:
