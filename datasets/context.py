@@ -106,7 +106,7 @@ class ExportContext:
     # The Parquet file of each dataset already read from the snapshot in this export, by name
     # (the wide dataset is arranged from the staged long ones, so both always agree).
     staged: dict[str, Path] = field(default_factory=dict)
-    _arrays: ParticipantArrays | None = field(default=None, repr=False)
+    _arrays: ParticipantArrays | None = field(default=None, init=False, repr=False)
 
     def load_participants(self) -> None:
         """Read the participant index from the current transaction (the snapshot)."""
