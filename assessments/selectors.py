@@ -428,8 +428,20 @@ def _windows_of(
         if not own:
             per_window[name] = WindowCounts(name, start, end, "not_linked")
             continue
-        inside = [p for p in own if start <= p[0] and p[1] <= end]
-        if any(p[0] <= end and p[1] >= start for p in own if not (start <= p[0] and p[1] <= end)):
+        # One pass over the periods (the export asks this for every participant): sum those
+        # inside the window; one that overlaps it without being inside makes it cross.
+        admissions = admission_days = emergency = outpatient = 0
+        crosses = False
+        for first, last, adm_n, adm_days, er_n, opc_n in own:
+            if start <= first and last <= end:
+                admissions += adm_n
+                admission_days += adm_days
+                emergency += er_n
+                outpatient += opc_n
+            elif first <= end and last >= start:
+                crosses = True
+                break
+        if crosses:
             per_window[name] = WindowCounts(name, start, end, "crosses_boundary")
             continue
         per_window[name] = WindowCounts(
@@ -437,10 +449,10 @@ def _windows_of(
             start,
             end,
             "ok",
-            ADM_N=sum(p[2] for p in inside),
-            ADM_DAYS=sum(p[3] for p in inside),
-            ER_N=sum(p[4] for p in inside),
-            OPC_N=sum(p[5] for p in inside),
+            ADM_N=admissions,
+            ADM_DAYS=admission_days,
+            ER_N=emergency,
+            OPC_N=outpatient,
         )
     return per_window
 

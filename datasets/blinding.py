@@ -17,6 +17,8 @@ from datetime import date
 from types import SimpleNamespace
 from typing import Any
 
+from django.db.models import Case, Count, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from assessments.models import InstrumentResponse
@@ -131,40 +133,51 @@ class BlindingBuilder:
         ):
             key = (recorded["participant_id"], TIMEPOINT_NUMBERS[recorded["timepoint"]])
             guesses[key] = dict(recorded)
-        forms: dict[tuple[int, int], list[tuple[str, bool]]] = defaultdict(list)
         done_forms = InstrumentResponse.objects.filter(
             status__in=DONE_STATUSES, timepoint__in=["post", "followup"]
         )
         # Only a form rated by someone who reported being unblinded can be flagged: the dates
-        # response_is_flagged() weighs are read for those forms alone.
-        flagged_ids: set[int] = set()
-        for pk, rater_id, interview, completed, created in done_forms.filter(
-            rater_id__in=list(unblinded)
-        ).values_list("pk", "rater_id", "interview_date", "first_completed_at", "created_at"):
+        # response_is_flagged() weighs are read for those forms alone, and the completion
+        # time only where there is no interview date (assessment_day() reads it only then).
+        moment = Case(
+            When(interview_date__isnull=True, then=Coalesce("first_completed_at", "created_at")),
+            default=None,
+        )
+        flagged_codes: dict[tuple[int, int], list[str]] = defaultdict(list)
+        for pid, when, code, rater_id, interview, completed in (
+            done_forms.filter(rater_id__in=list(unblinded))
+            .annotate(moment=moment)
+            .values_list(
+                "participant_id", "timepoint", "instrument", "rater_id", "interview_date", "moment"
+            )
+        ):
             response = SimpleNamespace(
                 rater_id=rater_id,
                 interview_date=interview,
                 first_completed_at=completed,
-                created_at=created,
+                created_at=None,
             )
             if response_is_flagged(response, unblinded=unblinded):
-                flagged_ids.add(pk)
-        for pk, pid, when, code in done_forms.values_list(
-            "pk", "participant_id", "timepoint", "instrument"
-        ):
-            forms[(pid, TIMEPOINT_NUMBERS[when])].append((code, pk in flagged_ids))
+                flagged_codes[(pid, TIMEPOINT_NUMBERS[when])].append(code)
+        # The forms themselves are only counted: by the database.
+        counts = {
+            (pid, TIMEPOINT_NUMBERS[when]): count
+            for pid, when, count in done_forms.order_by()
+            .values("participant_id", "timepoint")
+            .annotate(count=Count("id"))
+            .values_list("participant_id", "timepoint", "count")
+        }
         chunk: list[Row] = []
         for facts in context.participants.values():  # ordered by study ID
             if facts.randomized_on is None or facts.arm is None:
                 continue
             for number in (1, 2):
                 guess = guesses.get((facts.id, number))
-                done = forms.get((facts.id, number), [])
+                done = counts.get((facts.id, number), 0)
                 if guess is None and not done:
                     continue
-                flagged = sorted(
-                    (code for code, flag in done if flag), key=lambda code: order[code]
-                )
+                flagged = sorted(flagged_codes.get((facts.id, number), []), key=order.__getitem__)
+                day = self._day(guess)
                 chunk.append(
                     (
                         facts.study_id,
@@ -172,9 +185,9 @@ class BlindingBuilder:
                         context.allocation_value(facts),
                         number,
                         *self._guess(guess, facts.arm, unblinded),
-                        context.days_from_randomization(facts, self._day(guess)),
-                        self._guesser_unblinded(guess, unblinded),
-                        len(done),
+                        context.days_from_randomization(facts, day),
+                        self._guesser_unblinded(guess, day, unblinded),
+                        done,
                         len(flagged),
                         " ".join(flagged) or None,
                     )
@@ -193,9 +206,9 @@ class BlindingBuilder:
             return DONT_KNOW, None
         return ARM_CODES[guess["guess"]], int(guess["guess"] == arm)
 
-    def _guesser_unblinded(self, guess: Any, unblinded: dict[int, date]) -> int | None:
+    @staticmethod
+    def _guesser_unblinded(guess: Any, day: date | None, unblinded: dict[int, date]) -> int | None:
         if guess is None:
             return None
         since = unblinded.get(guess["assessor_id"])
-        day = self._day(guess)
         return int(since is not None and day is not None and day >= since)

@@ -11,6 +11,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from django.contrib.auth.models import AnonymousUser
 from django.db.models.functions import Collate
 from django.utils import timezone
@@ -46,6 +49,36 @@ class ParticipantFacts:
     status_date: date | None
 
 
+EPOCH = date(1970, 1, 1)
+
+
+@dataclass(frozen=True)
+class ParticipantArrays:
+    """The participant index as arrays, for builders that arrange a chunk column by column
+    (`rows()` finds each participant's row): ids ascending, and per id its study ID, site
+    number, allocation value (`ExportContext.allocation_value`) and randomisation date as days
+    since 1970-01-01 (valid where `randomised`)."""
+
+    ids: np.ndarray
+    study_id: pa.Array
+    site: np.ndarray
+    allocation: np.ndarray
+    day0: np.ndarray
+    randomised: np.ndarray
+
+    def rows(self, ids: np.ndarray) -> np.ndarray:
+        rows = np.searchsorted(self.ids, ids)
+        if len(ids) and (rows.max() >= len(self.ids) or not np.array_equal(self.ids[rows], ids)):
+            raise ValueError("A row refers to a participant outside the snapshot's index.")
+        return rows
+
+    def days_from_randomization(self, rows: np.ndarray, days: pa.Array) -> pa.Array:
+        """`ExportContext.days_from_randomization` for the participants at `rows` and the
+        dates `days` (date32): null where either is missing."""
+        day0 = pa.array(self.day0[rows], mask=~self.randomised[rows])
+        return pc.subtract(days.cast(pa.int32()).cast(pa.int64()), day0)
+
+
 @dataclass(frozen=True)
 class Withheld:
     """Something an export deliberately does not contain, and why (manifest, codebook)."""
@@ -73,6 +106,7 @@ class ExportContext:
     # The Parquet file of each dataset already read from the snapshot in this export, by name
     # (the wide dataset is arranged from the staged long ones, so both always agree).
     staged: dict[str, Path] = field(default_factory=dict)
+    _arrays: ParticipantArrays | None = field(default=None, init=False, repr=False)
 
     def load_participants(self) -> None:
         """Read the participant index from the current transaction (the snapshot)."""
@@ -103,6 +137,25 @@ class ExportContext:
                 status_date=status_date,
             )
             self.participants[pk] = facts
+
+    def arrays(self) -> ParticipantArrays:
+        """`participants` as arrays (made once, after load_participants)."""
+        if self._arrays is None:
+            people = sorted(self.participants.values(), key=lambda facts: facts.id)
+            self._arrays = ParticipantArrays(
+                ids=np.array([facts.id for facts in people], dtype=np.int64),
+                study_id=pa.array([facts.study_id for facts in people], type=pa.string()),
+                site=np.array([facts.site_number for facts in people], dtype=np.int64),
+                allocation=np.array(
+                    [self.allocation_value(facts) for facts in people], dtype=np.int64
+                ),
+                day0=np.array(
+                    [(f.randomized_on - EPOCH).days if f.randomized_on else 0 for f in people],
+                    dtype=np.int64,
+                ),
+                randomised=np.array([f.randomized_on is not None for f in people], dtype=bool),
+            )
+        return self._arrays
 
     def _allocation_code(self, arm: str | None) -> int | None:
         if arm is None:

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from django.utils.text import capfirst
 
 from datasets.base import Column, VarType, all_missing, missing_by_reason, redact_cpr
@@ -32,6 +34,9 @@ from instruments.metadata import Variable
 
 DATE = "date"
 ITEM, SCORE = 0, 1
+# Stored numbers beyond this are left to decode() (a float cannot hold them, or decode() would
+# fail on them in its own way).
+FLOAT_LIMIT = 1e300
 
 
 class ExportDataError(Exception):
@@ -116,6 +121,19 @@ def range_text(low: Any, high: Any) -> str:
     return f"within {low}–{high}"
 
 
+@dataclass(frozen=True)
+class SqlDecode:
+    """The part of `FormDecoder.decode()` PostgreSQL does over the stored form `r` (items,
+    missing, scores): `ok` (with `ok_params`) is true for a form whose keys, reasons and value
+    types decode() accepts; `columns` (with `params`) are the SQL expressions whose values
+    `FormDecoder.typed_values()` takes."""
+
+    ok: str
+    ok_params: list[Any]
+    columns: list[str]
+    params: list[Any]
+
+
 class FormDecoder:
     """Decodes the stored forms of one instrument into the values of `variables`."""
 
@@ -169,6 +187,80 @@ class FormDecoder:
             if (low is not None and value < low) or (high is not None and value > high):
                 raise self._refuse(where, code, value, range_text(low, high))
             append(value)
+        return values
+
+    def sql(self) -> SqlDecode | None:
+        """decode() split between PostgreSQL and Arrow, for an instrument whose variables are
+        all numbers (None for one with text or dates: they need decode()'s conversions and CPR
+        redaction). PostgreSQL checks what is cheap to check per object (`SqlDecode.ok`: every
+        key declared, every reason known or null, every stored value a number or null) and
+        hands over each variable's stored number as text and, for a variable with reason
+        codes, the code of its reason; `typed_values()` checks the numbers column by column and
+        makes the values. A form or column that fails is left to decode() by the caller."""
+        if any(kind not in (VarType.INTEGER, VarType.DECIMAL) for _, _, kind, *_ in self.plan):
+            return None
+        ok = " AND ".join(
+            (
+                "jsonb_typeof(r.items) = 'object'",
+                "jsonb_typeof(r.missing) = 'object'",
+                "jsonb_typeof(r.scores) = 'object'",
+                "(r.items - %s::text[]) = '{}'::jsonb",
+                "(r.missing - %s::text[]) = '{}'::jsonb",
+                "(r.scores - %s::text[]) = '{}'::jsonb",
+                # Every reason a known one (or null): the array of the object's values is
+                # contained in the array of the known reasons.
+                "jsonb_path_query_array(r.missing, '$.*') <@ %s::jsonb",
+                # Every stored value a number or null (strict: an array is not unwrapped).
+                "NOT jsonb_path_exists(r.items, %s::jsonpath)",
+                "NOT jsonb_path_exists(r.scores, %s::jsonpath)",
+            )
+        )
+        not_number = 'strict $.* ? (@.type() != "number" && @.type() != "null")'
+        items, scores = sorted(self.items), sorted(self.scores)
+        ok_params = [items, items, scores, json.dumps([*self.reasons, None])]
+        ok_params += [not_number, not_number]
+        columns: list[str] = []
+        params: list[Any] = []
+        whens = " ".join("WHEN %s THEN %s" for _ in self.reasons)
+        for code, store, _, coded, _, _ in self.plan:
+            columns.append(f"r.{'scores' if store == SCORE else 'items'} ->> %s")
+            params.append(code)
+            if coded:
+                columns.append(f"CASE r.missing ->> %s {whens} END")
+                params.append(code)
+                for reason, number in self.reasons.items():
+                    params += [reason, number]
+        return SqlDecode(ok, ok_params, columns, params)
+
+    def typed_values(self, stored: Sequence[pa.Array]) -> list[pa.Array] | None:
+        """The values of `variables` from the columns of `sql()` (the stored number as text,
+        and the reason's code after a variable with reason codes) of forms PostgreSQL found ok;
+        None if a number is not what decode() accepts as it is (not whole for an integer, out
+        of range, too large for a 64-bit integer or a float): the caller then uses decode().
+        The text is parsed as a float, as json.loads and decode() do (a whole number below
+        2**53 is exact as a float)."""
+        values: list[pa.Array] = []
+        columns = iter(stored)
+        for _, _, kind, coded, low, high in self.plan:
+            number = pc.cast(next(columns), pa.float64())
+            reason = next(columns) if coded else None
+            present = pc.drop_null(number)
+            if len(present):
+                smallest, largest = pc.min_max(present).values()
+                smallest, largest = smallest.as_py(), largest.as_py()
+                if kind == VarType.INTEGER:
+                    limits = (smallest > -(2**53)) and (largest < 2**53)
+                    if not limits or not pc.all(pc.equal(pc.floor(present), present)).as_py():
+                        return None
+                elif not (smallest > -FLOAT_LIMIT and largest < FLOAT_LIMIT):
+                    return None
+                if (low is not None and smallest < low) or (high is not None and largest > high):
+                    return None
+            if kind == VarType.INTEGER:
+                number = pc.cast(number, pa.int64())
+            if reason is not None:
+                number = pc.coalesce(number, pc.cast(reason, number.type))
+            values.append(number)
         return values
 
     def decode_columns(

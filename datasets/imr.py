@@ -23,11 +23,15 @@ from collections.abc import Iterable, Iterator, Sequence
 from fractions import Fraction
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
 from django.db.models.functions import Collate
 
 from datasets.base import (
     DERIVED_DECIMALS,
+    Chunk,
     Column,
+    Columns,
     Dataset,
     OdmBinding,
     OdmEvent,
@@ -37,6 +41,7 @@ from datasets.base import (
 )
 from datasets.base import VarType as T
 from datasets.context import NO_YES, ExportContext
+from datasets.copy import copy_batches, rebatched
 from fidelity import permissions
 from fidelity.exposure import CATEGORIES
 from fidelity.models import (
@@ -134,7 +139,7 @@ class AttendanceBuilder:
     def _sources(self) -> tuple:
         return (Attendance, GroupSession, GroupMembership, ImrGroup)
 
-    def _chunks(self, context: ExportContext) -> Iterator[Sequence[Row]]:
+    def _chunks(self, context: ExportContext) -> Iterator[Chunk]:
         permissions.require_role(context.user, permissions.MEMBER_READERS, "see IMR attendance")
         held = sessions_visible_to(context.user).filter(status=SessionStatus.HELD)
         number: dict[int, int] = {}
@@ -144,7 +149,7 @@ class AttendanceBuilder:
         ):
             counter[group_id] += 1
             number[session_id] = counter[group_id]
-        rows = (
+        query = (
             Attendance.objects.filter(session__in=held)
             .order_by(Collate("participant__study_id", "C"), "session__date", "session_id")
             .values_list(
@@ -155,28 +160,32 @@ class AttendanceBuilder:
                 "session__module",
                 "present",
             )
-            .iterator(chunk_size=CHUNK)
-        )
-        chunk: list[Row] = []
-        for participant_id, group_id, session_id, day, module, present in rows:
-            facts = context.participants[participant_id]
-            chunk.append(
-                (
-                    facts.study_id,
-                    facts.site_number,
-                    group_id,
-                    session_id,
-                    number[session_id],
-                    context.days_from_randomization(facts, day),
-                    module,
-                    int(present),
+        ).query
+        sql, params = query.sql_with_params()
+        # Attendance is the largest dataset after the responses: its rows come as Arrow
+        # columns (datasets.copy) and are arranged with array operations.
+        people = context.arrays()
+        sessions = np.array(sorted(number), dtype=np.int64)
+        numbers = np.array([number[session] for session in sessions], dtype=np.int64)
+        types = [pa.int64(), pa.int64(), pa.int64(), pa.date32(), pa.int64(), pa.bool_()]
+        with copy_batches(sql, params, types) as batches:
+            for participant, group, session, day, module, present in rebatched(batches, CHUNK):
+                rows = people.rows(participant.to_numpy())
+                at = np.searchsorted(sessions, session.to_numpy())
+                if len(at) and (at.max() >= len(sessions) or (sessions[at] != session).any()):
+                    raise ValueError("Attendance at a session that is not among those held.")
+                yield Columns(
+                    [
+                        people.study_id.take(pa.array(rows)),
+                        pa.array(people.site[rows]),
+                        group,
+                        session,
+                        pa.array(numbers[at]),
+                        people.days_from_randomization(rows, day),
+                        module,
+                        present.cast(pa.int64()),
+                    ]
                 )
-            )
-            if len(chunk) >= CHUNK:
-                yield chunk
-                chunk = []
-        if chunk:
-            yield chunk
 
 
 def category_labels() -> tuple[tuple[int, str], ...]:

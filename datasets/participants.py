@@ -171,7 +171,20 @@ class ParticipantsBuilder:
         )
         people = (
             Participant.objects.order_by(Collate("study_id", "C"))
-            .select_related("site", "allocation")
+            .select_related("site")
+            # What this loop and demog.derive() read, no more: every other column (the CPR
+            # token among them) would be fetched and converted for nothing.
+            .only(
+                "id",
+                "status",
+                "status_date",
+                "registered_at",
+                "consent_date",
+                "sex",
+                "date_of_birth",
+                "randomized_at",
+                "site__number",
+            )
             .annotate(screened_diagnosis=Subquery(latest_screening))
             .iterator(chunk_size=CHUNK)
         )

@@ -19,18 +19,21 @@ analysis data and are left out (the manifest counts them)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
+from contextlib import closing
 from functools import partial
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from django.db import connection
 
 from assessments.models import InstrumentResponse, Timepoint
 from datasets.base import ARROW_TYPES, Column, Columns, Dataset, OdmBinding, OdmEvent
 from datasets.base import VarType as T
-from datasets.context import NO_YES, ExportContext
-from datasets.forms import ExportDataError, FormDecoder, FormRef, variable_column
+from datasets.context import NO_YES, ExportContext, ParticipantArrays
+from datasets.copy import copy_batches, rebatched
+from datasets.forms import ExportDataError, FormDecoder, FormRef, SqlDecode, variable_column
 from datasets.instruments import TIMEPOINT_NAMES, TIMEPOINT_NUMBERS, InstrumentMeta
 from instruments.metadata import Variable
 from participants.models import Participant
@@ -164,8 +167,32 @@ class ResponsesLongBuilder:
         decoder: FormDecoder,
         columns: list[Column],
     ) -> Iterator[Columns]:
+        done = 0
+        decode = decoder.sql()
+        if decode is not None:
+            # Closed before the Python decoding reads: the COPY must have ended.
+            with closing(self._typed_chunks(context, meta, decoder, decode)) as typed:
+                for chunk in typed:
+                    if chunk is None:
+                        break  # from here on, decode() in Python
+                    yield chunk
+                    done += len(chunk.arrays[0])
+                else:
+                    return
+        yield from self._decoded_chunks(context, meta, decoder, columns, offset=done)
+
+    def _decoded_chunks(
+        self,
+        context: ExportContext,
+        meta: InstrumentMeta,
+        decoder: FormDecoder,
+        columns: list[Column],
+        *,
+        offset: int,
+    ) -> Iterator[Columns]:
+        """The forms from the `offset`-th on (a multiple of CHUNK), decoded in Python."""
         types = [ARROW_TYPES[column.type] for column in columns]
-        for rows in responses_of(meta.code):
+        for rows in responses_of(meta.code, offset=offset):
             people = [context.participants[row[0]] for row in rows]
             values: list[list[Any]] = [[] for _ in decoder.variables]
             for start in range(0, len(rows), DECODE_FORMS):
@@ -204,8 +231,75 @@ class ResponsesLongBuilder:
                 ]
             )
 
+    def _typed_chunks(
+        self,
+        context: ExportContext,
+        meta: InstrumentMeta,
+        decoder: FormDecoder,
+        decode: SqlDecode,
+    ) -> Generator[Columns | None, None, None]:
+        """The chunks of `_decoded_chunks`, decoded by PostgreSQL and Arrow (`FormDecoder.sql`,
+        `typed_values`): typed columns straight from the database, the key columns arranged
+        from the participant index with array operations, CHUNK rows each (the staged file's
+        row groups). A chunk with a form they do not take as it is ends the stream with None:
+        the caller decodes the rest in Python (the same values, or decode()'s error naming the
+        first bad form, as if all had been decoded there)."""
+        people = context.arrays()
+        code = pa.scalar(meta.code, type=pa.string())
+        sql, params = decoded_responses(meta.code, decode)
+        types = [pa.int64(), pa.int64(), pa.int64(), pa.date32(), pa.bool_()]
+        # Text: a form that is not ok may hold anything (typed_values parses the ok ones).
+        types += [pa.string()] * len(decode.columns)
+        with copy_batches(sql, params, types) as batches:
+            for arrays in rebatched(batches, CHUNK):
+                chunk = self._typed_chunk(arrays, decoder, people, code)
+                yield chunk
+                if chunk is None:
+                    return
 
-def responses_of(instrument: str) -> Iterator[list[tuple[Any, ...]]]:
+    @staticmethod
+    def _typed_chunk(
+        arrays: list[pa.Array], decoder: FormDecoder, people: ParticipantArrays, code: pa.Scalar
+    ) -> Columns | None:
+        participant, timepoint, verified, day, ok, *stored = arrays
+        if not pc.all(ok).as_py():
+            return None
+        values = decoder.typed_values(stored)
+        if values is None:
+            return None
+        rows = people.rows(participant.to_numpy())
+        keys = [
+            people.study_id.take(pa.array(rows)),
+            pa.array(people.site[rows]),
+            pa.array(people.allocation[rows]),
+            pa.repeat(code, len(participant)),
+            timepoint,
+            people.days_from_randomization(rows, day),
+            verified,
+        ]
+        return Columns(keys + values)
+
+
+def decoded_responses(instrument: str, decode: SqlDecode) -> tuple[str, list[Any]]:
+    """The query of the complete and verified forms of one instrument as PostgreSQL decodes
+    them, in the order of `responses_of`: participant id, TIMEPOINT, VERIFIED, the interview
+    date, whether the form is ok (`SqlDecode.ok`) and the columns of `SqlDecode`."""
+    ranks = " ".join(f"WHEN %s THEN {rank}" for rank in TIMEPOINT_NUMBERS.values())
+    table = InstrumentResponse._meta.db_table
+    sql = (
+        "SELECT r.participant_id, "  # noqa: S608
+        f"CASE r.timepoint {ranks} END, (r.status = %s)::int, r.interview_date, "
+        f"({decode.ok}) IS TRUE, "
+        + ", ".join(decode.columns)
+        + f" FROM {table} r JOIN {Participant._meta.db_table} p ON p.id = r.participant_id "
+        "WHERE r.instrument = %s AND r.status IN (%s, %s) "
+        f'ORDER BY p.study_id COLLATE "C", CASE r.timepoint {ranks} END, r.id'
+    )
+    params = [*TIMEPOINT_NUMBERS, "verified", *decode.ok_params, *decode.params, instrument]
+    return sql, [*params, *DONE_STATUSES, *TIMEPOINT_NUMBERS]
+
+
+def responses_of(instrument: str, *, offset: int = 0) -> Iterator[list[tuple[Any, ...]]]:
     """The complete and verified forms of one instrument, in chunks, ordered by study ID (C
     collation) and timepoint: plain SQL on a server-side cursor, so the rows stream without the
     ORM's per-row work (this is the hot path). The last value of a row is the form's
@@ -219,9 +313,9 @@ def responses_of(instrument: str) -> Iterator[list[tuple[Any, ...]]]:
         f"FROM {InstrumentResponse._meta.db_table} r "
         f"JOIN {Participant._meta.db_table} p ON p.id = r.participant_id "
         "WHERE r.instrument = %s AND r.status IN (%s, %s) "
-        f'ORDER BY p.study_id COLLATE "C", CASE r.timepoint {ranks} END, r.id'
+        f'ORDER BY p.study_id COLLATE "C", CASE r.timepoint {ranks} END, r.id OFFSET %s'
     )
     with connection.chunked_cursor() as cursor:
-        cursor.execute(sql, [instrument, *DONE_STATUSES, *TIMEPOINT_NUMBERS])
+        cursor.execute(sql, [instrument, *DONE_STATUSES, *TIMEPOINT_NUMBERS, offset])
         while rows := cursor.fetchmany(CHUNK):
             yield rows
