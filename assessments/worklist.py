@@ -9,16 +9,23 @@ no arm, group or per-arm count is read here."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from types import SimpleNamespace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
 from assessments import permissions, windows
-from assessments.models import InstrumentResponse, ResponseStatus, Timepoint, VisitProgress
+from assessments.models import (
+    InstrumentResponse,
+    ResponseStatus,
+    Timepoint,
+    VisitProgress,
+    progress_bit,
+)
 from instruments import registry
 from participants.models import Participant, Status
 from trial import access
@@ -94,62 +101,72 @@ def _first_day_after(today: date, months: int) -> date:
     return day
 
 
+def _day_starts(day: date) -> datetime:
+    """The first instant of a Copenhagen day: a timestamp is on or after `day` (as a
+    Copenhagen date) exactly when it is on or after this instant."""
+    return datetime.combine(day, time.min, tzinfo=ZoneInfo(settings.TIME_ZONE))
+
+
 def _visits_sql(forms: list[tuple[int, str, str]], today: date) -> tuple[str, list[Any]]:
-    """The `visits` CTE: one row per (participant, timepoint) with its state and the end of its
-    window (the sort key). A visit is completed when every form the user enters there is done,
-    read from VisitProgress (one narrow row per visit, kept by a trigger) rather than from the
-    responses. For post and follow-up, the window opens after today when the randomisation
-    date is on or after `due_from`, and has closed when it is before `overdue_before`
-    (windows.window's rule, worked out once per request); dates are Copenhagen dates."""
-    needed: dict[tuple[int, str], list[str]] = {}
+    """The `visits` CTE: one row per (participant, timepoint) with its state (its index in
+    STATES) and what the end of its window (the sort key) is worked out from. A visit is
+    completed when every form the user enters there is done: one AND of VisitProgress's
+    `done_mask` (one narrow row per visit, kept by a trigger) with the user's forms there,
+    rather than a look at the responses. For post and follow-up, the window opens after today
+    when the randomisation date is on or after `due_from`, and has closed when it is before
+    `overdue_before` (windows.window's rule, worked out once per request). Those dates are
+    Copenhagen dates, compared as the instants they start at, so no row's timestamp is turned
+    into a date: that conversion, per visit, was most of the statement's cost."""
+    needed: dict[tuple[int, str], int] = {}
     for site_id, timepoint, code in forms:
-        needed.setdefault((site_id, timepoint), []).append(code)
-    needed_values = ", ".join(["(%s::bigint, %s::text, %s::varchar[])"] * len(needed))
-    params: list[Any] = [v for (site_id, tp), codes in needed.items() for v in (site_id, tp, codes)]
-    rules = settings.ASSESSMENT_WINDOWS
-    rule_values = ", ".join(["(%s::text, %s::interval, %s::date, %s::date)"] * len(rules))
-    for timepoint, rule in rules.items():
-        params += [
-            timepoint,
-            f"{rule['closes']} months",
-            _first_day_after(today, rule["opens"]),
-            _first_day_after(today - timedelta(days=1), rule["closes"]),
-        ]
-    tz = settings.TIME_ZONE
-    params += [tz, tz, sorted({s for s, _ in needed}), list(ACTIVE_STATUSES), today, today]
-    participants = Participant._meta.db_table
-    progress = VisitProgress._meta.db_table
+        needed[(site_id, timepoint)] = needed.get((site_id, timepoint), 0) | progress_bit(code)
+    rank = {timepoint: i for i, timepoint in enumerate(Timepoint.values)}
+    values = ", ".join(
+        ["(%s::bigint, %s::text, %s::int, %s::bigint, %s::timestamptz, %s::timestamptz)"]
+        * len(needed)
+    )
+    params: list[Any] = []
+    for (site_id, timepoint), mask in needed.items():
+        rule = settings.ASSESSMENT_WINDOWS.get(timepoint)
+        params += [site_id, timepoint, rank[timepoint], mask]
+        params += (
+            [None, None]
+            if rule is None  # baseline: its window runs from consent to randomisation
+            else [
+                _day_starts(_first_day_after(today, rule["opens"])),
+                _day_starts(_first_day_after(today - timedelta(days=1), rule["closes"])),
+            ]
+        )
+    # Baseline is due (not open yet) before the consent date (the registration date when
+    # there is none), and overdue once randomisation was before today.
+    params += [today, _day_starts(today + timedelta(days=1)), _day_starts(today)]
+    params += [sorted({s for s, _ in needed}), list(ACTIVE_STATUSES)]
+    due, open_, overdue, completed = (
+        STATES.index(s) for s in ("due", "open", "overdue", "completed")
+    )
     sql = f"""
-    WITH needed (site_id, timepoint, codes) AS (VALUES {needed_values}),
-    rules (timepoint, closes_after, due_from, overdue_before) AS (VALUES {rule_values}),
-    people AS (
-        SELECT p.id, p.study_id, p.site_id,
-               coalesce(p.consent_date, (p.registered_at AT TIME ZONE %s)::date) AS start,
-               (p.randomized_at AT TIME ZONE %s)::date AS randomized_on
-        FROM {participants} p
-        WHERE p.site_id = ANY(%s) AND p.status = ANY(%s)
-    ),
+    WITH needed (site_id, timepoint, rank, mask, due_from, overdue_before)
+        AS (VALUES {values}),
     visits AS (
-        SELECT people.id, people.study_id, needed.timepoint,
-               CASE WHEN needed.codes <@ coalesce(progress.done, '{{}}') THEN 'completed'
-                    WHEN needed.timepoint = 'baseline' THEN
-                         CASE WHEN %s < people.start THEN 'due'
-                              WHEN %s > people.randomized_on THEN 'overdue'
-                              ELSE 'open' END
-                    WHEN people.randomized_on >= rules.due_from THEN 'due'
-                    WHEN people.randomized_on < rules.overdue_before THEN 'overdue'
-                    ELSE 'open'
-               END AS state,
-               CASE WHEN needed.timepoint = 'baseline' THEN people.randomized_on
-                    ELSE (people.randomized_on + rules.closes_after)::date
-               END AS closes
-        FROM people
-        JOIN needed ON needed.site_id = people.site_id
-        LEFT JOIN rules ON rules.timepoint = needed.timepoint
-        LEFT JOIN {progress} progress
-               ON progress.participant_id = people.id AND progress.timepoint = needed.timepoint
-        WHERE needed.timepoint = 'baseline' OR people.randomized_on IS NOT NULL
-    )"""  # noqa: S608 (table names and placeholders only; every value is a parameter)
+        SELECT p.id, p.study_id, p.randomized_at, needed.rank,
+               CASE WHEN coalesce(progress.done_mask, 0) & needed.mask = needed.mask
+                    THEN {completed}
+                    WHEN needed.due_from IS NULL THEN
+                         CASE WHEN coalesce(p.consent_date > %s, p.registered_at >= %s)
+                              THEN {due}
+                              WHEN p.randomized_at < %s THEN {overdue}
+                              ELSE {open_} END
+                    WHEN p.randomized_at >= needed.due_from THEN {due}
+                    WHEN p.randomized_at < needed.overdue_before THEN {overdue}
+                    ELSE {open_}
+               END AS state
+        FROM {Participant._meta.db_table} p
+        JOIN needed ON needed.site_id = p.site_id
+        LEFT JOIN {VisitProgress._meta.db_table} progress
+               ON progress.participant_id = p.id AND progress.timepoint = needed.timepoint
+        WHERE p.site_id = ANY(%s) AND p.status = ANY(%s)
+          AND (needed.due_from IS NULL OR p.randomized_at IS NOT NULL)
+    )"""  # noqa: S608 (table names, placeholders and numbers only; every value is a parameter)
     return sql, params
 
 
@@ -180,31 +197,47 @@ def worklist_page(
         return Worklist(rows=[], count=0, counts=dict.fromkeys(STATES, 0))
     visits, params = _visits_sql(forms, today)
     wanted = list(states or STATES)
-    order = " ".join(f"WHEN '{t}' THEN {i}" for i, t in enumerate(Timepoint.values))
     window = "" if limit is None else " LIMIT %s OFFSET %s"
-    # The per-state counts ride along with the page (a window over the grouped counts), so a
-    # view reads the participants and responses once.
+    tz = settings.TIME_ZONE
+    # The end of each timepoint's window (the sort key): randomisation for baseline, so
+    # many months after it for the others.
+    closes_after = [
+        (rank, settings.ASSESSMENT_WINDOWS.get(timepoint))
+        for rank, timepoint in enumerate(Timepoint.values)
+    ]
+    closes = " ".join(
+        f"WHEN {rank} THEN (randomized_at AT TIME ZONE %s)::date"
+        if rule is None
+        else f"WHEN {rank} THEN ((randomized_at AT TIME ZONE %s)::date + %s::interval)::date"
+        for rank, rule in closes_after
+    )
+    for _, rule in closes_after:
+        params += [tz] if rule is None else [tz, f"{rule['closes']} months"]
+    # The per-state counts ride along with the page, so a view reads the participants and
+    # the progress once; the visits are kept narrow (ids, numbers, the randomisation time)
+    # so that they stay in memory. The end of the window is worked out for the visits in
+    # the chosen states only.
     sql = f"""{visits},
     counts AS (SELECT state, count(*) AS n FROM visits GROUP BY state),
     page AS (
-        SELECT id, study_id, timepoint, closes, state, CASE timepoint {order} END AS rank
+        SELECT id, study_id, rank, state, CASE rank {closes} END AS closes
         FROM visits
         WHERE state = ANY(%s)
         ORDER BY closes ASC NULLS LAST, study_id, rank{window}
     )
-    SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, state, n, NULL FROM counts
+    SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, state, n FROM counts
     UNION ALL
-    SELECT page.id, page.study_id, p.site_id, s.code, page.timepoint,
+    SELECT page.id, page.study_id, p.site_id, s.code, page.rank,
            coalesce(p.consent_date, (p.registered_at AT TIME ZONE %s)::date),
-           (p.randomized_at AT TIME ZONE %s)::date, page.closes, page.state, NULL, page.rank
+           (p.randomized_at AT TIME ZONE %s)::date, page.closes, page.state, NULL
     FROM page
     JOIN {Participant._meta.db_table} p ON p.id = page.id
     JOIN {Site._meta.db_table} s ON s.id = p.site_id
-    ORDER BY 8 NULLS LAST, 2, 11"""  # noqa: S608 (fixed text; every value is a parameter)
-    params += [wanted]
+    ORDER BY 8 NULLS LAST, 2, 5"""  # noqa: S608 (fixed text; every value is a parameter)
+    params += [[STATES.index(s) for s in wanted]]
     if limit is not None:
         params += [limit, offset]
-    params += [settings.TIME_ZONE, settings.TIME_ZONE]
+    params += [tz, tz]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         fetched = cursor.fetchall()
@@ -212,9 +245,9 @@ def worklist_page(
     page: list[tuple[Any, ...]] = []
     for row in fetched:
         if row[0] is None:
-            counts[row[8]] = row[9]
+            counts[STATES[row[8]]] = row[9]
         else:
-            page.append(row[:9])
+            page.append((*row[:4], Timepoint.values[row[4]], *row[5:8], STATES[row[8]]))
     return Worklist(
         rows=_rows(page, forms),
         count=sum(counts[s] for s in wanted),
