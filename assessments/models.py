@@ -75,11 +75,45 @@ DONE_SQL = "('complete', 'verified')"
 MHRM_SPIRITUALITY = ["MHRM_25", "MHRM_26"]
 
 
+# The bit of each instrument in VisitProgress.done_mask: bit i is PROGRESS_CODES[i]. The order
+# is stored in every row, so it is append-only: a new instrument goes at the end (a test checks
+# that every instrument of the registry is here), and no code is ever removed or moved. The
+# trigger and the rebuild below are generated from it; changing it changes the trigger, which
+# makemigrations then asks for.
+PROGRESS_CODES = (
+    "DEMOG",
+    "GAF",
+    "PSP",
+    "PANSS",
+    "HAMD6",
+    "YMRS",
+    "IMRS_P",
+    "MHRM",
+    "SHS",
+    "CSQ8",
+    "IMRS_C",
+    "SERVICE_USE",
+)
+assert len(PROGRESS_CODES) <= 63, "done_mask is a bigint"
+
+
+def progress_bit(code: str) -> int:
+    """The bit of a form in VisitProgress.done_mask."""
+    return 1 << PROGRESS_CODES.index(code)
+
+
+def progress_bit_sql(column: str) -> str:
+    """SQL giving the bit of the instrument code in `column` (0 for a code not listed)."""
+    cases = " ".join(f"WHEN '{code}' THEN {progress_bit(code)}" for code in PROGRESS_CODES)
+    return f"(CASE {column} {cases} ELSE 0 END)::bigint"
+
+
 def keep_visit_progress() -> pgtrigger.Trigger:
     """Keeps VisitProgress in step with the responses in PostgreSQL, so bulk updates and raw SQL
-    are caught too. It adds or removes one code when a form becomes done or stops being done
-    (an INSERT ... ON CONFLICT and an UPDATE of the current row, so two forms of one visit
-    saved at the same time both count). Verification (complete -> verified) changes nothing."""
+    are caught too. It adds or removes one code (and its bit) when a form becomes done or stops
+    being done (an INSERT ... ON CONFLICT and an UPDATE of the current row, so two forms of one
+    visit saved at the same time both count). Verification (complete -> verified) changes
+    nothing."""
     table = "assessments_visitprogress"
     keys_changed = (
         "NEW.participant_id <> OLD.participant_id OR NEW.timepoint <> OLD.timepoint "
@@ -92,18 +126,21 @@ def keep_visit_progress() -> pgtrigger.Trigger:
         func=f"""
             IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.status IN {DONE_SQL}
                AND (TG_OP = 'DELETE' OR NEW.status NOT IN {DONE_SQL} OR {keys_changed}) THEN
-                UPDATE {table} SET done = array_remove(done, OLD.instrument)
+                UPDATE {table} SET done = array_remove(done, OLD.instrument),
+                    done_mask = done_mask & ~{progress_bit_sql("OLD.instrument")}
                 WHERE participant_id = OLD.participant_id AND timepoint = OLD.timepoint;
             END IF;
             IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.status IN {DONE_SQL}
                AND (TG_OP = 'INSERT' OR OLD.status NOT IN {DONE_SQL} OR {keys_changed}) THEN
-                INSERT INTO {table} (participant_id, timepoint, done)
-                VALUES (NEW.participant_id, NEW.timepoint, ARRAY[NEW.instrument])
+                INSERT INTO {table} (participant_id, timepoint, done, done_mask)
+                VALUES (NEW.participant_id, NEW.timepoint, ARRAY[NEW.instrument],
+                        {progress_bit_sql("NEW.instrument")})
                 ON CONFLICT (participant_id, timepoint) DO UPDATE
-                SET done = array_append(array_remove({table}.done, NEW.instrument), NEW.instrument);
+                SET done = array_append(array_remove({table}.done, NEW.instrument), NEW.instrument),
+                    done_mask = {table}.done_mask | EXCLUDED.done_mask;
             END IF;
             RETURN NULL;
-        """,  # noqa: S608 (fixed text: a table name and status codes)
+        """,  # noqa: S608 (fixed text: a table name, status and instrument codes)
     )
 
 
@@ -385,14 +422,18 @@ class VisitProgress(models.Model):
     """Derived, never written by the application: the codes of the forms of one participant's
     visit (timepoint) that are done (complete or verified), kept by the `keep_visit_progress`
     trigger of InstrumentResponse in the same statement. The worklist reads these narrow rows
-    (one per visit) instead of every response. `rebuild_visit_progress()` fills it from the
-    responses after a load that bypassed triggers."""
+    (one per visit) instead of every response: whether every form a user enters at the visit
+    is done is one AND of `done_mask` (the same forms as bits, PROGRESS_CODES) with the
+    user's forms, not an array containment per visit. `rebuild_visit_progress()` fills it
+    from the responses after a load that bypassed triggers."""
 
     participant = models.ForeignKey(
         "participants.Participant", on_delete=models.CASCADE, related_name="+"
     )
     timepoint = models.CharField(max_length=8, choices=Timepoint.choices)
     done = ArrayField(models.CharField(max_length=20), default=list)
+    # `done` as bits: bit i set when PROGRESS_CODES[i] is done.
+    done_mask = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -407,8 +448,9 @@ class VisitProgress(models.Model):
 
 REBUILD_VISIT_PROGRESS_SQL = f"""
     DELETE FROM assessments_visitprogress;
-    INSERT INTO assessments_visitprogress (participant_id, timepoint, done)
-    SELECT participant_id, timepoint, array_agg(instrument ORDER BY instrument)
+    INSERT INTO assessments_visitprogress (participant_id, timepoint, done, done_mask)
+    SELECT participant_id, timepoint, array_agg(instrument ORDER BY instrument),
+           bit_or({progress_bit_sql("instrument")})
     FROM assessments_instrumentresponse
     WHERE status IN {DONE_SQL}
     GROUP BY participant_id, timepoint;

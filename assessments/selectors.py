@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -280,7 +280,14 @@ def queries_visible_to(user: Viewer) -> QuerySet[Query]:
         queryset = queryset.filter(response__participant__site_id__in=site_ids)
     hidden = [i.code for i in registry.all() if not i.blinded_readable]
     if access.is_blinded(user) and hidden:
-        queryset = queryset.exclude(response__instrument__in=hidden)
+        # NOT EXISTS rather than a join to every query's response: counting a blinded
+        # user's queries then reads the hidden forms' ids from an index (30,000 at 10,000
+        # participants) instead of scanning all the responses.
+        queryset = queryset.exclude(
+            Exists(
+                InstrumentResponse.objects.filter(pk=OuterRef("response_id"), instrument__in=hidden)
+            )
+        )
     return queryset
 
 

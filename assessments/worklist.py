@@ -9,16 +9,23 @@ no arm, group or per-arm count is read here."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from types import SimpleNamespace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
 from assessments import permissions, windows
-from assessments.models import InstrumentResponse, ResponseStatus, Timepoint, VisitProgress
+from assessments.models import (
+    InstrumentResponse,
+    ResponseStatus,
+    Timepoint,
+    VisitProgress,
+    progress_bit,
+)
 from instruments import registry
 from participants.models import Participant, Status
 from trial import access
@@ -94,63 +101,180 @@ def _first_day_after(today: date, months: int) -> date:
     return day
 
 
-def _visits_sql(forms: list[tuple[int, str, str]], today: date) -> tuple[str, list[Any]]:
-    """The `visits` CTE: one row per (participant, timepoint) with its state and the end of its
-    window (the sort key). A visit is completed when every form the user enters there is done,
-    read from VisitProgress (one narrow row per visit, kept by a trigger) rather than from the
-    responses. For post and follow-up, the window opens after today when the randomisation
-    date is on or after `due_from`, and has closed when it is before `overdue_before`
-    (windows.window's rule, worked out once per request); dates are Copenhagen dates."""
-    needed: dict[tuple[int, str], list[str]] = {}
+def _day_starts(day: date) -> datetime:
+    """The first instant of a Copenhagen day: a timestamp is on or after `day` (as a
+    Copenhagen date) exactly when it is on or after this instant."""
+    return datetime.combine(day, time.min, tzinfo=ZoneInfo(settings.TIME_ZONE))
+
+
+Sql = tuple[str, list[Any]]  # a piece of a statement and its parameters, in order
+
+
+def _needed_sql(forms: list[tuple[int, str, str]], today: date) -> Sql:
+    """The `needed` CTE: one row per site and timepoint where the user enters forms, with
+    their bits (PROGRESS_CODES), the timepoint's place in the order and its thresholds. For
+    post and follow-up, the window opens after today when the randomisation date is on or
+    after `due_from`, and has closed when it is before `overdue_before` (windows.window's
+    rule, worked out once per request). Those are Copenhagen dates, given as the instants
+    they start at, so that no row's timestamp has to be turned into a date."""
+    needed: dict[tuple[int, str], int] = {}
     for site_id, timepoint, code in forms:
-        needed.setdefault((site_id, timepoint), []).append(code)
-    needed_values = ", ".join(["(%s::bigint, %s::text, %s::varchar[])"] * len(needed))
-    params: list[Any] = [v for (site_id, tp), codes in needed.items() for v in (site_id, tp, codes)]
-    rules = settings.ASSESSMENT_WINDOWS
-    rule_values = ", ".join(["(%s::text, %s::interval, %s::date, %s::date)"] * len(rules))
-    for timepoint, rule in rules.items():
-        params += [
-            timepoint,
-            f"{rule['closes']} months",
-            _first_day_after(today, rule["opens"]),
-            _first_day_after(today - timedelta(days=1), rule["closes"]),
-        ]
-    tz = settings.TIME_ZONE
-    params += [tz, tz, sorted({s for s, _ in needed}), list(ACTIVE_STATUSES), today, today]
-    participants = Participant._meta.db_table
-    progress = VisitProgress._meta.db_table
-    sql = f"""
-    WITH needed (site_id, timepoint, codes) AS (VALUES {needed_values}),
-    rules (timepoint, closes_after, due_from, overdue_before) AS (VALUES {rule_values}),
-    people AS (
-        SELECT p.id, p.study_id, p.site_id,
-               coalesce(p.consent_date, (p.registered_at AT TIME ZONE %s)::date) AS start,
-               (p.randomized_at AT TIME ZONE %s)::date AS randomized_on
-        FROM {participants} p
-        WHERE p.site_id = ANY(%s) AND p.status = ANY(%s)
-    ),
-    visits AS (
-        SELECT people.id, people.study_id, needed.timepoint,
-               CASE WHEN needed.codes <@ coalesce(progress.done, '{{}}') THEN 'completed'
-                    WHEN needed.timepoint = 'baseline' THEN
-                         CASE WHEN %s < people.start THEN 'due'
-                              WHEN %s > people.randomized_on THEN 'overdue'
-                              ELSE 'open' END
-                    WHEN people.randomized_on >= rules.due_from THEN 'due'
-                    WHEN people.randomized_on < rules.overdue_before THEN 'overdue'
-                    ELSE 'open'
-               END AS state,
-               CASE WHEN needed.timepoint = 'baseline' THEN people.randomized_on
-                    ELSE (people.randomized_on + rules.closes_after)::date
-               END AS closes
-        FROM people
-        JOIN needed ON needed.site_id = people.site_id
-        LEFT JOIN rules ON rules.timepoint = needed.timepoint
-        LEFT JOIN {progress} progress
-               ON progress.participant_id = people.id AND progress.timepoint = needed.timepoint
-        WHERE needed.timepoint = 'baseline' OR people.randomized_on IS NOT NULL
-    )"""  # noqa: S608 (table names and placeholders only; every value is a parameter)
+        needed[(site_id, timepoint)] = needed.get((site_id, timepoint), 0) | progress_bit(code)
+    rank = {timepoint: i for i, timepoint in enumerate(Timepoint.values)}
+    values = ", ".join(
+        ["(%s::bigint, %s::text, %s::int, %s::bigint, %s::timestamptz, %s::timestamptz)"]
+        * len(needed)
+    )
+    params: list[Any] = []
+    for (site_id, timepoint), mask in needed.items():
+        rule = settings.ASSESSMENT_WINDOWS.get(timepoint)
+        params += [site_id, timepoint, rank[timepoint], mask]
+        params += (
+            [None, None]
+            if rule is None  # baseline: its window runs from consent to randomisation
+            else [
+                _day_starts(_first_day_after(today, rule["opens"])),
+                _day_starts(_first_day_after(today - timedelta(days=1), rule["closes"])),
+            ]
+        )
+    sql = f"needed (site_id, timepoint, rank, mask, due_from, overdue_before) AS (VALUES {values})"
     return sql, params
+
+
+def _state_sql(today: date) -> Sql:
+    """A visit's state (its index in STATES) from the participant `p`, its `needed` row and
+    its `progress` row. It is completed when every form the user enters there is done: one
+    AND of VisitProgress's `done_mask` (one narrow row per visit, kept by a trigger) with
+    the user's forms there. Baseline is due (not open yet) before the consent date (the
+    registration date when there is none), and overdue once randomisation was before today."""
+    due, open_, overdue, completed = (
+        STATES.index(s) for s in ("due", "open", "overdue", "completed")
+    )
+    sql = f"""CASE WHEN coalesce(progress.done_mask, 0) & needed.mask = needed.mask
+                    THEN {completed}
+                    WHEN needed.due_from IS NULL THEN
+                         CASE WHEN coalesce(p.consent_date > %s, p.registered_at >= %s)
+                              THEN {due}
+                              WHEN p.randomized_at < %s THEN {overdue}
+                              ELSE {open_} END
+                    WHEN p.randomized_at >= needed.due_from THEN {due}
+                    WHEN p.randomized_at < needed.overdue_before THEN {overdue}
+                    ELSE {open_}
+               END"""
+    return sql, [today, _day_starts(today + timedelta(days=1)), _day_starts(today)]
+
+
+def _visits_sql(forms: list[tuple[int, str, str]], *, with_progress: bool) -> Sql:
+    """FROM and WHERE of the visits: the active participants of the user's sites joined to
+    their `needed` rows (post and follow-up once randomised), and to their progress."""
+    progress = (
+        f"""LEFT JOIN {VisitProgress._meta.db_table} progress
+               ON progress.participant_id = p.id AND progress.timepoint = needed.timepoint"""
+        if with_progress
+        else ""
+    )
+    sql = f"""FROM {Participant._meta.db_table} p
+        JOIN needed ON needed.site_id = p.site_id
+        {progress}
+        WHERE p.site_id = ANY(%s) AND p.status = ANY(%s)
+          AND (needed.due_from IS NULL OR p.randomized_at IS NOT NULL)"""
+    return sql, [sorted({site_id for site_id, _, _ in forms}), list(ACTIVE_STATUSES)]
+
+
+def _closes_sql() -> Sql:
+    """The end of a visit's window, the sort key, from its `rank` and `randomized_at`:
+    the randomisation date for baseline, so many months after it for the others."""
+    cases: list[str] = []
+    params: list[Any] = []
+    for rank, timepoint in enumerate(Timepoint.values):
+        rule = settings.ASSESSMENT_WINDOWS.get(timepoint)
+        if rule is None:
+            cases.append(f"WHEN {rank} THEN (randomized_at AT TIME ZONE %s)::date")
+            params += [settings.TIME_ZONE]
+        else:
+            cases.append(
+                f"WHEN {rank} THEN ((randomized_at AT TIME ZONE %s)::date + %s::interval)::date"
+            )
+            params += [settings.TIME_ZONE, f"{rule['closes']} months"]
+    return f"CASE rank {' '.join(cases)} END", params
+
+
+# What _rows needs of each row of the page, the same in both statements: id, study ID, site
+# id and code, rank, the start of the baseline window, the randomisation date, the end of
+# the window (then the state, and the number of a count row).
+PAGE_COLUMNS = """page.id, page.study_id, p.site_id, s.code, page.rank,
+           coalesce(p.consent_date, (p.registered_at AT TIME ZONE %s)::date),
+           (p.randomized_at AT TIME ZONE %s)::date, page.closes"""
+
+
+def _counted_sql(
+    forms: list[tuple[int, str, str]], today: date, wanted: list[str], window: Sql
+) -> Sql:
+    """The page and the number of visits in each state, in one statement that reads the
+    participants and the progress once: the visits are kept narrow (ids, numbers, the
+    randomisation time) so that they stay in memory, and the end of the window is worked
+    out for the visits in the chosen states only."""
+    needed, needed_params = _needed_sql(forms, today)
+    state, state_params = _state_sql(today)
+    visits, visits_params = _visits_sql(forms, with_progress=True)
+    closes, closes_params = _closes_sql()
+    sql = f"""
+    WITH {needed},
+    visits AS (
+        SELECT p.id, p.study_id, p.randomized_at, needed.rank, {state} AS state
+        {visits}
+    ),
+    counts AS (SELECT state, count(*) AS n FROM visits GROUP BY state),
+    page AS (
+        SELECT id, study_id, rank, state, {closes} AS closes
+        FROM visits
+        WHERE state = ANY(%s)
+        ORDER BY closes ASC NULLS LAST, study_id, rank{window[0]}
+    )
+    SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, state, n FROM counts
+    UNION ALL
+    SELECT {PAGE_COLUMNS}, page.state, NULL
+    FROM page
+    JOIN {Participant._meta.db_table} p ON p.id = page.id
+    JOIN {Site._meta.db_table} s ON s.id = p.site_id
+    ORDER BY 8 NULLS LAST, 2, 5"""  # noqa: S608 (fixed text; every value is a parameter)
+    params = [*needed_params, *state_params, *visits_params, *closes_params]
+    params += [[STATES.index(s) for s in wanted], *window[1]]
+    return sql, [*params, settings.TIME_ZONE, settings.TIME_ZONE]
+
+
+def _uncounted_sql(forms: list[tuple[int, str, str]], today: date, window: Sql) -> Sql:
+    """The page of every visit, whatever its state, and their number, without the counts
+    per state: no visit's state decides whether it is on the page, so the number is that
+    of the visits, the page is cut before any progress is read, and the state is worked
+    out for its rows only."""
+    needed, needed_params = _needed_sql(forms, today)
+    visits, visits_params = _visits_sql(forms, with_progress=False)
+    closes, closes_params = _closes_sql()
+    state, state_params = _state_sql(today)
+    sql = f"""
+    WITH {needed},
+    visits AS NOT MATERIALIZED (
+        SELECT p.id, p.study_id, p.randomized_at, needed.rank
+        {visits}
+    ),
+    page AS (
+        SELECT id, study_id, rank, {closes} AS closes
+        FROM visits
+        ORDER BY closes ASC NULLS LAST, study_id, rank{window[0]}
+    )
+    SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, count(*) FROM visits
+    UNION ALL
+    SELECT {PAGE_COLUMNS}, {state}, NULL
+    FROM page
+    JOIN {Participant._meta.db_table} p ON p.id = page.id
+    JOIN {Site._meta.db_table} s ON s.id = p.site_id
+    JOIN needed ON needed.site_id = p.site_id AND needed.rank = page.rank
+    LEFT JOIN {VisitProgress._meta.db_table} progress
+           ON progress.participant_id = p.id AND progress.timepoint = needed.timepoint
+    ORDER BY 8 NULLS LAST, 2, 5"""  # noqa: S608 (fixed text; every value is a parameter)
+    params = [*needed_params, *visits_params, *closes_params, *window[1]]
+    return sql, [*params, settings.TIME_ZONE, settings.TIME_ZONE, *state_params]
 
 
 @dataclass(frozen=True)
@@ -159,7 +283,7 @@ class Worklist:
 
     rows: list[WorklistRow]
     count: int  # rows in the chosen states (every page)
-    counts: dict[str, int]  # rows per state, whatever the chosen states
+    counts: dict[str, int]  # rows per state, whatever the chosen states (empty: not asked)
 
 
 def worklist_page(
@@ -170,55 +294,40 @@ def worklist_page(
     offset: int = 0,
     limit: int | None = None,
     today: date | None = None,
+    counts: bool = True,
 ) -> Worklist:
     """The rows in `states` (every state when empty), most urgent first: the window that
     ends first (overdue ones lead), then by due date; visits with an open-ended window
-    (baseline before randomisation) last. Three queries whatever the size of the trial."""
+    (baseline before randomisation) last. With `counts`, the number of visits in each
+    state too (the page shows them; the API does not). Three queries whatever the size of
+    the trial."""
     today = today or timezone.localdate()
     forms = _user_forms(user, site)
     if not forms:
-        return Worklist(rows=[], count=0, counts=dict.fromkeys(STATES, 0))
-    visits, params = _visits_sql(forms, today)
+        return Worklist(rows=[], count=0, counts=dict.fromkeys(STATES, 0) if counts else {})
     wanted = list(states or STATES)
-    order = " ".join(f"WHEN '{t}' THEN {i}" for i, t in enumerate(Timepoint.values))
-    window = "" if limit is None else " LIMIT %s OFFSET %s"
-    # The per-state counts ride along with the page (a window over the grouped counts), so a
-    # view reads the participants and responses once.
-    sql = f"""{visits},
-    counts AS (SELECT state, count(*) AS n FROM visits GROUP BY state),
-    page AS (
-        SELECT id, study_id, timepoint, closes, state, CASE timepoint {order} END AS rank
-        FROM visits
-        WHERE state = ANY(%s)
-        ORDER BY closes ASC NULLS LAST, study_id, rank{window}
-    )
-    SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, state, n, NULL FROM counts
-    UNION ALL
-    SELECT page.id, page.study_id, p.site_id, s.code, page.timepoint,
-           coalesce(p.consent_date, (p.registered_at AT TIME ZONE %s)::date),
-           (p.randomized_at AT TIME ZONE %s)::date, page.closes, page.state, NULL, page.rank
-    FROM page
-    JOIN {Participant._meta.db_table} p ON p.id = page.id
-    JOIN {Site._meta.db_table} s ON s.id = p.site_id
-    ORDER BY 8 NULLS LAST, 2, 11"""  # noqa: S608 (fixed text; every value is a parameter)
-    params += [wanted]
-    if limit is not None:
-        params += [limit, offset]
-    params += [settings.TIME_ZONE, settings.TIME_ZONE]
+    window: Sql = ("", []) if limit is None else (" LIMIT %s OFFSET %s", [limit, offset])
+    if counts or set(wanted) != set(STATES):
+        sql, params = _counted_sql(forms, today, wanted, window)
+    else:
+        sql, params = _uncounted_sql(forms, today, window)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         fetched = cursor.fetchall()
-    counts = dict.fromkeys(STATES, 0)
+    per_state = dict.fromkeys(STATES, 0)
+    total: int | None = None  # the number of every visit, when no state was asked for
     page: list[tuple[Any, ...]] = []
     for row in fetched:
-        if row[0] is None:
-            counts[row[8]] = row[9]
+        if row[0] is not None:
+            page.append((*row[:4], Timepoint.values[row[4]], *row[5:8], STATES[row[8]]))
+        elif row[8] is None:
+            total = row[9]
         else:
-            page.append(row[:9])
+            per_state[STATES[row[8]]] = row[9]
     return Worklist(
         rows=_rows(page, forms),
-        count=sum(counts[s] for s in wanted),
-        counts=counts,
+        count=total if total is not None else sum(per_state[s] for s in wanted),
+        counts=per_state if counts else {},
     )
 
 

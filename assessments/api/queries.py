@@ -250,8 +250,14 @@ class WorklistView(APIView):
         site = request.query_params.get("site", "")
 
         def fetch(offset: int, limit: int) -> worklist_module.Worklist:
+            # No counts per state: the API gives the number of rows only.
             return selectors.worklist_page(
-                user=request.user, states=states, site=site, offset=offset, limit=limit
+                user=request.user,
+                states=states,
+                site=site,
+                offset=offset,
+                limit=limit,
+                counts=False,
             )
 
         offset, limit = api_page_request(request)
