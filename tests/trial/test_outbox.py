@@ -161,6 +161,8 @@ def test_the_runtime_role_writes_and_marks_messages_but_cannot_delete_or_empty_t
         cursor.execute(f'SET LOCAL ROLE "{settings.DATABASE_RUNTIME_ROLE}"')
     with transaction.atomic():
         message = outbox.enqueue(PROBE, 1)
+    # No commit here, so no after-commit send: the drain's turn once the request's lease ends.
+    OutboxMessage.objects.filter(pk=message.pk).update(due_at=timezone.now())
     assert outbox.deliver(ids=[message.pk]) == 1
     for statement in ("DELETE FROM trial_outboxmessage", "TRUNCATE trial_outboxmessage"):
         with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
@@ -179,7 +181,11 @@ def test_messages_of_a_sender_that_died_before_marking_them_are_sent_when_the_le
 ) -> None:
     with transaction.atomic():
         message = outbox.enqueue(PROBE, 1)
-    (claimed,) = outbox._claim(ids=None, limit=10)  # ...and the sender dies here
+    # No commit here, so no after-commit send: as if the request that wrote it had died. The
+    # row is leased to that request, so no drain sends it meanwhile...
+    assert outbox.drain() == 0
+    OutboxMessage.objects.update(due_at=timezone.now())  # ...until that lease has run out;
+    (claimed,) = outbox._claim(ids=None, limit=10)  # then a drain takes it, and dies here
     assert claimed.pk == message.pk
     assert outbox.drain() == 0  # leased: nobody else sends it meanwhile
     assert queued(queue_name) == []
