@@ -19,6 +19,7 @@ request had made the randomise request cost four times the trivial endpoint."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Sequence
@@ -37,6 +38,14 @@ from redis.retry import Retry
 from trial.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
+
+INSERT = """
+    INSERT INTO trial_outboxmessage
+        (task, args, created_at, due_at, attempts, sent_at, task_id, last_error)
+    VALUES (%s, %s::jsonb, %s, %s, 0, NULL, '', '')
+    RETURNING id
+"""
+MARK_SENT = "UPDATE trial_outboxmessage SET task_id = %s, sent_at = %s, attempts = %s WHERE id = %s"
 
 # How often beat asks a worker to drain the outbox (imrtrial.settings CELERY_BEAT_SCHEDULE).
 DRAIN_INTERVAL = 10.0
@@ -77,9 +86,15 @@ def enqueue(task: str, *args: Any) -> OutboxMessage:
     # Leased to this request from the start: it sends the row right after the commit without
     # first claiming it in a transaction of its own (a round trip and a commit per request);
     # should it die first, the drain sends the row when the lease ends.
-    message = OutboxMessage.objects.create(
-        task=task, args=list(args), due_at=timezone.now() + LEASE
-    )
+    now = timezone.now()
+    message = OutboxMessage(task=task, args=list(args), created_at=now, due_at=now + LEASE)
+    # One plain INSERT (this app's own table; the outbox is not trial data and has no audit
+    # trigger): the ORM's save cost a third of what the randomise request spends on the outbox.
+    with connection.cursor() as cursor:
+        cursor.execute(INSERT, [task, json.dumps(message.args), now, message.due_at])
+        (message.pk,) = cursor.fetchone()
+    message._state.adding = False
+    message._state.db = connection.alias
     transaction.on_commit(partial(_deliver_after_commit, message), robust=True)
     return message
 
@@ -194,7 +209,8 @@ def _publish(message: OutboxMessage, broker: Any) -> None:
     )
     message.task_id = str(result.id)
     message.sent_at = timezone.now()
-    message.save(update_fields=["task_id", "sent_at", "attempts"])
+    with connection.cursor() as cursor:
+        cursor.execute(MARK_SENT, [message.task_id, message.sent_at, message.attempts, message.pk])
 
 
 def _postpone(messages: Sequence[OutboxMessage], error: BaseException) -> None:
