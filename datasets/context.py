@@ -98,6 +98,9 @@ class ExportContext:
     # carries no allocation variable at all, not even the masked group (#11): grouped
     # outcomes before the lock would let a blinded reader guess which group is which.
     locked: bool = True
+    # False for the data dictionary, which describes the datasets without reading any data
+    # (its cost must not grow with the trial: it skips the check of the stored forms).
+    reads_data: bool = True
     participants: dict[int, ParticipantFacts] = field(default_factory=dict)
     redactions: list[dict[str, Any]] = field(default_factory=list)
     withheld: list[Withheld] = field(default_factory=list)

@@ -122,7 +122,8 @@ class ResponsesLongBuilder:
     reveals_allocation = False
 
     def build(self, context: ExportContext) -> Iterable[Dataset]:
-        check_stored_instruments(context)
+        if context.reads_data:
+            check_stored_instruments(context)
         if context.blinded:
             for meta in context.catalogue.values():
                 if meta.form_entry and not meta.blinded_readable:

@@ -57,6 +57,7 @@ def data_dictionary(
             catalogue=catalogue(),
             user=user,
             locked=lock_level() == DatasetLock.Level.LOCK,
+            reads_data=False,
         )
         datasets = datasets_for(context)
         if context.withholds_allocation:
