@@ -10,10 +10,10 @@ What it does, in one run:
    existing database of that name is reused as it is (and kept);
 2. adds one account per role with a password (a second factor for the roles that need one);
 3. starts gunicorn (4 workers, DEBUG off) against it on $PORT;
-4. logs each role in through the login page (and the second-factor page), then for every page
-   of the role's menu, a few filtered views (the worklist's states, a second page) and every
-   API collection the role may read (GET paths of the OpenAPI schema without a path
-   parameter), times R sequential requests after two warm-up requests, one client;
+4. logs each role in through the login page (with its code, for two-factor roles), then for
+   every page of the role's menu, a few filtered views (the worklist's states, a second
+   page) and every API collection the role may read (GET paths of the OpenAPI schema
+   without a path parameter), times R sequential requests after two warm-up requests, one client;
 5. prints p50/p95, the answer's size and its SQL query count (the same request made in-process
    with Django's test client, counted with CaptureQueriesContext), each against
    `GET /api/v1/sites/` measured for the same role in the same run, and whether it meets the
