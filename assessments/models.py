@@ -112,8 +112,8 @@ def keep_visit_progress() -> pgtrigger.Trigger:
     """Keeps VisitProgress in step with the responses in PostgreSQL, so bulk updates and raw SQL
     are caught too. It adds or removes one code (and its bit) when a form becomes done or stops
     being done (an INSERT ... ON CONFLICT and an UPDATE of the current row, so two forms of one
-    visit saved at the same time both count). Verification (complete -> verified) changes
-    nothing."""
+    visit saved at the same time both count), and one bit of `verified_mask` when a done form
+    is verified or stops being verified."""
     table = "assessments_visitprogress"
     keys_changed = (
         "NEW.participant_id <> OLD.participant_id OR NEW.timepoint <> OLD.timepoint "
@@ -127,17 +127,30 @@ def keep_visit_progress() -> pgtrigger.Trigger:
             IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.status IN {DONE_SQL}
                AND (TG_OP = 'DELETE' OR NEW.status NOT IN {DONE_SQL} OR {keys_changed}) THEN
                 UPDATE {table} SET done = array_remove(done, OLD.instrument),
-                    done_mask = done_mask & ~{progress_bit_sql("OLD.instrument")}
+                    done_mask = done_mask & ~{progress_bit_sql("OLD.instrument")},
+                    verified_mask = verified_mask & ~{progress_bit_sql("OLD.instrument")}
+                WHERE participant_id = OLD.participant_id AND timepoint = OLD.timepoint;
+            ELSIF TG_OP = 'UPDATE' AND OLD.status = 'verified' AND NEW.status <> 'verified' THEN
+                UPDATE {table}
+                SET verified_mask = verified_mask & ~{progress_bit_sql("OLD.instrument")}
                 WHERE participant_id = OLD.participant_id AND timepoint = OLD.timepoint;
             END IF;
             IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.status IN {DONE_SQL}
                AND (TG_OP = 'INSERT' OR OLD.status NOT IN {DONE_SQL} OR {keys_changed}) THEN
-                INSERT INTO {table} (participant_id, timepoint, done, done_mask)
+                INSERT INTO {table} (participant_id, timepoint, done, done_mask, verified_mask)
                 VALUES (NEW.participant_id, NEW.timepoint, ARRAY[NEW.instrument],
-                        {progress_bit_sql("NEW.instrument")})
+                        {progress_bit_sql("NEW.instrument")},
+                        CASE WHEN NEW.status = 'verified'
+                             THEN {progress_bit_sql("NEW.instrument")} ELSE 0 END)
                 ON CONFLICT (participant_id, timepoint) DO UPDATE
                 SET done = array_append(array_remove({table}.done, NEW.instrument), NEW.instrument),
-                    done_mask = {table}.done_mask | EXCLUDED.done_mask;
+                    done_mask = {table}.done_mask | EXCLUDED.done_mask,
+                    verified_mask = ({table}.verified_mask & ~EXCLUDED.done_mask)
+                                    | EXCLUDED.verified_mask;
+            ELSIF TG_OP = 'UPDATE' AND NEW.status = 'verified' AND OLD.status <> 'verified' THEN
+                UPDATE {table}
+                SET verified_mask = verified_mask | {progress_bit_sql("NEW.instrument")}
+                WHERE participant_id = NEW.participant_id AND timepoint = NEW.timepoint;
             END IF;
             RETURN NULL;
         """,  # noqa: S608 (fixed text: a table name, status and instrument codes)
@@ -434,6 +447,9 @@ class VisitProgress(models.Model):
     done = ArrayField(models.CharField(max_length=20), default=list)
     # `done` as bits: bit i set when PROGRESS_CODES[i] is done.
     done_mask = models.BigIntegerField(default=0)
+    # The done forms that are verified, as bits: `done_mask & ~verified_mask` are the forms
+    # waiting for source-data verification (the SDV worklist counts them per site).
+    verified_mask = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -448,9 +464,12 @@ class VisitProgress(models.Model):
 
 REBUILD_VISIT_PROGRESS_SQL = f"""
     DELETE FROM assessments_visitprogress;
-    INSERT INTO assessments_visitprogress (participant_id, timepoint, done, done_mask)
+    INSERT INTO assessments_visitprogress
+        (participant_id, timepoint, done, done_mask, verified_mask)
     SELECT participant_id, timepoint, array_agg(instrument ORDER BY instrument),
-           bit_or({progress_bit_sql("instrument")})
+           bit_or({progress_bit_sql("instrument")}),
+           coalesce(bit_or({progress_bit_sql("instrument")})
+                    FILTER (WHERE status = 'verified'), 0)
     FROM assessments_instrumentresponse
     WHERE status IN {DONE_SQL}
     GROUP BY participant_id, timepoint;

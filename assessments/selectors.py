@@ -31,6 +31,7 @@ from assessments.models import (
     ResponseStatus,
     ServiceUsePeriod,
     Timepoint,
+    progress_bit,
 )
 from instruments import registry
 from instruments.base import Instrument
@@ -211,16 +212,33 @@ def sdv_responses(*, user: Viewer, site: str = "") -> QuerySet[InstrumentRespons
     )
 
 
+# The forms waiting for verification, counted from the visits' progress rows (one per visit,
+# kept by a trigger in the responses' own statements): the done forms that are not verified,
+# among those the user may verify. A scan of every waiting form (200,000 at 10,000
+# participants) was most of the SDV page's time.
+SDV_WAITING_PER_SITE = """
+    SELECT site.code, sum(bit_count(
+               (progress.done_mask & ~progress.verified_mask & %(forms)s)::bit(64)))
+    FROM assessments_visitprogress progress
+    JOIN participants_participant participant ON participant.id = progress.participant_id
+    JOIN trial_site site ON site.id = participant.site_id
+    WHERE participant.site_id = ANY(%(sites)s)
+      AND progress.done_mask & ~progress.verified_mask & %(forms)s <> 0
+    GROUP BY site.code, site.number
+    ORDER BY site.number
+"""
+
+
 def sdv_waiting_per_site(*, user: Viewer) -> dict[str, int]:
-    """Forms waiting for verification per site code, in site order: one aggregate."""
-    rows = (
-        _sdv_waiting(user=user)
-        .order_by()
-        .values("participant__site__code", "participant__site__number")
-        .annotate(n=Count("id"))
-        .order_by("participant__site__number")
-    )
-    return {row["participant__site__code"]: row["n"] for row in rows}
+    """Forms waiting for verification per site code, in site order (sites with none left
+    out): the count of `sdv_responses`, from one row per visit."""
+    if not access.has_role(user, *permissions.VERIFIERS):
+        return {}
+    forms = sum(progress_bit(i.code) for i in registry.forms() if permissions.may_verify(user, i))
+    sites = sorted(access.site_ids(user, *permissions.VERIFIERS))
+    with connection.cursor() as cursor:
+        cursor.execute(SDV_WAITING_PER_SITE, {"forms": forms, "sites": sites})
+        return {code: int(n) for code, n in cursor.fetchall()}
 
 
 def sdv_rows(responses: Any) -> list[SdvRow]:

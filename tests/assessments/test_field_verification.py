@@ -107,19 +107,31 @@ def test_the_worklist_lists_unverified_complete_forms_per_site_oldest_first(
     assert rows[0].fields_verified == 1 and rows[1].fields_verified == 0
     assert [r.response.pk for r in selectors.sdv_worklist(user=monitor, site="GLA")] == [second.pk]
     assert selectors.sdv_worklist(user=assessor) == []
+    # The counts per site (from the visits' progress rows) are the list's.
+    assert selectors.sdv_waiting_per_site(user=monitor) == {participant.site.code: 1, "GLA": 1}
+    assert selectors.sdv_waiting_per_site(user=assessor) == {}
 
     html = page_client(monitor).get("/assessments/verification/").content.decode()
     assert html.index(participant.study_id) < html.index(elsewhere.study_id)
     assert page_client(assessor).get("/assessments/verification/").status_code == 403
+    services.response_verify(user=monitor, response=second, version=1)
+    assert selectors.sdv_waiting_per_site(user=monitor) == {participant.site.code: 1}
 
 
 def test_the_clinicians_form_never_reaches_the_blinded_worklist(
-    clinician: Any, monitor: Any, participant: Any
+    clinician: Any, assessor: Any, monitor: Any, participant: Any
 ) -> None:
     allocate(participant, "IMR")
     save(clinician, participant, "IMRS_C")
     assert InstrumentResponse.objects.filter(instrument="IMRS_C", status="complete").exists()
     assert selectors.sdv_worklist(user=monitor) == []
+    assert selectors.sdv_waiting_per_site(user=monitor) == {}
+    # Data managers are blinded too: neither the list nor its counts hold the form.
+    data_manager = make_staff("dm", Role.DATA_MANAGER)
+    assert selectors.sdv_waiting_per_site(user=data_manager) == {}
+    assert selectors.sdv_worklist(user=data_manager) == []
+    save(assessor, participant, "GAF")
+    assert selectors.sdv_waiting_per_site(user=data_manager) == {participant.site.code: 1}
 
 
 def test_the_form_page_marks_ticked_fields(assessor: Any, monitor: Any, participant: Any) -> None:

@@ -1,6 +1,7 @@
 """VisitProgress, the worklist's source: the trigger on the responses keeps each visit's done
-forms as codes (`done`) and as bits (`done_mask`), and both say the same as the responses
-after every kind of change, made through the ORM and raw SQL alike, and after a rebuild."""
+forms as codes (`done`) and as bits (`done_mask`), and its verified forms as bits
+(`verified_mask`, the SDV worklist's counts); all say the same as the responses after every
+kind of change, made through the ORM and raw SQL alike, and after a rebuild."""
 
 from __future__ import annotations
 
@@ -26,6 +27,13 @@ def progress() -> dict[tuple[int, str], tuple[set[str], int]]:
     }
 
 
+def verified() -> dict[tuple[int, str], int]:
+    return {
+        (row.participant_id, row.timepoint): row.verified_mask
+        for row in VisitProgress.objects.all()
+    }
+
+
 def expected() -> dict[tuple[int, str], tuple[set[str], int]]:
     """What the responses say: the done forms of each visit, as codes and as bits."""
     found: dict[tuple[int, str], tuple[set[str], int]] = {}
@@ -38,14 +46,25 @@ def expected() -> dict[tuple[int, str], tuple[set[str], int]]:
     return found
 
 
+def expected_verified() -> dict[tuple[int, str], int]:
+    found: dict[tuple[int, str], int] = {}
+    for response in InstrumentResponse.objects.filter(status="verified"):
+        visit = (response.participant_id, response.timepoint)
+        found[visit] = found.get(visit, 0) | progress_bit(response.instrument)
+    return found
+
+
 def assert_in_step() -> None:
-    """Every visit's codes and mask match its responses, and each other. A visit whose last
+    """Every visit's codes and masks match its responses, and each other. A visit whose last
     done form stopped being done keeps its row, with nothing in it."""
     kept = progress()
     wanted = expected()
+    kept_verified, wanted_verified = verified(), expected_verified()
     for visit, (codes, mask) in kept.items():
         assert mask == sum(progress_bit(code) for code in codes), visit
         assert (codes, mask) == wanted.get(visit, (set(), 0)), visit
+        assert kept_verified[visit] == wanted_verified.get(visit, 0), visit
+        assert kept_verified[visit] & ~mask == 0, visit  # only done forms are verified
     assert set(wanted) <= set(kept)
 
 
@@ -73,7 +92,8 @@ def test_the_mask_follows_the_responses_through_every_change(sites: dict) -> Non
     assert_in_step()
     assert progress()[(first.pk, "baseline")][1] == progress_bit("GAF") | progress_bit("PANSS")
 
-    # A draft completed, a completed form verified (no change), one back to draft.
+    # A draft completed, a completed form verified (done as before, now verified too), one
+    # back to draft.
     draft.status = "complete"
     draft.save()
     gaf.status = "verified"
@@ -82,6 +102,15 @@ def test_the_mask_follows_the_responses_through_every_change(sites: dict) -> Non
     panss.save()
     assert_in_step()
     assert progress()[(first.pk, "baseline")][1] == progress_bit("GAF") | progress_bit("PSP")
+    assert verified()[(first.pk, "baseline")] == progress_bit("GAF")
+
+    # A verified form changed again goes back to complete: waiting for verification.
+    gaf.status = "complete"
+    gaf.save()
+    assert_in_step()
+    assert verified()[(first.pk, "baseline")] == 0
+    gaf.status = "verified"
+    gaf.save()
 
     # A done form moved to another visit and another instrument, in one update.
     InstrumentResponse.objects.filter(pk=gaf.pk).update(timepoint="post", instrument="HAMD6")
@@ -110,7 +139,9 @@ def test_a_rebuild_gives_the_same_codes_and_masks(sites: dict) -> None:
     respond(participant, "post", "CSQ8", status="verified")
     respond(participant, "post", "GAF", status="draft")
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE assessments_visitprogress SET done = '{}', done_mask = 0")
+        cursor.execute(
+            "UPDATE assessments_visitprogress SET done = '{}', done_mask = 0, verified_mask = 0"
+        )
     rebuild_visit_progress()
     assert_in_step()
     assert progress() == {
@@ -120,3 +151,4 @@ def test_a_rebuild_gives_the_same_codes_and_masks(sites: dict) -> None:
         ),
         (participant.pk, "post"): ({"CSQ8"}, progress_bit("CSQ8")),
     }
+    assert verified() == {(participant.pk, "baseline"): 0, (participant.pk, "post"): 1 << 9}
