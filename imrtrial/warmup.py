@@ -2,9 +2,12 @@
 request of a fresh gunicorn worker would otherwise import every view module (the URL
 configuration: matplotlib for the charts, WeasyPrint for the casebooks), the Celery/kombu
 publishing machinery and the translation catalogues, seconds of work (docs/benchmarks.md,
-"The first export request"). Called from imrtrial.wsgi, never from a request."""
+"The first export request"); then freezes what it loaded for the garbage collector. Called
+from imrtrial.wsgi, never from a request."""
 
 from __future__ import annotations
+
+import gc
 
 from celery import current_app as celery_app
 from django.conf import settings
@@ -26,3 +29,9 @@ def warm_up() -> None:
     for code, _name in settings.LANGUAGES:
         with translation.override(code):
             translation.gettext("Log in")
+    # What is loaded now stays for the worker's life: out of the garbage collector's sight.
+    # Each full collection walked these ~270,000 objects (the app, Django, matplotlib,
+    # pyarrow...), a 120-150 ms pause every few requests that was most of the pages' p95
+    # (docs/benchmarks.md, "Pauses").
+    gc.collect()
+    gc.freeze()

@@ -40,3 +40,23 @@ def test_loading_the_wsgi_application_imports_what_the_first_request_needs() -> 
         check=True,
     )
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_what_the_worker_loaded_is_frozen_out_of_the_garbage_collectors_walks() -> None:
+    """A full collection walks only what requests create, not the app and its libraries."""
+    script = (
+        "import gc, json; import imrtrial.wsgi; "
+        "print(json.dumps([gc.get_freeze_count(), len(gc.get_objects())]))"
+    )
+    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "imrtrial.settings"}
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    frozen, walked = json.loads(result.stdout.strip().splitlines()[-1])
+    assert frozen > 100_000 and walked < frozen / 10
