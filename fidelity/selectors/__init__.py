@@ -39,6 +39,7 @@ from fidelity.selectors.ratings import (
     rating_get,
     rating_list,
     ratings_visible_to,
+    site_fidelity,
 )
 
 __all__ = [
@@ -74,6 +75,7 @@ __all__ = [
     "session_get",
     "sessions_of",
     "sessions_visible_to",
+    "site_fidelity",
     "sites_for_groups",
     "todays_sessions",
 ]

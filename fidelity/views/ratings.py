@@ -21,18 +21,17 @@ from trial import paging
 @unblinded_page
 def rating_overview(request: HttpRequest) -> HttpResponse:
     permissions.require_role(request.user, permissions.FIDELITY_READERS, _("see fidelity ratings"))
-    summary = selectors.fidelity_summary(user=request.user)
-    # The groups' rows a page at a time (the per-site figures above them cover every group).
-    page, pager = paging.paginate(request, summary.groups)
-    assessments = selectors.fidelity_assessments(
-        user=request.user, groups=[entry.group for entry in page.object_list]
-    )
+    # The groups' rows a page at a time (the per-site figures above them cover every group);
+    # each row shows every rating the user may see, read once for the page.
+    page, pager = paging.paginate(request, selectors.groups_visible_to(request.user))
+    groups = list(page.object_list)
+    assessments = selectors.fidelity_assessments(user=request.user, groups=groups)
     rows = [
         {
-            "group": entry.group,
-            "assessments": [assessments[(entry.group.pk, t)] for t in FidelityTimepoint.values],
+            "group": group,
+            "assessments": [assessments[(group.pk, t)] for t in FidelityTimepoint.values],
         }
-        for entry in page.object_list
+        for group in groups
     ]
     return render(
         request,
@@ -40,7 +39,7 @@ def rating_overview(request: HttpRequest) -> HttpResponse:
         {
             "rows": rows,
             "pager": pager,
-            "sites": summary.sites,
+            "sites": selectors.site_fidelity(user=request.user),
             "may_rate": permissions.may_rate(request.user),
         },
     )
