@@ -176,16 +176,23 @@ class SdvRow:
         )
 
 
-def _sdv_waiting(*, user: Viewer, site: str = "") -> QuerySet[InstrumentResponse]:
-    """Complete forms not yet source-verified at the sites where the user verifies. Forms a
-    blinded user may not read (IMRS_C) are left out."""
+def _verifies(user: Viewer) -> tuple[list[str], list[int]]:
+    """The forms the user may verify and the sites where (both empty for non-verifiers): the
+    SDV worklist and its counts per site. Forms a blinded user may not read (IMRS_C) are
+    left out."""
     if not access.has_role(user, *permissions.VERIFIERS):
+        return [], []
+    forms = [i.code for i in registry.forms() if permissions.may_verify(user, i)]
+    return forms, sorted(access.site_ids(user, *permissions.VERIFIERS))
+
+
+def _sdv_waiting(*, user: Viewer, site: str = "") -> QuerySet[InstrumentResponse]:
+    """Complete forms not yet source-verified at the sites where the user verifies."""
+    forms, sites = _verifies(user)
+    if not forms:
         return InstrumentResponse.objects.none()
-    readable = [i.code for i in registry.forms() if permissions.may_verify(user, i)]
     responses = InstrumentResponse.objects.filter(
-        status=ResponseStatus.COMPLETE,
-        instrument__in=readable,
-        participant__site_id__in=access.site_ids(user, *permissions.VERIFIERS),
+        status=ResponseStatus.COMPLETE, instrument__in=forms, participant__site_id__in=sites
     )
     if site:
         responses = responses.filter(participant__site__code=site)
@@ -232,12 +239,12 @@ SDV_WAITING_PER_SITE = """
 def sdv_waiting_per_site(*, user: Viewer) -> dict[str, int]:
     """Forms waiting for verification per site code, in site order (sites with none left
     out): the count of `sdv_responses`, from one row per visit."""
-    if not access.has_role(user, *permissions.VERIFIERS):
+    forms, sites = _verifies(user)
+    if not forms:
         return {}
-    forms = sum(progress_bit(i.code) for i in registry.forms() if permissions.may_verify(user, i))
-    sites = sorted(access.site_ids(user, *permissions.VERIFIERS))
+    mask = sum(progress_bit(code) for code in forms)
     with connection.cursor() as cursor:
-        cursor.execute(SDV_WAITING_PER_SITE, {"forms": forms, "sites": sites})
+        cursor.execute(SDV_WAITING_PER_SITE, {"forms": mask, "sites": sites})
         return {code: int(n) for code, n in cursor.fetchall()}
 
 

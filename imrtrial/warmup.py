@@ -32,6 +32,6 @@ def warm_up() -> None:
     # What is loaded now stays for the worker's life: out of the garbage collector's sight.
     # Each full collection walked these ~270,000 objects (the app, Django, matplotlib,
     # pyarrow...), a 120-150 ms pause every few requests that was most of the pages' p95
-    # (docs/benchmarks.md, "Pauses").
+    # (docs/benchmarks.md, "the pauses of the garbage collector").
     gc.collect()
     gc.freeze()

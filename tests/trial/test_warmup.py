@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,11 +25,10 @@ FIRST_REQUEST_IMPORTS = [
 ]
 
 
-def test_loading_the_wsgi_application_imports_what_the_first_request_needs() -> None:
-    script = (
-        "import json, sys; import imrtrial.wsgi; "
-        f"print(json.dumps([m for m in {FIRST_REQUEST_IMPORTS!r} if m not in sys.modules]))"
-    )
+def after_loading_the_wsgi_application(expression: str) -> Any:
+    """`expression` (JSON-able) in a fresh process that has just loaded imrtrial.wsgi, as a
+    gunicorn worker does."""
+    script = f"import gc, json, sys; import imrtrial.wsgi; print(json.dumps({expression}))"
     environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "imrtrial.settings"}
     result = subprocess.run(
         [sys.executable, "-c", script],
@@ -39,24 +39,17 @@ def test_loading_the_wsgi_application_imports_what_the_first_request_needs() -> 
         timeout=300,
         check=True,
     )
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_loading_the_wsgi_application_imports_what_the_first_request_needs() -> None:
+    missing = f"[m for m in {FIRST_REQUEST_IMPORTS!r} if m not in sys.modules]"
+    assert after_loading_the_wsgi_application(missing) == []
 
 
 def test_what_the_worker_loaded_is_frozen_out_of_the_garbage_collectors_walks() -> None:
     """A full collection walks only what requests create, not the app and its libraries."""
-    script = (
-        "import gc, json; import imrtrial.wsgi; "
-        "print(json.dumps([gc.get_freeze_count(), len(gc.get_objects())]))"
+    frozen, walked = after_loading_the_wsgi_application(
+        "[gc.get_freeze_count(), len(gc.get_objects())]"
     )
-    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "imrtrial.settings"}
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
-    frozen, walked = json.loads(result.stdout.strip().splitlines()[-1])
     assert frozen > 100_000 and walked < frozen / 10
