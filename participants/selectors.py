@@ -107,7 +107,9 @@ def participant_list(
     return queryset
 
 
-def _columns(model: type[Model], alias: str) -> str:
+def columns_sql(model: type[Model], alias: str) -> str:
+    """The model's columns, qualified by `alias`, in the order of its concrete fields (what
+    Model.from_db() takes)."""
     return ", ".join(f'{alias}."{field.column}"' for field in model._meta.concrete_fields)
 
 
@@ -116,7 +118,7 @@ def _columns(model: type[Model], alias: str) -> str:
 # and compiling the ORM query cost more than PostgreSQL's answering it.
 # (Built from the models' own column names; the values are parameters.)
 PARTICIPANT_AT_SITES = f"""
-    SELECT {_columns(Participant, "p")}, {_columns(Site, "s")}
+    SELECT {columns_sql(Participant, "p")}, {columns_sql(Site, "s")}
     FROM {Participant._meta.db_table} p JOIN {Site._meta.db_table} s ON s.id = p.site_id
     WHERE p.id = %s AND p.site_id = ANY(%s)
 """  # noqa: S608
