@@ -83,12 +83,14 @@ DEV_SERVER = $(PY) manage.py runserver 127.0.0.1:$(PORT)
 # is one a new user cannot act on (the Dockerfile runs the worker as the user `edc`).
 WORKER_WARNINGS := ignore:You're running the worker with superuser privileges
 
-# The worker and the web server share make's process group, so Ctrl-C (or a TERM to the
-# group) reaches both; the EXIT trap also stops the worker when the server ends on its own.
+# The worker, the outbox relay and the web server share make's process group, so Ctrl-C (or a
+# TERM to the group) reaches them all; the EXIT trap also stops the worker and the relay when
+# the server ends on its own.
 define serve
-	@echo "Starting a Celery worker (with beat: the export watchdog, the heartbeat) and the web server on http://127.0.0.1:$(PORT) (Ctrl-C stops both)"
+	@echo "Starting a Celery worker (with beat: the export watchdog, the heartbeat), the outbox relay (e-mails and export builds, sent as their transaction commits) and the web server on http://127.0.0.1:$(PORT) (Ctrl-C stops them all)"
 	@mkdir -p var; PYTHONWARNINGS="$(WORKER_WARNINGS)" .venv/bin/celery -A imrtrial worker --beat --schedule var/celerybeat-schedule --loglevel=INFO --concurrency=2 & worker=$$!; \
-	  trap 'kill -TERM $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
+	  $(PY) manage.py outbox_relay & relay=$$!; \
+	  trap 'kill -TERM $$worker $$relay 2>/dev/null; wait $$worker $$relay 2>/dev/null' EXIT; \
 	  trap 'exit 130' INT TERM; \
 	  PORT=$(PORT) $(1)
 endef

@@ -1,35 +1,39 @@
 """The transactional outbox: Celery tasks that belong to a change (a randomisation's e-mail, an
 export's build) are written as rows in the change's own transaction, and sent to the broker
-afterwards. A task exists exactly when its change committed; a broker outage delays it and
-loses nothing; the request never waits for the broker to come back.
+afterwards by a relay. A task exists exactly when its change committed; a broker outage delays
+it and loses nothing; a request never talks to the broker at all.
 
-Two things send the rows: right after the commit, the request that wrote them (each row is
-leased to it from its INSERT, so it needs no claiming) tries once if Redis answers a PING at
-once (so mail and builds start at once while Redis is up; a request that finds it down hands
-its rows to the worker and lets later requests skip the attempt for REQUESTS_PAUSE seconds);
-and Celery beat runs `trial.drain_outbox` every DRAIN_INTERVAL seconds on a worker
-(`deliver`), which sends whatever is still due. The drain takes rows with SELECT ... FOR
-UPDATE SKIP LOCKED and leases them to itself; each sender marks a row sent once the broker has
-it, so any number of senders may run at once and each row goes to the broker once; a row the
-broker refused is tried again later (back-off up to MAX_BACKOFF), never dropped. Only a sender
-that dies between the broker's accepting a message and marking it sent can cause a second
-sending (when the lease ends): the tasks sent this way are idempotent. The request's sending
-reuses the broker connection pool and one Redis client per process: a new connection per
-request had made the randomise request cost four times the trivial endpoint."""
+The relay (`relay()`, run by `manage.py outbox_relay`) listens on PostgreSQL's channel
+CHANNEL: the INSERT of a message notifies it, and PostgreSQL delivers the notification when
+the transaction commits (never for a rolled-back one), so a message is sent within
+milliseconds of its commit. Celery beat also runs `trial.drain_outbox` every DRAIN_INTERVAL
+seconds on a worker, which sends whatever is still due (the net under a relay that is not
+running). Both send with `deliver`: rows taken with SELECT ... FOR UPDATE SKIP LOCKED and
+leased to the sender, each marked sent once the broker has it, so any number of senders may
+run at once and each row goes to the broker once; a row the broker refused is tried again
+later (back-off up to MAX_BACKOFF), never dropped. Only a sender that dies between the
+broker's accepting a message and marking it sent can cause a second sending (when the lease
+ends): the tasks sent this way are idempotent.
+
+Why a relay rather than the request sending after its commit, as it once did: publishing
+through Celery and Redis (a PING, kombu's message, the UPDATE marking it sent and its commit)
+cost the randomise request a fifth of its time (docs/benchmarks.md)."""
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from datetime import timedelta
-from functools import lru_cache, partial
+from functools import lru_cache
 from typing import Any
 
+import psycopg
 import redis
 from celery import current_app as celery_app
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.utils import timezone
 from kombu.exceptions import KombuError
 from redis.backoff import NoBackoff
@@ -39,15 +43,29 @@ from trial.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
 
-INSERT = """
-    INSERT INTO trial_outboxmessage
-        (task, args, created_at, due_at, attempts, sent_at, task_id, last_error)
-    VALUES (%s, %s::jsonb, %s, %s, 0, NULL, '', '')
-    RETURNING id
+CHANNEL = "trial_outbox"
+# The row and the relay's wake-up call in one statement; PostgreSQL holds the notification
+# until the commit (and drops it with a rollback).
+INSERT = f"""
+    WITH message AS (
+        INSERT INTO trial_outboxmessage
+            (task, args, created_at, due_at, attempts, sent_at, task_id, last_error)
+        VALUES (%s, %s::jsonb, %s, %s, 0, NULL, '', '')
+        RETURNING id
+    )
+    SELECT id, pg_notify('{CHANNEL}', '') FROM message
+"""  # noqa: S608 (a constant channel name; the values are parameters)
+# The messages of one sending, marked sent in one statement (one commit, not one per message).
+MARK_SENT = """
+    UPDATE trial_outboxmessage AS m
+    SET task_id = v.task_id, sent_at = v.sent_at, attempts = v.attempts
+    FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[], %s::integer[])
+        AS v(id, task_id, sent_at, attempts)
+    WHERE m.id = v.id
 """
-MARK_SENT = "UPDATE trial_outboxmessage SET task_id = %s, sent_at = %s, attempts = %s WHERE id = %s"
 
-# How often beat asks a worker to drain the outbox (imrtrial.settings CELERY_BEAT_SCHEDULE).
+# How often beat asks a worker to drain the outbox (imrtrial.settings CELERY_BEAT_SCHEDULE),
+# and how long the relay waits for a notification before it looks for postponed rows anyway.
 DRAIN_INTERVAL = 10.0
 BATCH = 100
 MAX_BACKOFF = timedelta(minutes=5)
@@ -55,47 +73,31 @@ MAX_BACKOFF = timedelta(minutes=5)
 LEASE = timedelta(minutes=2)
 # A broker that does not accept a connection (or answer) within this time counts as down.
 CONNECT_TIMEOUT = 1
-# After a failed attempt, requests leave sending to the worker for this long, so that a broker
-# that hangs (rather than refuses) does not cost every request the connect timeout.
-REQUESTS_PAUSE = 30.0
+# The relay's pause before it tries again after losing PostgreSQL.
+RECONNECT_PAUSE = 2.0
+STOP_CHECK = 0.5
+# How long the relay lets notifications gather after the first (seconds).
+GATHER = 0.02
 
 # Errors that mean "the broker is not there": kombu wraps most, but a refused socket can
 # surface as a plain OSError from the Redis client.
 BROKER_ERRORS: tuple[type[BaseException], ...] = (KombuError, OSError, ConnectionError)
 
 
-class _Pause:
-    """When this process last failed to reach the broker (time.monotonic())."""
-
-    failed_at: float | None = None
-
-    @classmethod
-    def active(cls) -> bool:
-        return cls.failed_at is not None and time.monotonic() - cls.failed_at < REQUESTS_PAUSE
-
-    @classmethod
-    def clear(cls) -> None:
-        cls.failed_at = None
-
-
 def enqueue(task: str, *args: Any) -> OutboxMessage:
     """Write the task `task` (its Celery name) with JSON `args` to the outbox, in the current
-    transaction; it is sent after the commit (or by the worker, later)."""
+    transaction; the relay sends it once the transaction has committed."""
     if not connection.in_atomic_block:
         raise RuntimeError("An outbox message is written in the transaction of its change.")
-    # Leased to this request from the start: it sends the row right after the commit without
-    # first claiming it in a transaction of its own (a round trip and a commit per request);
-    # should it die first, the drain sends the row when the lease ends.
     now = timezone.now()
-    message = OutboxMessage(task=task, args=list(args), created_at=now, due_at=now + LEASE)
-    # One plain INSERT (this app's own table; the outbox is not trial data and has no audit
-    # trigger): the ORM's save cost a third of what the randomise request spends on the outbox.
+    message = OutboxMessage(task=task, args=list(args), created_at=now, due_at=now)
+    # One plain statement (this app's own table; the outbox is not trial data and has no audit
+    # trigger): on the randomise request's path the ORM's save cost more than the INSERT.
     with connection.cursor() as cursor:
         cursor.execute(INSERT, [task, json.dumps(message.args), now, message.due_at])
-        (message.pk,) = cursor.fetchone()
+        (message.pk, _notified) = cursor.fetchone()
     message._state.adding = False
     message._state.db = connection.alias
-    transaction.on_commit(partial(_deliver_after_commit, message), robust=True)
     return message
 
 
@@ -118,24 +120,8 @@ def _broker_down() -> redis.RedisError | None:
     try:
         _ping_client(celery_app.conf.broker_url).ping()
     except redis.RedisError as exc:
-        _Pause.failed_at = time.monotonic()
         return exc
     return None
-
-
-def _deliver_after_commit(message: OutboxMessage) -> None:
-    try:
-        if _Pause.active() or _broker_down() is not None:
-            # The worker sends it: at its next drain, not when the lease ends.
-            OutboxMessage.objects.filter(pk=message.pk, sent_at__isnull=True).update(
-                due_at=timezone.now()
-            )
-            return
-        message.attempts += 1
-        _send([message])
-    except DatabaseError:
-        # The change has committed and the row with it: the worker sends it.
-        logger.warning("Outbox message %s left to the worker (database error).", message.pk)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -156,29 +142,44 @@ def deliver(*, ids: Sequence[int] | None = None, limit: int = BATCH) -> int:
 
 
 def _send(messages: Sequence[OutboxMessage]) -> int:
-    """Publish `messages` (taken by this sender) in order and mark each sent; returns how many
-    were sent. At the first broker failure the rest are postponed."""
-    sent = 0
-    # A connection of the app's broker pool, kept between requests (opening one per
-    # randomisation was most of what the confirmation cost the request).
-    with celery_app.pool.acquire(block=True) as broker:
-        for position, message in enumerate(messages):
-            try:
-                _publish(message, broker)
-            except BROKER_ERRORS as exc:
-                broker.collect()  # broken: the next sender reconnects
-                _Pause.failed_at = time.monotonic()
-                _postpone(messages[position:], exc)
-                return sent
-            except Exception as exc:
-                # A message the broker cannot take (it would fail every time) must not hold
-                # up the others; it stays in the outbox with its error.
-                logger.exception("Outbox message %s could not be sent", message.pk)
-                _postpone([message], exc)
-                continue
-            sent += 1
-    _Pause.clear()
-    return sent
+    """Publish `messages` (taken by this sender) in order and mark those the broker took as
+    sent; returns how many were sent. At the first broker failure the rest are postponed."""
+    published: list[OutboxMessage] = []
+    try:
+        # A connection of the app's broker pool, kept between drains.
+        with celery_app.pool.acquire(block=True) as broker:
+            for position, message in enumerate(messages):
+                try:
+                    _publish(message, broker)
+                except BROKER_ERRORS as exc:
+                    broker.collect()  # broken: the next sender reconnects
+                    _postpone(messages[position:], exc)
+                    break
+                except Exception as exc:
+                    # A message the broker cannot take (it would fail every time) must not
+                    # hold up the others; it stays in the outbox with its error.
+                    logger.exception("Outbox message %s could not be sent", message.pk)
+                    _postpone([message], exc)
+                    continue
+                published.append(message)
+    finally:
+        _mark_sent(published)
+    return len(published)
+
+
+def _mark_sent(messages: Sequence[OutboxMessage]) -> None:
+    if not messages:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            MARK_SENT,
+            [
+                [message.pk for message in messages],
+                [message.task_id for message in messages],
+                [message.sent_at for message in messages],
+                [message.attempts for message in messages],
+            ],
+        )
 
 
 def _claim(*, ids: Sequence[int] | None, limit: int) -> list[OutboxMessage]:
@@ -209,8 +210,6 @@ def _publish(message: OutboxMessage, broker: Any) -> None:
     )
     message.task_id = str(result.id)
     message.sent_at = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(MARK_SENT, [message.task_id, message.sent_at, message.attempts, message.pk])
 
 
 def _postpone(messages: Sequence[OutboxMessage], error: BaseException) -> None:
@@ -234,3 +233,49 @@ def drain() -> int:
         total += sent
         if sent < BATCH:
             return total
+
+
+def relay(*, stop: threading.Event | None = None, wait: float = DRAIN_INTERVAL) -> None:
+    """Send each message as soon as its transaction commits, until `stop` is set: drain, then
+    wait for the outbox's notification (or `wait` seconds: postponed rows fall due without
+    one). Survives PostgreSQL restarts and broker outages; what it cannot send waits."""
+    stop = stop or threading.Event()
+    try:
+        while not stop.is_set():
+            try:
+                with _listener() as listener:
+                    while not stop.is_set():
+                        close_old_connections()
+                        drain()
+                        _wait_for_notification(listener, wait, stop)
+            except (DatabaseError, psycopg.OperationalError) as exc:
+                logger.warning("Outbox relay lost PostgreSQL (%s); trying again.", exc)
+                connection.close()
+                stop.wait(RECONNECT_PAUSE)
+    finally:
+        connection.close()  # this thread's own
+
+
+def _listener() -> psycopg.Connection[Any]:
+    """A connection of its own, in autocommit, listening on CHANNEL: notifications arriving
+    while the relay drains wait on its socket for the next wait."""
+    listener = connection.get_new_connection(connection.get_connection_params())
+    listener.autocommit = True
+    listener.execute(f"LISTEN {CHANNEL}")
+    return listener
+
+
+def _wait_for_notification(
+    listener: psycopg.Connection[Any], wait: float, stop: threading.Event
+) -> None:
+    """Until a notification comes, `wait` seconds pass or `stop` is set (looked at every
+    STOP_CHECK seconds, so that a stopping relay ends promptly)."""
+    deadline = time.monotonic() + wait
+    while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+        if any(True for _n in listener.notifies(timeout=min(left, STOP_CHECK), stop_after=1)):
+            # Let the commits of a busy moment gather: one sending for all of them costs a
+            # claim, a PING and a "sent" UPDATE once, instead of once per message.
+            stop.wait(GATHER)
+            break
+    for _notification in listener.notifies(timeout=0):
+        pass  # those that came meanwhile: the next drain sends their messages

@@ -63,6 +63,7 @@ def test_a_data_manager_starts_a_blinded_export_watches_it_finish_and_downloads_
     dm: Any,
     export_root: Path,
     celery_worker: Any,
+    outbox_relay: None,
     tmp_path: Path,
 ) -> None:
     from playwright.sync_api import sync_playwright

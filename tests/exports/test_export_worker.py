@@ -58,7 +58,7 @@ def assert_complete(job: ExportJob, root: Path) -> None:
 
 
 def test_a_real_worker_builds_an_export_asked_for_over_the_api(
-    dm: Any, export_root: Path, celery_worker: Any
+    dm: Any, export_root: Path, celery_worker: Any, outbox_relay: None
 ) -> None:
     build_trial()
     job_id = start_export(dm)
@@ -109,7 +109,12 @@ def stalled_pid(redis_client: Any, key: str) -> int:
 
 
 def test_a_job_whose_worker_process_is_killed_part_way_finishes_on_redelivery(
-    dm: Any, export_root: Path, worker_factory: Any, own_queue: str, redis_client: Any
+    dm: Any,
+    export_root: Path,
+    worker_factory: Any,
+    own_queue: str,
+    redis_client: Any,
+    outbox_relay: None,
 ) -> None:
     key = f"imrtest:stall:{uuid.uuid4().hex}"
     worker_factory(own_queue, EXPORT_TEST_STALL="1", EXPORT_TEST_STALL_KEY=key)
@@ -129,7 +134,12 @@ def test_a_job_whose_worker_process_is_killed_part_way_finishes_on_redelivery(
 
 
 def test_a_job_whose_whole_worker_is_killed_is_started_again_by_the_watchdog(
-    dm: Any, export_root: Path, worker_factory: Any, own_queue: str, redis_client: Any
+    dm: Any,
+    export_root: Path,
+    worker_factory: Any,
+    own_queue: str,
+    redis_client: Any,
+    outbox_relay: None,
 ) -> None:
     key = f"imrtest:stall:{uuid.uuid4().hex}"
     doomed = worker_factory(own_queue, EXPORT_TEST_STALL="1", EXPORT_TEST_STALL_KEY=key)

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_a_statistician_locks_the_database_and_requests_an_unblinded_export(
-    statistician: Any, page: Any, log_in: Any, celery_worker: Any
+    statistician: Any, page: Any, log_in: Any, celery_worker: Any, outbox_relay: None
 ) -> None:
     from playwright.sync_api import expect
 

@@ -1,4 +1,6 @@
-"""After commit, the coordinator and the site's IMR instructors get a confirmation e-mail."""
+"""After commit, the coordinator and the site's IMR instructors get a confirmation e-mail: the
+randomisation writes it to the outbox and the outbox relay sends it once the transaction has
+committed (`send_outbox()` does the relay's part here)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from django.core import mail
 from django.utils import timezone
 
 from randomization.tasks import send_randomization_confirmation
+from tests.conftest import send_outbox
 from tests.factories import api_client, make_staff, page_client
 from tests.randomization.conftest import eager, ready_participant
 from trial import outbox
@@ -24,7 +27,7 @@ def staff(username: str, *roles: str, sites: list[str] | None = None, email: boo
 
 
 def test_the_coordinator_and_the_sites_instructors_are_told_after_commit(
-    lists: list, eager_celery: None, django_capture_on_commit_callbacks: Any
+    lists: list, eager_celery: None
 ) -> None:
     coordinator = staff("coord", Role.COORDINATOR, sites=["BAL"])
     staff("instr-bal", Role.INSTRUCTOR, sites=["BAL"])
@@ -35,12 +38,11 @@ def test_the_coordinator_and_the_sites_instructors_are_told_after_commit(
     staff("assessor", Role.ASSESSOR, sites=["BAL"])
     participant = ready_participant("BAL", user=coordinator)
     mail.outbox.clear()
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        response = api_client(coordinator).post(
-            f"/api/v1/participants/{participant.pk}/randomize/", {}, format="json"
-        )
+    response = api_client(coordinator).post(
+        f"/api/v1/participants/{participant.pk}/randomize/", {}, format="json"
+    )
     assert response.status_code == 201
-    assert len(callbacks) == 1
+    assert send_outbox() == 1
     recipients = sorted(message.to[0] for message in mail.outbox)
     assert recipients == [
         "coord@example.org",
@@ -55,43 +57,44 @@ def test_the_coordinator_and_the_sites_instructors_are_told_after_commit(
     assert participant.cpr_masked[:6] not in body
 
 
-def test_nothing_is_sent_before_the_transaction_commits(
+def test_the_request_only_writes_the_e_mail_to_the_outbox(
     lists: list, eager_celery: None, django_capture_on_commit_callbacks: Any
 ) -> None:
+    """The request neither sends nor waits for anything after its commit; the relay's
+    notification is part of the commit (tests/trial/test_outbox.py)."""
     coordinator = staff("coord", Role.COORDINATOR, sites=["BAL"])
     participant = ready_participant("BAL", user=coordinator)
     mail.outbox.clear()
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
         api_client(coordinator).post(
             f"/api/v1/participants/{participant.pk}/randomize/", {}, format="json"
         )
-        assert mail.outbox == []
-    assert len(callbacks) == 1
+    assert callbacks == [] and mail.outbox == []
+    (message,) = OutboxMessage.objects.all()
+    assert (message.sent_at, message.attempts) == (None, 0)
+    assert message.due_at <= timezone.now()
 
 
-def test_a_repeated_request_sends_no_second_e_mail(
-    lists: list, eager_celery: None, django_capture_on_commit_callbacks: Any
-) -> None:
+def test_a_repeated_request_sends_no_second_e_mail(lists: list, eager_celery: None) -> None:
     coordinator = staff("coord", Role.COORDINATOR, sites=["BAL"])
     participant = ready_participant("BAL", user=coordinator)
     client = api_client(coordinator)
     path = f"/api/v1/participants/{participant.pk}/randomize/"
-    with django_capture_on_commit_callbacks(execute=True):
-        client.post(path, {}, format="json", HTTP_IDEMPOTENCY_KEY="once")
-        client.post(path, {}, format="json", HTTP_IDEMPOTENCY_KEY="once")
+    client.post(path, {}, format="json", HTTP_IDEMPOTENCY_KEY="once")
+    client.post(path, {}, format="json", HTTP_IDEMPOTENCY_KEY="once")
+    assert send_outbox() == 1
     assert len(mail.outbox) == 1
 
 
 def test_with_redis_down_the_randomization_stands_and_the_confirmation_is_sent_once_it_is_back(
-    lists: list, redis_down: Any, django_capture_on_commit_callbacks: Any
+    lists: list, redis_down: Any
 ) -> None:
     coordinator = staff("coord", Role.COORDINATOR, sites=["BAL"])
     participant = ready_participant("BAL", user=coordinator)
     mail.outbox.clear()
-    with django_capture_on_commit_callbacks(execute=True):
-        response = api_client(coordinator).post(
-            f"/api/v1/participants/{participant.pk}/randomize/", {}, format="json"
-        )
+    response = api_client(coordinator).post(
+        f"/api/v1/participants/{participant.pk}/randomize/", {}, format="json"
+    )
     assert response.status_code == 201
     assert mail.outbox == []
     (message,) = OutboxMessage.objects.all()
@@ -100,7 +103,7 @@ def test_with_redis_down_the_randomization_stands_and_the_confirmation_is_sent_o
         [participant.allocation.pk],
     )
     assert message.sent_at is None
-    # While Redis stays down the worker's drain sends nothing (and loses nothing).
+    # While Redis stays down the relay (or the worker's drain) sends nothing, and loses nothing.
     assert outbox.drain() == 0
     message.refresh_from_db()
     assert message.sent_at is None and message.attempts == 1
@@ -117,16 +120,14 @@ def test_with_redis_down_the_randomization_stands_and_the_confirmation_is_sent_o
     assert message.sent_at is not None and message.attempts == 2 and message.task_id
 
 
-def test_a_confirmation_handed_over_twice_is_sent_once(
-    lists: list, eager_celery: None, django_capture_on_commit_callbacks: Any
-) -> None:
+def test_a_confirmation_handed_over_twice_is_sent_once(lists: list, eager_celery: None) -> None:
     coordinator = staff("coord", Role.COORDINATOR, sites=["BAL"])
     participant = ready_participant("BAL", user=coordinator)
     mail.outbox.clear()
-    with django_capture_on_commit_callbacks(execute=True):
-        api_client(coordinator).post(
-            f"/api/v1/participants/{participant.pk}/randomize/", {}, format="json"
-        )
+    api_client(coordinator).post(
+        f"/api/v1/participants/{participant.pk}/randomize/", {}, format="json"
+    )
+    send_outbox()
     assert len(mail.outbox) == 1
     # The broker took the message but the commit that marked it sent was lost: it goes again.
     assert send_randomization_confirmation(participant.allocation.pk) == 0
@@ -134,34 +135,32 @@ def test_a_confirmation_handed_over_twice_is_sent_once(
 
 
 def test_the_result_page_says_an_e_mail_was_sent_only_when_it_was_and_to_whom(
-    lists: list, eager_celery: None, django_capture_on_commit_callbacks: Any
+    lists: list, eager_celery: None
 ) -> None:
     coordinator = staff("coord", Role.COORDINATOR, sites=["BAL"])
     staff("instr-bal", Role.INSTRUCTOR, sites=["BAL"])
     participant = ready_participant("BAL", user=coordinator)
     url = f"/randomisation/participants/{participant.pk}/result/"
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        api_client(coordinator).post(
-            f"/api/v1/participants/{participant.pk}/randomize/", {}, format="json"
-        )
+    api_client(coordinator).post(
+        f"/api/v1/participants/{participant.pk}/randomize/", {}, format="json"
+    )
     pending = page_client(coordinator).get(url).content.decode()
     assert "is being sent to" in pending and "instr-bal@example.org" in pending
     assert "was sent" not in pending
-    for callback in callbacks:
-        callback()
+    send_outbox()
     sent = page_client(coordinator).get(url).content.decode()
     assert "A confirmation e-mail was sent at" in sent and "coord, instr-bal" in sent
 
 
 def test_the_result_page_says_no_e_mail_is_sent_when_nobody_has_an_address(
-    lists: list, eager_celery: None, django_capture_on_commit_callbacks: Any
+    lists: list, eager_celery: None
 ) -> None:
     coordinator = staff("coord", Role.COORDINATOR, sites=["BAL"], email=False)
     participant = ready_participant("BAL", user=coordinator)
-    with django_capture_on_commit_callbacks(execute=True):
-        api_client(coordinator).post(
-            f"/api/v1/participants/{participant.pk}/randomize/", {}, format="json"
-        )
+    api_client(coordinator).post(
+        f"/api/v1/participants/{participant.pk}/randomize/", {}, format="json"
+    )
+    send_outbox()
     html = (
         page_client(coordinator)
         .get(f"/randomisation/participants/{participant.pk}/result/")

@@ -1,13 +1,19 @@
 """The transactional outbox (trial.outbox) against real PostgreSQL and Redis: a task exists
-exactly when its transaction commits, reaches the broker once, waits (with a back-off) while
-the broker is down, and is never lost; any number of drainers may run at once."""
+exactly when its transaction commits, reaches the broker once (sent by the relay as soon as
+the commit notifies it), waits (with a back-off) while the broker is down, and is never lost;
+any number of senders may run at once."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -18,6 +24,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from imrtrial.celery import app as celery_app
+from tests.exports.conftest import database_url
 from trial import outbox
 from trial.models import OutboxMessage
 
@@ -49,36 +56,108 @@ def test_a_message_is_written_only_inside_the_transaction_of_its_change() -> Non
     assert not OutboxMessage.objects.exists()
 
 
-def test_it_is_sent_to_the_broker_right_after_the_commit_and_only_once(
-    db: None, queue_name: str, django_capture_on_commit_callbacks: Any
+def wait_for(condition: Any, seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_the_relay_sends_it_as_soon_as_the_transaction_commits_and_only_once(
+    outbox_relay: None, queue_name: str
 ) -> None:
-    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+    with transaction.atomic():
         message = outbox.enqueue(PROBE, "a", 2)
-        assert queued(queue_name) == []  # nothing leaves before the commit
+        time.sleep(0.7)  # longer than the relay's wait: nothing leaves before the commit
+        assert queued(queue_name) == []
+    committed = time.monotonic()
+    assert wait_for(lambda: len(queued(queue_name)) == 1)
+    assert time.monotonic() - committed < 2  # notified by the commit
+    assert wait_for(lambda: OutboxMessage.objects.get(pk=message.pk).sent_at is not None)
     message.refresh_from_db()
-    assert message.sent_at is not None and message.attempts == 1
+    assert message.attempts == 1
     (headers,) = queued(queue_name)
     assert (headers["task"], headers["id"]) == (PROBE, message.task_id)
     assert headers["argsrepr"] == "('a', 2)"
-    # The worker's drain finds nothing left to send.
+    # Nothing is left for the relay or the worker's drain to send again.
+    time.sleep(0.7)
     assert outbox.drain() == 0
     assert len(queued(queue_name)) == 1
 
 
+def test_the_relay_sends_messages_that_fall_due_without_a_notification(
+    outbox_relay: None, queue_name: str
+) -> None:
+    """A message postponed while the broker was down falls due later, when no commit notifies
+    the relay: it looks for due messages after every wait."""
+    with transaction.atomic():
+        message = outbox.enqueue(PROBE, 1)
+        OutboxMessage.objects.filter(pk=message.pk).update(
+            due_at=timezone.now() + timedelta(seconds=1)
+        )
+    time.sleep(0.5)
+    assert queued(queue_name) == []
+    assert wait_for(lambda: len(queued(queue_name)) == 1)
+    assert wait_for(lambda: OutboxMessage.objects.get(pk=message.pk).sent_at is not None)
+
+
 @pytest.mark.django_db(transaction=True)
-def test_a_change_that_rolls_back_sends_nothing(queue_name: str) -> None:
+def test_a_change_that_rolls_back_sends_nothing(outbox_relay: None, queue_name: str) -> None:
     with pytest.raises(ZeroDivisionError), transaction.atomic():
         outbox.enqueue(PROBE, 1)
         1 / 0  # noqa: B018 (the change fails after writing its message)
+    time.sleep(1.0)
     assert not OutboxMessage.objects.exists()
     assert outbox.drain() == 0
     assert queued(queue_name) == []
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_relay_command_sends_and_stops_on_term(tmp_path: Any) -> None:
+    """`manage.py outbox_relay`, as `make run` and docker-compose start it."""
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "DJANGO_SETTINGS_MODULE": "imrtrial.settings",
+    }
+    log = tmp_path / "relay.log"
+    with open(log, "wb") as output:
+        relay = subprocess.Popen(
+            [sys.executable, "manage.py", "outbox_relay", "--wait", "1"],
+            cwd=settings.BASE_DIR,
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            assert wait_for(lambda: "listening" in log.read_text(), 60), log.read_text()
+            with transaction.atomic():
+                message = outbox.enqueue(PROBE, "from the command")
+            assert wait_for(lambda: OutboxMessage.objects.get().sent_at is not None)
+            relay.send_signal(signal.SIGTERM)
+            assert relay.wait(timeout=5) == 0
+        finally:
+            if relay.poll() is None:
+                relay.kill()
+    assert "Outbox relay stopped." in log.read_text()
+    message.refresh_from_db()
+    assert message.task_id and message.attempts == 1
+    # The other process published to the default queue: take the probe out again, unless a
+    # worker of another test took it first (it would refuse a task it does not know).
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    default = celery_app.conf.task_default_queue
+    for raw in client.lrange(default, 0, -1):
+        if message.task_id in raw.decode():
+            client.lrem(default, 1, raw)
+
+
 def test_while_the_broker_is_down_messages_wait_with_a_growing_back_off_and_are_never_lost(
-    db: None, queue_name: str, redis_down: Any, django_capture_on_commit_callbacks: Any
+    db: None, queue_name: str, redis_down: Any
 ) -> None:
-    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+    with transaction.atomic():
         first = outbox.enqueue(PROBE, 1)
         second = outbox.enqueue(PROBE, 2)
     delays = []
@@ -104,24 +183,18 @@ def test_while_the_broker_is_down_messages_wait_with_a_growing_back_off_and_are_
     assert second.sent_at is not None and second.task_id
 
 
-def test_a_request_that_finds_redis_down_leaves_sending_to_the_worker_at_once(
-    db: None, queue_name: str, redis_down: Any, django_capture_on_commit_callbacks: Any
+def test_writing_a_message_never_waits_for_the_broker(
+    db: None, queue_name: str, redis_down: Any
 ) -> None:
     started = time.monotonic()
-    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
-        first = outbox.enqueue(PROBE, 1)
-    assert time.monotonic() - started < 0.5  # no waiting for the broker
-    first.refresh_from_db()
-    assert (first.attempts, first.sent_at, first.last_error) == (0, None, "")
-    redis_down()  # back: but this process does not know it yet
-    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
-        second = outbox.enqueue(PROBE, 2)
-    second.refresh_from_db()
-    assert (second.attempts, second.sent_at) == (0, None)  # not tried: Redis was down lately
-    assert queued(queue_name) == []
-    OutboxMessage.objects.update(due_at=timezone.now())
-    assert outbox.drain() == 2  # the worker sends both
-    assert not outbox._Pause.active()
+    with transaction.atomic():
+        message = outbox.enqueue(PROBE, 1)
+    assert time.monotonic() - started < 0.5
+    message.refresh_from_db()
+    assert (message.attempts, message.sent_at, message.last_error) == (0, None, "")
+    assert message.due_at <= timezone.now()  # due at once: the relay's to send
+    redis_down()  # back
+    assert outbox.drain() == 1
 
 
 def conninfo() -> str:
@@ -140,9 +213,6 @@ def test_a_message_another_drainer_holds_is_skipped_not_sent_twice(queue_name: s
     with transaction.atomic():
         held = outbox.enqueue(PROBE, "held")
         free = outbox.enqueue(PROBE, "free")
-    # The after-commit sends ran; make both unsent again as if the broker had been down.
-    OutboxMessage.objects.update(sent_at=None, due_at=timezone.now())
-    redis.Redis.from_url(settings.REDIS_URL).delete(queue_name)
     with psycopg.connect(conninfo()) as other:
         # Another worker's drain has taken `held` and is sending it.
         other.execute("SELECT id FROM trial_outboxmessage WHERE id = %s FOR UPDATE", [held.pk])
@@ -161,8 +231,6 @@ def test_the_runtime_role_writes_and_marks_messages_but_cannot_delete_or_empty_t
         cursor.execute(f'SET LOCAL ROLE "{settings.DATABASE_RUNTIME_ROLE}"')
     with transaction.atomic():
         message = outbox.enqueue(PROBE, 1)
-    # No commit here, so no after-commit send: the drain's turn once the request's lease ends.
-    OutboxMessage.objects.filter(pk=message.pk).update(due_at=timezone.now())
     assert outbox.deliver(ids=[message.pk]) == 1
     for statement in ("DELETE FROM trial_outboxmessage", "TRUNCATE trial_outboxmessage"):
         with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
@@ -181,11 +249,7 @@ def test_messages_of_a_sender_that_died_before_marking_them_are_sent_when_the_le
 ) -> None:
     with transaction.atomic():
         message = outbox.enqueue(PROBE, 1)
-    # No commit here, so no after-commit send: as if the request that wrote it had died. The
-    # row is leased to that request, so no drain sends it meanwhile...
-    assert outbox.drain() == 0
-    OutboxMessage.objects.update(due_at=timezone.now())  # ...until that lease has run out;
-    (claimed,) = outbox._claim(ids=None, limit=10)  # then a drain takes it, and dies here
+    (claimed,) = outbox._claim(ids=None, limit=10)  # a sender takes it, and dies here
     assert claimed.pk == message.pk
     assert outbox.drain() == 0  # leased: nobody else sends it meanwhile
     assert queued(queue_name) == []

@@ -20,7 +20,7 @@ from trial.dbconfig import OWNER_ALIAS
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
-APP_SERVICES = ("migrate", "web", "worker", "beat")
+APP_SERVICES = ("migrate", "web", "worker", "relay", "beat")
 SECRETS = (
     "SECRET_KEY",
     "CPR_KEYS",
@@ -37,17 +37,18 @@ def compose() -> dict[str, Any]:
     return yaml.safe_load(COMPOSE.read_text())
 
 
-def test_compose_runs_the_database_redis_gunicorn_a_worker_and_beat(
+def test_compose_runs_the_database_redis_gunicorn_a_worker_the_outbox_relay_and_beat(
     compose: dict[str, Any],
 ) -> None:
     services = compose["services"]
-    assert {"db", "redis", "web", "worker", "beat", "migrate"} <= set(services)
+    assert {"db", "redis", "web", "worker", "relay", "beat", "migrate"} <= set(services)
     assert services["db"]["image"].startswith("postgres:")
     assert services["redis"]["image"].startswith("redis:")
     assert services["web"]["command"][0] == "gunicorn"
     assert services["web"]["command"][1] == "imrtrial.wsgi:application"
     assert services["worker"]["command"][:4] == ["celery", "-A", "imrtrial", "worker"]
     assert services["beat"]["command"][:4] == ["celery", "-A", "imrtrial", "beat"]
+    assert services["relay"]["command"] == ["python", "manage.py", "outbox_relay"]
     assert "migrate" in " ".join(services["migrate"]["command"])
 
 
@@ -57,11 +58,12 @@ def test_the_database_and_redis_have_health_checks_the_app_waits_for(
     services = compose["services"]
     assert "pg_isready" in " ".join(services["db"]["healthcheck"]["test"])
     assert services["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
-    for name in ("web", "worker"):
+    for name in ("web", "worker", "relay"):
         depends = services[name]["depends_on"]
         assert depends["db"]["condition"] == "service_healthy"
         assert depends["redis"]["condition"] == "service_healthy"
         assert depends["migrate"]["condition"] == "service_completed_successfully"
+    for name in ("web", "worker"):
         assert "healthcheck" in services[name]
 
 
