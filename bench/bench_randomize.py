@@ -1,6 +1,7 @@
 """Randomisation over HTTP under concurrency, against a real gunicorn server.
 
     .venv/bin/python bench/bench_randomize.py [--participants 900] [--clients 16] [--workers 4]
+                                              [--relay]
 
 What it does, in one run:
 1. creates (or recreates) a separate database `<DATABASE_URL name>_bench`, migrates it, sets up
@@ -15,6 +16,12 @@ What it does, in one run:
    answers and in the database (a slot used twice, a participant twice, a gap in a site's
    list), and the ratio of randomisation throughput to sites throughput;
 5. stops gunicorn and drops the bench database (unless --keep).
+
+The request writes its confirmation e-mail to the outbox; sending it is the outbox relay's
+work (`manage.py outbox_relay`), not the request's. With --relay the relay runs beside
+gunicorn on the same machine (its CPU then counts against both endpoints' rounds) and the
+bench reports how many of the messages it had sent by the end; without it, as with the Celery
+worker, which is not run either, the messages wait in the outbox and the queue.
 
 Goal (issue #3): ratio >= 0.5, no errors, no duplicates. Results: docs/benchmarks.md."""
 
@@ -150,6 +157,31 @@ def start_server(env: dict[str, str], port: str, workers: int) -> subprocess.Pop
     raise SystemExit("gunicorn did not start")
 
 
+def start_relay(env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "outbox_relay"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def sent_confirmations(expected: int, patience: float = 10.0) -> int:
+    """How many confirmations the relay has sent, once it has sent them all or `patience`
+    seconds have passed (it may still be sending the last round's when the clients stop)."""
+    from trial.models import OutboxMessage
+
+    deadline = time.monotonic() + patience
+    while True:
+        sent = OutboxMessage.objects.filter(
+            task="randomization.tasks.send_randomization_confirmation", sent_at__isnull=False
+        ).count()
+        if sent >= expected or time.monotonic() > deadline:
+            return sent
+        time.sleep(0.2)
+
+
 def run_clients(clients: int, jobs: list[Any], do: Any) -> tuple[float, list[Any]]:
     """Run `do(client, job)` for every job with `clients` threads; wall time and results."""
     queue = list(jobs)
@@ -202,6 +234,7 @@ def main() -> None:
     parser.add_argument("--sites-requests", type=int, default=1800)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
+    parser.add_argument("--relay", action="store_true", help="run the outbox relay beside gunicorn")
     args = parser.parse_args()
 
     env = bench_environment()
@@ -209,6 +242,7 @@ def main() -> None:
     print(f"Preparing {args.participants} participants in a fresh bench database ...")
     data = prepare(env, args.participants)
     server = start_server(env, port, args.workers)
+    relay = start_relay(env) if args.relay else None
     base = f"http://127.0.0.1:{port}"
     try:
         any_token = next(iter(data["tokens"].values()))
@@ -281,9 +315,15 @@ def main() -> None:
         print(f"duplicates in answers        {answer_duplicates}")
         print(f"duplicates/gaps in database  {database_duplicates}")
         print(f"ratio randomise / sites      {randomize_rate / sites_rate:.2f}")
+        if relay is not None:
+            sent = sent_confirmations(len(jobs))
+            print(f"confirmations sent by relay  {sent} of {len(jobs)}")
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+        if relay is not None:
+            relay.terminate()
+            relay.wait(timeout=30)
         from imrtrial.celery import app
 
         app.control.purge()  # the confirmation e-mails queued by the bench are not sent
