@@ -1,15 +1,14 @@
 """Work a web worker does once when it starts rather than in its first request: the first
 request of a fresh gunicorn worker would otherwise import every view module (the URL
-configuration: matplotlib for the charts, WeasyPrint for the casebooks), the Celery/kombu
-publishing machinery and the translation catalogues, seconds of work (docs/benchmarks.md,
-"The first export request"); then freezes what it loaded for the garbage collector. Called
-from imrtrial.wsgi, never from a request."""
+configuration: matplotlib for the charts, WeasyPrint for the casebooks) and the translation
+catalogues, seconds of work (docs/benchmarks.md, "The first export request"); then freezes
+what it loaded for the garbage collector. Called from imrtrial.wsgi, never from a request.
+(It publishes no Celery task, so it loads none of that machinery: the outbox relay sends.)"""
 
 from __future__ import annotations
 
 import gc
 
-from celery import current_app as celery_app
 from django.conf import settings
 from django.urls import get_resolver
 from django.utils import translation
@@ -18,13 +17,6 @@ from django.utils import translation
 def warm_up() -> None:
     # Every view module, through the URL configuration.
     get_resolver().url_patterns  # noqa: B018
-    # Publishing a task (trial.outbox): the app's AMQP layer, its task message protocol and
-    # the broker's transport module. No connection is opened.
-    amqp = celery_app.amqp
-    amqp.create_task_message  # noqa: B018
-    amqp.router  # noqa: B018
-    with celery_app.connection_for_write() as connection:
-        connection.transport  # noqa: B018
     # The translation catalogues of every language the pages speak.
     for code, _name in settings.LANGUAGES:
         with translation.override(code):

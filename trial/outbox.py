@@ -8,10 +8,12 @@ CHANNEL: the INSERT of a message notifies it, and PostgreSQL delivers the notifi
 the transaction commits (never for a rolled-back one), so a message is sent within
 milliseconds of its commit. Celery beat also runs `trial.drain_outbox` every DRAIN_INTERVAL
 seconds on a worker, which sends whatever is still due (the net under a relay that is not
-running). Both send with `deliver`: rows taken with SELECT ... FOR UPDATE SKIP LOCKED and
-leased to the sender, each marked sent once the broker has it, so any number of senders may
-run at once and each row goes to the broker once; a row the broker refused is tried again
-later (back-off up to MAX_BACKOFF), never dropped. Only a sender that dies between the
+running). In Celery's eager mode (tests, a shell) there is no broker and no relay: the
+process that wrote a message hands it on itself after the commit. All send with `deliver`:
+rows taken with SELECT ... FOR UPDATE SKIP LOCKED and leased to the sender, marked sent
+once the broker has them, so any number of senders may run at once and each row goes to the
+broker once; a row the broker refused is tried again later (back-off up to MAX_BACKOFF),
+never dropped. Only a sender that dies between the
 broker's accepting a message and marking it sent can cause a second sending (when the lease
 ends): the tasks sent this way are idempotent.
 
@@ -27,7 +29,7 @@ import threading
 import time
 from collections.abc import Sequence
 from datetime import timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import psycopg
@@ -98,6 +100,10 @@ def enqueue(task: str, *args: Any) -> OutboxMessage:
         (message.pk, _notified) = cursor.fetchone()
     message._state.adding = False
     message._state.db = connection.alias
+    if celery_app.conf.task_always_eager:
+        # Celery's eager mode (a test, a shell) has no broker for a relay to send to: the
+        # writer runs the task itself once its transaction has committed.
+        transaction.on_commit(partial(deliver, ids=[message.pk]), robust=True)
     return message
 
 

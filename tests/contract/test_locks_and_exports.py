@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from imrtrial.celery import app as celery_app
+from tests.conftest import send_outbox
 from tests.contract.client import (
     ELIGIBLE,
     Api,
@@ -154,7 +155,8 @@ def test_unblinded_exports_need_the_statistician_and_a_locked_database(
 
 @pytest.fixture
 def eager_worker(settings: Any, tmp_path: Any) -> Iterator[None]:
-    """Export jobs built in this process, as soon as they are committed (the real task)."""
+    """Export jobs built in this process (the real task) when the test hands the outbox's
+    messages on, as the relay does once a job has committed (`send_outbox`)."""
     settings.EXPORT_ROOT = tmp_path
     before = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = True
@@ -183,6 +185,7 @@ def test_a_finished_export_lists_its_files_and_only_unblinded_ones_show_arms(
 
     blinded = dm.post("exports/", {"formats": ["csv", "odm"], "blinded": True})
     assert blinded.status_code == 202, blinded.content
+    send_outbox()
     job = dm.get(blinded.json()["url"]).json()
     assert job["status"] == "done", job
     assert job["progress"] == 100
@@ -211,6 +214,7 @@ def test_a_finished_export_lists_its_files_and_only_unblinded_ones_show_arms(
     dm.post("locks/", {"level": "lock", "reason": "Final analysis"})
     unblinded = statistician.post("exports/", {"formats": ["csv"], "blinded": False})
     assert unblinded.status_code == 202
+    send_outbox()
     job = statistician.get(unblinded.json()["url"]).json()
     assert job["status"] == "done", job
     entry = next(f for f in job["files"] if f["name"] == "participants.csv")
@@ -223,6 +227,7 @@ def test_a_finished_export_lists_its_files_and_only_unblinded_ones_show_arms(
     # After the lock a blinded export carries the masked group code (A and B as 1 and 2).
     masked = dm.post("exports/", {"formats": ["csv"], "blinded": True})
     assert masked.status_code == 202
+    send_outbox()
     job = dm.get(masked.json()["url"]).json()
     assert job["status"] == "done", job
     entry = next(f for f in job["files"] if f["name"] == "participants.csv")

@@ -58,7 +58,7 @@ def test_the_coordinator_and_the_sites_instructors_are_told_after_commit(
 
 
 def test_the_request_only_writes_the_e_mail_to_the_outbox(
-    lists: list, eager_celery: None, django_capture_on_commit_callbacks: Any
+    lists: list, django_capture_on_commit_callbacks: Any
 ) -> None:
     """The request neither sends nor waits for anything after its commit; the relay's
     notification is part of the commit (tests/trial/test_outbox.py)."""

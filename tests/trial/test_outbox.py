@@ -104,6 +104,22 @@ def test_the_relay_sends_messages_that_fall_due_without_a_notification(
 
 
 @pytest.mark.django_db(transaction=True)
+def test_in_celerys_eager_mode_the_writer_sends_after_its_commit(queue_name: str) -> None:
+    """No broker, no relay (tests, a shell): the process that wrote the message hands it on
+    once the transaction has committed, never before."""
+    previous, celery_app.conf.task_always_eager = celery_app.conf.task_always_eager, True
+    try:
+        with transaction.atomic():
+            message = outbox.enqueue(PROBE, 1)
+            assert queued(queue_name) == []
+        message.refresh_from_db()
+        assert message.sent_at is not None and message.attempts == 1
+        assert [h["argsrepr"] for h in queued(queue_name)] == ["(1,)"]
+    finally:
+        celery_app.conf.task_always_eager = previous
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_change_that_rolls_back_sends_nothing(outbox_relay: None, queue_name: str) -> None:
     with pytest.raises(ZeroDivisionError), transaction.atomic():
         outbox.enqueue(PROBE, 1)
@@ -147,10 +163,10 @@ def test_the_relay_command_sends_and_stops_on_term(tmp_path: Any) -> None:
     assert message.task_id and message.attempts == 1
     # The other process published to the default queue: take the probe out again, unless a
     # worker of another test took it first (it would refuse a task it does not know).
-    client = redis.Redis.from_url(settings.REDIS_URL)
+    client = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
     default = celery_app.conf.task_default_queue
     for raw in client.lrange(default, 0, -1):
-        if message.task_id in raw.decode():
+        if message.task_id in raw:
             client.lrem(default, 1, raw)
 
 

@@ -1,5 +1,6 @@
 """A web worker loads at start what its first request would otherwise wait for (imrtrial.warmup,
-called by imrtrial.wsgi): every view module, the Celery publishing machinery, the catalogues.
+called by imrtrial.wsgi): every view module and the catalogues (a web worker publishes no
+Celery task: the outbox relay does).
 Measured by bench/bench_first_export.py (docs/benchmarks.md)."""
 
 from __future__ import annotations
@@ -14,14 +15,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 
 # Imported on a first request before the warm-up: the charts (matplotlib), the casebook PDFs
-# (WeasyPrint), the Redis transport of kombu, the URL configuration itself.
+# (WeasyPrint), the URL configuration itself.
 FIRST_REQUEST_IMPORTS = [
     "imrtrial.urls",
     "reports.pictures",
     "matplotlib.figure",
     "casebooks.printing",
     "weasyprint",
-    "kombu.transport.redis",
 ]
 
 
