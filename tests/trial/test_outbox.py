@@ -166,8 +166,8 @@ def test_the_relay_command_sends_and_stops_on_term(tmp_path: Any) -> None:
     client = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
     default = celery_app.conf.task_default_queue
     for raw in client.lrange(default, 0, -1):
-        if message.task_id in raw:
-            client.lrem(default, 1, raw)
+        if message.task_id in str(raw):
+            client.lrem(default, 1, str(raw))
 
 
 def test_while_the_broker_is_down_messages_wait_with_a_growing_back_off_and_are_never_lost(
