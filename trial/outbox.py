@@ -79,7 +79,7 @@ CONNECT_TIMEOUT = 1
 RECONNECT_PAUSE = 2.0
 STOP_CHECK = 0.5
 # How long the relay lets notifications gather after the first (seconds).
-GATHER = 0.02
+GATHER = 0.05
 
 # Errors that mean "the broker is not there": kombu wraps most, but a refused socket can
 # surface as a plain OSError from the Redis client.
