@@ -263,10 +263,10 @@ def relay(*, stop: threading.Event | None = None, wait: float = DRAIN_INTERVAL) 
 
 
 def _listener() -> psycopg.Connection[Any]:
-    """A connection of its own, in autocommit, listening on CHANNEL: notifications arriving
-    while the relay drains wait on its socket for the next wait."""
-    listener = connection.get_new_connection(connection.get_connection_params())
-    listener.autocommit = True
+    """A connection of its own (not one of the pool's, which it would hold for good), in
+    autocommit, listening on CHANNEL: notifications arriving while the relay drains wait on
+    its socket for the next wait."""
+    listener = psycopg.connect(**connection.get_connection_params(), autocommit=True)
     listener.execute(f"LISTEN {CHANNEL}")
     return listener
 

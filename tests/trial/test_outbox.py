@@ -103,6 +103,36 @@ def test_the_relay_sends_messages_that_fall_due_without_a_notification(
     assert wait_for(lambda: OutboxMessage.objects.get(pk=message.pk).sent_at is not None)
 
 
+def test_the_relay_listens_again_after_losing_its_connection(
+    outbox_relay: None, queue_name: str
+) -> None:
+    """PostgreSQL restarted, or the connection cut: the relay connects again and sends what
+    was committed meanwhile (the drain after reconnecting finds it, notified or not)."""
+    assert wait_for(lambda: listening_backends() == 1)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND query = %s",
+            [f"LISTEN {outbox.CHANNEL}"],
+        )
+    with transaction.atomic():
+        message = outbox.enqueue(PROBE, "after the cut")
+    assert wait_for(lambda: len(queued(queue_name)) == 1, seconds=15)
+    assert wait_for(lambda: OutboxMessage.objects.get(pk=message.pk).sent_at is not None)
+    assert wait_for(lambda: listening_backends() == 1)
+
+
+def listening_backends() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND query = %s",
+            [f"LISTEN {outbox.CHANNEL}"],
+        )
+        (count,) = cursor.fetchone()
+    return int(count)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_in_celerys_eager_mode_the_writer_sends_after_its_commit(queue_name: str) -> None:
     """No broker, no relay (tests, a shell): the process that wrote the message hands it on
