@@ -128,13 +128,6 @@ def _fast_password_hashing(settings: Any) -> None:
     settings.PASSWORD_HASHERS = [*FAST_HASHERS, *settings.PASSWORD_HASHERS]
 
 
-def send_outbox() -> int:
-    """What the outbox relay does once a transaction has committed (trial.outbox): send the
-    due messages; with Celery eager (the `eager_celery` fixtures) each task runs at once, in
-    this process. Returns how many were sent."""
-    return outbox.drain()
-
-
 @pytest.fixture
 def outbox_relay(transactional_db: None) -> Iterator[None]:
     """The outbox relay (`manage.py outbox_relay`) running in a thread of this process, as it

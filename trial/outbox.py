@@ -13,9 +13,9 @@ process that wrote a message hands it on itself after the commit. All send with 
 rows taken with SELECT ... FOR UPDATE SKIP LOCKED and leased to the sender, marked sent
 once the broker has them, so any number of senders may run at once and each row goes to the
 broker once; a row the broker refused is tried again later (back-off up to MAX_BACKOFF),
-never dropped. Only a sender that dies between the
-broker's accepting a message and marking it sent can cause a second sending (when the lease
-ends): the tasks sent this way are idempotent.
+never dropped. Only a sender that dies between the broker's accepting a message and marking
+it sent can cause a second sending (when the lease ends): the tasks sent this way are
+idempotent.
 
 Why a relay rather than the request sending after its commit, as it once did: publishing
 through Celery and Redis (a PING, kombu's message, the UPDATE marking it sent and its commit)
@@ -109,8 +109,7 @@ def enqueue(task: str, *args: Any) -> OutboxMessage:
 
 @lru_cache(maxsize=4)
 def _ping_client(url: str) -> redis.Redis:
-    """One client per broker URL and process: its connection is kept between requests (a new
-    TCP connection and handshake per randomisation cost more than the rest of the request)."""
+    """One client per broker URL and process: its connection is kept between sendings."""
     return redis.Redis.from_url(
         url,
         socket_connect_timeout=CONNECT_TIMEOUT,
@@ -122,7 +121,7 @@ def _ping_client(url: str) -> redis.Redis:
 def _broker_down() -> redis.RedisError | None:
     """Why the broker does not answer one PING without retries (None: it does). Publishing
     through kombu to a Redis that refuses connections takes seconds (redis-py retries with a
-    back-off), which a request must not spend."""
+    back-off), which a sender must not spend on every message."""
     try:
         _ping_client(celery_app.conf.broker_url).ping()
     except redis.RedisError as exc:

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from imrtrial.celery import app as celery_app
-from tests.conftest import send_outbox
 from tests.contract.client import (
     ELIGIBLE,
     Api,
@@ -22,6 +21,7 @@ from tests.contract.client import (
     register,
     unique_cpr,
 )
+from trial import outbox
 
 FORMATS = ["csv", "sav", "dta", "parquet", "odm"]
 JOB_STATUSES = {"queued", "running", "done", "failed"}
@@ -156,7 +156,7 @@ def test_unblinded_exports_need_the_statistician_and_a_locked_database(
 @pytest.fixture
 def eager_worker(settings: Any, tmp_path: Any) -> Iterator[None]:
     """Export jobs built in this process (the real task) when the test hands the outbox's
-    messages on, as the relay does once a job has committed (`send_outbox`)."""
+    messages on, as the relay does once a job has committed (`outbox.drain()`)."""
     settings.EXPORT_ROOT = tmp_path
     before = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = True
@@ -185,7 +185,7 @@ def test_a_finished_export_lists_its_files_and_only_unblinded_ones_show_arms(
 
     blinded = dm.post("exports/", {"formats": ["csv", "odm"], "blinded": True})
     assert blinded.status_code == 202, blinded.content
-    send_outbox()
+    outbox.drain()
     job = dm.get(blinded.json()["url"]).json()
     assert job["status"] == "done", job
     assert job["progress"] == 100
@@ -214,7 +214,7 @@ def test_a_finished_export_lists_its_files_and_only_unblinded_ones_show_arms(
     dm.post("locks/", {"level": "lock", "reason": "Final analysis"})
     unblinded = statistician.post("exports/", {"formats": ["csv"], "blinded": False})
     assert unblinded.status_code == 202
-    send_outbox()
+    outbox.drain()
     job = statistician.get(unblinded.json()["url"]).json()
     assert job["status"] == "done", job
     entry = next(f for f in job["files"] if f["name"] == "participants.csv")
@@ -227,7 +227,7 @@ def test_a_finished_export_lists_its_files_and_only_unblinded_ones_show_arms(
     # After the lock a blinded export carries the masked group code (A and B as 1 and 2).
     masked = dm.post("exports/", {"formats": ["csv"], "blinded": True})
     assert masked.status_code == 202
-    send_outbox()
+    outbox.drain()
     job = dm.get(masked.json()["url"]).json()
     assert job["status"] == "done", job
     entry = next(f for f in job["files"] if f["name"] == "participants.csv")

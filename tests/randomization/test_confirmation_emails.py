@@ -1,6 +1,6 @@
 """After commit, the coordinator and the site's IMR instructors get a confirmation e-mail: the
 randomisation writes it to the outbox and the outbox relay sends it once the transaction has
-committed (`send_outbox()` does the relay's part here)."""
+committed (`outbox.drain()` does the relay's part here)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from django.core import mail
 from django.utils import timezone
 
 from randomization.tasks import send_randomization_confirmation
-from tests.conftest import send_outbox
 from tests.factories import api_client, make_staff, page_client
 from tests.randomization.conftest import eager, ready_participant
 from trial import outbox
@@ -42,7 +41,7 @@ def test_the_coordinator_and_the_sites_instructors_are_told_after_commit(
         f"/api/v1/participants/{participant.pk}/randomize/", {}, format="json"
     )
     assert response.status_code == 201
-    assert send_outbox() == 1
+    assert outbox.drain() == 1
     recipients = sorted(message.to[0] for message in mail.outbox)
     assert recipients == [
         "coord@example.org",
@@ -82,7 +81,7 @@ def test_a_repeated_request_sends_no_second_e_mail(lists: list, eager_celery: No
     path = f"/api/v1/participants/{participant.pk}/randomize/"
     client.post(path, {}, format="json", HTTP_IDEMPOTENCY_KEY="once")
     client.post(path, {}, format="json", HTTP_IDEMPOTENCY_KEY="once")
-    assert send_outbox() == 1
+    assert outbox.drain() == 1
     assert len(mail.outbox) == 1
 
 
@@ -127,7 +126,7 @@ def test_a_confirmation_handed_over_twice_is_sent_once(lists: list, eager_celery
     api_client(coordinator).post(
         f"/api/v1/participants/{participant.pk}/randomize/", {}, format="json"
     )
-    send_outbox()
+    outbox.drain()
     assert len(mail.outbox) == 1
     # The broker took the message but the commit that marked it sent was lost: it goes again.
     assert send_randomization_confirmation(participant.allocation.pk) == 0
@@ -147,7 +146,7 @@ def test_the_result_page_says_an_e_mail_was_sent_only_when_it_was_and_to_whom(
     pending = page_client(coordinator).get(url).content.decode()
     assert "is being sent to" in pending and "instr-bal@example.org" in pending
     assert "was sent" not in pending
-    send_outbox()
+    outbox.drain()
     sent = page_client(coordinator).get(url).content.decode()
     assert "A confirmation e-mail was sent at" in sent and "coord, instr-bal" in sent
 
@@ -160,7 +159,7 @@ def test_the_result_page_says_no_e_mail_is_sent_when_nobody_has_an_address(
     api_client(coordinator).post(
         f"/api/v1/participants/{participant.pk}/randomize/", {}, format="json"
     )
-    send_outbox()
+    outbox.drain()
     html = (
         page_client(coordinator)
         .get(f"/randomisation/participants/{participant.pk}/result/")

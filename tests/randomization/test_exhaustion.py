@@ -10,7 +10,6 @@ from django.utils import timezone
 
 from randomization import services
 from randomization.models import Allocation, AllocationList, RandomizationLogEntry, SiteSequence
-from tests.conftest import send_outbox
 from tests.factories import api_client, coordinator_for, make_staff
 from tests.randomization.conftest import eager, fixed_seed, ready_participant
 from trial import outbox
@@ -49,10 +48,10 @@ def test_an_exhausted_list_refuses_with_503_writes_nothing_and_alerts_the_statis
     waiting = ready_participant("GLA")
     site = waiting.site
     before = (Allocation.objects.count(), SiteSequence.objects.get(site=site).next_sequence)
-    send_outbox()  # the confirmations
+    outbox.drain()  # the confirmations
     mail.outbox.clear()
     response = randomize(waiting)
-    send_outbox()  # the relay's part after the refusal's commit: the alert
+    outbox.drain()  # the relay's part after the refusal's commit: the alert
     assert response.status_code == 503
     assert "exhausted" in response.json()["detail"]
     assert "IMR" not in response.json()["detail"] and "TAU" not in response.json()["detail"]
@@ -74,11 +73,11 @@ def test_repeated_refusals_alert_once_an_hour(statistician: Any, eager_celery: N
     for _ in range(allocation_list.length):
         randomize(ready_participant("GLA"))
     waiting = ready_participant("GLA")
-    send_outbox()
+    outbox.drain()
     mail.outbox.clear()
     assert randomize(waiting).status_code == 503
     assert randomize(waiting).status_code == 503
-    assert send_outbox() == 1
+    assert outbox.drain() == 1
     assert len(mail.outbox) == 1
     assert RandomizationLogEntry.objects.filter(kind=Kind.REFUSED_EXHAUSTED).count() == 2
 
@@ -124,7 +123,7 @@ def test_with_redis_down_the_statisticians_are_alerted_once_it_is_back(
     waiting = ready_participant("GLA")
     mail.outbox.clear()
     assert randomize(waiting).status_code == 503
-    assert send_outbox() == 0  # Redis is down: the relay sends nothing, and loses nothing
+    assert outbox.drain() == 0  # Redis is down: the relay sends nothing, and loses nothing
     assert mail.outbox == []
     refusal = RandomizationLogEntry.objects.get(kind=Kind.REFUSED_EXHAUSTED)
     alert = OutboxMessage.objects.get(task="randomization.tasks.alert_list_exhausted")
