@@ -9,6 +9,7 @@ from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from instruments import registry
+from participants.models import Status
 from trial.lock import refuse_when_locked
 from trial.roles import Role
 
@@ -437,6 +438,28 @@ class ServiceUsePeriod(models.Model):
         return f"{self.participant_id} {self.period_start}–{self.period_end}"
 
 
+def mirror_done_mask() -> pgtrigger.Trigger:
+    """Copies a visit's `done_mask` to its WorklistVisit row (if the visit is scheduled)."""
+    table = "assessments_worklistvisit"
+    return pgtrigger.Trigger(
+        name="mirror_done_mask",
+        when=pgtrigger.After,
+        operation=pgtrigger.Insert | pgtrigger.UpdateOf("done_mask") | pgtrigger.Delete,
+        func=f"""
+            IF TG_OP = 'DELETE' THEN
+                UPDATE {table} SET done_mask = 0
+                WHERE participant_id = OLD.participant_id AND timepoint = OLD.timepoint
+                  AND done_mask <> 0;
+            ELSE
+                UPDATE {table} SET done_mask = NEW.done_mask
+                WHERE participant_id = NEW.participant_id AND timepoint = NEW.timepoint
+                  AND done_mask <> NEW.done_mask;
+            END IF;
+            RETURN NULL;
+        """,  # noqa: S608 (fixed text: a table name)
+    )
+
+
 class VisitProgress(models.Model):
     """Derived, never written by the application: the codes of the forms of one participant's
     visit (timepoint) that are done (complete or verified), kept by the `keep_visit_progress`
@@ -463,9 +486,195 @@ class VisitProgress(models.Model):
                 fields=["participant", "timepoint"], name="one_progress_per_visit"
             )
         ]
+        triggers = [mirror_done_mask()]
 
     def __str__(self) -> str:
         return f"{self.participant_id} {self.timepoint}: {', '.join(self.done)}"
+
+
+# Participants whose visits are scheduled (the worklist's): consented and randomised ones.
+# Closed participants (withdrawn, lost, dead, excluded) are left off the worklist.
+SCHEDULED_STATUSES = (Status.CONSENTED.value, Status.RANDOMIZED.value)
+# The visits of a scheduled participant: baseline from consent, the others once randomised.
+UNRANDOMIZED_VISITS = ("baseline",)
+
+
+def _timepoint_case(column: str, values: dict[str, str], default: str = "NULL") -> str:
+    cases = " ".join(f"WHEN '{timepoint}' THEN {value}" for timepoint, value in values.items())
+    return f"CASE {column} {cases} ELSE {default} END"
+
+
+def visit_closes_sql(timepoint: str, randomized_at: str) -> str:
+    """SQL for the last day of a visit's window (the worklist's sort key): the randomisation
+    date (Copenhagen) for baseline, so many months after it for the others (windows.window)."""
+    day = f"({randomized_at} AT TIME ZONE '{settings.TIME_ZONE}')::date"
+    closes = {"baseline": day}
+    for name, rule in settings.ASSESSMENT_WINDOWS.items():
+        closes[name] = f"({day} + interval '{int(rule['closes'])} months')::date"
+    return _timepoint_case(timepoint, closes)
+
+
+def full_mask(timepoint: str) -> int:
+    """The bits of every form entered at a visit: when all are done, the visit is complete for
+    every user, whatever forms they enter."""
+    return sum(
+        progress_bit(instrument.code)
+        for instrument in registry.forms()
+        if timepoint in instrument.timepoints
+    )
+
+
+def _generated(sql: str, output_field: models.Field) -> models.GeneratedField:  # type: ignore[type-arg]
+    """A column PostgreSQL works out from the row's others and stores."""
+    return models.GeneratedField(
+        expression=models.expressions.RawSQL(sql, ()),  # noqa: S611 (fixed text, no input)
+        output_field=output_field,
+        db_persist=True,
+    )
+
+
+class WorklistVisit(models.Model):
+    """Derived, never written by the application: one row per scheduled visit (baseline of a
+    consented or randomised participant, post and follow-up once randomised), with what the
+    worklist sorts, classifies and counts by, copied from the participant and its visit's
+    progress by triggers in their own statements (`keep_worklist_visits` on the participants,
+    `mirror_done_mask` on VisitProgress). The worklist pages and counts from this table's
+    indexes: the visits not yet done by everyone (`all_done` false) are a partial index, so a
+    view's cost grows with the visits still to do, not with the trial's size.
+    `REBUILD_VISIT_PROGRESS_SQL` fills it after a load that bypassed triggers."""
+
+    # No index of their own: the unique constraint and worklist_visit_site lead with them.
+    participant = models.ForeignKey(
+        "participants.Participant", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    timepoint = models.CharField(max_length=8, choices=Timepoint.choices)
+    site = models.ForeignKey(
+        "trial.Site", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    study_id = models.CharField(max_length=16)
+    randomized_at = models.DateTimeField(null=True)
+    # The first day of the baseline window: the consent date (the registration date without).
+    starts_on = models.DateField()
+    done_mask = models.BigIntegerField(default=0)  # VisitProgress.done_mask, 0 with none done
+    rank = _generated(
+        _timepoint_case("timepoint", {t: str(i) for i, t in enumerate(Timepoint.values)}),
+        models.SmallIntegerField(),
+    )
+    closes = _generated(visit_closes_sql("timepoint", "randomized_at"), models.DateField())
+    # Every form of the visit done: the visit is off every user's worklist but the completed.
+    all_done = _generated(
+        "done_mask = "
+        + _timepoint_case("timepoint", {t: str(full_mask(t)) for t in Timepoint.values}),
+        models.BooleanField(),
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["participant", "timepoint"], name="one_worklist_visit_per_visit"
+            )
+        ]
+        indexes = [
+            # Pages of every visit (the completed and "all" views), most urgent first.
+            models.Index(fields=["closes", "study_id", "rank"], name="worklist_visit_order"),
+            # The visits still to do, in the same order: the default view, its counts.
+            models.Index(
+                fields=["closes", "study_id", "rank"],
+                name="worklist_visit_pending",
+                condition=models.Q(all_done=False),
+            ),
+            # The number of visits per site and timepoint, from the index alone.
+            models.Index(fields=["site", "timepoint"], name="worklist_visit_site"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.study_id} {self.timepoint}"
+
+
+WORKLIST_VISIT_COLUMNS = "participant_id, timepoint, site_id, study_id, randomized_at, starts_on"
+
+
+def _scheduled_sql(participant: str) -> str:
+    """SQL: whether the participant's row `participant` has scheduled visits."""
+    statuses = ", ".join(f"'{status}'" for status in SCHEDULED_STATUSES)
+    return f"{participant}.status IN ({statuses})"
+
+
+def _visits_sql(participant: str) -> str:
+    """SQL: the array of the timepoints of a scheduled participant's visits."""
+    unrandomized = ", ".join(f"'{timepoint}'" for timepoint in UNRANDOMIZED_VISITS)
+    every = ", ".join(f"'{timepoint}'" for timepoint in Timepoint.values)
+    return (
+        f"CASE WHEN {participant}.randomized_at IS NULL "
+        f"THEN ARRAY[{unrandomized}] ELSE ARRAY[{every}] END"
+    )
+
+
+def _scheduled_visits_sql(participant: str) -> str:
+    """SELECT of the WorklistVisit rows (WORKLIST_VISIT_COLUMNS, done_mask) of the
+    participant's row `participant`, with the done forms of its progress rows."""
+    return f"""
+        SELECT {participant}.id, visit.timepoint, {participant}.site_id, {participant}.study_id,
+               {participant}.randomized_at,
+               coalesce({participant}.consent_date,
+                        ({participant}.registered_at AT TIME ZONE '{settings.TIME_ZONE}')::date),
+               coalesce(progress.done_mask, 0)
+        FROM unnest({_visits_sql(participant)}) AS visit (timepoint)
+        LEFT JOIN assessments_visitprogress progress
+               ON progress.participant_id = {participant}.id
+              AND progress.timepoint = visit.timepoint
+        WHERE {_scheduled_sql(participant)}"""  # noqa: S608 (fixed text)
+
+
+# Keeps WorklistVisit in step with the participants, in PostgreSQL (so raw SQL and bulk
+# updates are caught too): after a participant is added or one of the columns the worklist
+# copies changes, its rows are deleted when no longer scheduled and written (or rewritten)
+# when scheduled. On the participants' table but created by this app's migrations (the
+# participants app knows nothing of the worklist); pgtrigger does not manage it.
+KEEP_WORKLIST_VISITS_COLUMNS = (
+    "status",
+    "site_id",
+    "study_id",
+    "randomized_at",
+    "consent_date",
+    "registered_at",
+)
+KEEP_WORKLIST_VISITS_SQL = f"""
+CREATE OR REPLACE FUNCTION assessments_keep_worklist_visits() RETURNS trigger AS $$
+BEGIN
+    DELETE FROM assessments_worklistvisit
+    WHERE participant_id = NEW.id
+      AND NOT ({_scheduled_sql("NEW")} AND timepoint = ANY({_visits_sql("NEW")}));
+    INSERT INTO assessments_worklistvisit ({WORKLIST_VISIT_COLUMNS}, done_mask)
+    {_scheduled_visits_sql("NEW")}
+    ON CONFLICT (participant_id, timepoint) DO UPDATE
+    SET site_id = EXCLUDED.site_id, study_id = EXCLUDED.study_id,
+        randomized_at = EXCLUDED.randomized_at, starts_on = EXCLUDED.starts_on;
+    RETURN NULL;
+END
+$$ LANGUAGE plpgsql;
+DROP TRIGGER IF EXISTS assessments_keep_worklist_visits_insert ON participants_participant;
+CREATE TRIGGER assessments_keep_worklist_visits_insert
+    AFTER INSERT ON participants_participant
+    FOR EACH ROW EXECUTE FUNCTION assessments_keep_worklist_visits();
+DROP TRIGGER IF EXISTS assessments_keep_worklist_visits_update ON participants_participant;
+CREATE TRIGGER assessments_keep_worklist_visits_update
+    AFTER UPDATE OF {", ".join(KEEP_WORKLIST_VISITS_COLUMNS)} ON participants_participant
+    FOR EACH ROW
+    WHEN ({" OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in KEEP_WORKLIST_VISITS_COLUMNS)})
+    EXECUTE FUNCTION assessments_keep_worklist_visits();
+"""  # noqa: S608 (fixed text)
+REBUILD_WORKLIST_VISITS_SQL = f"""
+    DELETE FROM assessments_worklistvisit;
+    INSERT INTO assessments_worklistvisit ({WORKLIST_VISIT_COLUMNS}, done_mask)
+    SELECT visit.* FROM participants_participant participant,
+        LATERAL ({_scheduled_visits_sql("participant")}) AS visit;
+"""  # noqa: S608 (fixed text)
+DROP_KEEP_WORKLIST_VISITS_SQL = """
+DROP TRIGGER IF EXISTS assessments_keep_worklist_visits_insert ON participants_participant;
+DROP TRIGGER IF EXISTS assessments_keep_worklist_visits_update ON participants_participant;
+DROP FUNCTION IF EXISTS assessments_keep_worklist_visits();
+"""
 
 
 REBUILD_VISIT_PROGRESS_SQL = f"""
@@ -479,10 +688,12 @@ REBUILD_VISIT_PROGRESS_SQL = f"""
     FROM assessments_instrumentresponse
     WHERE status IN {DONE_SQL}
     GROUP BY participant_id, timepoint;
+    {REBUILD_WORKLIST_VISITS_SQL}
 """  # noqa: S608 (fixed text)
 
 
 def rebuild_visit_progress() -> None:
-    """VisitProgress afresh from the responses (after a bulk load with triggers off)."""
+    """VisitProgress and WorklistVisit afresh from the responses and the participants (after a
+    bulk load with triggers off)."""
     with connection.cursor() as cursor:
         cursor.execute(REBUILD_VISIT_PROGRESS_SQL)

@@ -36,7 +36,7 @@ from assessments.models import (
 from instruments import registry
 from instruments.base import Instrument
 from instruments.service_use import WINDOWS
-from participants.models import Participant, Status, randomization_day
+from participants.models import Participant, randomization_day
 from trial import access
 from trial.access import Viewer
 from trial.audit import event_model, events_of
@@ -50,8 +50,6 @@ from trial.timeline import TimelineEntry
 BASELINE_REQUIRED_FOR_RANDOMIZATION = ("DEMOG", "GAF", "PSP", "PANSS", "HAMD6", "YMRS")
 
 DONE = (ResponseStatus.COMPLETE, ResponseStatus.VERIFIED)
-# Participants whose assessments are scheduled (closed participants are left off the worklist).
-ACTIVE_STATUSES = (Status.CONSENTED, Status.RANDOMIZED)
 
 BASELINE_DONE = """
     SELECT instrument FROM assessments_instrumentresponse
@@ -295,6 +293,8 @@ def response_history(response: InstrumentResponse) -> list[dict[str, Any]]:
 # -- the worklist: assessments/worklist.py (computed in SQL) --------------------------------
 worklist = worklist_module.worklist
 worklist_page = worklist_module.worklist_page
+worklist_closing_counts = worklist_module.closing_counts
+WORKLIST_ACTIVE_STATES = worklist_module.ACTIVE_STATES
 worklist_sites = worklist_module.worklist_sites
 
 

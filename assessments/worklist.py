@@ -1,7 +1,10 @@
 """The worklist: each active participant's visits whose forms the user enters, with the visit
-window and its state, computed in PostgreSQL. Filtering, counting, sorting and paging happen in
-one SQL statement over the participants and the completed responses, so a view costs the same
-few queries at 200 or at 10,000 participants and builds rows for one page only.
+window and its state, computed in PostgreSQL from WorklistVisit (one row per scheduled visit,
+kept by triggers). Filtering, counting, sorting and paging happen in one statement over its
+indexes: the visits still to do come from a partial index of the visits not done by everyone,
+pages in the index's order, the number of every visit from index-only counts. A view's cost
+grows with the visits still to do and the page, not with the trial's size, and only the
+page's rows are built.
 
 Deliberately arm-free: windows run from the randomisation date (the participant's own field);
 no arm, group or per-arm count is read here."""
@@ -23,18 +26,15 @@ from assessments.models import (
     InstrumentResponse,
     ResponseStatus,
     Timepoint,
-    VisitProgress,
+    WorklistVisit,
     progress_bit,
 )
 from instruments import registry
-from participants.models import Participant, Status
 from trial import access
 from trial.access import Viewer
 from trial.models import Site
 
 DONE = (ResponseStatus.COMPLETE, ResponseStatus.VERIFIED)
-# Participants whose assessments are scheduled (closed participants are left off the worklist).
-ACTIVE_STATUSES = (Status.CONSENTED, Status.RANDOMIZED)
 STATES = ("due", "open", "overdue", "completed")
 # What the worklist page opens on: the visits that still need forms.
 ACTIVE_STATES = ("due", "open", "overdue")
@@ -107,174 +107,104 @@ def _day_starts(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=ZoneInfo(settings.TIME_ZONE))
 
 
-Sql = tuple[str, list[Any]]  # a piece of a statement and its parameters, in order
-
-
-def _needed_sql(forms: list[tuple[int, str, str]], today: date) -> Sql:
-    """The `needed` CTE: one row per site and timepoint where the user enters forms, with
-    their bits (PROGRESS_CODES), the timepoint's place in the order and its thresholds. For
-    post and follow-up, the window opens after today when the randomisation date is on or
-    after `due_from`, and has closed when it is before `overdue_before` (windows.window's
-    rule, worked out once per request). Those are Copenhagen dates, given as the instants
-    they start at, so that no row's timestamp has to be turned into a date."""
-    needed: dict[tuple[int, str], int] = {}
+def _masks(forms: list[tuple[int, str, str]]) -> dict[tuple[int, str], int]:
+    """The user's forms at each site and timepoint, as bits (PROGRESS_CODES)."""
+    masks: dict[tuple[int, str], int] = {}
     for site_id, timepoint, code in forms:
-        needed[(site_id, timepoint)] = needed.get((site_id, timepoint), 0) | progress_bit(code)
-    rank = {timepoint: i for i, timepoint in enumerate(Timepoint.values)}
-    values = ", ".join(
-        ["(%s::bigint, %s::text, %s::int, %s::bigint, %s::timestamptz, %s::timestamptz)"]
-        * len(needed)
+        masks[(site_id, timepoint)] = masks.get((site_id, timepoint), 0) | progress_bit(code)
+    return masks
+
+
+def _mask_sql(masks: dict[tuple[int, str], int]) -> str:
+    """SQL: the user's forms at the visit `v` as bits, 0 where they enter none. Written out
+    rather than given as parameters (they are numbers and the code's own timepoint names) so
+    that the one expression can stand in several places of the statement."""
+    cases = " ".join(
+        f"WHEN v.site_id = {int(site_id)} AND v.timepoint = '{Timepoint(timepoint).value}' "
+        f"THEN {int(mask)}"
+        for (site_id, timepoint), mask in sorted(masks.items())
     )
-    params: list[Any] = []
-    for (site_id, timepoint), mask in needed.items():
-        rule = settings.ASSESSMENT_WINDOWS.get(timepoint)
-        params += [site_id, timepoint, rank[timepoint], mask]
-        params += (
-            [None, None]
-            if rule is None  # baseline: its window runs from consent to randomisation
-            else [
-                _day_starts(_first_day_after(today, rule["opens"])),
-                _day_starts(_first_day_after(today - timedelta(days=1), rule["closes"])),
-            ]
+    return f"(CASE {cases} ELSE 0 END)::bigint"
+
+
+def _thresholds(today: date) -> dict[str, Any]:
+    """The instants a visit's state turns on, worked out once per request. For post and
+    follow-up, the window opens after today when the randomisation time is on or after
+    `<timepoint>_due_from`, and has closed when it is before `<timepoint>_overdue_before`
+    (windows.window's rule). Those are Copenhagen dates, given as the instants they start at,
+    so that no row's timestamp has to be turned into a date."""
+    found: dict[str, Any] = {"today": today, "today_starts": _day_starts(today)}
+    for timepoint, rule in settings.ASSESSMENT_WINDOWS.items():
+        found[f"{timepoint}_due_from"] = _day_starts(_first_day_after(today, rule["opens"]))
+        found[f"{timepoint}_overdue_before"] = _day_starts(
+            _first_day_after(today - timedelta(days=1), rule["closes"])
         )
-    sql = f"needed (site_id, timepoint, rank, mask, due_from, overdue_before) AS (VALUES {values})"
-    return sql, params
+    return found
 
 
-def _state_sql(today: date) -> Sql:
-    """A visit's state (its index in STATES) from the participant `p`, its `needed` row and
-    its `progress` row. It is completed when every form the user enters there is done: one
-    AND of VisitProgress's `done_mask` (one narrow row per visit, kept by a trigger) with
-    the user's forms there. Baseline is due (not open yet) before the consent date (the
-    registration date when there is none), and overdue once randomisation was before today."""
+def _state_sql(mask: str) -> str:
+    """SQL: the state (its index in STATES) of the visit `v` for a user whose forms there are
+    `mask`. It is completed when every form the user enters there is done (one AND of the
+    visit's done forms, kept by triggers, with the user's). Baseline is due (not open yet)
+    before its first day (the consent date), and overdue once randomisation was before today."""
     due, open_, overdue, completed = (
         STATES.index(s) for s in ("due", "open", "overdue", "completed")
     )
-    sql = f"""CASE WHEN coalesce(progress.done_mask, 0) & needed.mask = needed.mask
-                    THEN {completed}
-                    WHEN needed.due_from IS NULL THEN
-                         CASE WHEN coalesce(p.consent_date > %s, p.registered_at >= %s)
-                              THEN {due}
-                              WHEN p.randomized_at < %s THEN {overdue}
+    due_from = " ".join(f"WHEN '{t}' THEN %({t}_due_from)s" for t in settings.ASSESSMENT_WINDOWS)
+    overdue_before = " ".join(
+        f"WHEN '{t}' THEN %({t}_overdue_before)s" for t in settings.ASSESSMENT_WINDOWS
+    )
+    return f"""CASE WHEN v.done_mask & {mask} = {mask} THEN {completed}
+                    WHEN v.timepoint = '{Timepoint.BASELINE.value}' THEN
+                         CASE WHEN v.starts_on > %(today)s THEN {due}
+                              WHEN v.randomized_at < %(today_starts)s THEN {overdue}
                               ELSE {open_} END
-                    WHEN p.randomized_at >= needed.due_from THEN {due}
-                    WHEN p.randomized_at < needed.overdue_before THEN {overdue}
+                    WHEN v.randomized_at >= CASE v.timepoint {due_from} END THEN {due}
+                    WHEN v.randomized_at < CASE v.timepoint {overdue_before} END THEN {overdue}
                     ELSE {open_}
                END"""
-    return sql, [today, _day_starts(today + timedelta(days=1)), _day_starts(today)]
 
 
-def _visits_sql(forms: list[tuple[int, str, str]], *, with_progress: bool) -> Sql:
-    """FROM and WHERE of the visits: the active participants of the user's sites joined to
-    their `needed` rows (post and follow-up once randomised), and to their progress."""
-    progress = (
-        f"""LEFT JOIN {VisitProgress._meta.db_table} progress
-               ON progress.participant_id = p.id AND progress.timepoint = needed.timepoint"""
-        if with_progress
-        else ""
+def _statement(masks: dict[tuple[int, str], int], *, pending_only: bool) -> str:
+    """The page and the figures around it, in one statement over WorklistVisit's indexes:
+    the number of visits per state that are still to do for the user (from the partial index
+    of the visits not yet done by everyone), the number of every visit at the user's sites and
+    timepoints (index-only counts per site and timepoint), and the page, most urgent first
+    (the window that ends first, then study ID and visit), read in the index's order."""
+    table = WorklistVisit._meta.db_table
+    mask = _mask_sql(masks)
+    state = _state_sql(mask)
+    count = "(SELECT count(*) FROM {} WHERE site_id = {} AND timepoint = '{}')"
+    totals = " + ".join(
+        count.format(table, int(site_id), Timepoint(timepoint).value)
+        for site_id, timepoint in sorted(masks)
     )
-    sql = f"""FROM {Participant._meta.db_table} p
-        JOIN needed ON needed.site_id = p.site_id
-        {progress}
-        WHERE p.site_id = ANY(%s) AND p.status = ANY(%s)
-          AND (needed.due_from IS NULL OR p.randomized_at IS NOT NULL)"""
-    return sql, [sorted({site_id for site_id, _, _ in forms}), list(ACTIVE_STATUSES)]
-
-
-def _closes_sql() -> Sql:
-    """The end of a visit's window, the sort key, from its `rank` and `randomized_at`:
-    the randomisation date for baseline, so many months after it for the others."""
-    cases: list[str] = []
-    params: list[Any] = []
-    for rank, timepoint in enumerate(Timepoint.values):
-        rule = settings.ASSESSMENT_WINDOWS.get(timepoint)
-        if rule is None:
-            cases.append(f"WHEN {rank} THEN (randomized_at AT TIME ZONE %s)::date")
-            params += [settings.TIME_ZONE]
-        else:
-            cases.append(
-                f"WHEN {rank} THEN ((randomized_at AT TIME ZONE %s)::date + %s::interval)::date"
-            )
-            params += [settings.TIME_ZONE, f"{rule['closes']} months"]
-    return f"CASE rank {' '.join(cases)} END", params
-
-
-# What _rows needs of each row of the page, the same in both statements: id, study ID, site
-# id and code, rank, the start of the baseline window, the randomisation date, the end of
-# the window (then the state, and the number of a count row).
-PAGE_COLUMNS = """page.id, page.study_id, p.site_id, s.code, page.rank,
-           coalesce(p.consent_date, (p.registered_at AT TIME ZONE %s)::date),
-           (p.randomized_at AT TIME ZONE %s)::date, page.closes"""
-
-
-def _counted_sql(
-    forms: list[tuple[int, str, str]], today: date, wanted: list[str], window: Sql
-) -> Sql:
-    """The page and the number of visits in each state, in one statement that reads the
-    participants and the progress once: the visits are kept narrow (ids, numbers, the
-    randomisation time) so that they stay in memory, and the end of the window is worked
-    out for the visits in the chosen states only."""
-    needed, needed_params = _needed_sql(forms, today)
-    state, state_params = _state_sql(today)
-    visits, visits_params = _visits_sql(forms, with_progress=True)
-    closes, closes_params = _closes_sql()
-    sql = f"""
-    WITH {needed},
-    visits AS (
-        SELECT p.id, p.study_id, p.randomized_at, needed.rank, {state} AS state
-        {visits}
-    ),
-    counts AS (SELECT state, count(*) AS n FROM visits GROUP BY state),
-    page AS (
-        SELECT id, study_id, rank, state, {closes} AS closes
-        FROM visits
-        WHERE state = ANY(%s)
-        ORDER BY closes ASC NULLS LAST, study_id, rank{window[0]}
-    )
-    SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, state, n FROM counts
-    UNION ALL
-    SELECT {PAGE_COLUMNS}, page.state, NULL
-    FROM page
-    JOIN {Participant._meta.db_table} p ON p.id = page.id
-    JOIN {Site._meta.db_table} s ON s.id = p.site_id
-    ORDER BY 8 NULLS LAST, 2, 5"""  # noqa: S608 (fixed text; every value is a parameter)
-    params = [*needed_params, *state_params, *visits_params, *closes_params]
-    params += [[STATES.index(s) for s in wanted], *window[1]]
-    return sql, [*params, settings.TIME_ZONE, settings.TIME_ZONE]
-
-
-def _uncounted_sql(forms: list[tuple[int, str, str]], today: date, window: Sql) -> Sql:
-    """The page of every visit, whatever its state, and their number, without the counts
-    per state: no visit's state decides whether it is on the page, so the number is that
-    of the visits, the page is cut before any progress is read, and the state is worked
-    out for its rows only."""
-    needed, needed_params = _needed_sql(forms, today)
-    visits, visits_params = _visits_sql(forms, with_progress=False)
-    closes, closes_params = _closes_sql()
-    state, state_params = _state_sql(today)
-    sql = f"""
-    WITH {needed},
-    visits AS NOT MATERIALIZED (
-        SELECT p.id, p.study_id, p.randomized_at, needed.rank
-        {visits}
+    # Pages of visits still to do (the default view) read the partial index alone.
+    pending = f"NOT v.all_done AND v.done_mask & {mask} <> {mask} AND" if pending_only else ""
+    return f"""
+    WITH pending AS MATERIALIZED (
+        SELECT {state} AS state FROM {table} v
+        WHERE NOT v.all_done AND v.site_id = ANY(%(sites)s) AND v.done_mask & {mask} <> {mask}
     ),
     page AS (
-        SELECT id, study_id, rank, {closes} AS closes
-        FROM visits
-        ORDER BY closes ASC NULLS LAST, study_id, rank{window[0]}
+        SELECT v.participant_id, v.study_id, v.site_id, v.rank, v.starts_on,
+               (v.randomized_at AT TIME ZONE %(time_zone)s)::date AS randomized_on, v.closes,
+               {state} AS state
+        FROM {table} v
+        WHERE {pending} v.site_id = ANY(%(sites)s) AND {mask} <> 0
+          AND {state} = ANY(%(wanted)s)
+        ORDER BY v.closes ASC NULLS LAST, v.study_id, v.rank
+        LIMIT %(limit)s OFFSET %(offset)s
     )
-    SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, count(*) FROM visits
+    SELECT page.participant_id, page.study_id, page.site_id, s.code, page.rank, page.starts_on,
+           page.randomized_on, page.closes, page.state, NULL
+    FROM page JOIN {Site._meta.db_table} s ON s.id = page.site_id
     UNION ALL
-    SELECT {PAGE_COLUMNS}, {state}, NULL
-    FROM page
-    JOIN {Participant._meta.db_table} p ON p.id = page.id
-    JOIN {Site._meta.db_table} s ON s.id = p.site_id
-    JOIN needed ON needed.site_id = p.site_id AND needed.rank = page.rank
-    LEFT JOIN {VisitProgress._meta.db_table} progress
-           ON progress.participant_id = p.id AND progress.timepoint = needed.timepoint
-    ORDER BY 8 NULLS LAST, 2, 5"""  # noqa: S608 (fixed text; every value is a parameter)
-    params = [*needed_params, *visits_params, *closes_params, *window[1]]
-    return sql, [*params, settings.TIME_ZONE, settings.TIME_ZONE, *state_params]
+    SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, state, count(*)
+    FROM pending GROUP BY state
+    UNION ALL
+    SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, {totals}
+    ORDER BY 8 NULLS LAST, 2, 5"""  # noqa: S608 (fixed text; every value is a parameter or a number)
 
 
 @dataclass(frozen=True)
@@ -297,25 +227,30 @@ def worklist_page(
     counts: bool = True,
 ) -> Worklist:
     """The rows in `states` (every state when empty), most urgent first: the window that
-    ends first (overdue ones lead), then by due date; visits with an open-ended window
+    ends first (overdue ones lead), then by study ID; visits with an open-ended window
     (baseline before randomisation) last. With `counts`, the number of visits in each
-    state too (the page shows them; the API does not). Three queries whatever the size of
-    the trial."""
+    state too (the page shows them; the API does not). Two queries whatever the size of
+    the trial; the cost grows with the visits still to do and the page, not with the
+    visits done."""
     today = today or timezone.localdate()
     forms = _user_forms(user, site)
     if not forms:
         return Worklist(rows=[], count=0, counts=dict.fromkeys(STATES, 0) if counts else {})
     wanted = list(states or STATES)
-    window: Sql = ("", []) if limit is None else (" LIMIT %s OFFSET %s", [limit, offset])
-    if counts or set(wanted) != set(STATES):
-        sql, params = _counted_sql(forms, today, wanted, window)
-    else:
-        sql, params = _uncounted_sql(forms, today, window)
+    masks = _masks(forms)
+    params = {
+        **_thresholds(today),
+        "sites": sorted({site_id for site_id, _ in masks}),
+        "wanted": [STATES.index(s) for s in wanted],
+        "time_zone": settings.TIME_ZONE,
+        "limit": limit,
+        "offset": offset,
+    }
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(_statement(masks, pending_only="completed" not in wanted), params)
         fetched = cursor.fetchall()
     per_state = dict.fromkeys(STATES, 0)
-    total: int | None = None  # the number of every visit, when no state was asked for
+    total = 0  # every visit at the user's sites and timepoints
     page: list[tuple[Any, ...]] = []
     for row in fetched:
         if row[0] is not None:
@@ -324,11 +259,40 @@ def worklist_page(
             total = row[9]
         else:
             per_state[STATES[row[8]]] = row[9]
+    per_state["completed"] = total - sum(per_state.values())
     return Worklist(
         rows=_rows(page, forms),
-        count=total if total is not None else sum(per_state[s] for s in wanted),
+        count=sum(per_state[s] for s in wanted),
         counts=per_state if counts else {},
     )
+
+
+def closing_counts(*, user: Viewer, weeks: list[date]) -> list[int]:
+    """For each day in `weeks`, the number of the user's visits still to do whose window ends
+    in the seven days from it: one range of the index of the visits not yet done by
+    everyone."""
+    forms = _user_forms(user, "")
+    if not forms or not weeks:
+        return [0] * len(weeks)
+    masks = _masks(forms)
+    mask = _mask_sql(masks)
+    ranges = ", ".join(
+        f"count(*) FILTER (WHERE v.closes >= %(week{i})s AND v.closes < %(week{i})s + 7)"
+        for i in range(len(weeks))
+    )
+    sql = f"""SELECT {ranges} FROM {WorklistVisit._meta.db_table} v
+        WHERE NOT v.all_done AND v.closes >= %(first)s AND v.closes < %(last)s
+          AND v.site_id = ANY(%(sites)s) AND v.done_mask & {mask} <> {mask}"""  # noqa: S608 (fixed text)
+    params: dict[str, Any] = {f"week{i}": week for i, week in enumerate(weeks)}
+    params |= {
+        "first": min(weeks),
+        "last": max(weeks) + timedelta(days=7),
+        "sites": sorted({site_id for site_id, _ in masks}),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return [int(n) for n in row] if row else [0] * len(weeks)
 
 
 def _rows(page: list[tuple[Any, ...]], forms: list[tuple[int, str, str]]) -> list[WorklistRow]:

@@ -325,7 +325,9 @@ LOGGING = {
 
 # --- Assessments (issue 4) -------------------------------------------------------------------
 # Visit windows in whole months after the randomisation date (the protocol's choice; SPEC §0.1
-# leaves them to the protocol). An interview dated outside its window opens a query.
+# leaves them to the protocol). An interview dated outside its window opens a query. The end of
+# each window is also a stored column of the worklist's index (WorklistVisit.closes): a change
+# here needs the migration `makemigrations` then writes.
 ASSESSMENT_WINDOWS = {
     "post": {"due": 9, "opens": 8, "closes": 11},
     "followup": {"due": 21, "opens": 19, "closes": 24},

@@ -128,22 +128,23 @@ class FormsDue:
 
 
 def forms_due(user: Any, *, limit: int = 25) -> FormsDue:
-    """The user's worklist (assessments.selectors.worklist) without completed visits, ordered
-    by the end of the window (overdue first); counts of windows ending this and next week."""
+    """The first `limit` visits of the user's worklist that still need forms (most urgent
+    first: the window that ends first, overdue ones leading), how many there are and how
+    many are overdue, and how many windows end this and next week."""
     day = today()
     monday = day - timedelta(days=day.weekday())
-    rows = [r for r in assessment_selectors.worklist(user=user) if r.state != "completed"]
-    rows.sort(key=lambda r: (r.closes or date.max, r.due, r.study_id))
-
-    def ending_in(start: date) -> int:
-        return sum(1 for r in rows if r.closes and start <= r.closes < start + timedelta(days=7))
-
+    found = assessment_selectors.worklist_page(
+        user=user, states=assessment_selectors.WORKLIST_ACTIVE_STATES, limit=limit, today=day
+    )
+    this_week, next_week = assessment_selectors.worklist_closing_counts(
+        user=user, weeks=[monday, monday + timedelta(days=7)]
+    )
     return FormsDue(
-        rows=rows[:limit],
-        total=len(rows),
-        overdue=sum(1 for r in rows if r.state == "overdue"),
-        this_week=ending_in(monday),
-        next_week=ending_in(monday + timedelta(days=7)),
+        rows=found.rows,
+        total=found.count,
+        overdue=found.counts["overdue"],
+        this_week=this_week,
+        next_week=next_week,
     )
 
 

@@ -32,6 +32,8 @@ UNTRACKED = {
     "accounts.ApiToken": "credentials, not trial data; an event row would copy token digests",
     "assessments.VisitProgress": "derived from the (tracked) responses by their trigger in the "
     "same statement; it holds form codes only",
+    "assessments.WorklistVisit": "derived from the (tracked) participants and visit progress by "
+    "their triggers in the same statement; a copy of their columns for the worklist's indexes",
     "trial.OutboxMessage": "delivery bookkeeping of Celery tasks (task name, ids, when sent), not "
     "trial data; the change each row announces is audited itself",
 }
@@ -58,6 +60,8 @@ NOT_LOCKED = {
     "after the lock too",
     "assessments.VisitProgress": "derived: written only by the responses' trigger, after their "
     "own lock trigger has let the change through (verification while frozen included)",
+    "assessments.WorklistVisit": "derived: written only by the participants' and the visit "
+    "progress's triggers, after the participants' and responses' own lock triggers",
     "trial.OutboxMessage": "exports are asked for after the lock and their builds go through "
     "the outbox",
 }
