@@ -116,6 +116,7 @@ def module_at(revision: str) -> Any:
     spec = importlib.util.spec_from_file_location("worklist_then", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -129,7 +130,7 @@ def make_backlog(fraction: float) -> int:
         cursor.execute(
             """UPDATE assessments_instrumentresponse SET status = 'draft'
                WHERE timepoint IN ('post', 'followup') AND status <> 'draft'
-                 AND participant_id % 1000 < %s""",
+                 AND participant_id %% 1000 < %s""",
             [round(fraction * 1000)],
         )
         return cursor.rowcount
