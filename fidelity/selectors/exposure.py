@@ -195,9 +195,16 @@ def exposure_report(*, user: Viewer, site: str | None = None) -> ExposureReport:
         count = overall.participants if overall else 0
     else:
         count = allocations.count()
+    # A group is listed when one of its members is in the scope: asked per group through
+    # the member's own allocation (an index probe each), not as a semi-join of the groups
+    # with every allocation in scope (which grew with the trial).
     members_in_scope = GroupMembership.objects.filter(
-        group=OuterRef("pk"), participant_id__in=allocations.values("participant_id")
+        group=OuterRef("pk"),
+        participant__allocation__arm=Arm.IMR,
+        participant__site_id__in=access.site_ids(user, *permissions.MEMBER_READERS),
     )
+    if site:
+        members_in_scope = members_in_scope.filter(participant__site__code=site.strip().upper())
     groups = (
         groups_visible_to(user)
         .filter(Exists(members_in_scope))
