@@ -5,6 +5,7 @@ newest first, so the same rotation procedure covers everything that is encrypted
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 
 from cryptography.fernet import Fernet, MultiFernet
@@ -12,8 +13,15 @@ from django.conf import settings
 
 
 def _fernet(purpose: str) -> MultiFernet:
+    return _derived(purpose, tuple(settings.CPR_KEYS))
+
+
+@functools.lru_cache(maxsize=32)
+def _derived(purpose: str, keys: tuple[str, ...]) -> MultiFernet:
+    # Kept per purpose and key set (a rotation gives a new set): a list's thousands of slots
+    # are unsealed with one set of ciphers rather than one set per slot.
     derived = []
-    for key in settings.CPR_KEYS:
+    for key in keys:
         digest = hashlib.sha256(f"imrtrial:seal:{purpose}:".encode() + key.encode()).digest()
         derived.append(Fernet(base64.urlsafe_b64encode(digest)))
     return MultiFernet(derived)

@@ -29,14 +29,17 @@ from trial.sealing import unseal
 def stored_slots(allocation_list: AllocationList | None = None, *, sites: Any = None) -> list[Slot]:
     """Decrypted slots: of one list version, or of whole sites. Callers are the audited reads
     below and nothing else."""
-    queryset = AllocationSlot.objects.select_related("site").order_by("site__number", "sequence")
+    queryset = AllocationSlot.objects.order_by("site__number", "sequence")
     if allocation_list is not None:
         queryset = queryset.filter(allocation_list=allocation_list)
     if sites is not None:
         queryset = queryset.filter(site__in=sites)
+    # Plain values, not a model instance per slot (a list holds thousands).
     return [
-        Slot(s.site.code, s.sequence, s.block, s.block_size, unseal("arm", s.arm_sealed))
-        for s in queryset
+        Slot(code, sequence, block, block_size, unseal("arm", sealed))
+        for code, sequence, block, block_size, sealed in queryset.values_list(
+            "site__code", "sequence", "block", "block_size", "arm_sealed"
+        )
     ]
 
 
