@@ -229,9 +229,10 @@ def worklist_page(
     """The rows in `states` (every state when empty), most urgent first: the window that
     ends first (overdue ones lead), then by study ID; visits with an open-ended window
     (baseline before randomisation) last. With `counts`, the number of visits in each
-    state too (the page shows them; the API does not). Two queries whatever the size of
-    the trial; the cost grows with the visits still to do and the page, not with the
-    visits done."""
+    state too (the page shows them; the API does not). One statement and one query for
+    the page's forms whatever the size of the trial (besides the user's roles and, with
+    `site`, its id); their cost grows with the visits still to do and the page, not with
+    the visits done."""
     today = today or timezone.localdate()
     forms = _user_forms(user, site)
     if not forms:
