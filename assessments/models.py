@@ -670,11 +670,6 @@ REBUILD_WORKLIST_VISITS_SQL = f"""
     SELECT visit.* FROM participants_participant participant,
         LATERAL ({_scheduled_visits_sql("participant")}) AS visit;
 """  # noqa: S608 (fixed text)
-DROP_KEEP_WORKLIST_VISITS_SQL = """
-DROP TRIGGER IF EXISTS assessments_keep_worklist_visits_insert ON participants_participant;
-DROP TRIGGER IF EXISTS assessments_keep_worklist_visits_update ON participants_participant;
-DROP FUNCTION IF EXISTS assessments_keep_worklist_visits();
-"""
 
 
 REBUILD_VISIT_PROGRESS_SQL = f"""

@@ -127,6 +127,12 @@ def _mask_sql(masks: dict[tuple[int, str], int]) -> str:
     return f"(CASE {cases} ELSE 0 END)::bigint"
 
 
+def _to_do_sql(mask: str) -> str:
+    """SQL: the visit `v` has a form the user (`mask`) enters that is not done. The first
+    condition lets PostgreSQL read the partial index of the visits not done by everyone."""
+    return f"NOT v.all_done AND v.done_mask & {mask} <> {mask}"
+
+
 def _thresholds(today: date) -> dict[str, Any]:
     """The instants a visit's state turns on, worked out once per request. For post and
     follow-up, the window opens after today when the randomisation time is on or after
@@ -180,11 +186,11 @@ def _statement(masks: dict[tuple[int, str], int], *, pending_only: bool) -> str:
         for site_id, timepoint in sorted(masks)
     )
     # Pages of visits still to do (the default view) read the partial index alone.
-    pending = f"NOT v.all_done AND v.done_mask & {mask} <> {mask} AND" if pending_only else ""
+    pending = f"{_to_do_sql(mask)} AND" if pending_only else ""
     return f"""
     WITH pending AS MATERIALIZED (
         SELECT {state} AS state FROM {table} v
-        WHERE NOT v.all_done AND v.site_id = ANY(%(sites)s) AND v.done_mask & {mask} <> {mask}
+        WHERE {_to_do_sql(mask)} AND v.site_id = ANY(%(sites)s)
     ),
     page AS (
         SELECT v.participant_id, v.study_id, v.site_id, v.rank, v.starts_on,
@@ -285,8 +291,8 @@ def closing_counts(*, user: Viewer, weeks: list[date]) -> list[int]:
         for i in range(len(weeks))
     )
     sql = f"""SELECT {ranges} FROM {WorklistVisit._meta.db_table} v
-        WHERE NOT v.all_done AND v.closes >= %(first)s AND v.closes < %(last)s
-          AND v.site_id = ANY(%(sites)s) AND v.done_mask & {mask} <> {mask}"""  # noqa: S608 (fixed text)
+        WHERE {_to_do_sql(mask)} AND v.site_id = ANY(%(sites)s)
+          AND v.closes >= %(first)s AND v.closes < %(last)s"""  # noqa: S608 (fixed text)
     params: dict[str, Any] = {f"week{i}": week for i, week in enumerate(weeks)}
     params |= {
         "first": min(weeks),

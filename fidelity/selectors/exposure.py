@@ -83,12 +83,19 @@ def itt_available() -> bool:
     return lock_level() == DatasetLock.Level.LOCK
 
 
-def _imr_allocations(user: Viewer, site: str | None) -> QuerySet[Allocation]:
-    sites = access.site_ids(user, *permissions.MEMBER_READERS)
-    allocations = Allocation.objects.filter(arm=Arm.IMR, participant__site_id__in=sites)
+def _in_scope(user: Viewer, site: str | None) -> dict[str, Any]:
+    """Lookups of a model with a `participant`: the participant is at the user's sites (at
+    `site` only, when given)."""
+    scope: dict[str, Any] = {
+        "participant__site_id__in": access.site_ids(user, *permissions.MEMBER_READERS)
+    }
     if site:
-        allocations = allocations.filter(participant__site__code=site.strip().upper())
-    return allocations
+        scope["participant__site__code"] = site.strip().upper()
+    return scope
+
+
+def _imr_allocations(user: Viewer, site: str | None) -> QuerySet[Allocation]:
+    return Allocation.objects.filter(arm=Arm.IMR, **_in_scope(user, site))
 
 
 def exposure_rows(
@@ -199,12 +206,8 @@ def exposure_report(*, user: Viewer, site: str | None = None) -> ExposureReport:
     # the member's own allocation (an index probe each), not as a semi-join of the groups
     # with every allocation in scope (which grew with the trial).
     members_in_scope = GroupMembership.objects.filter(
-        group=OuterRef("pk"),
-        participant__allocation__arm=Arm.IMR,
-        participant__site_id__in=access.site_ids(user, *permissions.MEMBER_READERS),
+        group=OuterRef("pk"), participant__allocation__arm=Arm.IMR, **_in_scope(user, site)
     )
-    if site:
-        members_in_scope = members_in_scope.filter(participant__site__code=site.strip().upper())
     groups = (
         groups_visible_to(user)
         .filter(Exists(members_in_scope))
